@@ -1,0 +1,211 @@
+//! Opening a sync stream: the HTTP client, the request, and redirects.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use reqwest::header::{
+    HeaderValue, ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, EXPECT, LOCATION,
+};
+use reqwest::StatusCode;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use url::Url;
+
+use super::{ClientConfig, ClientError, HttpVersion};
+use crate::hub::Document;
+use crate::protocol::line::encode_sync;
+use crate::protocol::{SyncSession, NDJSON, NDJSON_UTF8};
+
+/// The most redirects followed for one sync (PROTOCOL.md §4).
+pub(crate) const MAX_REDIRECTS: usize = 10;
+
+/// How many encoded lines may queue for the request body.
+const OUTBOX: usize = 16;
+
+/// A sync stream that has been answered `200`.
+pub(crate) struct Opened {
+    /// The response, whose body streams the server's lines.
+    pub response: reqwest::Response,
+    /// Where our lines go (the request body); dropping it ends the body.
+    pub body: mpsc::Sender<Bytes>,
+}
+
+/// Builds a reqwest client for `config`: our own TLS trust, no automatic
+/// redirects (a streamed body cannot be replayed by reqwest), the HTTP version asked for.
+pub(crate) fn build_client(config: &ClientConfig) -> Result<reqwest::Client, ClientError> {
+    let alpn: &[&[u8]] = match config.http {
+        HttpVersion::Http1 => &[b"http/1.1"],
+        HttpVersion::Http2 => &[b"h2"],
+        HttpVersion::Auto => &[b"h2", b"http/1.1"],
+    };
+    let tls = config.trust.client_config(alpn)?;
+    let mut builder = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .connect_timeout(config.connect_timeout)
+        .tcp_nodelay(true)
+        .tcp_keepalive(Duration::from_secs(30))
+        .http2_keep_alive_interval(Duration::from_secs(20))
+        .http2_keep_alive_timeout(Duration::from_secs(20))
+        .http2_keep_alive_while_idle(true)
+        .user_agent(concat!("tandem/", env!("CARGO_PKG_VERSION")));
+    builder = match config.http {
+        HttpVersion::Http1 => builder.http1_only(),
+        HttpVersion::Http2 => builder.http2_prior_knowledge(),
+        HttpVersion::Auto => builder,
+    };
+    builder.build().map_err(|e| ClientError::BadUrl {
+        url: config.url.to_string(),
+        reason: format!("cannot build an HTTP client: {e}"),
+    })
+}
+
+/// Opens the sync stream, following 307/308 redirects with a fresh sync
+/// state each hop. Our first message is in the body before the request goes
+/// out. Returns the final URL and the open stream.
+pub(crate) async fn open(
+    http: &reqwest::Client,
+    config: &ClientConfig,
+    doc: &Arc<Document>,
+    session: &mut SyncSession,
+) -> Result<(Url, Opened), ClientError> {
+    let mut url = config.url.clone();
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ClientError::BadUrl {
+            url: url.to_string(),
+            reason: "only http:// and https:// URLs can be synced".into(),
+        });
+    }
+    let mut visited = HashSet::new();
+    loop {
+        visited.insert(url.clone());
+        let (tx, rx) = mpsc::channel::<Bytes>(OUTBOX);
+        if let Some(first) = doc.generate(session) {
+            // Cannot fail: the channel is new and has room.
+            let _ = tx.try_send(encode_sync(&first.encode()));
+        }
+        let body = reqwest::Body::wrap_stream(ReceiverStream::new(rx).map(Ok::<_, std::io::Error>));
+        let mut request = http
+            .put(url.clone())
+            .header(CONTENT_TYPE, NDJSON_UTF8)
+            .header(ACCEPT, NDJSON)
+            .header(CACHE_CONTROL, "no-store")
+            .body(body);
+        if config.http != HttpVersion::Http2 {
+            // Go's server reads an HTTP/1.1 body only after 100-continue was
+            // asked for; on HTTP/2 the header is harmless.
+            request = request.header(EXPECT, HeaderValue::from_static("100-continue"));
+        }
+        if let Some(token) = &config.token {
+            request = request.header(AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let response = request.send().await.map_err(|e| ClientError::Transport {
+            url: url.to_string(),
+            reason: describe_reqwest(&e),
+        })?;
+        let status = response.status();
+        if status == StatusCode::OK {
+            return Ok((url, Opened { response, body: tx }));
+        }
+        if matches!(
+            status,
+            StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
+        ) {
+            let next = redirect_target(&url, &response)?;
+            if visited.contains(&next) {
+                return Err(ClientError::Redirect {
+                    url: url.to_string(),
+                    reason: format!("redirect loop back to {next}"),
+                });
+            }
+            if visited.len() > MAX_REDIRECTS {
+                return Err(ClientError::Redirect {
+                    url: url.to_string(),
+                    reason: format!("more than {MAX_REDIRECTS} redirects"),
+                });
+            }
+            tracing::debug!(from = %url, to = %next, "following redirect");
+            url = next;
+            *session = SyncSession::new();
+            continue;
+        }
+        if status.is_redirection() {
+            return Err(ClientError::Redirect {
+                url: url.to_string(),
+                reason: format!(
+                    "{status} would turn the PUT into a GET; only 307 and 308 keep the body"
+                ),
+            });
+        }
+        return Err(status_error(&url, response).await);
+    }
+}
+
+fn redirect_target(url: &Url, response: &reqwest::Response) -> Result<Url, ClientError> {
+    let location = response
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ClientError::Redirect {
+            url: url.to_string(),
+            reason: "no Location header".into(),
+        })?;
+    let next = url.join(location).map_err(|e| ClientError::Redirect {
+        url: url.to_string(),
+        reason: format!("bad Location {location:?}: {e}"),
+    })?;
+    if !matches!(next.scheme(), "http" | "https") {
+        return Err(ClientError::Redirect {
+            url: url.to_string(),
+            reason: format!("Location {next} is not http(s)"),
+        });
+    }
+    Ok(next)
+}
+
+/// Turns a non-200 answer into an error carrying the server's `{"error"}` text.
+async fn status_error(url: &Url, response: reqwest::Response) -> ClientError {
+    let status = response.status();
+    let body = tokio::time::timeout(Duration::from_secs(2), response.bytes())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let message = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| {
+            let text = String::from_utf8_lossy(&body[..body.len().min(300)])
+                .trim()
+                .to_owned();
+            if text.is_empty() {
+                status.canonical_reason().unwrap_or("error").to_owned()
+            } else {
+                text
+            }
+        });
+    ClientError::Status {
+        url: url.to_string(),
+        status: status.as_u16(),
+        message,
+    }
+}
+
+/// reqwest's Display hides the cause (e.g. a certificate mismatch); walk the chain.
+pub(crate) fn describe_reqwest(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let piece = cause.to_string();
+        if !text.contains(&piece) {
+            text.push_str(": ");
+            text.push_str(&piece);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,342 @@
+//! Syncing a local document with a remote server (PROTOCOL.md §4).
+//!
+//! A [`SyncClient`] is configured once (URL, trust, token, HTTP version) and
+//! then either runs a one-shot sync that ends when a termination check passes
+//! ([`SyncClient::sync_once`]), or stays live until cancelled, reconnecting
+//! with backoff ([`SyncClient::sync_live`]). Several clients may sync one
+//! [`Document`](crate::hub::Document) with several servers at once: they all
+//! watch the same document, so a change arriving from one reaches the others.
+
+mod backoff;
+mod exchange;
+mod http;
+mod status;
+
+pub use backoff::Backoff;
+pub use status::ConnectionStatus;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::hub::Document;
+use crate::protocol::{SyncSession, Until, DEFAULT_MAX_LINE};
+use crate::tls::{TlsError, Trust};
+use exchange::{Exchange, ExchangeEnd};
+
+/// Which HTTP version to speak.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HttpVersion {
+    /// HTTP/2 over TLS when the server offers it (ALPN), else HTTP/1.1;
+    /// plain `http://` URLs use HTTP/1.1.
+    #[default]
+    Auto,
+    /// HTTP/1.1 only (`Expect: 100-continue`, chunked both ways).
+    Http1,
+    /// HTTP/2 only: ALPN `h2` over TLS, prior-knowledge h2c over plain HTTP.
+    Http2,
+}
+
+/// Everything a client needs to reach one server.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The document's URL, e.g. `https://host:7450/notes`.
+    pub url: Url,
+    /// A bearer token, if the server wants one.
+    pub token: Option<String>,
+    /// How to trust the server's certificate.
+    pub trust: Trust,
+    /// The HTTP version to use.
+    pub http: HttpVersion,
+    /// The longest accepted response line.
+    pub max_line: usize,
+    /// How long to wait for a TCP/TLS connection.
+    pub connect_timeout: Duration,
+    /// One-shot only: how long without a line before the exchange is restarted
+    /// with a fresh sync state (doubles each time).
+    pub stall_after: Duration,
+}
+
+impl ClientConfig {
+    /// Defaults for `url`.
+    pub fn new(url: Url) -> Self {
+        Self {
+            url,
+            token: None,
+            trust: Trust::System,
+            http: HttpVersion::Auto,
+            max_line: DEFAULT_MAX_LINE,
+            connect_timeout: Duration::from_secs(10),
+            stall_after: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Why a sync failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The URL cannot be synced with.
+    #[error("invalid URL {url}: {reason}")]
+    BadUrl {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The TLS configuration could not be built.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// Connecting or talking to the server failed.
+    #[error("cannot reach {url}: {reason}")]
+    Transport {
+        /// The URL.
+        url: String,
+        /// Why (including certificate problems).
+        reason: String,
+    },
+    /// The server answered with an error status.
+    #[error("{url} answered {status}: {message}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The server's `{"error"}` text, or the body.
+        message: String,
+    },
+    /// A redirect could not be followed.
+    #[error("redirect from {url} not followed: {reason}")]
+    Redirect {
+        /// The URL that redirected.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The server sent an `{"event":"error"}` line.
+    #[error("{url} reported an error: {message}")]
+    Remote {
+        /// The URL.
+        url: String,
+        /// The server's message.
+        message: String,
+    },
+    /// The server ended the stream before the check passed.
+    #[error("{url} closed the stream before {until} was reached")]
+    Closed {
+        /// The URL.
+        url: String,
+        /// The check that had not passed.
+        until: Until,
+    },
+    /// A line from the server was malformed, or a message rejected.
+    #[error("bad data from {url}: {reason}")]
+    Protocol {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The one-shot sync did not finish in time.
+    #[error("timed out after {after:?} waiting for {until} with {url} (our heads {ours}, server's {theirs})")]
+    Timeout {
+        /// The URL.
+        url: String,
+        /// The check that had not passed.
+        until: Until,
+        /// The time allowed.
+        after: Duration,
+        /// Our heads, short.
+        ours: String,
+        /// The server's last advertised heads, short.
+        theirs: String,
+    },
+    /// The sync was cancelled.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl ClientError {
+    /// Whether trying again cannot help (bad URL, refused token, TLS setup).
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Self::BadUrl { .. } | Self::Tls(_) | Self::Redirect { .. } => true,
+            Self::Status { status, .. } => {
+                matches!(status, 400 | 401 | 403 | 404 | 405 | 406 | 415)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// What a finished one-shot sync did.
+#[derive(Debug, Clone)]
+pub struct SyncReport {
+    /// The URL finally synced with (after redirects).
+    pub url: Url,
+    /// Whether the local document changed.
+    pub changed: bool,
+    /// How many exchanges were needed (stalls restart one).
+    pub attempts: u32,
+}
+
+/// A configured client for one server.
+#[derive(Clone)]
+pub struct SyncClient {
+    config: Arc<ClientConfig>,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for SyncClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncClient")
+            .field("url", &self.config.url.as_str())
+            .finish()
+    }
+}
+
+impl SyncClient {
+    /// Builds the HTTP client for `config`.
+    pub fn new(config: ClientConfig) -> Result<Self, ClientError> {
+        let http = http::build_client(&config)?;
+        Ok(Self {
+            config: Arc::new(config),
+            http,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// Syncs until `until` holds, or fails after `timeout`.
+    pub async fn sync_once(
+        &self,
+        doc: &Arc<Document>,
+        until: Until,
+        timeout: Duration,
+    ) -> Result<SyncReport, ClientError> {
+        let before = doc.heads();
+        let mut attempts = 0;
+        let mut stall = self.config.stall_after;
+        let mut last_theirs = String::from("none yet");
+        let run = async {
+            loop {
+                attempts += 1;
+                let mut session = SyncSession::new();
+                let (url, opened) = http::open(&self.http, &self.config, doc, &mut session).await?;
+                let mut exchange = Exchange::new(&self.config, doc, session, url.clone());
+                match exchange.run(opened, Some(until), Some(stall), None).await {
+                    ExchangeEnd::Satisfied => {
+                        return Ok(SyncReport {
+                            url,
+                            changed: doc.heads() != before,
+                            attempts,
+                        })
+                    }
+                    ExchangeEnd::Stalled { their_heads } => {
+                        // The sync state believes the peer is up to date but
+                        // the check has not passed (PROTOCOL.md §4): start over
+                        // with a fresh state, which makes both sides restate
+                        // their heads.
+                        tracing::debug!(%url, "sync stalled; restarting with a fresh state");
+                        last_theirs = their_heads;
+                        stall = stall.saturating_mul(2);
+                    }
+                    ExchangeEnd::Closed => {
+                        return Err(ClientError::Closed {
+                            url: url.to_string(),
+                            until,
+                        })
+                    }
+                    ExchangeEnd::Failed(e) => return Err(e),
+                    ExchangeEnd::Cancelled => return Err(ClientError::Cancelled),
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, run).await {
+            Ok(result) => result,
+            Err(_) => Err(ClientError::Timeout {
+                url: self.config.url.to_string(),
+                until,
+                after: timeout,
+                ours: short_heads(&doc.heads()),
+                theirs: last_theirs,
+            }),
+        }
+    }
+
+    /// Syncs live until `cancel` fires, reconnecting with backoff; reports the
+    /// connection's state on `status`. The sync state is saved in the
+    /// document's store between connections, so a reconnect is cheap.
+    pub async fn sync_live(
+        &self,
+        doc: &Arc<Document>,
+        cancel: CancellationToken,
+        status: watch::Sender<ConnectionStatus>,
+        store: Option<Arc<dyn crate::store::Store>>,
+    ) {
+        let peer_key = format!("client:{}", self.config.url);
+        let mut backoff = Backoff::default();
+        loop {
+            status.send_replace(ConnectionStatus::Connecting);
+            let mut session = store
+                .as_ref()
+                .and_then(|s| s.load_sync_state(doc.id(), &peer_key).ok().flatten())
+                .and_then(|bytes| SyncSession::resume(&bytes).ok())
+                .unwrap_or_default();
+            let opened = tokio::select! {
+                _ = cancel.cancelled() => break,
+                opened = http::open(&self.http, &self.config, doc, &mut session) => opened,
+            };
+            let error = match opened {
+                Ok((url, opened)) => {
+                    let mut exchange = Exchange::new(&self.config, doc, session, url);
+                    let end = exchange
+                        .run(opened, None, None, Some((&cancel, &status)))
+                        .await;
+                    if exchange.was_live() {
+                        backoff.reset();
+                    }
+                    if let Some(store) = &store {
+                        let _ =
+                            store.save_sync_state(doc.id(), &peer_key, &exchange.session().save());
+                    }
+                    match end {
+                        ExchangeEnd::Cancelled => break,
+                        ExchangeEnd::Failed(e) => e.to_string(),
+                        ExchangeEnd::Closed => "server closed the stream".to_owned(),
+                        ExchangeEnd::Satisfied | ExchangeEnd::Stalled { .. } => {
+                            "stream ended".to_owned()
+                        }
+                    }
+                }
+                Err(e) => e.to_string(),
+            };
+            let delay = backoff.next_delay();
+            tracing::info!(url = %self.config.url, %error, retry_in = ?delay, "sync connection lost");
+            status.send_replace(ConnectionStatus::Reconnecting {
+                retry_in_ms: delay.as_millis() as u64,
+                error,
+            });
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tokio::time::sleep(delay) => {}
+            }
+        }
+        status.send_replace(ConnectionStatus::Stopped);
+    }
+}
+
+/// Heads as short hex prefixes, for messages.
+pub(crate) fn short_heads(heads: &[automerge::ChangeHash]) -> String {
+    let parts: Vec<String> = heads
+        .iter()
+        .map(|h| h.to_string()[..8].to_owned())
+        .collect();
+    format!("[{}]", parts.join(","))
+}

@@ -1,0 +1,144 @@
+//! Document identifiers: the `{doc_id}` of `PUT /{doc_id}`.
+//!
+//! An ID is 1–256 bytes of `A–Z a–z 0–9 - _ . ~ :` and may not start with `_` or
+//! `.` (PROTOCOL.md §1). Validation happens once, when the newtype is built, so
+//! nothing that holds a [`DocId`] can reach the disk with a path-traversal name.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// The longest document ID accepted, in bytes.
+pub const MAX_DOC_ID_LEN: usize = 256;
+
+/// A validated document ID.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DocId(String);
+
+/// Why a string is not a valid [`DocId`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DocIdError {
+    /// The ID is empty.
+    #[error("document id is empty")]
+    Empty,
+    /// The ID is longer than [`MAX_DOC_ID_LEN`] bytes.
+    #[error("document id is {0} bytes long; the limit is {MAX_DOC_ID_LEN}")]
+    TooLong(usize),
+    /// The ID starts with `_` or `.` (reserved for the server's own paths and hidden names).
+    #[error("document id may not start with {0:?}")]
+    ReservedPrefix(char),
+    /// The ID contains a character outside `A–Z a–z 0–9 - _ . ~ :`.
+    #[error("document id contains {0:?}; allowed are A-Z a-z 0-9 - _ . ~ :")]
+    BadChar(char),
+}
+
+impl DocId {
+    /// Checks `s` and wraps it.
+    pub fn parse(s: &str) -> Result<Self, DocIdError> {
+        if s.is_empty() {
+            return Err(DocIdError::Empty);
+        }
+        if s.len() > MAX_DOC_ID_LEN {
+            return Err(DocIdError::TooLong(s.len()));
+        }
+        if let Some(c @ ('_' | '.')) = s.chars().next() {
+            return Err(DocIdError::ReservedPrefix(c));
+        }
+        if let Some(c) = s.chars().find(|c| !is_id_char(*c)) {
+            return Err(DocIdError::BadChar(c));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// A fresh random ID (22 characters of URL-safe base62), for documents made here.
+    pub fn random() -> Self {
+        use rand::Rng;
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let mut rng = rand::rng();
+        let s: String = (0..22)
+            .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+            .collect();
+        Self(s)
+    }
+
+    /// The ID as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn is_id_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | ':')
+}
+
+impl FromStr for DocId {
+    type Err = DocIdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl fmt::Display for DocId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl serde::Serialize for DocId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DocId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl AsRef<str> for DocId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_the_documented_alphabet() {
+        for ok in ["example", "a", "A-Z_a.z~0:9", &"x".repeat(256)] {
+            assert_eq!(DocId::parse(ok).unwrap().as_str(), ok);
+        }
+    }
+
+    #[test]
+    fn refuses_traversal_reserved_and_odd_names() {
+        assert_eq!(DocId::parse(""), Err(DocIdError::Empty));
+        assert_eq!(DocId::parse(".."), Err(DocIdError::ReservedPrefix('.')));
+        assert_eq!(DocId::parse("_docs"), Err(DocIdError::ReservedPrefix('_')));
+        assert_eq!(DocId::parse("a/b"), Err(DocIdError::BadChar('/')));
+        assert_eq!(DocId::parse("a\\b"), Err(DocIdError::BadChar('\\')));
+        assert_eq!(DocId::parse("a\nb"), Err(DocIdError::BadChar('\n')));
+        assert_eq!(DocId::parse("a\0"), Err(DocIdError::BadChar('\0')));
+        assert_eq!(DocId::parse("é"), Err(DocIdError::BadChar('é')));
+        assert_eq!(
+            DocId::parse(&"x".repeat(257)),
+            Err(DocIdError::TooLong(257))
+        );
+        assert!(
+            DocId::parse("a..b").is_ok(),
+            "dots inside are harmless: no slash"
+        );
+    }
+
+    #[test]
+    fn random_ids_are_valid_and_distinct() {
+        let a = DocId::random();
+        let b = DocId::random();
+        assert_ne!(a, b);
+        assert_eq!(DocId::parse(a.as_str()).unwrap(), a);
+    }
+}

@@ -1,0 +1,287 @@
+//! One open document, shared by every connection that syncs it.
+//!
+//! All access goes through a mutex around the `Automerge` value. Every change —
+//! from a sync message or a local edit — is written to the store *inside* that
+//! lock, before any waiter is woken, so no sync message can ever advertise a
+//! head that is not yet on disk (PROTOCOL.md §3, durability rule). Subscribers
+//! wait on a version counter (`tokio::sync::watch`) and generate what their
+//! peer still needs when it moves.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use automerge::sync::Message;
+use automerge::transaction::Transaction;
+use automerge::{Automerge, AutomergeError, ChangeHash, ObjType, ReadDoc, Value};
+use tokio::sync::watch;
+
+use crate::doc_id::DocId;
+use crate::protocol::SyncSession;
+use crate::store::{DocInfo, Store, StoreError};
+
+/// Why an operation on a document failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DocError {
+    /// Automerge refused the input (a corrupt sync message or change).
+    #[error("automerge rejected the data: {0}")]
+    Automerge(#[from] AutomergeError),
+    /// The change could not be stored; it was rolled back.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The document was deleted while in use.
+    #[error("document {0} was deleted")]
+    Deleted(DocId),
+}
+
+/// An open document.
+pub struct Document {
+    id: DocId,
+    doc: Mutex<Automerge>,
+    version: watch::Sender<u64>,
+    store: Arc<dyn Store>,
+    compacting: AtomicBool,
+    deleted: AtomicBool,
+    /// A handle on ourselves, for background work that must outlive `&self`.
+    this: std::sync::Weak<Document>,
+}
+
+impl std::fmt::Debug for Document {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Document")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Document {
+    /// Wraps an already loaded document.
+    pub(crate) fn new(id: DocId, doc: Automerge, store: Arc<dyn Store>) -> Arc<Self> {
+        Arc::new_cyclic(|this| Self {
+            id,
+            doc: Mutex::new(doc),
+            version: watch::channel(0).0,
+            store,
+            compacting: AtomicBool::new(false),
+            deleted: AtomicBool::new(false),
+            this: this.clone(),
+        })
+    }
+
+    /// The document's ID.
+    pub fn id(&self) -> &DocId {
+        &self.id
+    }
+
+    /// A receiver that sees the version move on every durable change.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.version.subscribe()
+    }
+
+    /// How many subscribers are watching (for tests and diagnostics).
+    pub fn subscriber_count(&self) -> usize {
+        self.version.receiver_count()
+    }
+
+    /// Whether the document was deleted; connections end when it is.
+    pub fn is_deleted(&self) -> bool {
+        self.deleted.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn mark_deleted(&self) {
+        self.deleted.store(true, Ordering::Release);
+        self.version.send_modify(|v| *v += 1);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Automerge> {
+        // Every write path leaves the document consistent before it can panic
+        // (Automerge applies changes atomically), so poisoning is recoverable.
+        self.doc.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reads the document.
+    pub fn read<T>(&self, f: impl FnOnce(&Automerge) -> T) -> T {
+        f(&self.lock())
+    }
+
+    /// The current heads.
+    pub fn heads(&self) -> Vec<ChangeHash> {
+        self.lock().get_heads()
+    }
+
+    /// The whole document, saved (compressed `.automerge` bytes).
+    pub fn save(&self) -> Vec<u8> {
+        self.lock().save()
+    }
+
+    /// The document as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        let doc = self.lock();
+        serde_json::to_value(automerge::AutoSerde::from(&*doc)).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The next message for the peer behind `session`, if it needs one.
+    pub fn generate(&self, session: &mut SyncSession) -> Option<Message> {
+        session.generate(&self.lock())
+    }
+
+    /// Runs `f` with the document and the session locked together (for checks
+    /// that must see a consistent pair).
+    pub fn with_session<T>(
+        &self,
+        session: &mut SyncSession,
+        f: impl FnOnce(&Automerge, &mut SyncSession) -> T,
+    ) -> T {
+        f(&self.lock(), session)
+    }
+
+    /// Applies a message from the peer behind `session`. Any new changes are
+    /// stored before anyone is woken. Returns whether the document changed.
+    pub fn receive(&self, session: &mut SyncSession, message: Message) -> Result<bool, DocError> {
+        self.mutate(|doc| session.receive(doc, message).map_err(DocError::from))
+            .map(|(changed, ())| changed)
+    }
+
+    /// Makes a local change in one transaction (one Automerge change).
+    pub fn change<T>(
+        &self,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, AutomergeError>,
+    ) -> Result<T, DocError> {
+        self.mutate(|doc| {
+            doc.transact(f)
+                .map(|ok| ok.result)
+                .map_err(|failure| DocError::Automerge(failure.error))
+        })
+        .map(|(_, t)| t)
+    }
+
+    /// Merges saved bytes (a `.automerge` file or chunks) into the document.
+    pub fn load_bytes(&self, bytes: &[u8]) -> Result<bool, DocError> {
+        self.mutate(|doc| {
+            doc.load_incremental(bytes)
+                .map(drop)
+                .map_err(DocError::from)
+        })
+        .map(|(changed, ())| changed)
+    }
+
+    /// The one write path: run `f`, store whatever it added, then wake subscribers.
+    fn mutate<T>(
+        &self,
+        f: impl FnOnce(&mut Automerge) -> Result<T, DocError>,
+    ) -> Result<(bool, T), DocError> {
+        if self.is_deleted() {
+            return Err(DocError::Deleted(self.id.clone()));
+        }
+        let mut doc = self.lock();
+        let before = doc.get_heads();
+        let result = f(&mut doc);
+        let after = doc.get_heads();
+        if after == before {
+            return result.map(|t| (false, t));
+        }
+        // Whatever `f` added is kept only once stored — even if `f` then failed
+        // part-way, what it applied is consistent and worth keeping.
+        let chunk = doc.save_after(&before);
+        let info = doc_info(&doc);
+        match self.store.append(&self.id, &chunk, &info) {
+            Ok(backlog) => {
+                drop(doc);
+                self.version.send_modify(|v| *v += 1);
+                if backlog.wants_compaction() {
+                    self.compact_in_background();
+                }
+                result.map(|t| (true, t))
+            }
+            Err(e) => {
+                tracing::error!(doc = %self.id, error = %e, "could not store a change; rolling it back");
+                if let Ok(rolled_back) = doc.fork_at(&before) {
+                    *doc = rolled_back;
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Folds the stored chunks into a fresh snapshot on a blocking thread.
+    ///
+    /// The save and the store's replace happen under the document lock, so no
+    /// chunk can be appended between them and lost by the replace.
+    fn compact_in_background(&self) {
+        if self.compacting.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Some(this) = self.this.upgrade() else {
+            return;
+        };
+        let work = move || {
+            this.compact_now();
+            this.compacting.store(false, Ordering::Release);
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn_blocking(work)),
+            Err(_) => work(),
+        }
+    }
+
+    /// Folds the stored chunks into a fresh snapshot now.
+    pub fn compact_now(&self) {
+        if self.is_deleted() {
+            return;
+        }
+        let doc = self.lock();
+        let snapshot = doc.save();
+        if let Err(e) = self.store.compact(&self.id, &snapshot, &doc_info(&doc)) {
+            tracing::warn!(doc = %self.id, error = %e, "compaction failed; chunks kept");
+        }
+    }
+}
+
+/// The listing facts of a document: its root `title` and heads.
+pub fn doc_info(doc: &Automerge) -> DocInfo {
+    DocInfo {
+        title: title_of(doc),
+        heads: doc.get_heads().iter().map(|h| h.to_string()).collect(),
+    }
+}
+
+/// The root `title` value, if it is text or a string (at most 200 characters).
+pub fn title_of(doc: &Automerge) -> Option<String> {
+    let (value, obj) = doc.get(automerge::ROOT, "title").ok()??;
+    let text = match value {
+        Value::Object(ObjType::Text) => doc.text(&obj).ok()?,
+        Value::Scalar(s) => s.as_str()?.to_owned(),
+        _ => return None,
+    };
+    Some(text.chars().take(200).collect())
+}
+
+/// Messages bigger than this are applied on a blocking thread, so a huge
+/// first sync does not stall the runtime's other connections.
+const BIG_MESSAGE: usize = 64 * 1024;
+
+/// Applies one sync line's payload to the document for `session`.
+pub async fn apply_sync(
+    doc: &Arc<Document>,
+    session: &mut SyncSession,
+    bytes: Vec<u8>,
+) -> Result<bool, String> {
+    let message = Message::decode(&bytes).map_err(|e| format!("invalid sync message: {e}"))?;
+    let describe = |e: DocError| match e {
+        DocError::Automerge(e) => format!("sync message rejected: {e}"),
+        other => other.to_string(),
+    };
+    if bytes.len() < BIG_MESSAGE {
+        return doc.receive(session, message).map_err(describe);
+    }
+    let doc = Arc::clone(doc);
+    let mut owned = std::mem::take(session);
+    let (owned, result) = tokio::task::spawn_blocking(move || {
+        let result = doc.receive(&mut owned, message);
+        (owned, result)
+    })
+    .await
+    .map_err(|e| format!("internal error applying a message: {e}"))?;
+    *session = owned;
+    result.map_err(describe)
+}

@@ -1,0 +1,37 @@
+//! # Tandem core
+//!
+//! Live, collaborative Automerge documents synced over the ndjson-over-HTTP
+//! protocol (`../shared/PROTOCOL.md`). No GUI dependency: the same library runs
+//! in the desktop app and in a headless `tandem serve`.
+//!
+//! How data moves:
+//!
+//! - [`protocol`] — bytes ⇄ `{"event":…}` lines, and the per-connection
+//!   [`protocol::SyncSession`] (sans-IO: sync state + termination checks).
+//! - [`store`] — where documents live: [`store::SqliteStore`] (default),
+//!   [`store::MemoryStore`], [`store::FileStore`].
+//! - [`hub`] — the open [`hub::Document`]s. Every change, from any peer or a
+//!   local edit, is stored first and then wakes every subscriber.
+//! - [`server`] — the axum router (`PUT /{doc_id}` and the extras), served on
+//!   one port as HTTP/1.1, h2c and TLS (h2 or http/1.1 by ALPN).
+//! - [`client`] — syncs a local document with a remote server: one-shot with a
+//!   termination check, or live with reconnects; redirects, TLS trust, tokens.
+//! - [`tls`] — self-signed certificates, fingerprints and pinning.
+//! - [`edit`] — small path-based edits (`tandem edit`).
+//! - [`doc_id`] — validated document IDs.
+
+pub mod cli;
+pub mod client;
+pub mod doc_id;
+pub mod edit;
+pub mod hub;
+pub mod protocol;
+pub mod server;
+pub mod store;
+pub mod tls;
+
+pub use doc_id::DocId;
+pub use hub::{Document, Hub};
+
+/// Tandem's version, as reported by `GET /_health`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,176 @@
+//! One ndjson line ⇄ one protocol event (PROTOCOL.md §2).
+//!
+//! Lines are `{"event":"sync","data":"<standard base64>"}`; Tandem also writes
+//! `{"event":"error","message":…}` before ending a stream on error and
+//! `{"event":"ping"}` on idle streams. Readers skip blank lines and unknown
+//! events, and turn anything else malformed into a [`LineError`].
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use bytes::Bytes;
+use serde::Deserialize;
+use std::borrow::Cow;
+
+/// A decoded protocol line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// An Automerge sync message (still encoded).
+    Sync(Vec<u8>),
+    /// The peer reports an error and is about to end the stream.
+    Error(String),
+    /// A heartbeat; carries nothing.
+    Ping,
+    /// Any other event name: skipped by readers, kept for logging.
+    Other(String),
+}
+
+/// Why a line could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LineError {
+    /// The line is not a JSON object (this includes `null`).
+    #[error("line is not a JSON object: {0}")]
+    NotJson(String),
+    /// A `sync` line without a string `data` field.
+    #[error("sync line has no \"data\" string")]
+    MissingData,
+    /// `data` is not standard padded base64.
+    #[error("sync line data is not valid base64: {0}")]
+    BadBase64(String),
+    /// The line is longer than the reader's limit.
+    #[error("line exceeds the {limit}-byte limit")]
+    TooLong {
+        /// The limit in force, in bytes.
+        limit: usize,
+    },
+}
+
+#[derive(Deserialize)]
+struct RawLine<'a> {
+    #[serde(borrow, default)]
+    event: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    data: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    message: Option<Cow<'a, str>>,
+}
+
+/// Decodes one line (without its terminator). Blank lines give `Ok(None)`.
+pub fn decode_line(line: &[u8]) -> Result<Option<Event>, LineError> {
+    let line = trim_ascii(line);
+    if line.is_empty() {
+        return Ok(None);
+    }
+    let raw: RawLine<'_> =
+        serde_json::from_slice(line).map_err(|e| LineError::NotJson(e.to_string()))?;
+    let event = match raw.event.as_deref() {
+        Some("sync") => {
+            let data = raw.data.ok_or(LineError::MissingData)?;
+            let bytes = BASE64
+                .decode(data.as_bytes())
+                .map_err(|e| LineError::BadBase64(e.to_string()))?;
+            Event::Sync(bytes)
+        }
+        Some("error") => Event::Error(raw.message.map(Cow::into_owned).unwrap_or_default()),
+        Some("ping") => Event::Ping,
+        other => Event::Other(other.unwrap_or_default().to_owned()),
+    };
+    Ok(Some(event))
+}
+
+fn trim_ascii(mut s: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = s {
+        if first.is_ascii_whitespace() {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    while let [rest @ .., last] = s {
+        if last.is_ascii_whitespace() {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    s
+}
+
+/// Encodes a sync message as one line, newline included.
+pub fn encode_sync(message: &[u8]) -> Bytes {
+    let mut out = String::with_capacity(28 + message.len().div_ceil(3) * 4);
+    out.push_str(r#"{"event":"sync","data":""#);
+    BASE64.encode_string(message, &mut out);
+    out.push_str("\"}\n");
+    Bytes::from(out)
+}
+
+/// Encodes an error line, newline included.
+pub fn encode_error(message: &str) -> Bytes {
+    let mut out = serde_json::json!({ "event": "error", "message": message }).to_string();
+    out.push('\n');
+    Bytes::from(out)
+}
+
+/// The heartbeat line, newline included.
+pub fn encode_ping() -> Bytes {
+    Bytes::from_static(b"{\"event\":\"ping\"}\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sync_lines_round_trip() {
+        let line = encode_sync(&[0x42, 0, 0, 1, 0, 0, 0]);
+        assert_eq!(
+            &line[..],
+            b"{\"event\":\"sync\",\"data\":\"QgAAAQAAAA==\"}\n"
+        );
+        assert_eq!(
+            decode_line(&line).unwrap(),
+            Some(Event::Sync(vec![0x42, 0, 0, 1, 0, 0, 0]))
+        );
+    }
+
+    #[test]
+    fn tolerates_crlf_blank_lines_extra_fields_and_unknown_events() {
+        assert_eq!(decode_line(b"\r").unwrap(), None);
+        assert_eq!(decode_line(b"").unwrap(), None);
+        assert_eq!(
+            decode_line(b"{\"event\":\"sync\",\"data\":\"QgAAAQAAAA==\",\"x\":1}\r").unwrap(),
+            Some(Event::Sync(vec![0x42, 0, 0, 1, 0, 0, 0]))
+        );
+        assert_eq!(
+            decode_line(b"{\"event\":\"ping\"}").unwrap(),
+            Some(Event::Ping)
+        );
+        assert_eq!(
+            decode_line(b"{\"event\":\"presence\"}").unwrap(),
+            Some(Event::Other("presence".into()))
+        );
+        assert_eq!(
+            decode_line(&encode_error("boom")).unwrap(),
+            Some(Event::Error("boom".into()))
+        );
+    }
+
+    #[test]
+    fn malformed_lines_are_errors_not_panics() {
+        assert!(matches!(decode_line(b"null"), Err(LineError::NotJson(_))));
+        assert!(matches!(decode_line(b"[1,2]"), Err(LineError::NotJson(_))));
+        assert!(matches!(
+            decode_line(b"{not json"),
+            Err(LineError::NotJson(_))
+        ));
+        assert_eq!(
+            decode_line(b"{\"event\":\"sync\"}"),
+            Err(LineError::MissingData)
+        );
+        assert!(matches!(
+            decode_line(b"{\"event\":\"sync\",\"data\":\"***\"}"),
+            Err(LineError::BadBase64(_))
+        ));
+    }
+}

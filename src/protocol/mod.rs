@@ -1,0 +1,16 @@
+//! The ndjson sync protocol, without I/O: the line codec ([`line`]), a
+//! streaming line reader with a size limit ([`reader`]) and the per-connection
+//! sync session with the client's termination checks ([`session`]).
+
+pub mod line;
+pub mod reader;
+pub mod session;
+
+pub use line::{Event, LineError};
+pub use reader::{EventReader, ReadError, DEFAULT_MAX_LINE};
+pub use session::{SyncSession, Until};
+
+/// The media type of request and response bodies.
+pub const NDJSON: &str = "application/x-ndjson";
+/// The full `Content-Type` value Tandem sends.
+pub const NDJSON_UTF8: &str = "application/x-ndjson; charset=utf-8";

@@ -1,0 +1,182 @@
+//! Splits a byte stream into protocol events, with a line-length limit that is
+//! enforced while reading: a line longer than the limit is refused as soon as
+//! the limit is passed, never buffered whole.
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+
+use super::line::{decode_line, Event, LineError};
+
+/// The default line limit: 16 MiB.
+pub const DEFAULT_MAX_LINE: usize = 16 * 1024 * 1024;
+
+/// Why reading the next event failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// A line was malformed or too long.
+    #[error(transparent)]
+    Line(#[from] LineError),
+    /// The underlying stream failed (connection dropped, body error).
+    #[error("stream failed: {0}")]
+    Transport(String),
+}
+
+/// Incremental line splitter: push bytes in, take complete lines out.
+#[derive(Debug)]
+pub struct LineSplitter {
+    buf: BytesMut,
+    /// How far `buf` has been scanned for a newline already.
+    scanned: usize,
+    max_line: usize,
+}
+
+impl LineSplitter {
+    /// A splitter refusing lines longer than `max_line` bytes.
+    pub fn new(max_line: usize) -> Self {
+        Self {
+            buf: BytesMut::new(),
+            scanned: 0,
+            max_line,
+        }
+    }
+
+    /// Appends received bytes.
+    pub fn push(&mut self, chunk: &[u8]) {
+        self.buf.extend_from_slice(chunk);
+    }
+
+    /// The next complete line (without `\n`), `Ok(None)` if more bytes are
+    /// needed, or an error once the pending line passes the limit.
+    pub fn next_line(&mut self) -> Result<Option<Bytes>, LineError> {
+        if let Some(pos) = self.buf[self.scanned..].iter().position(|b| *b == b'\n') {
+            let end = self.scanned + pos;
+            if end > self.max_line {
+                return Err(LineError::TooLong {
+                    limit: self.max_line,
+                });
+            }
+            let line = self.buf.split_to(end).freeze();
+            self.buf.advance(1);
+            self.scanned = 0;
+            return Ok(Some(line));
+        }
+        self.scanned = self.buf.len();
+        if self.buf.len() > self.max_line {
+            return Err(LineError::TooLong {
+                limit: self.max_line,
+            });
+        }
+        Ok(None)
+    }
+
+    /// What is left once the stream has ended: a last line with no newline.
+    pub fn finish(&mut self) -> Option<Bytes> {
+        self.scanned = 0;
+        (!self.buf.is_empty()).then(|| self.buf.split().freeze())
+    }
+}
+
+/// Reads protocol events from a stream of byte chunks.
+pub struct EventReader<S> {
+    stream: S,
+    splitter: LineSplitter,
+    ended: bool,
+}
+
+impl<S, E> EventReader<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    /// Wraps `stream`, refusing lines over `max_line` bytes.
+    pub fn new(stream: S, max_line: usize) -> Self {
+        Self {
+            stream,
+            splitter: LineSplitter::new(max_line),
+            ended: false,
+        }
+    }
+
+    /// The next event; `Ok(None)` at the clean end of the stream. Blank lines
+    /// are skipped; unknown events are returned as [`Event::Other`].
+    ///
+    /// Cancel-safe: bytes already read stay buffered if the future is dropped.
+    pub async fn next_event(&mut self) -> Result<Option<Event>, ReadError> {
+        loop {
+            if let Some(line) = self.splitter.next_line()? {
+                match decode_line(&line)? {
+                    Some(event) => return Ok(Some(event)),
+                    None => continue,
+                }
+            }
+            if self.ended {
+                return match self.splitter.finish() {
+                    Some(line) => Ok(decode_line(&line)?),
+                    None => Ok(None),
+                };
+            }
+            match self.stream.next().await {
+                Some(Ok(chunk)) => self.splitter.push(&chunk),
+                Some(Err(e)) => return Err(ReadError::Transport(e.to_string())),
+                None => self.ended = true,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::stream;
+
+    fn chunks(parts: &[&[u8]]) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin {
+        stream::iter(
+            parts
+                .iter()
+                .map(|p| Ok(Bytes::copy_from_slice(p)))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    #[tokio::test]
+    async fn lines_split_across_chunks_and_a_last_line_without_newline() {
+        let mut r = EventReader::new(
+            chunks(&[
+                b"{\"event\":\"pi",
+                b"ng\"}\n\n{\"event\":\"sync\",\"data\":\"QgAAAQAAAA==\"}",
+            ]),
+            1024,
+        );
+        assert_eq!(r.next_event().await.unwrap(), Some(Event::Ping));
+        assert!(matches!(
+            r.next_event().await.unwrap(),
+            Some(Event::Sync(_))
+        ));
+        assert_eq!(r.next_event().await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn an_oversized_line_is_refused_before_it_is_complete() {
+        // 100 bytes of a line that never ends: the reader must fail once past 64.
+        let long = [b'x'; 100];
+        let endless = chunks(&[&long]).chain(stream::pending());
+        let mut r = EventReader::new(Box::pin(endless), 64);
+        let err = tokio::time::timeout(std::time::Duration::from_secs(5), r.next_event())
+            .await
+            .expect("refused without waiting for the end of the line")
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            ReadError::Line(LineError::TooLong { limit: 64 })
+        ));
+    }
+
+    #[test]
+    fn a_line_exactly_at_the_limit_is_accepted() {
+        let mut s = LineSplitter::new(4);
+        s.push(b"abcd\nabcde\n");
+        assert_eq!(s.next_line().unwrap().unwrap(), Bytes::from_static(b"abcd"));
+        assert!(s.next_line().is_err());
+    }
+}

@@ -1,0 +1,146 @@
+//! One sync connection, after the `200`: the loop that reads the peer's lines,
+//! applies them, and streams back what the peer needs whenever the document
+//! moves (PROTOCOL.md §3).
+//!
+//! The loop is transport-neutral: lines come from an [`EventReader`] over any
+//! byte stream (an HTTP request body, WebSocket frames) and go out through a
+//! bounded channel of encoded lines, which is also the back-pressure: a peer
+//! that stops reading stalls only its own connection, and is dropped after
+//! `write_timeout`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::hub::{apply_sync, Document};
+use crate::protocol::line::{encode_error, encode_ping, encode_sync};
+use crate::protocol::{Event, EventReader, SyncSession};
+
+/// Why a connection ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// The request body ended and nothing was left to send (`?follow=false`).
+    Complete,
+    /// The peer went away or stopped reading.
+    PeerGone,
+    /// The server is shutting down.
+    Shutdown,
+    /// A bad line or a rejected message; an error line was sent.
+    Error(String),
+}
+
+/// A live connection between one peer and one document.
+pub struct Connection {
+    /// The document being synced.
+    pub doc: Arc<Document>,
+    /// This connection's sync state.
+    pub session: SyncSession,
+    /// Encoded lines to the peer.
+    pub out: mpsc::Sender<Bytes>,
+    /// Ends the connection when cancelled.
+    pub shutdown: CancellationToken,
+    /// Idle time before a ping line.
+    pub ping_interval: Duration,
+    /// How long one line may wait for the peer to read.
+    pub write_timeout: Duration,
+}
+
+impl Connection {
+    /// Sends one line, waiting at most `write_timeout` for room.
+    async fn send(&self, line: Bytes) -> Result<(), Ending> {
+        match tokio::time::timeout(self.write_timeout, self.out.send(line)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Ending::PeerGone),
+            Err(_) => {
+                tracing::info!(doc = %self.doc.id(), "peer stopped reading; dropping the connection");
+                Err(Ending::PeerGone)
+            }
+        }
+    }
+
+    /// Sends everything the peer needs right now.
+    async fn flush_messages(&mut self) -> Result<bool, Ending> {
+        let mut sent = false;
+        while let Some(message) = self.doc.generate(&mut self.session) {
+            self.send(encode_sync(&message.encode())).await?;
+            sent = true;
+        }
+        Ok(sent)
+    }
+
+    /// Sends an error line (best effort) and reports the ending.
+    async fn fail(&self, reason: String) -> Ending {
+        tracing::info!(doc = %self.doc.id(), %reason, "ending stream with an error");
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.out.send(encode_error(&reason)))
+            .await;
+        Ending::Error(reason)
+    }
+
+    /// Runs until the peer leaves, an error, shutdown, or — when `follow` is
+    /// false — the end of the request body with nothing left to send.
+    pub async fn run<S, E>(
+        mut self,
+        mut reader: EventReader<S>,
+        mut body_done: bool,
+        follow: bool,
+    ) -> Ending
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let mut changes = self.doc.subscribe();
+        let idle = tokio::time::sleep(self.ping_interval);
+        tokio::pin!(idle);
+        loop {
+            changes.borrow_and_update();
+            if self.doc.is_deleted() {
+                return self
+                    .fail(format!("document {} was deleted", self.doc.id()))
+                    .await;
+            }
+            match self.flush_messages().await {
+                Ok(true) => idle
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + self.ping_interval),
+                Ok(false) => {}
+                Err(ending) => return ending,
+            }
+            if body_done && !follow {
+                return Ending::Complete;
+            }
+            tokio::select! {
+                biased;
+                _ = self.shutdown.cancelled() => return Ending::Shutdown,
+                _ = self.out.closed() => return Ending::PeerGone,
+                event = reader.next_event(), if !body_done => match event {
+                    Ok(Some(Event::Sync(bytes))) => {
+                        if let Err(reason) = apply_sync(&self.doc, &mut self.session, bytes).await {
+                            return self.fail(reason).await;
+                        }
+                    }
+                    Ok(Some(Event::Error(message))) => {
+                        tracing::info!(doc = %self.doc.id(), %message, "peer reported an error");
+                    }
+                    Ok(Some(Event::Ping | Event::Other(_))) => {}
+                    Ok(None) => body_done = true,
+                    Err(e) => return self.fail(e.to_string()).await,
+                },
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return self.fail("document closed".into()).await;
+                    }
+                }
+                _ = &mut idle => {
+                    if let Err(ending) = self.send(encode_ping()).await {
+                        return ending;
+                    }
+                    idle.as_mut().reset(tokio::time::Instant::now() + self.ping_interval);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Tandem's own endpoints (PROTOCOL.md §5): health, listing, reading and
+//! deleting documents.
+
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use super::error::ApiError;
+use super::state::AppState;
+use crate::doc_id::{DocId, DocIdError};
+
+/// `GET /_health`.
+pub async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "ok": true, "version": crate::VERSION }))
+}
+
+/// `GET /_docs`: every stored document.
+pub async fn list_docs(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let docs = state.hub.list()?;
+    Ok(Json(docs).into_response())
+}
+
+/// `GET /{doc_id}`: `.automerge` bytes for `Accept: application/octet-stream`,
+/// otherwise the document as JSON.
+pub async fn get_doc(
+    State(state): State<AppState>,
+    Path(raw_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = DocId::parse(&raw_id)?;
+    let doc = state
+        .hub
+        .open_existing(&id)?
+        .ok_or_else(|| ApiError::NotFound(format!("no document {id}")))?;
+    let wants_bytes = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/octet-stream"));
+    if wants_bytes {
+        let bytes = doc.save();
+        let disposition = format!("attachment; filename=\"{id}.automerge\"");
+        Ok((
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/octet-stream"),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    HeaderValue::from_str(&disposition)
+                        .unwrap_or(HeaderValue::from_static("attachment")),
+                ),
+            ],
+            bytes,
+        )
+            .into_response())
+    } else {
+        Ok(Json(doc.to_json()).into_response())
+    }
+}
+
+/// `DELETE /{doc_id}`.
+pub async fn delete_doc(
+    State(state): State<AppState>,
+    Path(raw_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = DocId::parse(&raw_id)?;
+    if state.hub.delete(&id)? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!("no document {id}")))
+    }
+}
+
+/// Anything no route matched: a sync to a path that is not one valid ID is a
+/// `400` (it names an invalid document); anything else is a `404`.
+pub async fn fallback(request: Request) -> ApiError {
+    let path = request.uri().path();
+    let is_sync = matches!(*request.method(), Method::PUT | Method::POST);
+    if is_sync && !path.starts_with("/_") {
+        let rest = path.trim_start_matches('/');
+        return match rest {
+            "" => ApiError::BadDocId(DocIdError::Empty),
+            _ => ApiError::BadDocId(DocIdError::BadChar('/')),
+        };
+    }
+    ApiError::NotFound(format!("no route for {} {}", request.method(), path))
+}
+
+/// A route that exists, asked with the wrong method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}

@@ -1,0 +1,171 @@
+//! The sync server: an axum [`router::app`] served by [`listener`] on one port
+//! for HTTP/1.1, h2c and TLS.
+//!
+//! [`start`] binds and returns a [`RunningServer`]; its
+//! [`shutdown`](RunningServer::shutdown) stops accepting, ends every stream,
+//! waits for the connection tasks and flushes the store.
+
+pub mod admission;
+pub mod auth;
+pub mod connection;
+pub mod error;
+pub mod extras;
+pub mod listener;
+pub mod router;
+pub mod state;
+pub mod sync;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use error::ApiError;
+pub use router::app;
+pub use state::{AppState, ServerOptions};
+
+use crate::hub::Hub;
+use crate::tls::{Fingerprint, Identity, TlsError};
+
+/// How to run a server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where to listen (`127.0.0.1:0` picks a free port).
+    pub listen: SocketAddr,
+    /// The TLS identity, if TLS is on. Plain HTTP is then still accepted on
+    /// the same port, but only from loopback.
+    pub tls: Option<Identity>,
+    /// HTTP-level tunables.
+    pub options: ServerOptions,
+}
+
+impl ServerConfig {
+    /// Plain HTTP on `listen` with default options.
+    pub fn plain(listen: SocketAddr) -> Self {
+        Self {
+            listen,
+            tls: None,
+            options: ServerOptions::default(),
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// Binding the socket failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TLS setup failed.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+/// A server that is accepting connections.
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    fingerprint: Option<Fingerprint>,
+    state: AppState,
+    stop_accepting: CancellationToken,
+    accept_task: JoinHandle<()>,
+}
+
+/// Binds and starts serving `hub`.
+pub async fn start(config: ServerConfig, hub: Arc<Hub>) -> Result<RunningServer, ServerError> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let (acceptor, fingerprint) = match &config.tls {
+        Some(identity) => (
+            Some(listener::acceptor(identity.server_config()?)),
+            Some(identity.fingerprint()),
+        ),
+        None => (None, None),
+    };
+    let state = AppState::new(hub, config.options);
+    let router = app(state.clone());
+    let stop_accepting = state.shutdown.child_token();
+    let accept_task = tokio::spawn(listener::accept_loop(
+        listener,
+        router,
+        acceptor,
+        stop_accepting.clone(),
+        state.tasks.clone(),
+    ));
+    tracing::info!(%local_addr, tls = fingerprint.is_some(), "listening");
+    Ok(RunningServer {
+        local_addr,
+        fingerprint,
+        state,
+        stop_accepting,
+        accept_task,
+    })
+}
+
+impl RunningServer {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The base URL, `https://…` when TLS is on.
+    pub fn url(&self) -> String {
+        let scheme = if self.fingerprint.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.local_addr)
+    }
+
+    /// The plain-HTTP base URL (always accepted from loopback).
+    pub fn plain_url(&self) -> String {
+        format!("http://{}", self.local_addr)
+    }
+
+    /// The TLS certificate's fingerprint, when TLS is on.
+    pub fn fingerprint(&self) -> Option<Fingerprint> {
+        self.fingerprint
+    }
+
+    /// The hub being served.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.state.hub
+    }
+
+    /// Stops accepting, ends every stream, waits (up to 10 s) for connection
+    /// tasks, then flushes the store.
+    pub async fn shutdown(self) {
+        self.stop_accepting.cancel();
+        let _ = self.accept_task.await;
+        self.state.shutdown.cancel();
+        self.state.tasks.close();
+        if tokio::time::timeout(Duration::from_secs(10), self.state.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some connections did not finish within 10 s");
+        }
+        if let Err(e) = self.state.hub.flush() {
+            tracing::error!(error = %e, "flushing the store at shutdown failed");
+        }
+        tracing::info!("server stopped");
+    }
+}

@@ -1,0 +1,122 @@
+//! `PUT /{doc_id}` (and `POST`): admission, the first line, then the stream.
+//!
+//! The handler reads the request body *before* answering: that is what makes
+//! hyper send `100 Continue` (Go's HTTP/1.1 client waits for it), and it lets
+//! a malformed first line be refused with a plain `400` rather than a stream
+//! that errors at once. If no line arrives within `first_line_wait`, the
+//! server answers `200` anyway and carries on.
+
+use std::convert::Infallible;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::admission::{accepts_ndjson, check_content_type};
+use super::connection::Connection;
+use super::error::ApiError;
+use super::state::AppState;
+use crate::doc_id::DocId;
+use crate::hub::apply_sync;
+use crate::protocol::{Event, EventReader, SyncSession, NDJSON_UTF8};
+
+/// Query parameters of a sync request.
+#[derive(Debug, Deserialize, Default)]
+pub struct SyncQuery {
+    /// `false`: close the response once the request body ended and nothing is
+    /// left to send. Default `true`: keep streaming new changes.
+    #[serde(default)]
+    pub follow: Option<String>,
+}
+
+impl SyncQuery {
+    fn follow(&self) -> Result<bool, ApiError> {
+        match self.follow.as_deref() {
+            None | Some("true") | Some("1") | Some("") => Ok(true),
+            Some("false") | Some("0") => Ok(false),
+            Some(other) => Err(ApiError::BadRequest(format!(
+                "follow must be true or false, not {other:?}"
+            ))),
+        }
+    }
+}
+
+/// How many encoded lines may wait for a slow reader before the connection
+/// stops generating more (back-pressure).
+const OUTBOX: usize = 16;
+
+/// Handles one sync request.
+pub async fn sync_doc(
+    State(state): State<AppState>,
+    Path(raw_id): Path<String>,
+    Query(query): Query<SyncQuery>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let id = DocId::parse(&raw_id)?;
+    let follow = query.follow()?;
+    if !accepts_ndjson(request.headers()) {
+        return Err(ApiError::NotAcceptable("application/x-ndjson"));
+    }
+    check_content_type(request.headers())?;
+    if state.shutdown.is_cancelled() {
+        return Err(ApiError::ShuttingDown);
+    }
+    let doc = state.hub.open(&id)?;
+    let mut session = SyncSession::new();
+    let body = request.into_body().into_data_stream();
+    let mut reader = EventReader::new(body, state.options.max_line);
+
+    // Read (and apply) the first sync line before answering.
+    let mut body_done = false;
+    let first = tokio::time::timeout(state.options.first_line_wait, async {
+        loop {
+            match reader.next_event().await {
+                Ok(Some(Event::Sync(bytes))) => return Ok(Some(bytes)),
+                Ok(Some(_)) => continue,
+                Ok(None) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+    })
+    .await;
+    match first {
+        Ok(Ok(Some(bytes))) => {
+            apply_sync(&doc, &mut session, bytes)
+                .await
+                .map_err(ApiError::BadRequest)?;
+        }
+        Ok(Ok(None)) => body_done = true,
+        Ok(Err(e)) => return Err(ApiError::BadRequest(e.to_string())),
+        Err(_waited) => {}
+    }
+
+    let (tx, rx) = mpsc::channel(OUTBOX);
+    let connection = Connection {
+        doc,
+        session,
+        out: tx,
+        shutdown: state.shutdown.child_token(),
+        ping_interval: state.options.ping_interval,
+        write_timeout: state.options.write_timeout,
+    };
+    state.tasks.spawn(async move {
+        let ending = connection.run(reader, body_done, follow).await;
+        tracing::debug!(doc = %id, ?ending, "sync stream ended");
+    });
+
+    let body = Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, Infallible>));
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(NDJSON_UTF8));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    Ok(response)
+}

@@ -1,0 +1,388 @@
+//! TLS for both ends: the server's (self-signed) certificate, and how a
+//! client decides to trust a server — system roots, a custom CA, a pinned
+//! SHA-256 certificate fingerprint, or (explicitly) nothing at all.
+//!
+//! Everything uses rustls with the `ring` provider, passed explicitly rather
+//! than installed globally.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use sha2::{Digest, Sha256};
+
+/// A TLS setup problem, with the file or value concerned.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// A PEM file could not be read or parsed.
+    #[error("cannot read {what} from {path}: {reason}")]
+    Pem {
+        /// "certificate" or "private key".
+        what: &'static str,
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// Writing the generated certificate failed.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Generating a certificate failed.
+    #[error("cannot generate a certificate: {0}")]
+    Generate(#[from] rcgen::Error),
+    /// rustls refused the configuration.
+    #[error("invalid TLS configuration: {0}")]
+    Rustls(#[from] rustls::Error),
+    /// A fingerprint is not 32 bytes of hex.
+    #[error("invalid fingerprint {0:?}: expected 64 hex digits (colons allowed)")]
+    BadFingerprint(String),
+}
+
+/// The crypto provider Tandem uses everywhere.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A certificate chain with its private key, ready for a server.
+#[derive(Debug)]
+pub struct Identity {
+    /// The chain, leaf first.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// The leaf's private key.
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl Clone for Identity {
+    fn clone(&self) -> Self {
+        Self {
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+impl Identity {
+    /// Reads a PEM certificate chain and a PEM private key.
+    pub fn from_pem_files(cert: &Path, key: &Path) -> Result<Self, TlsError> {
+        fn pem_err<'a>(
+            what: &'static str,
+            path: &'a Path,
+        ) -> impl FnOnce(rustls_pki_types::pem::Error) -> TlsError + 'a {
+            move |e| TlsError::Pem {
+                what,
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            }
+        }
+        let chain = CertificateDer::pem_file_iter(cert)
+            .map_err(pem_err("certificate", cert))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(pem_err("certificate", cert))?;
+        if chain.is_empty() {
+            return Err(TlsError::Pem {
+                what: "certificate",
+                path: cert.display().to_string(),
+                reason: "no certificate in file".into(),
+            });
+        }
+        let key = PrivateKeyDer::from_pem_file(key).map_err(pem_err("private key", key))?;
+        Ok(Self { chain, key })
+    }
+
+    /// The data directory's self-signed identity (`tls/cert.pem`, `tls/key.pem`),
+    /// generated on first use and kept, so the fingerprint stays stable.
+    pub fn self_signed_in(data_dir: &Path) -> Result<Self, TlsError> {
+        let dir = data_dir.join("tls");
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        if !cert.exists() || !key.exists() {
+            generate_self_signed(&cert, &key)?;
+        }
+        Self::from_pem_files(&cert, &key)
+    }
+
+    /// The SHA-256 fingerprint of the leaf certificate.
+    pub fn fingerprint(&self) -> Fingerprint {
+        Fingerprint::of(&self.chain[0])
+    }
+
+    /// A rustls server configuration offering h2 and http/1.1 by ALPN.
+    pub fn server_config(&self) -> Result<rustls::ServerConfig, TlsError> {
+        let mut config = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(self.chain.clone(), self.key.clone_key())?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(config)
+    }
+}
+
+fn generate_self_signed(cert_path: &PathBuf, key_path: &PathBuf) -> Result<(), TlsError> {
+    let mut names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    if let Ok(host) = std::fs::read_to_string("/etc/hostname") {
+        let host = host.trim();
+        if !host.is_empty() && !names.iter().any(|n| n == host) {
+            names.push(host.to_owned());
+        }
+    }
+    let certified = rcgen::generate_simple_self_signed(names)?;
+    let write = |path: &PathBuf, contents: String| {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| TlsError::Write {
+                path: parent.display().to_string(),
+                source,
+            })?;
+        }
+        write_private(path, contents.as_bytes()).map_err(|source| TlsError::Write {
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    write(key_path, certified.signing_key.serialize_pem())?;
+    write(cert_path, certified.cert.pem())
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// A SHA-256 certificate fingerprint.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint(pub [u8; 32]);
+
+impl Fingerprint {
+    /// The fingerprint of a DER certificate.
+    pub fn of(cert: &[u8]) -> Self {
+        Self(Sha256::digest(cert).into())
+    }
+
+    /// Parses 64 hex digits, with or without colons, either case
+    /// (also with a leading `sha256:`/`SHA256:`).
+    pub fn parse(s: &str) -> Result<Self, TlsError> {
+        let trimmed = s.trim();
+        let body = trimmed
+            .strip_prefix("sha256:")
+            .or_else(|| trimmed.strip_prefix("SHA256:"))
+            .unwrap_or(trimmed);
+        let hex_digits: String = body.chars().filter(|c| *c != ':').collect();
+        let bytes = hex::decode(&hex_digits).map_err(|_| TlsError::BadFingerprint(s.into()))?;
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| TlsError::BadFingerprint(s.into()))?;
+        Ok(Self(arr))
+    }
+}
+
+impl std::fmt::Display for Fingerprint {
+    /// Colon-separated upper-case hex, as browsers and `openssl x509 -fingerprint` show it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, b) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(":")?;
+            }
+            write!(f, "{b:02X}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Fingerprint({self})")
+    }
+}
+
+impl std::str::FromStr for Fingerprint {
+    type Err = TlsError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+/// How a client decides to trust a server's certificate.
+#[derive(Debug, Clone, Default)]
+pub enum Trust {
+    /// The operating system's root certificates.
+    #[default]
+    System,
+    /// Only certificates issued by these CA certificates.
+    CustomCa(Vec<CertificateDer<'static>>),
+    /// Exactly the certificate with this SHA-256 fingerprint (self-signed peers).
+    Pinned(Fingerprint),
+    /// Anything at all (`--insecure`): encryption without authentication.
+    Insecure,
+}
+
+impl Trust {
+    /// Reads a CA bundle from a PEM file.
+    pub fn custom_ca_file(path: &Path) -> Result<Self, TlsError> {
+        let certs = CertificateDer::pem_file_iter(path)
+            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| TlsError::Pem {
+                what: "certificate",
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(Self::CustomCa(certs))
+    }
+
+    /// A rustls client configuration for this trust, offering `alpn`.
+    pub fn client_config(&self, alpn: &[&[u8]]) -> Result<rustls::ClientConfig, TlsError> {
+        let builder = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()?;
+        let mut config = match self {
+            Trust::System => {
+                let mut roots = rustls::RootCertStore::empty();
+                let loaded = rustls_native_certs::load_native_certs();
+                roots.add_parsable_certificates(loaded.certs);
+                builder.with_root_certificates(roots).with_no_client_auth()
+            }
+            Trust::CustomCa(certs) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for cert in certs {
+                    roots.add(cert.clone())?;
+                }
+                builder.with_root_certificates(roots).with_no_client_auth()
+            }
+            Trust::Pinned(fp) => builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(PinnedVerifier {
+                    expected: Some(*fp),
+                    provider: provider(),
+                }))
+                .with_no_client_auth(),
+            Trust::Insecure => builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(PinnedVerifier {
+                    expected: None,
+                    provider: provider(),
+                }))
+                .with_no_client_auth(),
+        };
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Ok(config)
+    }
+}
+
+/// Accepts exactly one certificate (by fingerprint), or any when `expected`
+/// is `None`; handshake signatures are still verified either way.
+#[derive(Debug)]
+struct PinnedVerifier {
+    expected: Option<Fingerprint>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for PinnedVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self.expected {
+            None => Ok(ServerCertVerified::assertion()),
+            Some(expected) => {
+                let actual = Fingerprint::of(end_entity);
+                if actual == expected {
+                    Ok(ServerCertVerified::assertion())
+                } else {
+                    Err(rustls::Error::General(format!(
+                        "certificate fingerprint mismatch: expected {expected}, server presented {actual}"
+                    )))
+                }
+            }
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_parse_in_common_spellings() {
+        let fp = Fingerprint::of(b"cert");
+        let shown = fp.to_string();
+        assert_eq!(shown.len(), 95);
+        assert_eq!(Fingerprint::parse(&shown).unwrap(), fp);
+        assert_eq!(
+            Fingerprint::parse(&shown.replace(':', "").to_lowercase()).unwrap(),
+            fp
+        );
+        assert_eq!(Fingerprint::parse(&format!("sha256:{shown}")).unwrap(), fp);
+        assert!(Fingerprint::parse("abcd").is_err());
+        assert!(Fingerprint::parse(&"zz".repeat(32)).is_err());
+    }
+
+    #[test]
+    fn the_self_signed_identity_is_made_once_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Identity::self_signed_in(dir.path()).unwrap();
+        let again = Identity::self_signed_in(dir.path()).unwrap();
+        assert_eq!(first.fingerprint(), again.fingerprint());
+        first.server_config().unwrap();
+        Trust::Pinned(first.fingerprint())
+            .client_config(&[b"h2"])
+            .unwrap();
+    }
+}

@@ -1,0 +1,156 @@
+// TauriBackend: the same contract through Tauri commands (`invoke`) and a
+// `Channel` per open document. Loaded only when `window.__TAURI_INTERNALS__`
+// exists (dynamic import keeps `@tauri-apps/api` out of the web bundle).
+//
+// Commands (Rust side, to be wired): list_docs, create_doc{title},
+// delete_doc{id}, export_doc{id} -> bytes, import_doc{bytes},
+// open_doc_channel{id, channel} + send_sync{id, line}, list_remotes,
+// add_remote{req fields}, remove_remote{id}, health; events `docs-changed`
+// and `remote` (payload = RemoteInfo).
+import { Channel, invoke } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
+import {
+  type AddRemoteRequest,
+  type AddRemoteResult,
+  type Backend,
+  BackendError,
+  type BackendEvent,
+  type DocChannel,
+  type DocChannelHandlers,
+  type DocSummary,
+  type Health,
+  type LinkStatus,
+  type RemoteInfo,
+} from "./types";
+
+/** Tauri command errors arrive as strings or `{error}`/`{message}` objects. */
+function toError(e: unknown): BackendError {
+  if (e instanceof BackendError) return e;
+  if (typeof e === "string") return new BackendError(e);
+  if (e && typeof e === "object") {
+    const o = e as { error?: unknown; message?: unknown };
+    if (typeof o.error === "string") return new BackendError(o.error);
+    if (typeof o.message === "string") return new BackendError(o.message);
+  }
+  return new BackendError(String(e));
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (e) {
+    throw toError(e);
+  }
+}
+
+/** `Vec<u8>` comes back as a number array (JSON) or an ArrayBuffer (raw IPC response). */
+function toBytes(v: unknown): Uint8Array {
+  if (v instanceof Uint8Array) return v;
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  if (Array.isArray(v)) return Uint8Array.from(v as number[]);
+  throw new BackendError("export_doc returned an unexpected value");
+}
+
+export class TauriBackend implements Backend {
+  readonly kind = "tauri" as const;
+
+  listDocs(): Promise<DocSummary[]> {
+    return call("list_docs");
+  }
+
+  async createDoc(title: string): Promise<string> {
+    const r = await call<{ id: string } | string>("create_doc", { title });
+    return typeof r === "string" ? r : r.id;
+  }
+
+  deleteDoc(id: string): Promise<void> {
+    return call("delete_doc", { id });
+  }
+
+  async exportDoc(id: string): Promise<Uint8Array> {
+    return toBytes(await call<unknown>("export_doc", { id }));
+  }
+
+  async importDoc(bytes: Uint8Array): Promise<string> {
+    // JSON args: a Uint8Array would serialise as an object, so send number[] (Vec<u8>).
+    const r = await call<{ id: string } | string>("import_doc", { bytes: Array.from(bytes) });
+    return typeof r === "string" ? r : r.id;
+  }
+
+  openDoc(id: string, handlers: DocChannelHandlers): DocChannel {
+    let closed = false;
+    let open = false;
+    const status = (s: LinkStatus) => handlers.onStatus?.(s);
+    const channel = new Channel<string>();
+    channel.onmessage = (line) => {
+      if (closed) return;
+      const text = typeof line === "string" ? line : JSON.stringify(line);
+      for (const l of text.split("\n")) if (l.trim()) handlers.onLine(l);
+    };
+    status({ state: "connecting" });
+    call<void>("open_doc_channel", { id, channel })
+      .then(() => {
+        if (closed) return;
+        open = true;
+        status({ state: "open" });
+        handlers.onOpen();
+      })
+      .catch((e) => {
+        if (closed) return;
+        status({ state: "reconnecting", retryInMs: 0, attempt: 1, error: toError(e).message });
+        handlers.onLine(JSON.stringify({ event: "error", message: toError(e).message }));
+      });
+    return {
+      send: (line) => {
+        if (!open || closed) return false;
+        call<void>("send_sync", { id, line }).catch((e) =>
+          handlers.onLine(JSON.stringify({ event: "error", message: toError(e).message })),
+        );
+        return true;
+      },
+      close: () => {
+        closed = true;
+        channel.onmessage = () => {};
+        status({ state: "closed" });
+      },
+    };
+  }
+
+  listRemotes(): Promise<RemoteInfo[]> {
+    return call("list_remotes");
+  }
+
+  addRemote(req: AddRemoteRequest): Promise<AddRemoteResult> {
+    // Tauri maps command arguments by (camelCase) name. We send the fields
+    // both spread (`url`, `docId`, `token`, `fingerprint`, `trust`) and as one
+    // struct `req` (snake_case, same as the HTTP body) so either Rust
+    // signature works; Tauri ignores keys a command doesn't take.
+    return call("add_remote", {
+      url: req.url,
+      docId: req.doc_id,
+      token: req.token,
+      fingerprint: req.fingerprint,
+      trust: req.trust,
+      req,
+    });
+  }
+
+  removeRemote(id: string): Promise<void> {
+    return call("remove_remote", { id });
+  }
+
+  health(): Promise<Health> {
+    return call("health");
+  }
+
+  subscribe(onEvent: (ev: BackendEvent) => void, onStatus?: (s: LinkStatus) => void): () => void {
+    const unlisteners: Promise<() => void>[] = [
+      listen("docs-changed", () => onEvent({ event: "docs-changed" })),
+      listen<RemoteInfo>("remote", (e) => onEvent({ event: "remote", remote: e.payload })),
+    ];
+    onStatus?.({ state: "open" });
+    return () => {
+      for (const u of unlisteners) u.then((f) => f()).catch(() => {});
+    };
+  }
+}

@@ -1,0 +1,241 @@
+// WebBackend: HTTP + WebSocket to `tandem serve`. The API lives at the page
+// origin (the UI itself is served under `/_ui/`).
+import { backoffDelay } from "../model/connection";
+import {
+  type AddRemoteRequest,
+  type AddRemoteResult,
+  type Backend,
+  BackendError,
+  type BackendEvent,
+  type DocChannel,
+  type DocChannelHandlers,
+  type DocSummary,
+  type Health,
+  type LinkStatus,
+  type RemoteInfo,
+} from "./types";
+
+async function errorFrom(res: Response): Promise<BackendError> {
+  let message = `${res.status} ${res.statusText}`.trim();
+  try {
+    const text = await res.text();
+    if (text) {
+      try {
+        const j = JSON.parse(text) as { error?: unknown };
+        if (j && typeof j.error === "string") message = j.error;
+        else message = text.slice(0, 300);
+      } catch {
+        message = text.slice(0, 300);
+      }
+    }
+  } catch {
+    /* keep status text */
+  }
+  return new BackendError(message, res.status);
+}
+
+/**
+ * A WebSocket that reconnects with exponential backoff until closed.
+ * Used for `/_ws/{id}` (doc sync) and `/_events`.
+ */
+class ReconnectingSocket {
+  private ws: WebSocket | null = null;
+  private attempt = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly h: {
+      onOpen(): void;
+      onMessage(data: string): void;
+      onStatus(s: LinkStatus): void;
+      onDown?(): void;
+    },
+  ) {
+    this.h.onStatus({ state: "connecting" });
+    this.connect();
+  }
+
+  private connect(): void {
+    if (this.closed) return;
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(this.url);
+    } catch (e) {
+      this.scheduleReconnect(String(e));
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      if (this.closed) return;
+      this.attempt = 0;
+      this.h.onStatus({ state: "open" });
+      this.h.onOpen();
+    };
+    ws.onmessage = (ev) => {
+      if (this.closed || typeof ev.data !== "string") return;
+      // tolerate several ndjson lines in one frame
+      for (const line of ev.data.split("\n")) if (line.trim()) this.h.onMessage(line);
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.h.onDown?.();
+      this.scheduleReconnect(ev.reason || undefined);
+    };
+    ws.onerror = () => {
+      /* onclose follows */
+    };
+  }
+
+  private scheduleReconnect(error?: string): void {
+    if (this.closed) return;
+    const delay = backoffDelay(this.attempt);
+    this.attempt++;
+    this.h.onStatus({ state: "reconnecting", retryInMs: delay, attempt: this.attempt, error });
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.h.onStatus({ state: "connecting" });
+      this.connect();
+    }, delay);
+  }
+
+  send(line: string): boolean {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(line);
+    return true;
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) {
+      ws.onclose = ws.onmessage = ws.onopen = null;
+      try {
+        ws.close();
+      } catch {
+        /* ignore */
+      }
+    }
+    this.h.onStatus({ state: "closed" });
+  }
+}
+
+export class WebBackend implements Backend {
+  readonly kind = "web" as const;
+  private readonly base: string;
+
+  constructor(origin: string = location.origin) {
+    this.base = origin.replace(/\/+$/, "");
+  }
+
+  private url(path: string): string {
+    return this.base + path;
+  }
+
+  private wsUrl(path: string): string {
+    return this.url(path).replace(/^http/, "ws");
+  }
+
+  private async request(path: string, init: RequestInit = {}): Promise<Response> {
+    let res: Response;
+    try {
+      res = await fetch(this.url(path), init);
+    } catch (e) {
+      throw new BackendError(`Cannot reach the Tandem server (${(e as Error).message ?? e}).`);
+    }
+    if (!res.ok) throw await errorFrom(res);
+    return res;
+  }
+
+  private async json<T>(path: string, init: RequestInit = {}): Promise<T> {
+    const res = await this.request(path, { ...init, headers: { Accept: "application/json", ...init.headers } });
+    return (await res.json()) as T;
+  }
+
+  private postJson<T>(path: string, body: unknown): Promise<T> {
+    return this.json<T>(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  }
+
+  listDocs(): Promise<DocSummary[]> {
+    return this.json("/_docs");
+  }
+
+  async createDoc(title: string): Promise<string> {
+    return (await this.postJson<{ id: string }>("/_docs", { title })).id;
+  }
+
+  async deleteDoc(id: string): Promise<void> {
+    await this.request("/" + encodeURIComponent(id), { method: "DELETE" });
+  }
+
+  async exportDoc(id: string): Promise<Uint8Array> {
+    const res = await this.request("/" + encodeURIComponent(id), { headers: { Accept: "application/octet-stream" } });
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
+  async importDoc(bytes: Uint8Array): Promise<string> {
+    const r = await this.json<{ id: string }>("/_import", {
+      method: "POST",
+      headers: { "Content-Type": "application/octet-stream" },
+      body: bytes as BodyInit,
+    });
+    return r.id;
+  }
+
+  openDoc(id: string, handlers: DocChannelHandlers): DocChannel {
+    const sock = new ReconnectingSocket(this.wsUrl("/_ws/" + encodeURIComponent(id)), {
+      onOpen: () => handlers.onOpen(),
+      onMessage: (line) => handlers.onLine(line),
+      onStatus: (s) => handlers.onStatus?.(s),
+    });
+    return { send: (line) => sock.send(line), close: () => sock.close() };
+  }
+
+  listRemotes(): Promise<RemoteInfo[]> {
+    return this.json("/_remotes");
+  }
+
+  addRemote(req: AddRemoteRequest): Promise<AddRemoteResult> {
+    return this.postJson("/_remotes", req);
+  }
+
+  async removeRemote(id: string): Promise<void> {
+    await this.request("/_remotes/" + encodeURIComponent(id), { method: "DELETE" });
+  }
+
+  health(): Promise<Health> {
+    return this.json("/_health");
+  }
+
+  subscribe(onEvent: (ev: BackendEvent) => void, onStatus?: (s: LinkStatus) => void): () => void {
+    let opened = 0;
+    const sock = new ReconnectingSocket(this.wsUrl("/_events"), {
+      // after a reconnect we may have missed events: tell the app to refetch
+      onOpen: () => {
+        if (opened++ > 0) onEvent({ event: "docs-changed" });
+      },
+      onMessage: (line) => {
+        let v: unknown;
+        try {
+          v = JSON.parse(line);
+        } catch {
+          return;
+        }
+        const o = v as { event?: unknown; remote?: unknown };
+        if (o?.event === "docs-changed") onEvent({ event: "docs-changed" });
+        else if (o?.event === "remote" && o.remote && typeof o.remote === "object")
+          onEvent({ event: "remote", remote: o.remote as RemoteInfo });
+      },
+      onStatus: (s) => onStatus?.(s),
+    });
+    return () => sock.close();
+  }
+}

@@ -1,0 +1,117 @@
+// Connection-state logic and formatting: remote servers, the per-document
+// sync dot in the sidebar, the UI↔backend link, and reconnect backoff.
+import type { LinkStatus, RemoteInfo } from "../backend/types";
+
+/** Exponential backoff with a cap: 0.5 s, 1 s, 2 s, 4 s, 8 s, 10 s, 10 s… */
+export function backoffDelay(attempt: number, baseMs = 500, maxMs = 10_000): number {
+  const a = Math.max(0, Math.floor(attempt));
+  return Math.min(maxMs, baseMs * 2 ** Math.min(a, 20));
+}
+
+/** Seconds left before a retry, given `retry_in_ms` as received at `receivedAt`. */
+export function retrySecondsLeft(retryInMs: number, receivedAt: number, now: number): number {
+  return Math.max(0, Math.ceil((retryInMs - (now - receivedAt)) / 1000));
+}
+
+/** "connecting…", "live", "reconnecting in 3 s", "error: certificate mismatch". */
+export function formatRemoteState(
+  r: Pick<RemoteInfo, "state" | "retry_in_ms" | "error">,
+  receivedAt: number,
+  now: number,
+): string {
+  switch (r.state) {
+    case "connecting":
+      return "connecting…";
+    case "live":
+      return "live";
+    case "reconnecting": {
+      if (r.retry_in_ms === null || r.retry_in_ms === undefined) return "reconnecting…";
+      const s = retrySecondsLeft(r.retry_in_ms, receivedAt, now);
+      return s > 0 ? `reconnecting in ${s} s` : "reconnecting…";
+    }
+    case "error":
+      return r.error ? `error: ${r.error}` : "error";
+    default:
+      return String(r.state);
+  }
+}
+
+/** The sidebar dot of a document, summarising its remote connections. */
+export type DocSyncState = "local" | "connecting" | "live" | "in-sync" | "reconnecting" | "error";
+
+export function docSyncState(remotes: readonly Pick<RemoteInfo, "state" | "in_sync">[]): DocSyncState {
+  if (remotes.length === 0) return "local";
+  if (remotes.some((r) => r.state === "error")) return "error";
+  if (remotes.some((r) => r.state === "reconnecting")) return "reconnecting";
+  if (remotes.some((r) => r.state === "connecting")) return "connecting";
+  return remotes.every((r) => r.in_sync) ? "in-sync" : "live";
+}
+
+export const DOC_SYNC_LABEL: Record<DocSyncState, string> = {
+  local: "Local only",
+  connecting: "Connecting",
+  live: "Live (syncing)",
+  "in-sync": "In sync",
+  reconnecting: "Reconnecting",
+  error: "Connection error",
+};
+
+export function remotesForDoc<T extends Pick<RemoteInfo, "doc_id">>(remotes: Iterable<T>, docId: string): T[] {
+  return [...remotes].filter((r) => r.doc_id === docId);
+}
+
+/** Host (and port) of a remote URL for compact display; falls back to the input. */
+export function remoteHost(url: string): string {
+  try {
+    return new URL(url).host || url;
+  } catch {
+    return url;
+  }
+}
+
+/**
+ * The document id an "Open from server" URL refers to: its last non-empty path
+ * segment (`https://host:7450/abc123` → `abc123`). Null if there is none.
+ */
+export function docIdFromUrl(url: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return null;
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") return null;
+  const seg = u.pathname.split("/").filter(Boolean).pop();
+  return seg ? decodeURIComponent(seg) : null;
+}
+
+/** Validate the "Open from server…" / "Sync with server…" form; returns an error message or null. */
+export function validateRemoteUrl(url: string, needDocId: boolean): string | null {
+  const t = url.trim();
+  if (!t) return "Enter the server URL.";
+  let u: URL;
+  try {
+    u = new URL(t);
+  } catch {
+    return "That is not a valid URL (expected e.g. https://host:7450/<doc id>).";
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") return "The URL must start with https:// or http://.";
+  if (needDocId && !docIdFromUrl(t)) return "The URL must end with the document id, e.g. https://host:7450/<doc id>.";
+  return null;
+}
+
+/** Short text for the UI↔backend link of the open document / event stream. */
+export function formatLinkStatus(s: LinkStatus, since: number, now: number): string {
+  switch (s.state) {
+    case "connecting":
+      return "Connecting to Tandem…";
+    case "open":
+      return "Connected";
+    case "closed":
+      return "Disconnected";
+    case "reconnecting": {
+      const left = retrySecondsLeft(s.retryInMs, since, now);
+      return left > 0 ? `Connection lost — reconnecting in ${left} s` : "Connection lost — reconnecting…";
+    }
+  }
+}

@@ -1,0 +1,44 @@
+// The ndjson line protocol spoken over `/_ws/{id}` (and Tauri's doc channel).
+// One JSON object per line/frame:
+//   {"event":"sync","data":"<base64 sync message>"}   both directions
+//   {"event":"error","message":"..."}                  server → UI
+//   {"event":"ping"}                                   server → UI (ignored)
+// Unknown events are ignored so the server can grow the protocol.
+import { base64ToBytes, bytesToBase64 } from "./base64";
+
+export type InboundLine =
+  | { event: "sync"; data: Uint8Array }
+  | { event: "error"; message: string }
+  | { event: "ping" }
+  | { event: "unknown"; name: string };
+
+export function encodeSyncLine(message: Uint8Array): string {
+  return JSON.stringify({ event: "sync", data: bytesToBase64(message) });
+}
+
+/** Parse one line; returns null for malformed input (never throws). */
+export function parseLine(line: string): InboundLine | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (v === null || typeof v !== "object") return null;
+  const o = v as Record<string, unknown>;
+  switch (o.event) {
+    case "sync":
+      if (typeof o.data !== "string") return null;
+      try {
+        return { event: "sync", data: base64ToBytes(o.data) };
+      } catch {
+        return null;
+      }
+    case "error":
+      return { event: "error", message: typeof o.message === "string" ? o.message : "unknown error" };
+    case "ping":
+      return { event: "ping" };
+    default:
+      return { event: "unknown", name: String(o.event) };
+  }
+}

@@ -1,0 +1,757 @@
+// The application shell: sidebar (document list, actions), document pane
+// (header, connections, live document view), error banner, dialogs.
+import type {
+  Backend,
+  BackendEvent,
+  DocChannel,
+  DocSummary,
+  Health,
+  LinkStatus,
+  RemoteInfo,
+} from "../backend/types";
+import {
+  DOC_SYNC_LABEL,
+  docSyncState,
+  formatLinkStatus,
+  formatRemoteState,
+  remoteHost,
+  remotesForDoc,
+  validateRemoteUrl,
+} from "../model/connection";
+import { filterDocs } from "../model/filter";
+import { formatSize, formatUpdated } from "../model/format";
+import * as ops from "../model/ops";
+import { SyncPeer } from "../model/peer";
+import { displayTitle, exportFileName, extractTitle } from "../model/title";
+import { confirmDialog, field, openDialog } from "./dialogs";
+import { DocView } from "./docview";
+import { h, setText, syncChildren } from "./dom";
+
+type AnyDoc = Record<string, unknown>;
+
+interface OpenPeer {
+  peer: SyncPeer<AnyDoc>;
+  channel: DocChannel;
+  status: LinkStatus;
+  statusAt: number;
+  lastUsed: number;
+}
+
+interface RemoteEntry {
+  info: RemoteInfo;
+  receivedAt: number;
+}
+
+const MAX_OPEN_PEERS = 6;
+
+function errorMessage(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+export class App {
+  private docs: DocSummary[] = [];
+  private docsLoaded = false;
+  private filter = "";
+  private currentId: string | null = null;
+  private readonly remotes = new Map<string, RemoteEntry>();
+  private readonly peers = new Map<string, OpenPeer>();
+  private readonly liveTitles = new Map<string, string | null>();
+  private docView: DocView | null = null;
+  private health: Health | null = null;
+  private eventsStatus: LinkStatus = { state: "connecting" };
+  private eventsStatusAt = Date.now();
+  private errors: string[] = [];
+  private refreshTimer: ReturnType<typeof setTimeout> | null = null;
+
+  // DOM
+  private readonly root: HTMLElement;
+  private readonly listEl: HTMLUListElement;
+  private readonly listEmpty: HTMLElement;
+  private readonly itemEls = new Map<string, HTMLLIElement>();
+  private readonly filterInput: HTMLInputElement;
+  private readonly importInput: HTMLInputElement;
+  private readonly banner: HTMLElement;
+  private readonly bannerText: HTMLElement;
+  private readonly main: HTMLElement;
+  private readonly eventsStatusEl: HTMLElement;
+  private pane: {
+    id: string;
+    el: HTMLElement;
+    title: HTMLElement;
+    meta: HTMLElement;
+    link: HTMLElement;
+    remotesEl: HTMLElement;
+    remoteEls: Map<string, HTMLElement>;
+    content: HTMLElement;
+  } | null = null;
+
+  constructor(
+    private readonly backend: Backend,
+    mount: HTMLElement,
+  ) {
+    this.filterInput = h("input", {
+      type: "search",
+      class: "filter",
+      testid: "filter",
+      placeholder: "Filter documents",
+      "aria-label": "Filter documents",
+      oninput: () => {
+        this.filter = this.filterInput.value;
+        this.renderList();
+      },
+    });
+    this.importInput = h("input", {
+      type: "file",
+      accept: ".automerge,application/octet-stream",
+      class: "visually-hidden",
+      tabindex: "-1",
+      "aria-hidden": "true",
+      testid: "import-file",
+      onchange: () => void this.importSelected(),
+    });
+    this.listEl = h("ul", {
+      class: "doc-list",
+      testid: "doc-list",
+      "aria-label": "Documents",
+      onkeydown: (ev: KeyboardEvent) => this.listKeydown(ev),
+    });
+    this.listEmpty = h("p", { class: "list-empty" }, "Loading…");
+    this.eventsStatusEl = h("span", { class: "events-status", testid: "events-status", "aria-live": "polite" });
+
+    const sidebar = h(
+      "aside",
+      { class: "sidebar", "aria-label": "Documents" },
+      h(
+        "div",
+        { class: "brand" },
+        h("span", { class: "brand-mark", "aria-hidden": "true" }, "⧉"),
+        h("span", { class: "brand-name" }, "Tandem"),
+      ),
+      h(
+        "div",
+        { class: "sidebar-actions" },
+        h("button", { type: "button", class: "btn primary wide", testid: "new-doc", onclick: () => void this.newDoc() }, "+ New document"),
+        h(
+          "div",
+          { class: "action-row" },
+          h("button", { type: "button", class: "btn", testid: "import-doc", onclick: () => this.importInput.click() }, "Import…"),
+          h("button", { type: "button", class: "btn", testid: "open-remote", onclick: () => void this.openFromServer() }, "Open from server…"),
+        ),
+        this.importInput,
+      ),
+      this.filterInput,
+      h("nav", { class: "doc-nav", "aria-label": "Document list" }, this.listEl, this.listEmpty),
+      h(
+        "div",
+        { class: "sidebar-footer" },
+        this.eventsStatusEl,
+        h("button", { type: "button", class: "btn subtle", testid: "settings", onclick: () => void this.showSettings() }, "⚙ Settings"),
+      ),
+    );
+
+    this.bannerText = h("span", { class: "banner-text", testid: "error-message" });
+    this.banner = h(
+      "div",
+      { class: "error-banner", role: "alert", testid: "error-banner", hidden: true },
+      h("span", { class: "banner-icon", "aria-hidden": "true" }, "⚠"),
+      this.bannerText,
+      h(
+        "button",
+        { type: "button", class: "btn icon subtle", testid: "error-dismiss", "aria-label": "Dismiss error", onclick: () => this.dismissErrors() },
+        "×",
+      ),
+    );
+    this.main = h("main", { class: "main", id: "main" });
+    this.root = h("div", { class: "app" }, sidebar, h("div", { class: "main-column" }, this.banner, this.main));
+    mount.replaceChildren(this.root);
+    this.renderEmptyPane();
+  }
+
+  // ---- start-up ------------------------------------------------------------------------------
+
+  async start(): Promise<void> {
+    this.backend.subscribe(
+      (ev) => this.onEvent(ev),
+      (s) => {
+        this.eventsStatus = s;
+        this.eventsStatusAt = Date.now();
+        this.renderEventsStatus();
+      },
+    );
+    window.addEventListener("hashchange", () => this.route());
+    setInterval(() => this.tick(), 1000);
+    await Promise.all([this.refreshDocs(), this.refreshRemotes(), this.loadHealth(false)]);
+    this.route();
+  }
+
+  private route(): void {
+    const m = /^#\/doc\/(.+)$/.exec(location.hash);
+    const id = m ? decodeURIComponent(m[1]!) : null;
+    if (id !== this.currentId) this.openDoc(id);
+  }
+
+  private navigate(id: string | null): void {
+    const hash = id ? `#/doc/${encodeURIComponent(id)}` : "#/";
+    if (location.hash !== hash) location.hash = hash; // triggers route()
+    else this.route();
+  }
+
+  // ---- errors --------------------------------------------------------------------------------
+
+  showError(message: string): void {
+    this.errors.push(message);
+    this.renderBanner();
+  }
+
+  private dismissErrors(): void {
+    this.errors = [];
+    this.renderBanner();
+  }
+
+  private renderBanner(): void {
+    const n = this.errors.length;
+    this.banner.hidden = n === 0;
+    if (n === 0) return;
+    const last = this.errors[n - 1]!;
+    setText(this.bannerText, n > 1 ? `${last} (and ${n - 1} earlier)` : last);
+  }
+
+  // ---- data ----------------------------------------------------------------------------------
+
+  private async refreshDocs(): Promise<void> {
+    try {
+      const prev = new Set(this.docs.map((d) => d.id));
+      this.docs = await this.backend.listDocs();
+      this.docsLoaded = true;
+      const ids = new Set(this.docs.map((d) => d.id));
+      // the open document was deleted (here or by another client)
+      if (this.currentId && prev.has(this.currentId) && !ids.has(this.currentId)) {
+        const gone = this.currentId;
+        this.closePeer(gone);
+        this.navigate(null);
+      }
+      for (const id of [...this.peers.keys()]) if (prev.has(id) && !ids.has(id)) this.closePeer(id);
+    } catch (e) {
+      this.showError(`Could not load documents: ${errorMessage(e)}`);
+    }
+    this.renderList();
+    this.renderPaneHeader();
+  }
+
+  private scheduleRefreshDocs(): void {
+    if (this.refreshTimer) return;
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = null;
+      void this.refreshDocs();
+    }, 150);
+  }
+
+  private async refreshRemotes(): Promise<void> {
+    try {
+      const list = await this.backend.listRemotes();
+      const now = Date.now();
+      this.remotes.clear();
+      for (const r of list) this.remotes.set(r.id, { info: r, receivedAt: now });
+    } catch (e) {
+      this.showError(`Could not load server connections: ${errorMessage(e)}`);
+    }
+    this.renderList();
+    this.renderRemotes();
+  }
+
+  private async loadHealth(report: boolean): Promise<Health | null> {
+    try {
+      this.health = await this.backend.health();
+    } catch (e) {
+      if (report) this.showError(`Could not reach the Tandem server: ${errorMessage(e)}`);
+    }
+    return this.health;
+  }
+
+  private onEvent(ev: BackendEvent): void {
+    if (ev.event === "docs-changed") {
+      this.scheduleRefreshDocs();
+    } else if (ev.event === "remote") {
+      this.remotes.set(ev.remote.id, { info: ev.remote, receivedAt: Date.now() });
+      this.renderList();
+      this.renderRemotes();
+    }
+  }
+
+  private tick(): void {
+    // countdowns ("reconnecting in N s") and relative times
+    if ([...this.remotes.values()].some((r) => r.info.state === "reconnecting")) this.renderRemotes();
+    if (this.eventsStatus.state === "reconnecting") this.renderEventsStatus();
+    this.renderLink();
+  }
+
+  // ---- peers ---------------------------------------------------------------------------------
+
+  private getPeer(id: string): OpenPeer {
+    const existing = this.peers.get(id);
+    if (existing) {
+      existing.lastUsed = Date.now();
+      return existing;
+    }
+    const peer = new SyncPeer<AnyDoc>(id);
+    const entry: OpenPeer = {
+      peer,
+      channel: null as unknown as DocChannel,
+      status: { state: "connecting" },
+      statusAt: Date.now(),
+      lastUsed: Date.now(),
+    };
+    peer.onError((m) => this.showError(`${this.titleOf(id)}: ${m}`));
+    peer.onChange(() => this.onPeerChanged(id));
+    entry.channel = this.backend.openDoc(id, {
+      onOpen: () => peer.connected(),
+      onLine: (line) => peer.receiveLine(line),
+      onStatus: (s) => {
+        if (s.state !== "open") peer.disconnected();
+        entry.status = s;
+        entry.statusAt = Date.now();
+        if (id === this.currentId) this.renderLink();
+      },
+    });
+    peer.attach({ send: (line) => entry.channel.send(line) });
+    this.peers.set(id, entry);
+    this.evictPeers();
+    return entry;
+  }
+
+  private evictPeers(): void {
+    if (this.peers.size <= MAX_OPEN_PEERS) return;
+    const victims = [...this.peers.entries()]
+      .filter(([id]) => id !== this.currentId)
+      .sort((a, b) => a[1].lastUsed - b[1].lastUsed);
+    while (this.peers.size > MAX_OPEN_PEERS && victims.length) this.closePeer(victims.shift()![0]);
+  }
+
+  private closePeer(id: string): void {
+    const e = this.peers.get(id);
+    if (!e) return;
+    if (id === this.currentId) {
+      this.docView?.destroy();
+      this.docView = null;
+    }
+    e.channel.close();
+    e.peer.dispose();
+    this.peers.delete(id);
+    this.liveTitles.delete(id);
+  }
+
+  private onPeerChanged(id: string): void {
+    const e = this.peers.get(id);
+    if (!e) return;
+    const t = extractTitle(e.peer.doc());
+    if (this.liveTitles.get(id) !== t) {
+      this.liveTitles.set(id, t);
+      this.updateItem(id);
+      if (id === this.currentId) this.renderPaneHeader();
+    }
+  }
+
+  /** A peer whose document has (at least) what the backend listed; used for renames from the list. */
+  private async loadedPeer(id: string): Promise<SyncPeer<AnyDoc>> {
+    const e = this.getPeer(id);
+    const summary = this.docs.find((d) => d.id === id);
+    if (summary && summary.heads.length > 0) await e.peer.whenHasHeads(summary.heads, 15_000);
+    return e.peer;
+  }
+
+  private titleOf(id: string): string {
+    const live = this.liveTitles.get(id);
+    if (live !== undefined && live !== null) return live;
+    return displayTitle(this.docs.find((d) => d.id === id)?.title ?? live ?? null);
+  }
+
+  // ---- sidebar -------------------------------------------------------------------------------
+
+  private renderList(): void {
+    const visible = filterDocs(this.docs, this.filter);
+    const els: HTMLLIElement[] = [];
+    const seen = new Set<string>();
+    for (const d of visible) {
+      seen.add(d.id);
+      let li = this.itemEls.get(d.id);
+      if (!li) {
+        li = this.createItem(d.id);
+        this.itemEls.set(d.id, li);
+      }
+      els.push(li);
+    }
+    for (const [id, li] of this.itemEls) if (!seen.has(id)) {
+      li.remove();
+      this.itemEls.delete(id);
+    }
+    syncChildren(this.listEl, els);
+    for (const id of seen) this.updateItem(id);
+    this.listEmpty.hidden = els.length > 0;
+    setText(
+      this.listEmpty,
+      !this.docsLoaded ? "Loading…" : this.docs.length === 0 ? "No documents yet." : "No documents match the filter.",
+    );
+  }
+
+  private createItem(id: string): HTMLLIElement {
+    const btn = h(
+      "button",
+      { type: "button", class: "doc-item-button", onclick: () => this.navigate(id) },
+      h("span", { class: "sync-dot", testid: "sync-dot", "aria-hidden": "true" }),
+      h("span", { class: "doc-item-text" }, h("span", { class: "doc-item-title" }), h("span", { class: "doc-item-meta" })),
+      h("span", { class: "visually-hidden sync-label" }),
+    );
+    return h("li", { class: "doc-item", testid: "doc-item", "data-doc-id": id }, btn);
+  }
+
+  private updateItem(id: string): void {
+    const li = this.itemEls.get(id);
+    const d = this.docs.find((x) => x.id === id);
+    if (!li || !d) return;
+    const live = this.liveTitles.get(id);
+    const title = displayTitle(live !== undefined ? live : d.title);
+    const state = docSyncState(remotesForDoc([...this.remotes.values()].map((r) => r.info), id));
+    const active = id === this.currentId;
+    li.classList.toggle("active", active);
+    li.dataset.state = state;
+    const btn = li.firstElementChild as HTMLButtonElement;
+    if (active) btn.setAttribute("aria-current", "page");
+    else btn.removeAttribute("aria-current");
+    btn.title = `${title} — ${DOC_SYNC_LABEL[state]}`;
+    setText(li.querySelector(".doc-item-title")!, title);
+    setText(li.querySelector(".doc-item-meta")!, `${formatUpdated(d.updated, Date.now())} · ${formatSize(d.size)}`);
+    setText(li.querySelector(".sync-label")!, `(${DOC_SYNC_LABEL[state]})`);
+    (li.querySelector(".sync-dot") as HTMLElement).dataset.state = state;
+  }
+
+  private listKeydown(ev: KeyboardEvent): void {
+    if (ev.key !== "ArrowDown" && ev.key !== "ArrowUp") return;
+    const buttons = [...this.listEl.querySelectorAll<HTMLButtonElement>(".doc-item-button")];
+    const i = buttons.indexOf(document.activeElement as HTMLButtonElement);
+    if (i < 0) return;
+    ev.preventDefault();
+    buttons[Math.max(0, Math.min(buttons.length - 1, i + (ev.key === "ArrowDown" ? 1 : -1)))]?.focus();
+  }
+
+  private renderEventsStatus(): void {
+    const s = this.eventsStatus;
+    this.eventsStatusEl.dataset.state = s.state;
+    setText(this.eventsStatusEl, s.state === "open" ? "" : formatLinkStatus(s, this.eventsStatusAt, Date.now()));
+  }
+
+  // ---- document pane -------------------------------------------------------------------------
+
+  private renderEmptyPane(): void {
+    this.pane = null;
+    this.main.replaceChildren(
+      h(
+        "div",
+        { class: "empty-pane" },
+        h("h1", null, "No document open"),
+        h("p", null, "Pick a document on the left, or create a new one."),
+        h("button", { type: "button", class: "btn primary", onclick: () => void this.newDoc() }, "+ New document"),
+      ),
+    );
+  }
+
+  private openDoc(id: string | null): void {
+    this.docView?.destroy();
+    this.docView = null;
+    const prev = this.currentId;
+    this.currentId = id;
+    if (prev) this.updateItem(prev);
+    if (!id) {
+      this.renderEmptyPane();
+      return;
+    }
+    this.updateItem(id);
+    const entry = this.getPeer(id);
+    const content = h("div", { class: "doc-content" });
+    const title = h("h1", { class: "pane-title", testid: "pane-title" });
+    const meta = h("span", { class: "pane-meta" });
+    const link = h("span", { class: "link-status", testid: "link-status", "aria-live": "polite" });
+    const remotesEl = h("ul", { class: "remotes", testid: "connections", "aria-label": "Server connections" });
+    const btn = (testid: string, label: string, onclick: () => void, cls = "btn") =>
+      h("button", { type: "button", class: cls, testid, onclick }, label);
+    const el = h(
+      "article",
+      { class: "doc-pane", "data-doc-id": id },
+      h(
+        "header",
+        { class: "pane-header" },
+        h("div", { class: "pane-heading" }, title, h("div", { class: "pane-sub" }, meta, link)),
+        h(
+          "div",
+          { class: "toolbar", role: "toolbar", "aria-label": "Document actions" },
+          btn("rename-doc", "Rename", () => void this.renameDoc(id)),
+          btn("export-doc", "Export", () => void this.exportDoc(id)),
+          btn("sync-remote", "Sync with server…", () => void this.syncWithServer(id)),
+          btn("delete-doc", "Delete", () => void this.deleteDoc(id), "btn danger-outline"),
+        ),
+      ),
+      remotesEl,
+      content,
+    );
+    this.pane = { id, el, title, meta, link, remotesEl, remoteEls: new Map(), content };
+    this.main.replaceChildren(el);
+    this.docView = new DocView(entry.peer, { onError: (m) => this.showError(m) });
+    content.append(this.docView.el);
+    this.renderPaneHeader();
+    this.renderRemotes();
+    this.renderLink();
+    this.onPeerChanged(id);
+  }
+
+  private renderPaneHeader(): void {
+    if (!this.pane) return;
+    const id = this.pane.id;
+    setText(this.pane.title, this.titleOf(id));
+    const d = this.docs.find((x) => x.id === id);
+    setText(this.pane.meta, d ? `${id} · ${formatSize(d.size)}` : id);
+  }
+
+  private renderLink(): void {
+    if (!this.pane) return;
+    const e = this.peers.get(this.pane.id);
+    if (!e) return;
+    this.pane.link.dataset.state = e.status.state;
+    setText(this.pane.link, formatLinkStatus(e.status, e.statusAt, Date.now()));
+  }
+
+  private renderRemotes(): void {
+    for (const id of this.itemEls.keys()) this.updateItem(id);
+    if (!this.pane) return;
+    const { remotesEl, remoteEls, id } = this.pane;
+    const list = [...this.remotes.values()]
+      .filter((r) => r.info.doc_id === id)
+      .sort((a, b) => a.info.url.localeCompare(b.info.url));
+    const now = Date.now();
+    const els: HTMLElement[] = [];
+    const seen = new Set<string>();
+    for (const { info, receivedAt } of list) {
+      seen.add(info.id);
+      let li = remoteEls.get(info.id);
+      if (!li) {
+        li = h(
+          "li",
+          { class: "remote", testid: "remote", "data-remote-id": info.id },
+          h("span", { class: "sync-dot", "aria-hidden": "true" }),
+          h("span", { class: "remote-host", title: info.url }, remoteHost(info.url)),
+          h("span", { class: "remote-state", testid: "remote-state" }),
+          h("span", { class: "badge in-sync", testid: "in-sync-badge", hidden: true }, "in sync"),
+          h(
+            "button",
+            {
+              type: "button",
+              class: "btn icon subtle danger",
+              testid: "remove-remote",
+              "aria-label": `Stop syncing with ${info.url}`,
+              title: "Stop syncing",
+              onclick: () => void this.removeRemote(info.id, info.url),
+            },
+            "×",
+          ),
+        );
+        remoteEls.set(info.id, li);
+      }
+      li.dataset.state = info.state;
+      (li.querySelector(".sync-dot") as HTMLElement).dataset.state =
+        info.state === "live" && info.in_sync ? "in-sync" : info.state;
+      setText(li.querySelector(".remote-state")!, formatRemoteState(info, receivedAt, now));
+      (li.querySelector(".in-sync") as HTMLElement).hidden = !info.in_sync;
+      els.push(li);
+    }
+    for (const [rid, li] of remoteEls) if (!seen.has(rid)) {
+      li.remove();
+      remoteEls.delete(rid);
+    }
+    syncChildren(remotesEl, els);
+    remotesEl.hidden = els.length === 0;
+  }
+
+  // ---- actions -------------------------------------------------------------------------------
+
+  private async newDoc(): Promise<void> {
+    const input = h("input", { type: "text", testid: "prompt-input", name: "title", placeholder: "Untitled", autocomplete: "off" });
+    let created: string | null = null;
+    const ok = await openDialog({
+      title: "New document",
+      body: [field("Title", input)],
+      okLabel: "Create",
+      testid: "new-doc-dialog",
+      onError: (m) => this.showError(m),
+      onOk: async () => {
+        created = await this.backend.createDoc(input.value.trim());
+      },
+    });
+    if (!ok || !created) return;
+    await this.refreshDocs();
+    this.navigate(created);
+  }
+
+  private async renameDoc(id: string): Promise<void> {
+    const current = this.liveTitles.get(id) ?? this.docs.find((d) => d.id === id)?.title ?? "";
+    const input = h("input", { type: "text", testid: "prompt-input", name: "title", value: current ?? "", autocomplete: "off" });
+    await openDialog({
+      title: "Rename document",
+      body: [field("Title", input)],
+      okLabel: "Rename",
+      testid: "rename-dialog",
+      onError: (m) => this.showError(m),
+      onOk: async () => {
+        const peer = await this.loadedPeer(id);
+        peer.change((d) => ops.setTitle(d, input.value));
+      },
+    });
+  }
+
+  private async deleteDoc(id: string): Promise<void> {
+    const title = this.titleOf(id);
+    await openDialog({
+      title: "Delete document?",
+      body: [h("p", null, `“${title}” will be deleted from this device. This cannot be undone.`)],
+      okLabel: "Delete",
+      danger: true,
+      testid: "confirm-dialog",
+      onError: (m) => this.showError(m),
+      onOk: async () => {
+        await this.backend.deleteDoc(id);
+        this.closePeer(id);
+        if (this.currentId === id) this.navigate(null);
+        await this.refreshDocs();
+      },
+    });
+  }
+
+  private async exportDoc(id: string): Promise<void> {
+    try {
+      const bytes = await this.backend.exportDoc(id);
+      const blob = new Blob([bytes as BlobPart], { type: "application/octet-stream" });
+      const url = URL.createObjectURL(blob);
+      const a = h("a", { href: url, download: exportFileName(this.titleOf(id), id), class: "visually-hidden" });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 30_000);
+    } catch (e) {
+      this.showError(`Export failed: ${errorMessage(e)}`);
+    }
+  }
+
+  private async importSelected(): Promise<void> {
+    const file = this.importInput.files?.[0];
+    this.importInput.value = "";
+    if (!file) return;
+    try {
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      const id = await this.backend.importDoc(bytes);
+      await this.refreshDocs();
+      this.navigate(id);
+    } catch (e) {
+      this.showError(`Import of “${file.name}” failed: ${errorMessage(e)}`);
+    }
+  }
+
+  private remoteForm(needDocId: boolean, placeholder: string) {
+    const url = h("input", { type: "url", testid: "remote-url", name: "url", placeholder, required: true, autocomplete: "off" });
+    const token = h("input", { type: "password", testid: "remote-token", name: "token", autocomplete: "off" });
+    const fingerprint = h("input", {
+      type: "text",
+      testid: "remote-fingerprint",
+      name: "fingerprint",
+      placeholder: "SHA-256 of the server certificate",
+      autocomplete: "off",
+      spellcheck: "false",
+    });
+    const trust = h("input", { type: "checkbox", testid: "remote-trust", name: "trust" });
+    const body = [
+      field("Document URL", url, needDocId ? "e.g. https://host:7450/<document id>" : "The same document on the other server"),
+      field("Access token (optional)", token),
+      field("Certificate fingerprint (optional)", fingerprint),
+      h("label", { class: "check" }, trust, h("span", null, "Trust this certificate")),
+    ];
+    const request = (docId: string | null) => {
+      const problem = validateRemoteUrl(url.value, needDocId);
+      if (problem) throw new Error(problem);
+      return {
+        url: url.value.trim(),
+        doc_id: docId,
+        token: token.value.trim() || null,
+        fingerprint: fingerprint.value.trim() || null,
+        trust: trust.checked,
+      };
+    };
+    return { body, request };
+  }
+
+  private async openFromServer(): Promise<void> {
+    const form = this.remoteForm(true, "https://host:7450/<document id>");
+    let docId: string | null = null;
+    const ok = await openDialog({
+      title: "Open from server",
+      body: [h("p", { class: "dialog-intro" }, "Makes a local copy that stays in sync with the server."), ...form.body],
+      okLabel: "Open",
+      testid: "open-remote-dialog",
+      onError: (m) => this.showError(m),
+      onOk: async () => {
+        const r = await this.backend.addRemote(form.request(null));
+        docId = r.doc_id;
+      },
+    });
+    if (!ok || !docId) return;
+    await Promise.all([this.refreshDocs(), this.refreshRemotes()]);
+    this.navigate(docId);
+  }
+
+  private async syncWithServer(id: string): Promise<void> {
+    const form = this.remoteForm(false, `https://host:7450/${id}`);
+    const ok = await openDialog({
+      title: "Sync with server",
+      body: [h("p", { class: "dialog-intro" }, `Keep “${this.titleOf(id)}” in sync with a document on another Tandem server.`), ...form.body],
+      okLabel: "Start syncing",
+      testid: "sync-remote-dialog",
+      onError: (m) => this.showError(m),
+      onOk: () => this.backend.addRemote(form.request(id)),
+    });
+    if (ok) await this.refreshRemotes();
+  }
+
+  private async removeRemote(remoteId: string, url: string): Promise<void> {
+    const sure = await confirmDialog("Stop syncing?", `Stop syncing with ${url}? The local document is kept.`, "Stop syncing", true);
+    if (!sure) return;
+    try {
+      await this.backend.removeRemote(remoteId);
+      this.remotes.delete(remoteId);
+    } catch (e) {
+      this.showError(`Could not remove the connection: ${errorMessage(e)}`);
+    }
+    await this.refreshRemotes();
+  }
+
+  private async showSettings(): Promise<void> {
+    const listen = h("code", { testid: "settings-listen" }, this.health?.listen ?? "…");
+    const version = h("span", { testid: "settings-version" }, this.health?.version ?? "…");
+    const dl = h(
+      "dl",
+      { class: "settings-list" },
+      h("dt", null, "Embedded server"),
+      h("dd", null, listen),
+      h("dt", null, "Version"),
+      h("dd", null, version),
+      h("dt", null, "Backend"),
+      h("dd", null, this.backend.kind === "tauri" ? "Desktop app (Tauri)" : `HTTP (${location.origin})`),
+    );
+    const dialog = openDialog({
+      title: "Settings",
+      body: [h("div", { testid: "settings-panel" }, dl)],
+      okLabel: "Close",
+      cancelLabel: "Cancel",
+      testid: "settings-dialog",
+    });
+    const hres = await this.loadHealth(true);
+    setText(listen, hres?.listen ?? "unavailable");
+    setText(version, hres?.version ?? "unavailable");
+    await dialog;
+  }
+}

@@ -1,0 +1,3 @@
+import { initAutomerge } from "../src/automerge";
+
+await initAutomerge();
