@@ -44,6 +44,15 @@ interface RemoteEntry {
 
 const MAX_OPEN_PEERS = 6;
 
+function brandMark(): HTMLElement {
+  const span = h("span", { class: "brand-mark", "aria-hidden": "true" });
+  // static markup, no user data
+  span.innerHTML =
+    '<svg viewBox="0 0 16 16" width="20" height="20"><rect x="1" y="1" width="9" height="9" rx="2" fill="#4f46e5"/>' +
+    '<rect x="6" y="6" width="9" height="9" rx="2" fill="#06b6d4" fill-opacity=".85"/></svg>';
+  return span;
+}
+
 function errorMessage(e: unknown): string {
   if (e instanceof Error) return e.message;
   return String(e);
@@ -63,6 +72,8 @@ export class App {
   private eventsStatusAt = Date.now();
   private errors: string[] = [];
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Id of a document that was asked for (URL) but is not in `/_docs` (yet). */
+  private notFound: string | null = null;
 
   // DOM
   private readonly root: HTMLElement;
@@ -125,7 +136,7 @@ export class App {
       h(
         "div",
         { class: "brand" },
-        h("span", { class: "brand-mark", "aria-hidden": "true" }, "⧉"),
+        brandMark(),
         h("span", { class: "brand-name" }, "Tandem"),
       ),
       h(
@@ -200,6 +211,7 @@ export class App {
   // ---- errors --------------------------------------------------------------------------------
 
   showError(message: string): void {
+    if (this.errors[this.errors.length - 1] === message) return; // don't stack repeats (e.g. reconnect loops)
     this.errors.push(message);
     this.renderBanner();
   }
@@ -232,6 +244,7 @@ export class App {
         this.navigate(null);
       }
       for (const id of [...this.peers.keys()]) if (prev.has(id) && !ids.has(id)) this.closePeer(id);
+      if (this.notFound && this.notFound === this.currentId && ids.has(this.notFound)) this.openDoc(this.notFound);
     } catch (e) {
       this.showError(`Could not load documents: ${errorMessage(e)}`);
     }
@@ -455,7 +468,21 @@ export class App {
     );
   }
 
+  private renderNotFound(id: string): void {
+    this.pane = null;
+    this.notFound = id;
+    this.main.replaceChildren(
+      h(
+        "div",
+        { class: "empty-pane", testid: "not-found" },
+        h("h1", null, "Document not found"),
+        h("p", null, `There is no document “${id}” here. It may have been deleted.`),
+      ),
+    );
+  }
+
   private openDoc(id: string | null): void {
+    this.notFound = null;
     this.docView?.destroy();
     this.docView = null;
     const prev = this.currentId;
@@ -466,6 +493,10 @@ export class App {
       return;
     }
     this.updateItem(id);
+    if (this.docsLoaded && !this.docs.some((d) => d.id === id)) {
+      this.renderNotFound(id);
+      return;
+    }
     const entry = this.getPeer(id);
     const content = h("div", { class: "doc-content" });
     const title = h("h1", { class: "pane-title", testid: "pane-title" });
@@ -746,7 +777,7 @@ export class App {
       title: "Settings",
       body: [h("div", { testid: "settings-panel" }, dl)],
       okLabel: "Close",
-      cancelLabel: "Cancel",
+      hideCancel: true,
       testid: "settings-dialog",
     });
     const hres = await this.loadHealth(true);

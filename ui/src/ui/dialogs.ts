@@ -9,6 +9,8 @@ export interface DialogOptions {
   body?: (HTMLElement | string)[];
   okLabel?: string;
   cancelLabel?: string;
+  /** Only one button (OK closes; Esc too). */
+  hideCancel?: boolean;
   danger?: boolean;
   testid?: string;
   /** Runs on OK; throw (or reject) to keep the dialog open and show the message. Return false to keep it open silently. */
@@ -26,7 +28,11 @@ export function openDialog(opts: DialogOptions): Promise<boolean> {
     { type: "submit", class: `btn primary ${opts.danger ? "danger" : ""}`, testid: "confirm-ok" },
     opts.okLabel ?? "OK",
   );
-  const cancel = h("button", { type: "button", class: "btn", testid: "confirm-cancel" }, opts.cancelLabel ?? "Cancel");
+  const cancel = h(
+    "button",
+    { type: "button", class: "btn", testid: "confirm-cancel", hidden: opts.hideCancel ?? false },
+    opts.cancelLabel ?? "Cancel",
+  );
   const titleId = `dlg-${Math.random().toString(36).slice(2)}`;
   const form = h(
     "form",

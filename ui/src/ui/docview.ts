@@ -34,8 +34,12 @@ interface Ctx {
   /** Apply an edit through the peer; reports errors instead of throwing. */
   edit(fn: (d: AnyDoc) => void): boolean;
   error(message: string): void;
-  /** Paths (as strings) of collapsed maps/lists; survives re-renders. */
-  collapsed: Set<string>;
+  /**
+   * Expand/collapse choices the user made, by path string; survives
+   * re-renders. Without a choice, containers with more than
+   * AUTO_COLLAPSE children start collapsed.
+   */
+  expanded: Map<string, boolean>;
   /** Live text editors, for the text-only fast path and staleness checks. */
   texts: Set<TextView>;
 }
@@ -44,6 +48,13 @@ interface View {
   readonly el: HTMLElement;
   update(node: TreeNode): void;
   destroy(): void;
+}
+
+/** Containers bigger than this start collapsed; collapsed bodies are not rendered at all. */
+export const AUTO_COLLAPSE = 50;
+
+function childCount(n: TreeNode): number {
+  return n.kind === "map" ? n.entries.length : n.kind === "list" ? n.items.length : 0;
 }
 
 const KIND_LABEL: Record<TreeNode["kind"], string> = {
@@ -299,10 +310,15 @@ function createValueView(node: TreeNode, ctx: Ctx): View {
   }
 }
 
-/** One entry of a map or one item of a list: label, type badge, value, actions. */
+/**
+ * One entry of a map or one item of a list: label, type badge, value, actions.
+ * A container's body (its child views) only exists while it is expanded, so a
+ * huge collapsed list costs nothing to keep live.
+ */
 class Row {
   readonly el: HTMLElement;
-  private readonly value: View;
+  private value: View | null = null;
+  private node: TreeNode;
   private readonly summary: HTMLElement | null = null;
   private readonly body: HTMLElement | null = null;
   private readonly toggle: HTMLButtonElement | null = null;
@@ -315,23 +331,28 @@ class Row {
     private readonly ctx: Ctx,
     where: { kind: "entry"; key: string } | { kind: "item"; index: number; length: number; listPath: Prop[] },
   ) {
+    this.node = node;
     this.pathStr = pathToString(node.path);
     const label = pathLabel(node.path);
-    this.value = createValueView(node, ctx);
     const container = node.kind === "map" || node.kind === "list";
     const block = container || node.kind === "text";
 
     const head = h("div", { class: "row-head" });
     if (container) {
-      const expanded = !ctx.collapsed.has(this.pathStr);
       this.toggle = h(
         "button",
         {
           type: "button",
-          class: "btn icon toggle",
-          "aria-expanded": String(expanded),
+          class: "btn icon subtle toggle",
+          testid: "toggle",
+          "data-path": this.pathStr,
+          "aria-expanded": "false",
           "aria-label": `Expand or collapse ${label}`,
-          onclick: () => this.setExpanded(this.toggle!.getAttribute("aria-expanded") !== "true"),
+          onclick: () => {
+            const next = this.toggle!.getAttribute("aria-expanded") !== "true";
+            this.ctx.expanded.set(this.pathStr, next);
+            this.setExpanded(next);
+          },
         },
         "▸",
       );
@@ -347,7 +368,10 @@ class Row {
       this.summary = h("span", { class: "row-summary" }, summarize(node));
       head.append(this.summary);
     }
-    if (!block) head.append(h("span", { class: "row-value" }, this.value.el));
+    if (!block) {
+      this.value = createValueView(node, ctx);
+      head.append(h("span", { class: "row-value" }, this.value.el));
+    }
     head.append(h("span", { class: "row-spacer" }));
 
     if (where.kind === "item") {
@@ -409,18 +433,31 @@ class Row {
       head,
     );
     if (block) {
-      this.body = h("div", { class: "row-body" }, this.value.el);
+      this.body = h("div", { class: "row-body" });
       this.el.append(this.body);
     }
-    if (container) this.setExpanded(!ctx.collapsed.has(this.pathStr));
+    if (node.kind === "text") {
+      this.value = createValueView(node, ctx);
+      this.body!.append(this.value.el);
+    }
+    if (container) {
+      const choice = ctx.expanded.get(this.pathStr);
+      this.setExpanded(choice ?? childCount(node) <= AUTO_COLLAPSE);
+    }
   }
 
   private setExpanded(expanded: boolean): void {
     if (!this.toggle || !this.body) return;
     this.toggle.setAttribute("aria-expanded", String(expanded));
     this.body.hidden = !expanded;
-    if (expanded) this.ctx.collapsed.delete(this.pathStr);
-    else this.ctx.collapsed.add(this.pathStr);
+    if (expanded && !this.value) {
+      this.value = createValueView(this.node, this.ctx);
+      this.body.append(this.value.el);
+    } else if (!expanded && this.value) {
+      this.value.destroy();
+      this.value.el.remove();
+      this.value = null;
+    }
   }
 
   private setBounds(index: number, length: number): void {
@@ -429,13 +466,14 @@ class Row {
   }
 
   update(node: TreeNode, length?: number): void {
-    this.value.update(node);
+    this.node = node;
+    this.value?.update(node);
     if (this.summary) setText(this.summary, summarize(node));
     if (length !== undefined) this.setBounds(node.path[node.path.length - 1] as number, length);
   }
 
   destroy(): void {
-    this.value.destroy();
+    this.value?.destroy();
     this.el.remove();
   }
 }
@@ -675,7 +713,7 @@ export class DocView {
   ) {
     this.ctx = {
       peer,
-      collapsed: new Set(),
+      expanded: new Map(),
       texts: new Set(),
       error: (m) => opts.onError(m),
       edit: (fn) => {
