@@ -22,8 +22,8 @@ describe("format helpers", () => {
   });
 
   it("summarises nodes and values", () => {
-    expect(summarize({ kind: "map", path: [], objId: "_root", entries: [] })).toBe("0 keys");
-    expect(summarize({ kind: "list", path: [], objId: "x", items: [{ kind: "null", path: [0] }] })).toBe("1 item");
+    expect(summarize({ kind: "map", path: [], objId: "_root", size: 0, entries: [] })).toBe("0 keys");
+    expect(summarize({ kind: "list", path: [], objId: "x", size: 1, items: [{ kind: "null", path: [0] }] })).toBe("1 item");
     expect(bytesPreview(new Uint8Array([1, 2, 255]))).toBe("01 02 ff");
     expect(bytesPreview(new Uint8Array(20), 2)).toBe("00 00 … (20 bytes)");
     expect(bytesPreview(new Uint8Array())).toBe("(empty)");

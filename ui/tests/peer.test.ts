@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { A } from "../src/automerge";
 import { SyncPeer, syncSchedule } from "../src/model/peer";
+import { parseLine } from "../src/model/protocol";
 import { Hub, noteDoc } from "./hub";
 
 const newPeer = () => new SyncPeer<any>("doc", { schedule: syncSchedule });
@@ -102,6 +103,39 @@ describe("SyncPeer", () => {
     expect(tasks.length).toBe(1); // the second message gets its own task
     tasks.shift()!();
     expect(tasks.length).toBe(0);
+  });
+
+  it("applies a sync message carrying many changes in slices, then finishes the sync normally", () => {
+    // Automerge JS peers bundle changes into one chunk, but other
+    // implementations may send a long list of individual changes in one
+    // message; those are applied a slice per task.
+    let server = noteDoc("History", "");
+    const tasks: (() => void)[] = [];
+    const p = new SyncPeer<any>("doc", { schedule: (fn) => tasks.push(fn), sliceSize: 50 });
+    const sent: string[] = [];
+    p.attach({ send: (l) => (sent.push(l), true) });
+    p.connected();
+    const base = A.getHeads(server);
+    p.receiveMessage(A.encodeSyncMessage({ heads: base, need: [], have: [], changes: A.getAllChanges(server) }));
+    while (tasks.length) tasks.shift()!();
+    expect(p.doc().title).toBe("History");
+
+    for (let i = 0; i < 400; i++) server = A.change(server, (d: any) => A.splice(d, ["body"], i, 0, "x"));
+    const changes = A.getChangesSince(server, base);
+    expect(changes.length).toBe(400);
+    let progress = 0;
+    p.onChange(() => progress++);
+    p.receiveMessage(A.encodeSyncMessage({ heads: A.getHeads(server), need: [], have: [], changes }));
+    let runs = 0;
+    while (tasks.length) {
+      tasks.shift()!();
+      runs++;
+    }
+    expect(p.doc().body).toBe("x".repeat(400));
+    expect(p.hasHeads(A.getHeads(server))).toBe(true);
+    expect(runs).toBe(8); // 400 changes / 50 per slice, one task each
+    expect(progress).toBe(8); // the document updated progressively
+    expect(p.received).toBe(2); // each message was also received by the sync protocol
   });
 
   it("whenHasHeads resolves once the listed heads arrive", async () => {

@@ -48,6 +48,23 @@ describe("tree model", () => {
     expect(countNodes(t)).toBe(14);
   });
 
+  it("skips the children of containers the view keeps collapsed", () => {
+    const doc = A.from<any>({ big: Array.from({ length: 100 }, (_, i) => ({ i })), small: [1, 2], m: { a: { b: 1 } } });
+    const seen: string[] = [];
+    const t = buildTree(doc, (path, size) => {
+      seen.push(path.join("/"));
+      return size <= 10;
+    });
+    const big = t.entries.find((e) => e.key === "big")!.node as any;
+    expect(big).toMatchObject({ kind: "list", size: 100, partial: true, items: [] });
+    expect((t.entries.find((e) => e.key === "small")!.node as any).items.length).toBe(2);
+    expect(seen).toEqual(["big", "m", "m/a", "small"]); // never asked about big's 100 children
+    const full = buildSubtree(doc, ["big"], (_p, size) => size <= 10) as any;
+    expect(full.partial).toBeUndefined();
+    expect(full.items.length).toBe(100);
+    expect(full.items[0]).toMatchObject({ kind: "map", size: 1, path: ["big", 0] });
+  });
+
   it("detects the note template", () => {
     expect(isNoteTemplate(buildTree(A.from<any>({ title: "", body: "" })))).toBe(true);
     expect(isNoteTemplate(buildTree(A.from<any>({ title: new A.ImmutableString("x"), body: "" })))).toBe(false);

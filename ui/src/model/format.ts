@@ -26,9 +26,9 @@ const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one :
 export function summarize(n: TreeNode): string {
   switch (n.kind) {
     case "map":
-      return plural(n.entries.length, "key", "keys");
+      return plural(n.size, "key", "keys");
     case "list":
-      return plural(n.items.length, "item", "items");
+      return plural(n.size, "item", "items");
     case "bytes":
       return plural(n.value.length, "byte", "bytes");
     default:

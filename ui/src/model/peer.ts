@@ -27,7 +27,13 @@ export interface PeerOptions<T> {
    * for longer than one message. Tests pass a synchronous scheduler.
    */
   schedule?: (fn: () => void) => void;
+  /** Fixed number of changes per slice for big messages (default: adaptive, ~12 ms per slice). */
+  sliceSize?: number;
 }
+
+/** Target duration of one slice of a big inbound sync message. */
+const SLICE_BUDGET_MS = 12;
+const MAX_SLICE = 4096;
 
 export const syncSchedule = (fn: () => void): void => fn();
 const defaultSchedule = (fn: () => void): void => void setTimeout(fn, 0);
@@ -43,6 +49,10 @@ export class SyncPeer<T = unknown> implements DocHandle<T> {
   private linkUp = false;
   private inbox: Uint8Array[] = [];
   private draining = false;
+  private chunk: { message: Uint8Array; changes: A.Change[]; next: number } | null = null;
+  /** changes per slice when applying a big message; adapts to SLICE_BUDGET_MS */
+  private sliceSize = 32;
+  private readonly adaptiveSlices: boolean;
   private disposed = false;
   private readonly schedule: (fn: () => void) => void;
   private readonly changeListeners = new Set<(c: PeerChange) => void>();
@@ -57,6 +67,8 @@ export class SyncPeer<T = unknown> implements DocHandle<T> {
   ) {
     this.current = opts.doc ?? A.init<T>();
     this.schedule = opts.schedule ?? defaultSchedule;
+    this.adaptiveSlices = opts.sliceSize === undefined;
+    if (opts.sliceSize !== undefined) this.sliceSize = Math.max(1, opts.sliceSize);
   }
 
   // ---- DocHandle (automerge-codemirror) -------------------------------------------------
@@ -108,6 +120,7 @@ export class SyncPeer<T = unknown> implements DocHandle<T> {
   disconnected(): void {
     this.linkUp = false;
     this.inbox = [];
+    this.chunk = null; // applied slices stay; the next session resends the rest
   }
   get isConnected(): boolean {
     return this.linkUp;
@@ -134,22 +147,80 @@ export class SyncPeer<T = unknown> implements DocHandle<T> {
     }
   }
 
+  /** One unit of inbound work per scheduled task: a small message, or one slice of a big one. */
   private drain(): void {
-    const message = this.inbox.shift();
-    if (message && !this.disposed) {
-      const before = A.getHeads(this.current);
-      try {
-        [this.current, this.syncState] = A.receiveSyncMessage(this.current, this.syncState, message);
-        this.received++;
-      } catch (e) {
-        this.fail(`could not apply a sync message: ${(e as Error).message ?? e}`);
+    if (!this.disposed) {
+      if (this.chunk) this.applySlice();
+      else {
+        const message = this.inbox.shift();
+        if (message) this.startMessage(message);
       }
-      this.flush();
-      const after = A.getHeads(this.current);
-      if (!sameHeads(before, after)) this.emit({ local: false, before, after });
     }
-    if (this.inbox.length > 0 && !this.disposed) this.schedule(() => this.drain());
+    if (!this.disposed && (this.chunk || this.inbox.length > 0)) this.schedule(() => this.drain());
     else this.draining = false;
+  }
+
+  /**
+   * A sync message carrying many changes (initial load of a long history, a
+   * peer coming back from a long offline session) is applied in time-boxed
+   * slices of changes with `applyChanges`, yielding between slices so typing
+   * stays responsive and the document appears progressively. The message is
+   * then received normally: its changes are already known, so Automerge only
+   * updates the sync state.
+   */
+  private startMessage(message: Uint8Array): void {
+    let changes: A.Change[] = [];
+    try {
+      changes = A.decodeSyncMessage(message).changes;
+    } catch {
+      /* receiveNow reports malformed messages */
+    }
+    if (changes.length > this.sliceSize) {
+      this.chunk = { message, changes, next: 0 };
+      this.applySlice();
+    } else {
+      this.receiveNow(message);
+    }
+  }
+
+  private applySlice(): void {
+    const c = this.chunk!;
+    const end = Math.min(c.changes.length, c.next + this.sliceSize);
+    const before = A.getHeads(this.current);
+    const t0 = performance.now();
+    try {
+      [this.current] = A.applyChanges(this.current, c.changes.slice(c.next, end));
+    } catch {
+      // fall back to the plain path, which reports the error
+      this.chunk = null;
+      this.receiveNow(c.message);
+      return;
+    }
+    const took = performance.now() - t0;
+    if (!this.adaptiveSlices) {
+      /* fixed slice size */
+    } else if (took < SLICE_BUDGET_MS / 2) this.sliceSize = Math.min(MAX_SLICE, this.sliceSize * 2);
+    else if (took > SLICE_BUDGET_MS * 2) this.sliceSize = Math.max(1, Math.floor(this.sliceSize / 2));
+    c.next = end;
+    const after = A.getHeads(this.current);
+    if (!sameHeads(before, after)) this.emit({ local: false, before, after });
+    if (end >= c.changes.length) {
+      this.chunk = null;
+      this.receiveNow(c.message);
+    }
+  }
+
+  private receiveNow(message: Uint8Array): void {
+    const before = A.getHeads(this.current);
+    try {
+      [this.current, this.syncState] = A.receiveSyncMessage(this.current, this.syncState, message);
+      this.received++;
+    } catch (e) {
+      this.fail(`could not apply a sync message: ${(e as Error).message ?? e}`);
+    }
+    this.flush();
+    const after = A.getHeads(this.current);
+    if (!sameHeads(before, after)) this.emit({ local: false, before, after });
   }
 
   /** Send whatever the sync protocol wants to send now (at most one message). */
@@ -191,6 +262,7 @@ export class SyncPeer<T = unknown> implements DocHandle<T> {
     this.disposed = true;
     this.linkUp = false;
     this.inbox = [];
+    this.chunk = null;
     this.changeListeners.clear();
     this.handleListeners.clear();
     this.errorListeners.clear();

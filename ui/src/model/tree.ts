@@ -17,11 +17,17 @@ interface Base {
 export interface MapNode extends Base {
   kind: "map";
   objId: string;
+  /** number of keys (also known when `partial`) */
+  size: number;
+  /** true if children were not read (a collapsed container); `entries` is then empty */
+  partial?: boolean;
   entries: { key: string; node: TreeNode }[];
 }
 export interface ListNode extends Base {
   kind: "list";
   objId: string;
+  size: number;
+  partial?: boolean;
   items: TreeNode[];
 }
 export interface TextNode extends Base {
@@ -114,12 +120,19 @@ function handleOf(doc: A.Doc<unknown>): LowLevel {
   return A.getBackend(doc) as unknown as LowLevel;
 }
 
-function valueNode(h: LowLevel, datatype: string, value: unknown, path: Prop[]): TreeNode {
+/**
+ * Decides whether to read the children of a (non-root) container; used to
+ * skip collapsed subtrees so huge collapsed lists cost nothing per change.
+ */
+export type Descend = (path: Prop[], size: number) => boolean;
+const always: Descend = () => true;
+
+function valueNode(h: LowLevel, datatype: string, value: unknown, path: Prop[], descend: Descend): TreeNode {
   switch (datatype) {
     case "map":
-      return mapNode(h, value as string, path);
+      return mapNode(h, value as string, path, descend);
     case "list":
-      return listNode(h, value as string, path);
+      return listNode(h, value as string, path, descend);
     case "text":
       return { kind: "text", path, objId: value as string };
     case "str":
@@ -143,40 +156,53 @@ function valueNode(h: LowLevel, datatype: string, value: unknown, path: Prop[]):
   }
 }
 
-function mapNode(h: LowLevel, objId: string, path: Prop[]): MapNode {
+function mapNode(h: LowLevel, objId: string, path: Prop[], descend: Descend, force = false): MapNode {
+  const keys = h.keys(objId);
+  if (!force && !descend(path, keys.length)) {
+    return { kind: "map", path, objId, size: keys.length, partial: true, entries: [] };
+  }
   const entries: MapNode["entries"] = [];
-  for (const key of h.keys(objId)) {
+  for (const key of keys) {
     const v = h.getWithType(objId, key);
     if (!v) continue;
-    entries.push({ key, node: valueNode(h, v[0], v[1], [...path, key]) });
+    entries.push({ key, node: valueNode(h, v[0], v[1], [...path, key], descend) });
   }
-  return { kind: "map", path, objId, entries };
+  return { kind: "map", path, objId, size: entries.length, entries };
 }
 
-function listNode(h: LowLevel, objId: string, path: Prop[]): ListNode {
-  const items: TreeNode[] = [];
+function listNode(h: LowLevel, objId: string, path: Prop[], descend: Descend, force = false): ListNode {
   const n = h.length(objId);
+  if (!force && !descend(path, n)) return { kind: "list", path, objId, size: n, partial: true, items: [] };
+  const items: TreeNode[] = [];
   for (let i = 0; i < n; i++) {
     const v = h.getWithType(objId, i);
-    items.push(v ? valueNode(h, v[0], v[1], [...path, i]) : { kind: "null", path: [...path, i] });
+    items.push(v ? valueNode(h, v[0], v[1], [...path, i], descend) : { kind: "null", path: [...path, i] });
   }
-  return { kind: "list", path, objId, items };
+  return { kind: "list", path, objId, size: n, items };
 }
 
-/** Build the tree model for the whole document (root is always a map). */
-export function buildTree(doc: A.Doc<unknown>): MapNode {
-  return mapNode(handleOf(doc), "_root", []);
+/**
+ * Build the tree model for the whole document (root is always a map). With
+ * `descend`, containers it rejects are returned `partial` (children unread).
+ */
+export function buildTree(doc: A.Doc<unknown>, descend: Descend = always): MapNode {
+  return mapNode(handleOf(doc), "_root", [], descend, true);
 }
 
-/** Build the tree for the subtree at `path`, or null if it doesn't exist. */
-export function buildSubtree(doc: A.Doc<unknown>, path: Path): TreeNode | null {
+/** Build the tree for the subtree at `path` (always reading its own children), or null if it doesn't exist. */
+export function buildSubtree(doc: A.Doc<unknown>, path: Path, descend: Descend = always): TreeNode | null {
   const h = handleOf(doc);
-  if (path.length === 0) return mapNode(h, "_root", []);
+  if (path.length === 0) return mapNode(h, "_root", [], descend, true);
   let obj = "_root";
   for (let i = 0; i < path.length; i++) {
     const v = h.getWithType(obj, path[i]!);
     if (!v) return null;
-    if (i === path.length - 1) return valueNode(h, v[0], v[1], [...path]);
+    if (i === path.length - 1) {
+      const p = [...path];
+      if (v[0] === "map") return mapNode(h, v[1] as string, p, descend, true);
+      if (v[0] === "list") return listNode(h, v[1] as string, p, descend, true);
+      return valueNode(h, v[0], v[1], p, descend);
+    }
     if (v[0] !== "map" && v[0] !== "list") return null;
     obj = v[1] as string;
   }

@@ -19,7 +19,9 @@ import {
   type MapNode,
   NEW_VALUE_KINDS,
   type NewValueKind,
+  type Descend,
   type TreeNode,
+  buildSubtree,
   buildTree,
   isNoteTemplate,
   nodeKey,
@@ -40,6 +42,8 @@ interface Ctx {
    * AUTO_COLLAPSE children start collapsed.
    */
   expanded: Map<string, boolean>;
+  /** `buildTree` predicate: read a container's children only if it is expanded. */
+  descend: Descend;
   /** Live text editors, for the text-only fast path and staleness checks. */
   texts: Set<TextView>;
 }
@@ -54,7 +58,7 @@ interface View {
 export const AUTO_COLLAPSE = 50;
 
 function childCount(n: TreeNode): number {
-  return n.kind === "map" ? n.entries.length : n.kind === "list" ? n.items.length : 0;
+  return n.kind === "map" || n.kind === "list" ? n.size : 0;
 }
 
 const KIND_LABEL: Record<TreeNode["kind"], string> = {
@@ -441,8 +445,10 @@ class Row {
       this.body!.append(this.value.el);
     }
     if (container) {
-      const choice = ctx.expanded.get(this.pathStr);
-      this.setExpanded(choice ?? childCount(node) <= AUTO_COLLAPSE);
+      // sticky, so the tree builder (ctx.descend) and this row always agree
+      const expanded = ctx.expanded.get(this.pathStr) ?? childCount(node) <= AUTO_COLLAPSE;
+      ctx.expanded.set(this.pathStr, expanded);
+      this.setExpanded(expanded);
     }
   }
 
@@ -451,6 +457,7 @@ class Row {
     this.toggle.setAttribute("aria-expanded", String(expanded));
     this.body.hidden = !expanded;
     if (expanded && !this.value) {
+      this.node = this.fullNode(this.node);
       this.value = createValueView(this.node, this.ctx);
       this.body.append(this.value.el);
     } else if (!expanded && this.value) {
@@ -465,10 +472,18 @@ class Row {
     if (this.down) this.down.disabled = index >= length - 1;
   }
 
+  /** A collapsed container's node has no children; read them when needed. */
+  private fullNode(node: TreeNode): TreeNode {
+    if ((node.kind === "map" || node.kind === "list") && node.partial) {
+      return buildSubtree(this.ctx.peer.doc(), node.path, this.ctx.descend) ?? node;
+    }
+    return node;
+  }
+
   update(node: TreeNode, length?: number): void {
-    this.node = node;
-    this.value?.update(node);
-    if (this.summary) setText(this.summary, summarize(node));
+    this.node = this.value ? this.fullNode(node) : node;
+    this.value?.update(this.node);
+    if (this.summary) setText(this.summary, summarize(this.node));
     if (length !== undefined) this.setBounds(node.path[node.path.length - 1] as number, length);
   }
 
@@ -714,6 +729,7 @@ export class DocView {
     this.ctx = {
       peer,
       expanded: new Map(),
+      descend: (path, size) => this.ctx.expanded.get(pathToString(path)) ?? size <= AUTO_COLLAPSE,
       texts: new Set(),
       error: (m) => opts.onError(m),
       edit: (fn) => {
@@ -786,7 +802,7 @@ export class DocView {
         return;
       }
     }
-    const root = buildTree(doc);
+    const root = buildTree(doc, this.ctx.descend);
     if (!this.layout && root.entries.length === 0 && this.peer.received === 0) return; // still loading
     const wantNote = isNoteTemplate(root);
     const fits =

@@ -1,13 +1,13 @@
 // A CodeMirror 6 editor bound to one Automerge text object through
-// @automerge/automerge-codemirror: typing becomes char-by-char splices on the
+// @automerge/automerge-codemirror (see ./cmbinding.ts): typing becomes char-by-char splices on the
 // peer, remote changes arrive as minimal CodeMirror changes (caret/selection
 // are mapped, never reset).
-import { automergeSyncPlugin } from "@automerge/automerge-codemirror";
 import { EditorState, type Extension } from "@codemirror/state";
 import { EditorView, keymap, placeholder as placeholderExt } from "@codemirror/view";
 import { minimalSetup } from "codemirror";
 import type { SyncPeer } from "../model/peer";
 import { type Prop, getAt, pathToString } from "../model/path";
+import { automergeTextBinding } from "./cmbinding";
 import { h } from "./dom";
 
 export interface TextEditorOptions {
@@ -53,7 +53,7 @@ export class TextEditor {
         "aria-multiline": opts.singleLine ? "false" : "true",
         spellcheck: "true",
       }),
-      automergeSyncPlugin({ handle: opts.peer, path: this.path }),
+      automergeTextBinding({ handle: opts.peer, path: this.path }),
     ];
     if (opts.placeholder) extensions.push(placeholderExt(opts.placeholder));
     if (opts.singleLine) {

@@ -1,0 +1,896 @@
+//! End-to-end sync benchmarks through real Tandem servers on 127.0.0.1.
+//!
+//! Run with `cargo bench --bench sync` (optionally followed by `-- NAME…` to
+//! run only the scenarios whose names start with one of the NAMEs, e.g.
+//! `-- a b-10k`). Every scenario runs in its own child process (this binary
+//! re-executed with `TANDEM_BENCH_CHILD=<scenario>`), so the peak RSS printed
+//! next to it (VmHWM, read at the end of the child) belongs to that scenario
+//! alone. Server and clients share that process; see `docs/benchmarks.md`.
+//!
+//! Scenarios:
+//! - `a-*`: edit→peer latency between two live clients through one server.
+//! - `b-*`: cold one-shot sync of a big document vs. in-process `automerge::sync`.
+//! - `c-*`: many clients editing one document concurrently until convergence.
+//! - `d-*`: one change fanned out to 1,000 live clients; memory per idle connection.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use automerge::sync::{Message, State as AmSyncState, SyncDoc};
+use automerge::transaction::Transactable;
+use automerge::{Automerge, AutomergeError, ChangeHash, ObjId, ObjType, ReadDoc, ROOT};
+use tandem::client::{ClientConfig, ConnectionStatus, HttpVersion, SyncClient};
+use tandem::protocol::Until;
+use tandem::server::{RunningServer, ServerConfig};
+use tandem::store::{Durability, MemoryStore, SqliteStore, Store};
+use tandem::tls::Trust;
+use tandem::{DocId, Document, Hub};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+const CHILD_ENV: &str = "TANDEM_BENCH_CHILD";
+
+/// Every scenario, in the order they run.
+const SCENARIOS: &[&str] = &[
+    "a-h1",
+    "a-h2c",
+    "a-sqlite",
+    "b-10k",
+    "b-trace",
+    "c-10x100",
+    "c-100x10",
+    "d-fanout",
+    "d-mem-split",
+];
+
+/// One line of the results table.
+struct Row {
+    figure: String,
+    result: String,
+    target: String,
+    verdict: String,
+}
+
+impl Row {
+    fn new(figure: impl Into<String>, result: impl Into<String>, target: &str, met: Option<bool>) -> Self {
+        Self {
+            figure: figure.into(),
+            result: result.into(),
+            target: target.into(),
+            verdict: match met {
+                Some(true) => "met".into(),
+                Some(false) => "**missed**".into(),
+                None => "–".into(),
+            },
+        }
+    }
+
+    /// Emits the row for the parent process.
+    fn emit(&self) {
+        println!(
+            "@row\t{}\t{}\t{}\t{}",
+            self.figure, self.result, self.target, self.verdict
+        );
+    }
+}
+
+fn main() {
+    if let Ok(scenario) = std::env::var(CHILD_ENV) {
+        child_main(&scenario);
+        return;
+    }
+    // `cargo bench` passes `--bench`; anything else not starting with `-` filters.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let selected: Vec<&str> = SCENARIOS
+        .iter()
+        .copied()
+        .filter(|s| filters.is_empty() || filters.iter().any(|f| s.starts_with(f.as_str())))
+        .collect();
+    let exe = std::env::current_exe().expect("own executable");
+    let started = Instant::now();
+    let mut table: Vec<(String, Row, String)> = Vec::new();
+    for scenario in selected {
+        eprintln!("== {scenario}");
+        let t = Instant::now();
+        let mut child = Command::new(&exe)
+            .env(CHILD_ENV, scenario)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn scenario process");
+        let out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut rows = Vec::new();
+        let mut peak = String::from("?");
+        for line in out.lines() {
+            let line = line.expect("read child output");
+            let fields: Vec<&str> = line.split('\t').collect();
+            match fields.as_slice() {
+                ["@row", figure, result, target, verdict] => rows.push(Row {
+                    figure: figure.to_string(),
+                    result: result.to_string(),
+                    target: target.to_string(),
+                    verdict: verdict.to_string(),
+                }),
+                ["@peak", kib] => peak = mib(kib.parse().unwrap_or(0)),
+                _ => eprintln!("   {line}"),
+            }
+        }
+        let status = child.wait().expect("wait for scenario");
+        if !status.success() {
+            rows.push(Row::new(
+                "scenario process failed",
+                format!("{status}"),
+                "",
+                Some(false),
+            ));
+        }
+        eprintln!("   ({scenario} took {:.1} s)", t.elapsed().as_secs_f64());
+        for row in rows {
+            table.push((scenario.to_string(), row, peak.clone()));
+        }
+    }
+    println!();
+    println!("| scenario | figure | result | target | verdict | peak RSS (scenario process) |");
+    println!("|---|---|---|---|---|---|");
+    for (scenario, row, peak) in &table {
+        println!(
+            "| {scenario} | {} | {} | {} | {} | {peak} |",
+            row.figure, row.result, row.target, row.verdict
+        );
+    }
+    println!();
+    println!(
+        "{} CPU(s) available; whole run took {:.1} s",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+fn child_main(scenario: &str) {
+    raise_fd_limit(8192);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    if scenario == "server-helper" {
+        rt.block_on(server_helper());
+        return;
+    }
+    let rows = rt.block_on(async {
+        match scenario {
+            "a-h1" => scenario_a("HTTP/1.1, MemoryStore", HttpVersion::Http1, false).await,
+            "a-h2c" => scenario_a("h2c, MemoryStore", HttpVersion::Http2, false).await,
+            "a-sqlite" => scenario_a("HTTP/1.1, SqliteStore", HttpVersion::Http1, true).await,
+            "b-10k" => scenario_b_10k().await,
+            "b-trace" => scenario_b_trace().await,
+            "c-10x100" => scenario_c(10, 100, 20.0).await,
+            "c-100x10" => scenario_c(100, 10, 150.0).await,
+            "d-fanout" => scenario_d_fanout().await,
+            "d-mem-split" => scenario_d_mem_split().await,
+            other => panic!("unknown scenario {other}"),
+        }
+    });
+    rt.shutdown_timeout(Duration::from_secs(5));
+    for row in rows {
+        row.emit();
+    }
+    println!("@peak\t{}", proc_status_kib("VmHWM:"));
+}
+
+// ---------------------------------------------------------------- helpers
+
+/// A field of /proc/self/status, in KiB.
+fn proc_status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn rss_kib() -> u64 {
+    proc_status_kib("VmRSS:")
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+/// Raises the soft open-file limit to at least `want` (bounded by the hard limit).
+fn raise_fd_limit(want: u64) {
+    // SAFETY: plain syscalls on a stack value.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return;
+        }
+        if lim.rlim_cur as u64 >= want {
+            return;
+        }
+        lim.rlim_cur = (want as libc::rlim_t).min(lim.rlim_max);
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+            eprintln!("could not raise the open-file limit");
+        }
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn fmt_ms(d: Duration) -> String {
+    let v = ms(d);
+    if v < 10.0 {
+        format!("{v:.3} ms")
+    } else if v < 1000.0 {
+        format!("{v:.1} ms")
+    } else {
+        format!("{:.2} s", v / 1000.0)
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+fn doc_id(s: &str) -> DocId {
+    DocId::parse(s).expect("valid doc id")
+}
+
+async fn start_server(store: Arc<dyn Store>) -> (RunningServer, Arc<Hub>) {
+    let hub = Hub::new(store);
+    let server = tandem::server::start(
+        ServerConfig::plain("127.0.0.1:0".parse().unwrap()),
+        Arc::clone(&hub),
+    )
+    .await
+    .expect("server starts");
+    (server, hub)
+}
+
+fn client_config(base: &str, id: &DocId, http: HttpVersion) -> ClientConfig {
+    let mut config = ClientConfig::new(url::Url::parse(&format!("{base}/{id}")).unwrap());
+    config.http = http;
+    // Plain http:// never uses the trust settings, but `Trust::System` reads
+    // the OS root store for every client built; `Insecure` is free.
+    config.trust = Trust::Insecure;
+    config
+}
+
+/// One client: its own hub and store, its own document, its own HTTP client.
+struct Peer {
+    doc: Arc<Document>,
+    status: watch::Receiver<ConnectionStatus>,
+    client: SyncClient,
+    status_tx: Option<watch::Sender<ConnectionStatus>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _hub: Arc<Hub>,
+}
+
+impl Peer {
+    fn new(base: &str, id: &DocId, http: HttpVersion) -> Self {
+        let hub = Hub::new(Arc::new(MemoryStore::new()));
+        let doc = hub.open(id).expect("open client doc");
+        let client = SyncClient::new(client_config(base, id, http)).expect("client");
+        let (status_tx, status) = watch::channel(ConnectionStatus::Connecting);
+        Self {
+            doc,
+            status,
+            client,
+            status_tx: Some(status_tx),
+            task: None,
+            _hub: hub,
+        }
+    }
+
+    /// Starts `sync_live` on a task.
+    fn go_live(&mut self, cancel: &CancellationToken) {
+        let client = self.client.clone();
+        let doc = Arc::clone(&self.doc);
+        let cancel = cancel.clone();
+        let status = self.status_tx.take().expect("live once");
+        self.task = Some(tokio::spawn(async move {
+            client.sync_live(&doc, cancel, status, None).await;
+        }));
+    }
+
+    async fn wait_in_sync(&mut self) {
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            self.status
+                .wait_for(|s| matches!(s, ConnectionStatus::Live { in_sync: true })),
+        )
+        .await
+        .expect("client goes live within 60 s")
+        .expect("status sender alive");
+    }
+}
+
+/// Waits until `doc`'s heads equal `heads`.
+async fn wait_heads(doc: &Document, heads: &[ChangeHash], within: Duration) -> bool {
+    let mut rx = doc.subscribe();
+    tokio::time::timeout(within, async {
+        loop {
+            rx.borrow_and_update();
+            if doc.heads() == heads {
+                return;
+            }
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+/// Waits until every peer reports `Live { in_sync: true }` and has `heads`.
+async fn settle(peers: &mut [Peer], heads: &[ChangeHash]) {
+    for p in peers.iter_mut() {
+        assert!(
+            wait_heads(&p.doc, heads, Duration::from_secs(60)).await,
+            "client did not converge within 60 s"
+        );
+        p.wait_in_sync().await;
+    }
+}
+
+async fn stop_peers(peers: Vec<Peer>, cancel: CancellationToken) {
+    cancel.cancel();
+    for mut p in peers {
+        if let Some(task) = p.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+    }
+}
+
+// ------------------------------------------------------------ (a) latency
+
+const A_WARMUP: usize = 200;
+const A_SAMPLES: usize = 1000;
+
+async fn scenario_a(label: &str, http: HttpVersion, sqlite: bool) -> Vec<Row> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store: Arc<dyn Store> = if sqlite {
+        Arc::new(SqliteStore::open_dir(dir.path(), Durability::Process).expect("sqlite store"))
+    } else {
+        Arc::new(MemoryStore::new())
+    };
+    let (server, hub) = start_server(store).await;
+    let id = doc_id("latency");
+    let server_doc = hub.open(&id).expect("open server doc");
+    let cancel = CancellationToken::new();
+    let base = server.url();
+    let mut a = Peer::new(&base, &id, http);
+    let mut b = Peer::new(&base, &id, http);
+    a.go_live(&cancel);
+    b.go_live(&cancel);
+    a.wait_in_sync().await;
+    b.wait_in_sync().await;
+
+    let mut samples = Vec::with_capacity(A_SAMPLES);
+    for i in 0..(A_WARMUP + A_SAMPLES) {
+        let mut rx = b.doc.subscribe();
+        rx.borrow_and_update();
+        let t0 = Instant::now();
+        a.doc
+            .change(|tx| tx.put(ROOT, "counter", i as i64))
+            .expect("change");
+        let target = a.doc.heads();
+        let arrived = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                if rx.changed().await.is_err() {
+                    return false;
+                }
+                if b.doc.heads() == target {
+                    return true;
+                }
+            }
+        })
+        .await;
+        let dt = t0.elapsed();
+        assert!(matches!(arrived, Ok(true)), "change {i} did not reach B within 10 s");
+        if i >= A_WARMUP {
+            samples.push(dt);
+        }
+        // Let the acknowledgements drain so samples do not overlap.
+        assert!(wait_heads(&server_doc, &target, Duration::from_secs(10)).await);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    samples.sort();
+    let p50 = percentile(&samples, 0.50);
+    let p99 = percentile(&samples, 0.99);
+    let max = *samples.last().unwrap();
+    let rows = vec![Row::new(
+        format!("(a) edit→peer latency, {label} ({A_SAMPLES} samples)"),
+        format!("p50 {} · p99 {} · max {}", fmt_ms(p50), fmt_ms(p99), fmt_ms(max)),
+        "p50 ≤ 1 ms",
+        Some(ms(p50) <= 1.0),
+    )];
+    stop_peers(vec![a, b], cancel).await;
+    drop(server_doc);
+    server.shutdown().await;
+    rows
+}
+
+// ---------------------------------------------------------- (b) cold sync
+
+const B_RUNS: usize = 5;
+
+/// 10,000 changes: one creates a text and a map, then each of 9,999 splices
+/// one character into the text and puts one key in the map.
+fn build_10k() -> Automerge {
+    let mut doc = Automerge::new();
+    let (text, meta) = doc
+        .transact::<_, _, AutomergeError>(|tx| {
+            let text = tx.put_object(ROOT, "text", ObjType::Text)?;
+            let meta = tx.put_object(ROOT, "meta", ObjType::Map)?;
+            tx.put(ROOT, "title", "benchmark document")?;
+            Ok((text, meta))
+        })
+        .expect("first change")
+        .result;
+    let alphabet: Vec<char> = "the quick brown fox jumps over the lazy dog ".chars().collect();
+    for i in 0..9_999usize {
+        doc.transact::<_, _, AutomergeError>(|tx| {
+            let c = alphabet[i % alphabet.len()].to_string();
+            tx.splice_text(&text, i, 0, &c)?;
+            tx.put(&meta, format!("k{}", i % 64), i as i64)?;
+            Ok(())
+        })
+        .expect("change");
+    }
+    doc
+}
+
+/// Syncs an empty document from `server` in-process with `automerge::sync`,
+/// encoding and decoding every message as any transport must; stops when the
+/// client holds the server's heads (what `Until::HeadsEqual` waits for).
+fn inproc_sync(server: &mut Automerge) -> Duration {
+    let mut client = Automerge::new();
+    let mut ss = AmSyncState::new();
+    let mut cs = AmSyncState::new();
+    let target = server.get_heads();
+    let t0 = Instant::now();
+    for _ in 0..100 {
+        let mut quiet = true;
+        if let Some(m) = client.generate_sync_message(&mut cs) {
+            let m = Message::decode(&m.encode()).expect("decode");
+            server.receive_sync_message(&mut ss, m).expect("server receives");
+            quiet = false;
+        }
+        if let Some(m) = server.generate_sync_message(&mut ss) {
+            let m = Message::decode(&m.encode()).expect("decode");
+            client.receive_sync_message(&mut cs, m).expect("client receives");
+            quiet = false;
+        }
+        if client.get_heads() == target || quiet {
+            break;
+        }
+    }
+    let dt = t0.elapsed();
+    assert_eq!(client.get_heads(), target, "in-process sync converged");
+    dt
+}
+
+async fn cold_sync_rows(label: &str, saved: &[u8], changes: usize) -> Vec<Row> {
+    // The limit first, so the server's copy is not warmed by anything of ours.
+    let mut limit_doc = Automerge::load(saved).expect("load document");
+    let mut limit = Vec::new();
+    for _ in 0..B_RUNS {
+        limit.push(inproc_sync(&mut limit_doc));
+    }
+    drop(limit_doc);
+
+    let (server, hub) = start_server(Arc::new(MemoryStore::new())).await;
+    let id = doc_id("cold");
+    let server_doc = hub.open(&id).expect("open server doc");
+    server_doc.load_bytes(saved).expect("load into server");
+    let target = server_doc.heads();
+    let base = server.url();
+    let mut tandem = Vec::new();
+    let mut attempts = Vec::new();
+    for _ in 0..B_RUNS {
+        let client_hub = Hub::new(Arc::new(MemoryStore::new()));
+        let doc = client_hub.open(&id).expect("open client doc");
+        let client = SyncClient::new(client_config(&base, &id, HttpVersion::Http1)).expect("client");
+        let t0 = Instant::now();
+        let report = client
+            .sync_once(&doc, Until::HeadsEqual, Duration::from_secs(120))
+            .await
+            .expect("cold sync succeeds");
+        tandem.push(t0.elapsed());
+        attempts.push(report.attempts);
+        assert_eq!(doc.heads(), target, "client converged");
+    }
+    drop(server_doc);
+    server.shutdown().await;
+
+    let all = |v: &[Duration]| v.iter().map(|d| fmt_ms(*d)).collect::<Vec<_>>().join(", ");
+    eprintln!("   {label}: tandem runs [{}], attempts {attempts:?}", all(&tandem));
+    eprintln!("   {label}: in-process runs [{}]", all(&limit));
+    let t = median(tandem);
+    let l = median(limit);
+    let ratio = t.as_secs_f64() / l.as_secs_f64();
+    vec![
+        Row::new(
+            format!("(b) cold sync {label} ({changes} changes, {} KiB saved), Tandem HTTP/1.1, median of {B_RUNS}", saved.len() / 1024),
+            fmt_ms(t),
+            "",
+            None,
+        ),
+        Row::new(
+            format!("(b) same, in-process automerge::sync (the limit), median of {B_RUNS}"),
+            fmt_ms(l),
+            "",
+            None,
+        ),
+        Row::new(
+            format!("(b) ratio Tandem / limit, {label}"),
+            format!("{ratio:.2}×"),
+            "≤ 1.3×",
+            Some(ratio <= 1.3),
+        ),
+    ]
+}
+
+async fn scenario_b_10k() -> Vec<Row> {
+    let t = Instant::now();
+    let doc = build_10k();
+    let saved = doc.save();
+    eprintln!(
+        "   built the 10,000-change document in {} ({} bytes saved)",
+        fmt_ms(t.elapsed()),
+        saved.len()
+    );
+    drop(doc);
+    cold_sync_rows("10k-change doc", &saved, 10_000).await
+}
+
+fn editing_trace_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/editing-trace.automerge")
+}
+
+async fn scenario_b_trace() -> Vec<Row> {
+    let path = editing_trace_path();
+    let Ok(saved) = std::fs::read(&path) else {
+        eprintln!("   NOTE: {} is absent; skipping the editing-trace cold sync", path.display());
+        return vec![Row::new(
+            "(b) cold sync, editing trace",
+            "skipped: data file absent",
+            "≤ 1.3×",
+            None,
+        )];
+    };
+    cold_sync_rows("editing trace", &saved, 259_779).await
+}
+
+// ------------------------------------------------- (c) concurrent editors
+
+const C_ROUNDS: usize = 5;
+
+/// Waits until `doc` holds every change in `hashes` (once published);
+/// returns when that happened.
+fn spawn_holder_waiter(
+    set: &mut JoinSet<Instant>,
+    doc: Arc<Document>,
+    mut hashes: watch::Receiver<Option<Arc<Vec<ChangeHash>>>>,
+) {
+    let mut changes = doc.subscribe();
+    set.spawn(async move {
+        let wanted = hashes
+            .wait_for(Option::is_some)
+            .await
+            .expect("hashes published")
+            .clone()
+            .expect("some");
+        // Changes never disappear, so each hash needs checking only until found.
+        let mut next = 0;
+        loop {
+            changes.borrow_and_update();
+            next += doc.read(|d| {
+                wanted[next..]
+                    .iter()
+                    .take_while(|h| d.get_change_meta_by_hash(h).is_some())
+                    .count()
+            });
+            if next == wanted.len() {
+                return Instant::now();
+            }
+            if changes.changed().await.is_err() {
+                panic!("document closed");
+            }
+        }
+    });
+}
+
+async fn scenario_c(n: usize, m: usize, target_ms: f64) -> Vec<Row> {
+    let (server, hub) = start_server(Arc::new(MemoryStore::new())).await;
+    let id = doc_id("crowd");
+    let server_doc = hub.open(&id).expect("open server doc");
+    server_doc
+        .change(|tx| tx.put_object(ROOT, "text", ObjType::Text))
+        .expect("create text");
+    let cancel = CancellationToken::new();
+    let base = server.url();
+    let mut peers: Vec<Peer> = (0..n).map(|_| Peer::new(&base, &id, HttpVersion::Http1)).collect();
+    for p in peers.iter_mut() {
+        p.go_live(&cancel);
+    }
+    settle(&mut peers, &server_doc.heads()).await;
+    let text: ObjId = server_doc.read(|d| d.get(ROOT, "text").unwrap().unwrap().1);
+
+    let mut times = Vec::new();
+    for round in 0..C_ROUNDS {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (hash_tx, hash_rx) = watch::channel(None);
+        let mut waiters = JoinSet::new();
+        for p in &peers {
+            spawn_holder_waiter(&mut waiters, Arc::clone(&p.doc), hash_rx.clone());
+        }
+        spawn_holder_waiter(&mut waiters, Arc::clone(&server_doc), hash_rx.clone());
+        tokio::task::yield_now().await;
+
+        let t0 = Instant::now();
+        let mut writers = JoinSet::new();
+        for (i, p) in peers.iter().enumerate() {
+            let doc = Arc::clone(&p.doc);
+            let text = text.clone();
+            writers.spawn(async move {
+                for j in 0..m {
+                    doc.change(|tx| {
+                        tx.splice_text(&text, 0, 0, "x")?;
+                        tx.put(ROOT, format!("client{i}"), (round * m + j) as i64)
+                    })
+                    .expect("change");
+                    tokio::task::yield_now().await;
+                }
+                doc.read(|d| d.get_last_local_change().expect("made changes").hash())
+            });
+        }
+        let mut last = Vec::with_capacity(n);
+        while let Some(h) = writers.join_next().await {
+            last.push(h.expect("writer"));
+        }
+        hash_tx.send_replace(Some(Arc::new(last)));
+        let mut done = t0;
+        let all = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(t) = waiters.join_next().await {
+                done = done.max(t.expect("waiter"));
+            }
+        })
+        .await;
+        assert!(all.is_ok(), "{n}×{m}: round {round} did not converge within 60 s");
+        let dt = done - t0;
+        let heads = server_doc.heads();
+        for p in &peers {
+            assert_eq!(p.doc.heads(), heads, "identical heads everywhere");
+        }
+        eprintln!("   {n}×{m} round {round}: {}", fmt_ms(dt));
+        times.push(dt);
+        settle(&mut peers, &heads).await;
+    }
+    let max = *times.iter().max().unwrap();
+    let med = median(times);
+    let rows = vec![Row::new(
+        format!("(c) {n} clients × {m} changes, first change → identical heads everywhere (median of {C_ROUNDS})"),
+        format!("{} (max {})", fmt_ms(med), fmt_ms(max)),
+        &format!("≤ {target_ms:.0} ms"),
+        Some(ms(med) <= target_ms),
+    )];
+    stop_peers(peers, cancel).await;
+    drop(server_doc);
+    server.shutdown().await;
+    rows
+}
+
+// ------------------------------------------------ (d) fan-out and memory
+
+const D_CLIENTS: usize = 1000;
+const D_ROUNDS: usize = 5;
+
+async fn connect_all(peers: &mut [Peer], cancel: &CancellationToken) -> Duration {
+    let t0 = Instant::now();
+    for p in peers.iter_mut() {
+        p.go_live(cancel);
+    }
+    for p in peers.iter_mut() {
+        p.wait_in_sync().await;
+    }
+    t0.elapsed()
+}
+
+async fn scenario_d_fanout() -> Vec<Row> {
+    let rss_start = rss_kib();
+    let (server, hub) = start_server(Arc::new(MemoryStore::new())).await;
+    let id = doc_id("fanout");
+    let server_doc = hub.open(&id).expect("open server doc");
+    server_doc
+        .change(|tx| tx.put(ROOT, "title", "fan-out"))
+        .expect("first change");
+    let cancel = CancellationToken::new();
+    let base = server.url();
+    let mut peers: Vec<Peer> = (0..D_CLIENTS)
+        .map(|_| Peer::new(&base, &id, HttpVersion::Http1))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let rss_before = rss_kib();
+    let connect = connect_all(&mut peers, &cancel).await;
+    settle(&mut peers, &server_doc.heads()).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_idle = rss_kib();
+    eprintln!(
+        "   RSS: {} at start, {} with {D_CLIENTS} client docs + HTTP clients built, {} with {D_CLIENTS} idle connections (connecting took {})",
+        mib(rss_start),
+        mib(rss_before),
+        mib(rss_idle),
+        fmt_ms(connect)
+    );
+    let per_conn = (rss_idle.saturating_sub(rss_before)) as f64 / D_CLIENTS as f64;
+    let per_client_all = (rss_idle.saturating_sub(rss_start)) as f64 / D_CLIENTS as f64;
+
+    let mut times = Vec::new();
+    for round in 0..D_ROUNDS {
+        let (hash_tx, hash_rx) = watch::channel(None);
+        let mut waiters = JoinSet::new();
+        for p in &peers {
+            spawn_holder_waiter(&mut waiters, Arc::clone(&p.doc), hash_rx.clone());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let t0 = Instant::now();
+        server_doc
+            .change(|tx| tx.put(ROOT, "round", round as i64))
+            .expect("change");
+        let hash = server_doc.heads();
+        hash_tx.send_replace(Some(Arc::new(hash.clone())));
+        let mut done = t0;
+        let all = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(t) = waiters.join_next().await {
+                done = done.max(t.expect("waiter"));
+            }
+        })
+        .await;
+        assert!(all.is_ok(), "fan-out round {round} did not finish within 60 s");
+        let dt = done - t0;
+        eprintln!("   fan-out round {round}: {}", fmt_ms(dt));
+        times.push(dt);
+        settle(&mut peers, &hash).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let max = *times.iter().max().unwrap();
+    let med = median(times);
+    let rows = vec![
+        Row::new(
+            format!("(d) one server-side change → all {D_CLIENTS} live clients have it (median of {D_ROUNDS})"),
+            format!("{} (max {})", fmt_ms(med), fmt_ms(max)),
+            "≤ 200 ms",
+            Some(ms(med) <= 200.0),
+        ),
+        Row::new(
+            format!("(d) memory per idle connection, both ends in one process: (RSS with {D_CLIENTS} idle − RSS before connecting) / {D_CLIENTS}"),
+            format!("{per_conn:.1} KiB"),
+            "≤ 64 KiB",
+            Some(per_conn <= 64.0),
+        ),
+        Row::new(
+            format!("(d) same, also counting each client's hub, document and HTTP client: (RSS idle − RSS at start) / {D_CLIENTS}"),
+            format!("{per_client_all:.1} KiB"),
+            "",
+            None,
+        ),
+    ];
+    stop_peers(peers, cancel).await;
+    drop(server_doc);
+    server.shutdown().await;
+    rows
+}
+
+/// A server alone in its own process, for `d-mem-split`: prints its URL, then
+/// answers `rss` on stdin with its VmRSS; stops at end of input.
+async fn server_helper() {
+    let (server, _hub) = start_server(Arc::new(MemoryStore::new())).await;
+    println!("URL {}", server.url());
+    let _ = std::io::stdout().flush();
+    let lines = tokio::task::spawn_blocking(|| {
+        let stdin = std::io::stdin();
+        for line in stdin.lock().lines() {
+            let Ok(line) = line else { break };
+            if line.trim() == "rss" {
+                println!("RSS {}", rss_kib());
+                let _ = std::io::stdout().flush();
+            }
+        }
+    });
+    let _ = lines.await;
+    server.shutdown().await;
+}
+
+async fn scenario_d_mem_split() -> Vec<Row> {
+    let exe = std::env::current_exe().expect("own executable");
+    let mut helper = Command::new(exe)
+        .env(CHILD_ENV, "server-helper")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn server helper");
+    let mut to_helper = helper.stdin.take().expect("stdin");
+    let mut from_helper = BufReader::new(helper.stdout.take().expect("stdout"));
+    let mut read_line = move || {
+        let mut line = String::new();
+        from_helper.read_line(&mut line).expect("helper answers");
+        line.trim().to_owned()
+    };
+    let base = read_line().strip_prefix("URL ").expect("URL line").to_owned();
+    let mut ask_rss = move || -> u64 {
+        writeln!(to_helper, "rss").expect("ask helper");
+        to_helper.flush().expect("flush");
+        read_line()
+            .strip_prefix("RSS ")
+            .and_then(|v| v.parse().ok())
+            .expect("RSS line")
+    };
+
+    let id = doc_id("fanout");
+    let cancel = CancellationToken::new();
+    let mut peers: Vec<Peer> = (0..D_CLIENTS)
+        .map(|_| Peer::new(&base, &id, HttpVersion::Http1))
+        .collect();
+    // A first connection opens the server's document (and warms its allocator).
+    peers[0].go_live(&cancel);
+    peers[0].wait_in_sync().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let server_before = tokio::task::block_in_place(&mut ask_rss);
+    let client_before = rss_kib();
+    connect_all(&mut peers[1..], &cancel).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let server_after = tokio::task::block_in_place(&mut ask_rss);
+    let client_after = rss_kib();
+    let conns = (D_CLIENTS - 1) as f64;
+    let server_per = server_after.saturating_sub(server_before) as f64 / conns;
+    let client_per = client_after.saturating_sub(client_before) as f64 / conns;
+    eprintln!(
+        "   server process RSS {} → {}; client process RSS {} → {}",
+        mib(server_before),
+        mib(server_after),
+        mib(client_before),
+        mib(client_after)
+    );
+    stop_peers(peers, cancel).await;
+    drop(ask_rss);
+    let _ = helper.wait();
+    vec![
+        Row::new(
+            "(d) memory per idle connection, server process alone (server in its own process)",
+            format!("{server_per:.1} KiB"),
+            "≤ 64 KiB",
+            Some(server_per <= 64.0),
+        ),
+        Row::new(
+            "(d) memory per idle connection, client side (the reqwest stream of a live client)",
+            format!("{client_per:.1} KiB"),
+            "",
+            None,
+        ),
+    ]
+}
