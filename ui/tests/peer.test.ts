@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { A } from "../src/automerge";
 import { SyncPeer, syncSchedule } from "../src/model/peer";
-import { parseLine } from "../src/model/protocol";
 import { Hub, noteDoc } from "./hub";
 
 const newPeer = () => new SyncPeer<any>("doc", { schedule: syncSchedule });

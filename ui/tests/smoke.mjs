@@ -247,7 +247,7 @@ try {
     await a.waitForFunction(() => [...document.querySelectorAll('[data-testid="remote-state"]')].some((e) => e.textContent === "error: connection refused"), null, {
       timeout: 10000,
     });
-    await a.waitForSelector(`${tid("in-sync-badge")}:not([hidden])`, { timeout: 15000 });
+    await a.waitForSelector(tid("in-sync-badge"), { timeout: 15000 });
   });
 
   await check("invalid URL in the remote dialog keeps the input and shows an error", async () => {
@@ -263,13 +263,13 @@ try {
     await a.click(tid("new-doc"));
     await a.fill(tid("prompt-input"), "please FAIL");
     await a.click(tid("confirm-ok"));
-    await a.waitForSelector(`${tid("error-banner")}:not([hidden])`);
+    await a.waitForSelector(tid("error-banner"));
     const text = await a.textContent(tid("error-banner"));
     assert(text.includes("simulated failure"), text);
     assert((await a.inputValue(tid("prompt-input"))) === "please FAIL", "dialog input lost");
     await a.click(tid("confirm-cancel"));
     await a.click(tid("error-dismiss"));
-    await a.waitForSelector(`${tid("error-banner")}[hidden]`, { state: "attached" });
+    await a.waitForSelector(tid("error-banner"), { state: "detached" });
   });
 
   await check("settings shows the embedded server address", async () => {
@@ -284,6 +284,19 @@ try {
     await a.waitForSelector(`${tid("doc-title")}`);
     const [download] = await Promise.all([a.waitForEvent("download"), a.click(tid("export-doc"))]);
     assert(download.suggestedFilename() === "Trip plan 2025.automerge", download.suggestedFilename());
+  });
+
+  await check("import of an exported .automerge file creates a new document", async () => {
+    const res = await fetch(`${server.origin}/${encodeURIComponent(docId)}`, { headers: { Accept: "application/octet-stream" } });
+    const bytes = Buffer.from(await res.arrayBuffer());
+    const before = await a.locator(tid("doc-item")).count();
+    await a.setInputFiles(tid("import-file"), { name: "trip.automerge", mimeType: "application/octet-stream", buffer: bytes });
+    await a.waitForFunction((n) => document.querySelectorAll('[data-testid="doc-item"]').length === n + 1, before, { timeout: 10000 });
+    const openId = await a.locator(".doc-pane").getAttribute("data-doc-id");
+    assert(openId && openId !== docId, "the imported copy should be opened");
+    await a.waitForFunction(() => document.querySelector('[data-testid="doc-title"] .cm-content')?.textContent === "Trip plan 2025");
+    await a.click(`${tid("doc-item")}[data-doc-id="${docId}"] button`);
+    await a.waitForSelector(`.doc-pane[data-doc-id="${docId}"]`);
   });
 
   await check("rename edits the title text through the peer", async () => {
@@ -304,7 +317,9 @@ try {
   });
 
   await check("no console errors", async () => {
-    const unexpected = consoleErrors.filter((e) => !/Failed to load resource.*(404|500|400)/.test(e));
+    const unexpected = consoleErrors.filter(
+      (e) => !/Failed to load resource.*(404|500|400)/.test(e) && !/WebSocket connection to .*_ws\/.* failed/.test(e),
+    );
     assert(unexpected.length === 0, unexpected.join("\n"));
   });
 } finally {

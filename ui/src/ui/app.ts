@@ -164,7 +164,7 @@ export class App {
     this.bannerText = h("span", { class: "banner-text", testid: "error-message" });
     this.banner = h(
       "div",
-      { class: "error-banner", role: "alert", testid: "error-banner", hidden: true },
+      { class: "error-banner", role: "alert", testid: "error-banner" },
       h("span", { class: "banner-icon", "aria-hidden": "true" }, "⚠"),
       this.bannerText,
       h(
@@ -174,7 +174,8 @@ export class App {
       ),
     );
     this.main = h("main", { class: "main", id: "main" });
-    this.root = h("div", { class: "app" }, sidebar, h("div", { class: "main-column" }, this.banner, this.main));
+    this.main.tabIndex = -1;
+    this.root = h("div", { class: "app" }, sidebar, h("div", { class: "main-column" }, this.main));
     mount.replaceChildren(this.root);
     this.renderEmptyPane();
   }
@@ -223,8 +224,16 @@ export class App {
 
   private renderBanner(): void {
     const n = this.errors.length;
-    this.banner.hidden = n === 0;
-    if (n === 0) return;
+    if (n === 0) {
+      // removed (not just hidden) when there is nothing to show
+      if (this.banner.isConnected) {
+        const hadFocus = this.banner.contains(document.activeElement);
+        this.banner.remove();
+        if (hadFocus) this.main.focus();
+      }
+      return;
+    }
+    if (!this.banner.isConnected) this.main.before(this.banner);
     const last = this.errors[n - 1]!;
     setText(this.bannerText, n > 1 ? `${last} (and ${n - 1} earlier)` : last);
   }
@@ -570,7 +579,7 @@ export class App {
           h("span", { class: "sync-dot", "aria-hidden": "true" }),
           h("span", { class: "remote-host", title: info.url }, remoteHost(info.url)),
           h("span", { class: "remote-state", testid: "remote-state" }),
-          h("span", { class: "badge in-sync", testid: "in-sync-badge", hidden: true }, "in sync"),
+          h("span", { class: "badge-slot" }),
           h(
             "button",
             {
@@ -590,7 +599,10 @@ export class App {
       (li.querySelector(".sync-dot") as HTMLElement).dataset.state =
         info.state === "live" && info.in_sync ? "in-sync" : info.state;
       setText(li.querySelector(".remote-state")!, formatRemoteState(info, receivedAt, now));
-      (li.querySelector(".in-sync") as HTMLElement).hidden = !info.in_sync;
+      // the badge exists only while in sync (simpler to query in tests than a hidden element)
+      const slot = li.querySelector(".badge-slot") as HTMLElement;
+      if (info.in_sync && !slot.firstChild) slot.append(h("span", { class: "badge in-sync", testid: "in-sync-badge" }, "in sync"));
+      else if (!info.in_sync) slot.replaceChildren();
       els.push(li);
     }
     for (const [rid, li] of remoteEls) if (!seen.has(rid)) {
