@@ -56,7 +56,12 @@ struct Row {
 }
 
 impl Row {
-    fn new(figure: impl Into<String>, result: impl Into<String>, target: &str, met: Option<bool>) -> Self {
+    fn new(
+        figure: impl Into<String>,
+        result: impl Into<String>,
+        target: &str,
+        met: Option<bool>,
+    ) -> Self {
         Self {
             figure: figure.into(),
             result: result.into(),
@@ -148,7 +153,9 @@ fn main() {
     println!();
     println!(
         "{} CPU(s) available; whole run took {:.1} s",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
         started.elapsed().as_secs_f64()
     );
 }
@@ -409,7 +416,10 @@ async fn scenario_a(label: &str, http: HttpVersion, sqlite: bool) -> Vec<Row> {
         })
         .await;
         let dt = t0.elapsed();
-        assert!(matches!(arrived, Ok(true)), "change {i} did not reach B within 10 s");
+        assert!(
+            matches!(arrived, Ok(true)),
+            "change {i} did not reach B within 10 s"
+        );
         if i >= A_WARMUP {
             samples.push(dt);
         }
@@ -423,7 +433,12 @@ async fn scenario_a(label: &str, http: HttpVersion, sqlite: bool) -> Vec<Row> {
     let max = *samples.last().unwrap();
     let rows = vec![Row::new(
         format!("(a) edit→peer latency, {label} ({A_SAMPLES} samples)"),
-        format!("p50 {} · p99 {} · max {}", fmt_ms(p50), fmt_ms(p99), fmt_ms(max)),
+        format!(
+            "p50 {} · p99 {} · max {}",
+            fmt_ms(p50),
+            fmt_ms(p99),
+            fmt_ms(max)
+        ),
         "p50 ≤ 1 ms",
         Some(ms(p50) <= 1.0),
     )];
@@ -450,7 +465,9 @@ fn build_10k() -> Automerge {
         })
         .expect("first change")
         .result;
-    let alphabet: Vec<char> = "the quick brown fox jumps over the lazy dog ".chars().collect();
+    let alphabet: Vec<char> = "the quick brown fox jumps over the lazy dog "
+        .chars()
+        .collect();
     for i in 0..9_999usize {
         doc.transact::<_, _, AutomergeError>(|tx| {
             let c = alphabet[i % alphabet.len()].to_string();
@@ -476,12 +493,16 @@ fn inproc_sync(server: &mut Automerge) -> Duration {
         let mut quiet = true;
         if let Some(m) = client.generate_sync_message(&mut cs) {
             let m = Message::decode(&m.encode()).expect("decode");
-            server.receive_sync_message(&mut ss, m).expect("server receives");
+            server
+                .receive_sync_message(&mut ss, m)
+                .expect("server receives");
             quiet = false;
         }
         if let Some(m) = server.generate_sync_message(&mut ss) {
             let m = Message::decode(&m.encode()).expect("decode");
-            client.receive_sync_message(&mut cs, m).expect("client receives");
+            client
+                .receive_sync_message(&mut cs, m)
+                .expect("client receives");
             quiet = false;
         }
         if client.get_heads() == target || quiet {
@@ -513,7 +534,8 @@ async fn cold_sync_rows(label: &str, saved: &[u8], changes: usize) -> Vec<Row> {
     for _ in 0..B_RUNS {
         let client_hub = Hub::new(Arc::new(MemoryStore::new()));
         let doc = client_hub.open(&id).expect("open client doc");
-        let client = SyncClient::new(client_config(&base, &id, HttpVersion::Http1)).expect("client");
+        let client =
+            SyncClient::new(client_config(&base, &id, HttpVersion::Http1)).expect("client");
         let t0 = Instant::now();
         let report = client
             .sync_once(&doc, Until::HeadsEqual, Duration::from_secs(120))
@@ -527,7 +549,10 @@ async fn cold_sync_rows(label: &str, saved: &[u8], changes: usize) -> Vec<Row> {
     server.shutdown().await;
 
     let all = |v: &[Duration]| v.iter().map(|d| fmt_ms(*d)).collect::<Vec<_>>().join(", ");
-    eprintln!("   {label}: tandem runs [{}], attempts {attempts:?}", all(&tandem));
+    eprintln!(
+        "   {label}: tandem runs [{}], attempts {attempts:?}",
+        all(&tandem)
+    );
     eprintln!("   {label}: in-process runs [{}]", all(&limit));
     let t = median(tandem);
     let l = median(limit);
@@ -574,7 +599,10 @@ fn editing_trace_path() -> PathBuf {
 async fn scenario_b_trace() -> Vec<Row> {
     let path = editing_trace_path();
     let Ok(saved) = std::fs::read(&path) else {
-        eprintln!("   NOTE: {} is absent; skipping the editing-trace cold sync", path.display());
+        eprintln!(
+            "   NOTE: {} is absent; skipping the editing-trace cold sync",
+            path.display()
+        );
         return vec![Row::new(
             "(b) cold sync, editing trace",
             "skipped: data file absent",
@@ -633,7 +661,9 @@ async fn scenario_c(n: usize, m: usize, target_ms: f64) -> Vec<Row> {
         .expect("create text");
     let cancel = CancellationToken::new();
     let base = server.url();
-    let mut peers: Vec<Peer> = (0..n).map(|_| Peer::new(&base, &id, HttpVersion::Http1)).collect();
+    let mut peers: Vec<Peer> = (0..n)
+        .map(|_| Peer::new(&base, &id, HttpVersion::Http1))
+        .collect();
     for p in peers.iter_mut() {
         p.go_live(&cancel);
     }
@@ -680,7 +710,10 @@ async fn scenario_c(n: usize, m: usize, target_ms: f64) -> Vec<Row> {
             }
         })
         .await;
-        assert!(all.is_ok(), "{n}×{m}: round {round} did not converge within 60 s");
+        assert!(
+            all.is_ok(),
+            "{n}×{m}: round {round} did not converge within 60 s"
+        );
         let dt = done - t0;
         let heads = server_doc.heads();
         for p in &peers {
@@ -770,7 +803,10 @@ async fn scenario_d_fanout() -> Vec<Row> {
             }
         })
         .await;
-        assert!(all.is_ok(), "fan-out round {round} did not finish within 60 s");
+        assert!(
+            all.is_ok(),
+            "fan-out round {round} did not finish within 60 s"
+        );
         let dt = done - t0;
         eprintln!("   fan-out round {round}: {}", fmt_ms(dt));
         times.push(dt);
@@ -841,7 +877,10 @@ async fn scenario_d_mem_split() -> Vec<Row> {
         from_helper.read_line(&mut line).expect("helper answers");
         line.trim().to_owned()
     };
-    let base = read_line().strip_prefix("URL ").expect("URL line").to_owned();
+    let base = read_line()
+        .strip_prefix("URL ")
+        .expect("URL line")
+        .to_owned();
     let mut ask_rss = move || -> u64 {
         writeln!(to_helper, "rss").expect("ask helper");
         to_helper.flush().expect("flush");

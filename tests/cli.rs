@@ -48,7 +48,10 @@ fn serve_on(listen: &str, data_dir: &Path, extra: &[&str]) -> Served {
         if let Some(u) = line.trim().strip_prefix("Tandem listening on ") {
             url = Some(u.to_owned());
         }
-        if let Some(f) = line.trim().strip_prefix("TLS certificate SHA-256 fingerprint: ") {
+        if let Some(f) = line
+            .trim()
+            .strip_prefix("TLS certificate SHA-256 fingerprint: ")
+        {
             fingerprint = Some(f.to_owned());
         }
         if line.starts_with("Data directory:") {
@@ -56,11 +59,20 @@ fn serve_on(listen: &str, data_dir: &Path, extra: &[&str]) -> Served {
         }
         line.clear();
     }
-    Served { child, url: url.expect("serve prints its URL"), fingerprint }
+    Served {
+        child,
+        url: url.expect("serve prints its URL"),
+        fingerprint,
+    }
 }
 
 fn tandem(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(TANDEM).args(args).env("TANDEM_NO_MDNS", "1").stdin(Stdio::null()).output().unwrap();
+    let out = Command::new(TANDEM)
+        .args(args)
+        .env("TANDEM_NO_MDNS", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -99,7 +111,9 @@ impl Terminal {
                 if n == 0 {
                     break;
                 }
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
         Self { child, output }
@@ -125,13 +139,22 @@ impl Terminal {
     }
 
     fn sync_lines(&self) -> usize {
-        self.output.lock().unwrap().matches("{\"event\":\"sync\",\"data\":\"").count()
+        self.output
+            .lock()
+            .unwrap()
+            .matches("{\"event\":\"sync\",\"data\":\"")
+            .count()
     }
 
     fn wait_for_lines(&self, n: usize, what: &str) {
         let deadline = Instant::now() + common::WAIT;
         while self.sync_lines() < n {
-            assert!(Instant::now() < deadline, "{what}: only {} sync lines in {:?}", self.sync_lines(), self.output.lock().unwrap());
+            assert!(
+                Instant::now() < deadline,
+                "{what}: only {} sync lines in {:?}",
+                self.sync_lines(),
+                self.output.lock().unwrap()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -169,9 +192,17 @@ fn the_seeds_curl_commands_follow_the_stream_on_http2_and_http1() {
     h1.wait_for_lines(1, "curl --http1.1 gets the document");
     let (h2_text, h1_text) = (h2.text(), h1.text());
     assert!(h2_text.contains("< HTTP/2 200"), "{h2_text}");
-    assert!(h2_text.contains("content-type: application/x-ndjson; charset=utf-8"), "{h2_text}");
+    assert!(
+        h2_text.contains("content-type: application/x-ndjson; charset=utf-8"),
+        "{h2_text}"
+    );
     assert!(h1_text.contains("HTTP/1.1 200 OK"), "{h1_text}");
-    assert!(h1_text.to_lowercase().contains("transfer-encoding: chunked"), "{h1_text}");
+    assert!(
+        h1_text
+            .to_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "{h1_text}"
+    );
     let (before2, before1) = (h2.sync_lines(), h1.sync_lines());
 
     // Change the document elsewhere: both curls see new lines, without asking.
@@ -190,23 +221,60 @@ fn edit_cat_sync_and_docs_work_together() {
     let a = dir.path().join("a.automerge");
     let b = dir.path().join("b.automerge");
     let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
-    ok(&["edit", a, "--set", "title=\"Notes\"", "--set", "tags=[\"x\",1]", "--incr", "views", "2"]);
-    ok(&["edit", a, "--splice", "title", "0", "0", "My ", "--incr", "views", "-1"]);
+    ok(&[
+        "edit",
+        a,
+        "--set",
+        "title=\"Notes\"",
+        "--set",
+        "tags=[\"x\",1]",
+        "--incr",
+        "views",
+        "2",
+    ]);
+    ok(&[
+        "edit", a, "--splice", "title", "0", "0", "My ", "--incr", "views", "-1",
+    ]);
     let json: serde_json::Value = serde_json::from_str(&ok(&["cat", a])).unwrap();
-    assert_eq!(json, serde_json::json!({"title": "My Notes", "tags": ["x", 1], "views": 1}));
+    assert_eq!(
+        json,
+        serde_json::json!({"title": "My Notes", "tags": ["x", 1], "views": 1})
+    );
 
     let url = format!("{}/notes", server.url);
     let out = ok(&["sync", &url, "--file", a]);
     assert!(out.contains("synced"), "{out}");
     // A second file pulls it with the other check and over HTTP/2.
-    ok(&["sync", &url, "--file", b, "--until", "has-remote-heads", "--http2"]);
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&ok(&["cat", b])).unwrap(), json);
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&ok(&["cat", &url])).unwrap(), json);
+    ok(&[
+        "sync",
+        &url,
+        "--file",
+        b,
+        "--until",
+        "has-remote-heads",
+        "--http2",
+    ]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&ok(&["cat", b])).unwrap(),
+        json
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&ok(&["cat", &url])).unwrap(),
+        json
+    );
     drop(server);
     let listing = ok(&["docs", "--data-dir", dir.path().to_str().unwrap()]);
-    assert!(listing.contains("notes") && listing.contains("My Notes"), "{listing}");
-    let listing: serde_json::Value =
-        serde_json::from_str(&ok(&["docs", "--data-dir", dir.path().to_str().unwrap(), "--json"])).unwrap();
+    assert!(
+        listing.contains("notes") && listing.contains("My Notes"),
+        "{listing}"
+    );
+    let listing: serde_json::Value = serde_json::from_str(&ok(&[
+        "docs",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
     assert_eq!(listing[0]["id"], "notes");
 }
 
@@ -218,11 +286,30 @@ fn failures_are_one_line_with_a_non_zero_exit() {
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["edit", f, "--set", "title=Hello"], "is not JSON"),
         (vec!["edit", f], "nothing to do"),
-        (vec!["edit", f, "--splice", "nope", "0", "0", "x"], "nope: does not exist"),
-        (vec!["sync", "http://127.0.0.1:9/doc", "--file", f, "--timeout", "5"], "cannot reach http://127.0.0.1:9/doc"),
-        (vec!["sync", "http://127.0.0.1:9/", "--file", f], "does not end in a document id"),
+        (
+            vec!["edit", f, "--splice", "nope", "0", "0", "x"],
+            "nope: does not exist",
+        ),
+        (
+            vec![
+                "sync",
+                "http://127.0.0.1:9/doc",
+                "--file",
+                f,
+                "--timeout",
+                "5",
+            ],
+            "cannot reach http://127.0.0.1:9/doc",
+        ),
+        (
+            vec!["sync", "http://127.0.0.1:9/", "--file", f],
+            "does not end in a document id",
+        ),
         (vec!["cat", "/nonexistent/file.automerge"], "cannot read"),
-        (vec!["docs", "--data-dir", "/nonexistent"], "no Tandem store"),
+        (
+            vec!["docs", "--data-dir", "/nonexistent"],
+            "no Tandem store",
+        ),
         (vec!["serve", "--listen", "256.0.0.1:1"], "invalid value"),
     ];
     for (args, needle) in cases {
@@ -249,7 +336,9 @@ fn sigterm_drains_streams_and_exits_cleanly() {
     ok(&["edit", f, "--set", "k=\"v\""]);
     let url = format!("{}/t", server.url);
     ok(&["sync", &url, "--file", f]);
-    let follower = Terminal::run(&format!("curl -sN -X PUT {url} -d '' -H 'Content-Type: application/x-ndjson'"));
+    let follower = Terminal::run(&format!(
+        "curl -sN -X PUT {url} -d '' -H 'Content-Type: application/x-ndjson'"
+    ));
     follower.wait_for_lines(1, "follower connected");
     let started = Instant::now();
     unsafe_kill(server.child.id(), "TERM");
@@ -258,7 +347,10 @@ fn sigterm_drains_streams_and_exits_cleanly() {
     assert!(started.elapsed() < Duration::from_secs(10));
     // The follower's stream ended with the server.
     let mut follower = follower;
-    assert!(wait_exit(&mut follower.child, common::WAIT).is_some(), "curl's stream ended");
+    assert!(
+        wait_exit(&mut follower.child, common::WAIT).is_some(),
+        "curl's stream ended"
+    );
     let listing = ok(&["docs", "--data-dir", dir.path().to_str().unwrap()]);
     assert!(listing.contains("t "), "{listing}");
 }
@@ -278,10 +370,20 @@ fn a_sigkill_mid_write_loses_no_acknowledged_change() {
         let (acked, url) = (acked.clone(), url.clone());
         rt.spawn(async move {
             let (_hub, doc) = common::local_doc("crash");
-            let client = common::client(url::Url::parse(&url).unwrap(), tandem::client::HttpVersion::Http1);
+            let client = common::client(
+                url::Url::parse(&url).unwrap(),
+                tandem::client::HttpVersion::Http1,
+            );
             for i in 0u32.. {
                 common::put(&doc, &format!("k{i}"), &"x".repeat(2000));
-                match client.sync_once(&doc, tandem::protocol::Until::HeadsEqual, Duration::from_secs(5)).await {
+                match client
+                    .sync_once(
+                        &doc,
+                        tandem::protocol::Until::HeadsEqual,
+                        Duration::from_secs(5),
+                    )
+                    .await
+                {
                     Ok(_) => acked.lock().unwrap().push(i),
                     Err(_) => break,
                 }
@@ -297,22 +399,38 @@ fn a_sigkill_mid_write_loses_no_acknowledged_change() {
     let mut server = server;
     server.child.kill().unwrap(); // SIGKILL
     server.child.wait().unwrap();
-    rt.block_on(async { let _ = tokio::time::timeout(common::WAIT, writer).await; });
+    rt.block_on(async {
+        let _ = tokio::time::timeout(common::WAIT, writer).await;
+    });
     let acked = acked.lock().unwrap().clone();
     assert!(acked.len() >= 50);
 
     let restarted = serve_on(&listen, dir.path(), &[]);
     let out = dir.path().join("after.automerge");
     let out = out.to_str().unwrap();
-    ok(&["sync", &format!("{}/crash", restarted.url), "--file", out, "--until", "has-remote-heads"]);
+    ok(&[
+        "sync",
+        &format!("{}/crash", restarted.url),
+        "--file",
+        out,
+        "--until",
+        "has-remote-heads",
+    ]);
     let json: serde_json::Value = serde_json::from_str(&ok(&["cat", out])).unwrap();
     for i in &acked {
-        assert!(json.get(format!("k{i}")).is_some(), "acknowledged change k{i} was lost ({} acked)", acked.len());
+        assert!(
+            json.get(format!("k{i}")).is_some(),
+            "acknowledged change k{i} was lost ({} acked)",
+            acked.len()
+        );
     }
 }
 
 fn unsafe_kill(pid: u32, signal: &str) {
-    let status = Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 

@@ -16,7 +16,13 @@ use tandem::server::ServerOptions;
 use tandem::store::{Durability, MemoryStore, SqliteStore, Store};
 use tandem::tls::{Identity, Trust};
 
-async fn two_sided_sync(base: &str, http: HttpVersion, trust: Trust, server_hub: &Arc<Hub>, name: &str) {
+async fn two_sided_sync(
+    base: &str,
+    http: HttpVersion,
+    trust: Trust,
+    server_hub: &Arc<Hub>,
+    name: &str,
+) {
     let server_doc = server_hub.open(&id(name)).unwrap();
     put(&server_doc, "from_server", name);
     let (_hub, local) = local_doc(name);
@@ -25,7 +31,10 @@ async fn two_sided_sync(base: &str, http: HttpVersion, trust: Trust, server_hub:
         c.http = http;
         c.trust = trust;
     });
-    let report = client.sync_once(&local, Until::HeadsEqual, WAIT).await.unwrap();
+    let report = client
+        .sync_once(&local, Until::HeadsEqual, WAIT)
+        .await
+        .unwrap();
     assert!(report.changed);
     assert_eq!(get(&local, "from_server").as_deref(), Some(name));
     assert_eq!(get(&server_doc, "from_client").as_deref(), Some(name));
@@ -45,7 +54,14 @@ async fn syncs_over_http1_h2c_and_tls_h2_and_h1() {
     two_sided_sync(&tls, HttpVersion::Auto, pinned(&server), &hub, "tls-alpn").await;
     two_sided_sync(&tls, HttpVersion::Http2, pinned(&server), &hub, "tls-h2").await;
     two_sided_sync(&tls, HttpVersion::Http1, pinned(&server), &hub, "tls-h1").await;
-    two_sided_sync(&tls, HttpVersion::Http1, Trust::Insecure, &hub, "tls-insecure").await;
+    two_sided_sync(
+        &tls,
+        HttpVersion::Http1,
+        Trust::Insecure,
+        &hub,
+        "tls-insecure",
+    )
+    .await;
     server.shutdown().await;
 }
 
@@ -59,14 +75,24 @@ async fn a_changed_certificate_is_refused_with_the_reason() {
     )
     .await;
     let other = tempfile::tempdir().unwrap();
-    let wrong = Identity::self_signed_in(other.path()).unwrap().fingerprint();
+    let wrong = Identity::self_signed_in(other.path())
+        .unwrap()
+        .fingerprint();
     let (_h, local) = local_doc("pinned");
-    let client = client_with(doc_url(&server.url(), "pinned"), |c| c.trust = Trust::Pinned(wrong));
-    let err = client.sync_once(&local, Until::HeadsEqual, WAIT).await.unwrap_err();
+    let client = client_with(doc_url(&server.url(), "pinned"), |c| {
+        c.trust = Trust::Pinned(wrong)
+    });
+    let err = client
+        .sync_once(&local, Until::HeadsEqual, WAIT)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("fingerprint mismatch"), "{err}");
     // Without any trust setting, a self-signed certificate is refused too.
     let client = client_with(doc_url(&server.url(), "pinned"), |_| {});
-    assert!(matches!(client.sync_once(&local, Until::HeadsEqual, WAIT).await, Err(ClientError::Transport { .. })));
+    assert!(matches!(
+        client.sync_once(&local, Until::HeadsEqual, WAIT).await,
+        Err(ClientError::Transport { .. })
+    ));
     server.shutdown().await;
 }
 
@@ -83,20 +109,39 @@ async fn a_custom_ca_is_trusted() {
         .signed_by(&leaf_key, &issuer)
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key, ca) = (dir.path().join("c.pem"), dir.path().join("k.pem"), dir.path().join("ca.pem"));
+    let (cert, key, ca) = (
+        dir.path().join("c.pem"),
+        dir.path().join("k.pem"),
+        dir.path().join("ca.pem"),
+    );
     std::fs::write(&cert, leaf.pem()).unwrap();
     std::fs::write(&key, leaf_key.serialize_pem()).unwrap();
     std::fs::write(&ca, ca_cert.pem()).unwrap();
     let hub = Hub::new(Arc::new(MemoryStore::new()));
-    let server = start_server_with(hub.clone(), Some(Identity::from_pem_files(&cert, &key).unwrap()), ServerOptions::default()).await;
+    let server = start_server_with(
+        hub.clone(),
+        Some(Identity::from_pem_files(&cert, &key).unwrap()),
+        ServerOptions::default(),
+    )
+    .await;
     let base = format!("https://localhost:{}", server.local_addr().port());
-    two_sided_sync(&base, HttpVersion::Auto, Trust::custom_ca_file(&ca).unwrap(), &hub, "ca").await;
+    two_sided_sync(
+        &base,
+        HttpVersion::Auto,
+        Trust::custom_ca_file(&ca).unwrap(),
+        &hub,
+        "ca",
+    )
+    .await;
     server.shutdown().await;
 }
 
 #[tokio::test]
 async fn bearer_tokens_gate_syncing() {
-    let options = ServerOptions { tokens: vec!["s3cret".into()], ..ServerOptions::default() };
+    let options = ServerOptions {
+        tokens: vec!["s3cret".into()],
+        ..ServerOptions::default()
+    };
     let hub = Hub::new(Arc::new(MemoryStore::new()));
     let server = start_server_with(hub.clone(), None, options).await;
     let (_h, local) = local_doc("gated");
@@ -105,8 +150,13 @@ async fn bearer_tokens_gate_syncing() {
         Err(e @ ClientError::Status { status: 401, .. }) => assert!(e.is_permanent()),
         other => panic!("expected 401, got {other:?}"),
     }
-    let wrong = client_with(doc_url(&server.url(), "gated"), |c| c.token = Some("nope".into()));
-    assert!(matches!(wrong.sync_once(&local, Until::HeadsEqual, WAIT).await, Err(ClientError::Status { status: 401, .. })));
+    let wrong = client_with(doc_url(&server.url(), "gated"), |c| {
+        c.token = Some("nope".into())
+    });
+    assert!(matches!(
+        wrong.sync_once(&local, Until::HeadsEqual, WAIT).await,
+        Err(ClientError::Status { status: 401, .. })
+    ));
     two_sided_sync_with_token(&server.url(), &hub).await;
     server.shutdown().await;
 }
@@ -116,7 +166,10 @@ async fn two_sided_sync_with_token(base: &str, hub: &Arc<Hub>) {
     put(&local, "k", "v");
     let ok = client_with(doc_url(base, "gated"), |c| c.token = Some("s3cret".into()));
     ok.sync_once(&local, Until::HeadsEqual, WAIT).await.unwrap();
-    assert_eq!(get(&hub.open(&id("gated")).unwrap(), "k").as_deref(), Some("v"));
+    assert_eq!(
+        get(&hub.open(&id("gated")).unwrap(), "k").as_deref(),
+        Some("v")
+    );
 }
 
 async fn clients_converge(n: usize, http: HttpVersion) {
@@ -126,7 +179,10 @@ async fn clients_converge(n: usize, http: HttpVersion) {
     let mut lives = vec![];
     for _ in 0..n {
         let (_h, doc) = local_doc("shared");
-        lives.push(go_live(&client(doc_url(&server.url(), "shared"), http), &doc));
+        lives.push(go_live(
+            &client(doc_url(&server.url(), "shared"), http),
+            &doc,
+        ));
         docs.push(doc);
     }
     // Every client writes its own key, concurrently.
@@ -137,17 +193,26 @@ async fn clients_converge(n: usize, http: HttpVersion) {
     wait_converged(&docs).await;
     for doc in &docs {
         for i in 0..n {
-            assert_eq!(get(doc, &format!("client{i}")), Some(format!("hello from {i}")));
+            assert_eq!(
+                get(doc, &format!("client{i}")),
+                Some(format!("hello from {i}"))
+            );
         }
     }
     // And a later change from one client reaches all others live.
     put(&docs[0], "late", "news");
     for doc in &docs {
-        wait_for(doc, "the late change", |d| get(d, "late").as_deref() == Some("news")).await;
+        wait_for(doc, "the late change", |d| {
+            get(d, "late").as_deref() == Some("news")
+        })
+        .await;
     }
     for live in &lives {
         let status = live.status.borrow().clone();
-        assert!(matches!(status, ConnectionStatus::Live { .. }), "{status:?}");
+        assert!(
+            matches!(status, ConnectionStatus::Live { .. }),
+            "{status:?}"
+        );
     }
     for live in lives {
         live.stop().await;
@@ -167,23 +232,41 @@ async fn ten_clients_converge_live_over_h2c() {
 
 #[tokio::test]
 async fn one_doc_synced_with_two_servers_relays_between_them() {
-    let (hub_a, hub_b) = (Hub::new(Arc::new(MemoryStore::new())), Hub::new(Arc::new(MemoryStore::new())));
+    let (hub_a, hub_b) = (
+        Hub::new(Arc::new(MemoryStore::new())),
+        Hub::new(Arc::new(MemoryStore::new())),
+    );
     let a = start_server_with(hub_a.clone(), None, ServerOptions::default()).await;
     let b = start_server_with(hub_b.clone(), None, ServerOptions::default()).await;
     let (_h, bridge) = local_doc("relay");
-    let to_a = go_live(&client(doc_url(&a.url(), "relay"), HttpVersion::Http2), &bridge);
-    let to_b = go_live(&client(doc_url(&b.url(), "relay"), HttpVersion::Http1), &bridge);
+    let to_a = go_live(
+        &client(doc_url(&a.url(), "relay"), HttpVersion::Http2),
+        &bridge,
+    );
+    let to_b = go_live(
+        &client(doc_url(&b.url(), "relay"), HttpVersion::Http1),
+        &bridge,
+    );
     // A change made by a client of server A ...
     let (_h, alice) = local_doc("relay");
     put(&alice, "from", "alice");
-    client(doc_url(&a.url(), "relay"), HttpVersion::Http1).sync_once(&alice, Until::HeadsEqual, WAIT).await.unwrap();
+    client(doc_url(&a.url(), "relay"), HttpVersion::Http1)
+        .sync_once(&alice, Until::HeadsEqual, WAIT)
+        .await
+        .unwrap();
     // ... reaches server B through the doc that syncs with both.
     let on_b = hub_b.open(&id("relay")).unwrap();
-    wait_for(&on_b, "alice's change on server B", |d| get(d, "from").as_deref() == Some("alice")).await;
+    wait_for(&on_b, "alice's change on server B", |d| {
+        get(d, "from").as_deref() == Some("alice")
+    })
+    .await;
     // And the other way round.
     let on_a = hub_a.open(&id("relay")).unwrap();
     put(&on_b, "reply", "bob");
-    wait_for(&on_a, "bob's reply on server A", |d| get(d, "reply").as_deref() == Some("bob")).await;
+    wait_for(&on_a, "bob's reply on server A", |d| {
+        get(d, "reply").as_deref() == Some("bob")
+    })
+    .await;
     to_a.stop().await;
     to_b.stop().await;
     a.shutdown().await;
@@ -201,14 +284,33 @@ async fn termination_checks_with_concurrent_changes_on_both_sides() {
         local.load_bytes(&server_doc.save()).unwrap();
         put(&local, &format!("c{round}"), "client");
         put(&server_doc, &format!("s{round}b"), "server again");
-        let until = if round % 2 == 0 { Until::HeadsEqual } else { Until::HasRemoteHeads };
-        let http = if round % 2 == 0 { HttpVersion::Http1 } else { HttpVersion::Http2 };
-        client(doc_url(&server.url(), "both"), http).sync_once(&local, until, WAIT).await.unwrap();
+        let until = if round % 2 == 0 {
+            Until::HeadsEqual
+        } else {
+            Until::HasRemoteHeads
+        };
+        let http = if round % 2 == 0 {
+            HttpVersion::Http1
+        } else {
+            HttpVersion::Http2
+        };
+        client(doc_url(&server.url(), "both"), http)
+            .sync_once(&local, until, WAIT)
+            .await
+            .unwrap();
         // Neither check may end the sync before the server has our change
         // (has-remote-heads must not lose the push) ...
-        assert_eq!(get(&server_doc, &format!("c{round}")).as_deref(), Some("client"), "{until}");
+        assert_eq!(
+            get(&server_doc, &format!("c{round}")).as_deref(),
+            Some("client"),
+            "{until}"
+        );
         // ... and both pull what the server had.
-        assert_eq!(get(&local, &format!("s{round}b")).as_deref(), Some("server again"), "{until}");
+        assert_eq!(
+            get(&local, &format!("s{round}b")).as_deref(),
+            Some("server again"),
+            "{until}"
+        );
     }
     server.shutdown().await;
 }
@@ -222,7 +324,10 @@ async fn has_remote_heads_on_an_empty_client_pulls_the_document() {
         put(&server_doc, &format!("k{i}"), "v");
     }
     let (_h, local) = local_doc("pull");
-    client(doc_url(&server.url(), "pull"), HttpVersion::Http1).sync_once(&local, Until::HasRemoteHeads, WAIT).await.unwrap();
+    client(doc_url(&server.url(), "pull"), HttpVersion::Http1)
+        .sync_once(&local, Until::HasRemoteHeads, WAIT)
+        .await
+        .unwrap();
     assert_eq!(local.heads(), server_doc.heads());
     server.shutdown().await;
 }
@@ -239,12 +344,19 @@ async fn a_silent_server_times_out_with_a_clear_error() {
         }
     });
     let (_h, local) = local_doc("silent");
-    let err = client(doc_url(&format!("http://{addr}"), "silent"), HttpVersion::Http1)
-        .sync_once(&local, Until::HeadsEqual, Duration::from_millis(500))
-        .await
-        .unwrap_err();
+    let err = client(
+        doc_url(&format!("http://{addr}"), "silent"),
+        HttpVersion::Http1,
+    )
+    .sync_once(&local, Until::HeadsEqual, Duration::from_millis(500))
+    .await
+    .unwrap_err();
     assert!(matches!(err, ClientError::Timeout { .. }), "{err:?}");
-    assert!(err.to_string().contains("timed out after 500ms waiting for heads-equal"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("timed out after 500ms waiting for heads-equal"),
+        "{err}"
+    );
     hold.abort();
 }
 
@@ -268,24 +380,52 @@ async fn redirects_are_followed_with_the_body_replayed() {
     let target = server.url();
     static TARGET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     TARGET.set(target).unwrap();
-    let front = redirector(|path| (StatusCode::TEMPORARY_REDIRECT, format!("{}{path}", TARGET.get().unwrap()))).await;
+    let front = redirector(|path| {
+        (
+            StatusCode::TEMPORARY_REDIRECT,
+            format!("{}{path}", TARGET.get().unwrap()),
+        )
+    })
+    .await;
     let (_h, local) = local_doc("moved");
     put(&local, "pushed", "through a redirect");
-    let report = client(doc_url(&front, "moved"), HttpVersion::Http1).sync_once(&local, Until::HeadsEqual, WAIT).await.unwrap();
+    let report = client(doc_url(&front, "moved"), HttpVersion::Http1)
+        .sync_once(&local, Until::HeadsEqual, WAIT)
+        .await
+        .unwrap();
     assert!(report.url.as_str().starts_with(TARGET.get().unwrap()));
     let on_server = hub.open(&id("moved")).unwrap();
-    assert_eq!(get(&on_server, "pushed").as_deref(), Some("through a redirect"));
+    assert_eq!(
+        get(&on_server, "pushed").as_deref(),
+        Some("through a redirect")
+    );
     // 308 with a relative Location, on the same redirector host, then on.
     let relative = redirector(|path| {
         if path.starts_with("/old/") {
-            (StatusCode::PERMANENT_REDIRECT, path.replacen("/old/", "/new/", 1))
+            (
+                StatusCode::PERMANENT_REDIRECT,
+                path.replacen("/old/", "/new/", 1),
+            )
         } else {
-            (StatusCode::TEMPORARY_REDIRECT, format!("{}/{}", TARGET.get().unwrap(), path.trim_start_matches("/new/")))
+            (
+                StatusCode::TEMPORARY_REDIRECT,
+                format!(
+                    "{}/{}",
+                    TARGET.get().unwrap(),
+                    path.trim_start_matches("/new/")
+                ),
+            )
         }
     })
     .await;
     let (_h, fresh) = local_doc("moved");
-    client(doc_url(&format!("{relative}/old"), "moved"), HttpVersion::Http2).sync_once(&fresh, Until::HasRemoteHeads, WAIT).await.unwrap();
+    client(
+        doc_url(&format!("{relative}/old"), "moved"),
+        HttpVersion::Http2,
+    )
+    .sync_once(&fresh, Until::HasRemoteHeads, WAIT)
+    .await
+    .unwrap();
     assert_eq!(get(&fresh, "pushed").as_deref(), Some("through a redirect"));
     server.shutdown().await;
 }
@@ -298,7 +438,10 @@ async fn redirect_loops_long_chains_and_method_changing_codes_are_errors() {
     })
     .await;
     let (_h, local) = local_doc("a");
-    let err = client(doc_url(&looping, "a"), HttpVersion::Http1).sync_once(&local, Until::HeadsEqual, WAIT).await.unwrap_err();
+    let err = client(doc_url(&looping, "a"), HttpVersion::Http1)
+        .sync_once(&local, Until::HeadsEqual, WAIT)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("redirect loop"), "{err}");
 
     let chain = redirector(|path| {
@@ -306,46 +449,81 @@ async fn redirect_loops_long_chains_and_method_changing_codes_are_errors() {
         (StatusCode::TEMPORARY_REDIRECT, format!("/d{}", n + 1))
     })
     .await;
-    let err = client(doc_url(&chain, "d0"), HttpVersion::Http1).sync_once(&local, Until::HeadsEqual, WAIT).await.unwrap_err();
+    let err = client(doc_url(&chain, "d0"), HttpVersion::Http1)
+        .sync_once(&local, Until::HeadsEqual, WAIT)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("more than 10 redirects"), "{err}");
 
     let moved = redirector(|_| (StatusCode::MOVED_PERMANENTLY, "/elsewhere".into())).await;
-    let err = client(doc_url(&moved, "x"), HttpVersion::Http1).sync_once(&local, Until::HeadsEqual, WAIT).await.unwrap_err();
-    assert!(err.to_string().contains("301 Moved Permanently would turn the PUT into a GET"), "{err}");
+    let err = client(doc_url(&moved, "x"), HttpVersion::Http1)
+        .sync_once(&local, Until::HeadsEqual, WAIT)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("301 Moved Permanently would turn the PUT into a GET"),
+        "{err}"
+    );
     assert!(err.is_permanent());
 }
 
 #[tokio::test]
 async fn live_sync_reconnects_after_a_server_restart_and_documents_persist() {
     let dir = tempfile::tempdir().unwrap();
-    let open_hub = || Hub::new(Arc::new(SqliteStore::open_dir(dir.path(), Durability::Process).unwrap()) as Arc<dyn Store>);
+    let open_hub = || {
+        Hub::new(
+            Arc::new(SqliteStore::open_dir(dir.path(), Durability::Process).unwrap())
+                as Arc<dyn Store>,
+        )
+    };
     let server = start_server_with(open_hub(), None, ServerOptions::default()).await;
     let addr = server.local_addr();
     let (_h, local) = local_doc("durable");
     let local_store = _h.store().clone();
-    let live = go_live_with_store(&client(doc_url(&server.url(), "durable"), HttpVersion::Http1), &local, Some(local_store));
+    let live = go_live_with_store(
+        &client(doc_url(&server.url(), "durable"), HttpVersion::Http1),
+        &local,
+        Some(local_store),
+    );
     put(&local, "before", "restart");
     let on_server = server.hub().open(&id("durable")).unwrap();
-    wait_for(&on_server, "the first change", |d| get(d, "before").is_some()).await;
+    wait_for(&on_server, "the first change", |d| {
+        get(d, "before").is_some()
+    })
+    .await;
     drop(on_server);
     server.shutdown().await;
 
     let mut status = live.status.clone();
-    tokio::time::timeout(WAIT, status.wait_for(|s| matches!(s, ConnectionStatus::Reconnecting { .. })))
-        .await
-        .expect("the client notices the server went away")
-        .unwrap();
+    tokio::time::timeout(
+        WAIT,
+        status.wait_for(|s| matches!(s, ConnectionStatus::Reconnecting { .. })),
+    )
+    .await
+    .expect("the client notices the server went away")
+    .unwrap();
     // Edited while the server is down: kept locally, pushed on reconnect.
     put(&local, "during", "outage");
 
     let server = start_server_at(addr, open_hub(), None, ServerOptions::default()).await;
     let on_server = server.hub().open(&id("durable")).unwrap();
-    assert_eq!(get(&on_server, "before").as_deref(), Some("restart"), "persisted across the restart");
-    wait_for(&on_server, "the change made during the outage", |d| get(d, "during").as_deref() == Some("outage")).await;
-    tokio::time::timeout(WAIT, status.wait_for(|s| *s == ConnectionStatus::Live { in_sync: true }))
-        .await
-        .expect("back in sync")
-        .unwrap();
+    assert_eq!(
+        get(&on_server, "before").as_deref(),
+        Some("restart"),
+        "persisted across the restart"
+    );
+    wait_for(&on_server, "the change made during the outage", |d| {
+        get(d, "during").as_deref() == Some("outage")
+    })
+    .await;
+    tokio::time::timeout(
+        WAIT,
+        status.wait_for(|s| *s == ConnectionStatus::Live { in_sync: true }),
+    )
+    .await
+    .expect("back in sync")
+    .unwrap();
     live.stop().await;
     server.shutdown().await;
 }

@@ -26,16 +26,39 @@ pub fn id(s: &str) -> DocId {
 
 /// A server over an in-memory store on a free loopback port.
 pub async fn start_server() -> RunningServer {
-    start_server_with(Hub::new(Arc::new(MemoryStore::new())), None, ServerOptions::default()).await
+    start_server_with(
+        Hub::new(Arc::new(MemoryStore::new())),
+        None,
+        ServerOptions::default(),
+    )
+    .await
 }
 
 /// A server over `hub`, with optional TLS and options, on a free loopback port.
-pub async fn start_server_with(hub: Arc<Hub>, tls: Option<Identity>, options: ServerOptions) -> RunningServer {
+pub async fn start_server_with(
+    hub: Arc<Hub>,
+    tls: Option<Identity>,
+    options: ServerOptions,
+) -> RunningServer {
     start_server_at("127.0.0.1:0".parse().unwrap(), hub, tls, options).await
 }
 
-pub async fn start_server_at(listen: SocketAddr, hub: Arc<Hub>, tls: Option<Identity>, options: ServerOptions) -> RunningServer {
-    server::start(ServerConfig { listen, tls, options }, hub).await.expect("server starts")
+pub async fn start_server_at(
+    listen: SocketAddr,
+    hub: Arc<Hub>,
+    tls: Option<Identity>,
+    options: ServerOptions,
+) -> RunningServer {
+    server::start(
+        ServerConfig {
+            listen,
+            tls,
+            options,
+        },
+        hub,
+    )
+    .await
+    .expect("server starts")
 }
 
 /// A fresh local hub and an open document in it.
@@ -67,7 +90,8 @@ pub fn pinned(server: &RunningServer) -> Trust {
 
 /// Puts a string scalar at a root key (one change).
 pub fn put(doc: &Document, key: &str, value: &str) {
-    doc.change(|tx| tx.put(automerge::ROOT, key, value)).unwrap();
+    doc.change(|tx| tx.put(automerge::ROOT, key, value))
+        .unwrap();
 }
 
 /// Reads a root string/text value.
@@ -87,7 +111,10 @@ pub async fn wait_for(doc: &Document, what: &str, mut check: impl FnMut(&Documen
     let mut changes = doc.subscribe();
     let deadline = tokio::time::Instant::now() + WAIT;
     while !check(doc) {
-        if tokio::time::timeout_at(deadline, changes.changed()).await.is_err() {
+        if tokio::time::timeout_at(deadline, changes.changed())
+            .await
+            .is_err()
+        {
             panic!("timed out waiting for {what}");
         }
     }
@@ -134,19 +161,30 @@ pub fn go_live(client: &SyncClient, doc: &Arc<Document>) -> Live {
     go_live_with_store(client, doc, None)
 }
 
-pub fn go_live_with_store(client: &SyncClient, doc: &Arc<Document>, store: Option<Arc<dyn Store>>) -> Live {
+pub fn go_live_with_store(
+    client: &SyncClient,
+    doc: &Arc<Document>,
+    store: Option<Arc<dyn Store>>,
+) -> Live {
     let cancel = tokio_util::sync::CancellationToken::new();
     let (tx, rx) = tokio::sync::watch::channel(tandem::client::ConnectionStatus::Connecting);
     let task = {
         let (client, doc, cancel) = (client.clone(), doc.clone(), cancel.clone());
         tokio::spawn(async move { client.sync_live(&doc, cancel, tx, store).await })
     };
-    Live { cancel, status: rx, task }
+    Live {
+        cancel,
+        status: rx,
+        task,
+    }
 }
 
 impl Live {
     pub async fn stop(self) {
         self.cancel.cancel();
-        tokio::time::timeout(WAIT, self.task).await.expect("live sync stops").unwrap();
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("live sync stops")
+            .unwrap();
     }
 }
