@@ -79,7 +79,9 @@ try {
   });
 
   await check("typing in the body reaches a second browser live", async () => {
-    await a.click(`${tid("text-editor")}[data-path="/body"] .cm-content`);
+    // the new document's title has focus; Enter moves to the body
+    await a.waitForFunction(() => document.activeElement?.closest('[data-testid="doc-title"]'));
+    await a.keyboard.press("Enter");
     await a.keyboard.type("Hello from A.");
     await b.goto(`${server.origin}/_ui/#/doc/${encodeURIComponent(docId)}`);
     await b.waitForFunction(
@@ -266,6 +268,7 @@ try {
     await a.waitForSelector(tid("error-banner"));
     const text = await a.textContent(tid("error-banner"));
     assert(text.includes("simulated failure"), text);
+    await a.screenshot({ path: `${shotBase}-error.png` });
     assert((await a.inputValue(tid("prompt-input"))) === "please FAIL", "dialog input lost");
     await a.click(tid("confirm-cancel"));
     await a.click(tid("error-dismiss"));

@@ -23,7 +23,7 @@ import { formatSize, formatUpdated } from "../model/format";
 import * as ops from "../model/ops";
 import { SyncPeer } from "../model/peer";
 import { displayTitle, exportFileName, extractTitle } from "../model/title";
-import { confirmDialog, field, openDialog } from "./dialogs";
+import { ValidationError, confirmDialog, field, openDialog } from "./dialogs";
 import { DocView } from "./docview";
 import { h, setText, syncChildren } from "./dom";
 
@@ -205,8 +205,8 @@ export class App {
 
   private navigate(id: string | null): void {
     const hash = id ? `#/doc/${encodeURIComponent(id)}` : "#/";
-    if (location.hash !== hash) location.hash = hash; // triggers route()
-    else this.route();
+    if (location.hash !== hash) location.hash = hash; // the hashchange event then finds nothing to do
+    this.route();
   }
 
   // ---- errors --------------------------------------------------------------------------------
@@ -631,6 +631,7 @@ export class App {
     if (!ok || !created) return;
     await this.refreshDocs();
     this.navigate(created);
+    if (this.currentId === created) this.docView?.focusTitleWhenReady();
   }
 
   private async renameDoc(id: string): Promise<void> {
@@ -716,7 +717,7 @@ export class App {
     ];
     const request = (docId: string | null) => {
       const problem = validateRemoteUrl(url.value, needDocId);
-      if (problem) throw new Error(problem);
+      if (problem) throw new ValidationError(problem);
       return {
         url: url.value.trim(),
         doc_id: docId,

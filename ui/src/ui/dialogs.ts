@@ -19,6 +19,11 @@ export interface DialogOptions {
   onError?: (message: string) => void;
 }
 
+/** An input problem found in the browser: shown in the dialog only, not reported to the app's banner. */
+export class ValidationError extends Error {
+  override name = "ValidationError";
+}
+
 /** Open a modal dialog. Resolves true if confirmed (and `onOk` succeeded), false if cancelled. */
 export function openDialog(opts: DialogOptions): Promise<boolean> {
   const previous = document.activeElement as HTMLElement | null;
@@ -73,7 +78,7 @@ export function openDialog(opts: DialogOptions): Promise<boolean> {
         const message = (e as Error)?.message ?? String(e);
         error.textContent = message;
         error.hidden = false;
-        opts.onError?.(message);
+        if (!(e instanceof ValidationError)) opts.onError?.(message);
       } finally {
         busy = false;
         ok.disabled = false;

@@ -682,6 +682,8 @@ class NoteLayout implements View {
 
   focusTitle(): void {
     this.title.focus();
+    const v = this.title.editor.view;
+    v.dispatch({ selection: { anchor: v.state.doc.length } });
   }
 
   destroy(): void {
@@ -815,14 +817,19 @@ export class DocView {
       this.layout = wantNote ? new NoteLayout(root, this.ctx) : new GenericLayout(root, this.ctx);
       this.el.replaceChildren(this.layout.el);
       this.el.removeAttribute("aria-busy");
+      if (this.wantTitleFocus && this.layout instanceof NoteLayout) this.layout.focusTitle();
+      this.wantTitleFocus = false;
     }
     this.renderedHeads = heads;
     this.opts.onRendered?.();
   }
 
-  /** Focus the title editor of a note (after creating a document). */
-  focusTitle(): void {
+  private wantTitleFocus = false;
+
+  /** Focus the title editor of a note as soon as it is rendered (after creating a document). */
+  focusTitleWhenReady(): void {
     if (this.layout instanceof NoteLayout) this.layout.focusTitle();
+    else if (!this.layout) this.wantTitleFocus = true;
   }
 
   destroy(): void {
