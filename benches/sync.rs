@@ -936,16 +936,32 @@ async fn scenario_d_mem_split() -> Vec<Row> {
 }
 
 async fn scenario_x_costs() -> Vec<Row> {
-    let saved = if std::env::var("X_TRACE").is_ok() { std::fs::read(editing_trace_path()).unwrap() } else { build_10k().save() };
+    let saved = if std::env::var("X_TRACE").is_ok() {
+        std::fs::read(editing_trace_path()).unwrap()
+    } else {
+        build_10k().save()
+    };
     let mut server = Automerge::load(&saved).unwrap();
     for _ in 0..3 {
-        let t = Instant::now(); let d = Automerge::load(&saved).unwrap(); eprintln!("load {}", fmt_ms(t.elapsed()));
-        let t = Instant::now(); let _ = d.save(); eprintln!("save {}", fmt_ms(t.elapsed()));
-        let t = Instant::now(); let _ = d.save_after(&[]); eprintln!("save_after([]) {}", fmt_ms(t.elapsed()));
-        let t = Instant::now(); let _ = tandem::hub::doc_info(&d); eprintln!("doc_info {}", fmt_ms(t.elapsed()));
+        let t = Instant::now();
+        let d = Automerge::load(&saved).unwrap();
+        eprintln!("load {}", fmt_ms(t.elapsed()));
+        let t = Instant::now();
+        let _ = d.save();
+        eprintln!("save {}", fmt_ms(t.elapsed()));
+        let t = Instant::now();
+        let _ = d.save_after(&[]);
+        eprintln!("save_after([]) {}", fmt_ms(t.elapsed()));
+        let t = Instant::now();
+        let _ = tandem::hub::doc_info(&d);
+        eprintln!("doc_info {}", fmt_ms(t.elapsed()));
         let mut st = AmSyncState::new();
-        let t = Instant::now(); let _ = d.generate_sync_message(&mut st); eprintln!("generate fresh {}", fmt_ms(t.elapsed()));
-        let t = Instant::now(); let _ = inproc_sync(&mut server); eprintln!("inproc {}", fmt_ms(t.elapsed()));
+        let t = Instant::now();
+        let _ = d.generate_sync_message(&mut st);
+        eprintln!("generate fresh {}", fmt_ms(t.elapsed()));
+        let t = Instant::now();
+        let _ = inproc_sync(&mut server);
+        eprintln!("inproc {}", fmt_ms(t.elapsed()));
     }
     vec![]
 }

@@ -105,9 +105,15 @@ impl<'a> Exchange<'a> {
         loop {
             changes.borrow_and_update();
             let mut sent = false;
-            while let Some(message) = self.doc.generate(&mut self.session) {
-                if body.send(encode_sync(&message.encode())).await.is_err() {
-                    return self.fail_transport("the request body was closed".into());
+            loop {
+                let messages = self.doc.generate_split(&mut self.session);
+                if messages.is_empty() {
+                    break;
+                }
+                for message in messages {
+                    if body.send(encode_sync(&message.encode())).await.is_err() {
+                        return self.fail_transport("the request body was closed".into());
+                    }
                 }
                 sent = true;
             }

@@ -125,6 +125,12 @@ impl Document {
         session.generate(&self.lock())
     }
 
+    /// Like [`Document::generate`], split into lines the peer can read
+    /// (see [`SyncSession::generate_split`]).
+    pub fn generate_split(&self, session: &mut SyncSession) -> Vec<Message> {
+        session.generate_split(&self.lock())
+    }
+
     /// Runs `f` with the document and the session locked together (for checks
     /// that must see a consistent pair).
     pub fn with_session<T>(

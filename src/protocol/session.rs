@@ -41,6 +41,18 @@ impl std::fmt::Display for Until {
     }
 }
 
+/// The longest sync message (before base64) sent to a peer that may be the Go
+/// library, whose line reader stops at 65,535 bytes: 46 KiB of message is at
+/// most 62.8 KB of base64, plus the line's 28 bytes of JSON.
+pub const LEGACY_MAX_MESSAGE: usize = 46 * 1024;
+
+/// The longest sync message sent to a peer that advertises modern
+/// capabilities (Tandem, JavaScript Automerge): well under their 16 MiB lines.
+pub const MODERN_MAX_MESSAGE: usize = 8 * 1024 * 1024;
+
+/// Room kept for heads, needs and bloom filters when splitting.
+const SPLIT_OVERHEAD: usize = 4 * 1024;
+
 /// One side of one sync connection.
 #[derive(Debug, Default)]
 pub struct SyncSession {
@@ -72,6 +84,23 @@ impl SyncSession {
         doc.generate_sync_message(&mut self.state)
     }
 
+    /// Like [`SyncSession::generate`], but splits a message whose changes would
+    /// make a line too long for the peer into several messages, each carrying
+    /// a run of the changes in order. Peers that have not advertised any
+    /// capability (the Go library, automerge < 0.6) get lines under 64 KiB.
+    /// A single change larger than the limit still travels alone.
+    pub fn generate_split(&mut self, doc: &Automerge) -> Vec<Message> {
+        let Some(message) = self.generate(doc) else {
+            return Vec::new();
+        };
+        let limit = if self.state.their_capabilities.is_some() {
+            MODERN_MAX_MESSAGE
+        } else {
+            LEGACY_MAX_MESSAGE
+        };
+        split_message(message, limit)
+    }
+
     /// Applies a message from the peer to `doc`.
     pub fn receive(&mut self, doc: &mut Automerge, message: Message) -> Result<(), AutomergeError> {
         doc.receive_sync_message(&mut self.state, message)
@@ -97,6 +126,40 @@ impl SyncSession {
             }
         }
     }
+}
+
+/// Splits `message` so each part's changes fit in `limit` bytes (with room for
+/// the rest of the message). Every part repeats the heads, needs and haves;
+/// the receiver applies the runs in order (changes whose dependencies are
+/// still missing wait in its queue).
+pub fn split_message(message: Message, limit: usize) -> Vec<Message> {
+    let budget = limit.saturating_sub(SPLIT_OVERHEAD).max(1);
+    let total: usize = message.changes.iter().map(<[u8]>::len).sum();
+    if total <= budget || message.changes.len() < 2 {
+        return vec![message];
+    }
+    let mut groups: Vec<Vec<Vec<u8>>> = vec![Vec::new()];
+    let mut size = 0;
+    for chunk in message.changes.iter() {
+        let last = groups.last_mut().expect("never empty");
+        if !last.is_empty() && size + chunk.len() > budget {
+            groups.push(Vec::new());
+            size = 0;
+        }
+        size += chunk.len();
+        groups.last_mut().expect("never empty").push(chunk.to_vec());
+    }
+    groups
+        .into_iter()
+        .map(|changes| Message {
+            heads: message.heads.clone(),
+            need: message.need.clone(),
+            have: message.have.clone(),
+            changes: changes.into(),
+            flags: message.flags,
+            version: message.version.clone(),
+        })
+        .collect()
 }
 
 fn same_set(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
@@ -183,6 +246,58 @@ mod tests {
         let mut sb2 = SyncSession::new();
         converge(&mut a, &mut resumed, &mut b, &mut sb2);
         assert_eq!(a.get_heads(), b.get_heads());
+    }
+
+    /// A peer that strips the capability flags looks like the Go library.
+    fn as_legacy(mut m: Message) -> Message {
+        m.flags = None;
+        m
+    }
+
+    #[test]
+    fn messages_to_a_legacy_peer_are_split_under_64_kib_lines() {
+        let mut big = Automerge::new();
+        for i in 0..60 {
+            big.transact::<_, _, AutomergeError>(|tx| {
+                tx.put(automerge::ROOT, format!("k{i}"), "x".repeat(3000))?;
+                Ok(())
+            })
+            .unwrap();
+        }
+        let mut legacy = Automerge::new();
+        let (mut s_big, mut s_legacy) = (SyncSession::new(), SyncSession::new());
+        let mut largest_line = 0;
+        let mut parts_seen = 0;
+        for _ in 0..20 {
+            let to_legacy = s_big.generate_split(&big);
+            for m in &to_legacy {
+                let line = crate::protocol::line::encode_sync(&m.clone().encode());
+                largest_line = largest_line.max(line.len());
+            }
+            parts_seen = parts_seen.max(to_legacy.len());
+            for m in to_legacy {
+                s_legacy.receive(&mut legacy, m).unwrap();
+            }
+            let back: Vec<_> = std::iter::from_fn(|| s_legacy.generate(&legacy))
+                .take(1)
+                .collect();
+            if back.is_empty() && legacy.get_heads() == big.get_heads() {
+                break;
+            }
+            for m in back {
+                s_big.receive(&mut big, as_legacy(m)).unwrap();
+            }
+        }
+        assert_eq!(legacy.get_heads(), big.get_heads());
+        assert!(parts_seen > 1, "the history was split");
+        assert!(largest_line < 65_535, "largest line {largest_line}");
+    }
+
+    #[test]
+    fn small_messages_and_single_changes_are_not_split() {
+        let doc = doc_with("k", "v");
+        let m = SyncSession::new().generate(&doc).unwrap();
+        assert_eq!(split_message(m, 10).len(), 1);
     }
 
     #[test]

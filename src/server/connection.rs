@@ -65,8 +65,14 @@ impl Connection {
     /// Sends everything the peer needs right now.
     async fn flush_messages(&mut self) -> Result<bool, Ending> {
         let mut sent = false;
-        while let Some(message) = self.doc.generate(&mut self.session) {
-            self.send(encode_sync(&message.encode())).await?;
+        loop {
+            let messages = self.doc.generate_split(&mut self.session);
+            if messages.is_empty() {
+                break;
+            }
+            for message in messages {
+                self.send(encode_sync(&message.encode())).await?;
+            }
             sent = true;
         }
         Ok(sent)

@@ -2,7 +2,7 @@
 // @automerge/automerge-codemirror (see ./cmbinding.ts): typing becomes char-by-char splices on the
 // peer, remote changes arrive as minimal CodeMirror changes (caret/selection
 // are mapped, never reset).
-import { EditorState, type Extension } from "@codemirror/state";
+import { EditorState, type Extension, Prec } from "@codemirror/state";
 import { EditorView, keymap, placeholder as placeholderExt } from "@codemirror/view";
 import { minimalSetup } from "codemirror";
 import type { SyncPeer } from "../model/peer";
@@ -59,7 +59,8 @@ export class TextEditor {
     if (opts.singleLine) {
       extensions.push(
         singleLineFilter,
-        keymap.of([
+        // above minimalSetup's default keymap (which binds Enter to "insert newline")
+        Prec.highest(keymap.of([
           {
             key: "Enter",
             run: () => {
@@ -67,7 +68,7 @@ export class TextEditor {
               return true;
             },
           },
-        ]),
+        ])),
       );
     }
     this.el = h("div", {
