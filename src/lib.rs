@@ -14,6 +14,8 @@
 //!   local edit, is stored first and then wakes every subscriber.
 //! - [`server`] — the axum router (`PUT /{doc_id}` and the extras), served on
 //!   one port as HTTP/1.1, h2c and TLS (h2 or http/1.1 by ALPN).
+//! - [`service`] — what a UI needs: documents, remotes, events; the browser
+//!   UI reaches it over HTTP/WebSocket, the desktop app through Tauri.
 //! - [`client`] — syncs a local document with a remote server: one-shot with a
 //!   termination check, or live with reconnects; redirects, TLS trust, tokens.
 //! - [`tls`] — self-signed certificates, fingerprints and pinning.
@@ -27,6 +29,7 @@ pub mod edit;
 pub mod hub;
 pub mod protocol;
 pub mod server;
+pub mod service;
 pub mod store;
 pub mod tls;
 

@@ -235,6 +235,9 @@ pub enum Trust {
     Pinned(Fingerprint),
     /// Anything at all (`--insecure`): encryption without authentication.
     Insecure,
+    /// Trust on first use: the first certificate seen is recorded in the slot
+    /// and, from then on, only that one is accepted ("trust this certificate").
+    FirstUse(Arc<std::sync::Mutex<Option<Fingerprint>>>),
 }
 
 impl Trust {
@@ -271,14 +274,21 @@ impl Trust {
             Trust::Pinned(fp) => builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(PinnedVerifier {
-                    expected: Some(*fp),
+                    pin: Pin::Exactly(*fp),
                     provider: provider(),
                 }))
                 .with_no_client_auth(),
             Trust::Insecure => builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(PinnedVerifier {
-                    expected: None,
+                    pin: Pin::Anything,
+                    provider: provider(),
+                }))
+                .with_no_client_auth(),
+            Trust::FirstUse(slot) => builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(PinnedVerifier {
+                    pin: Pin::FirstUse(Arc::clone(slot)),
                     provider: provider(),
                 }))
                 .with_no_client_auth(),
@@ -288,12 +298,33 @@ impl Trust {
     }
 }
 
-/// Accepts exactly one certificate (by fingerprint), or any when `expected`
-/// is `None`; handshake signatures are still verified either way.
+/// Which certificate a [`PinnedVerifier`] accepts.
+#[derive(Debug)]
+enum Pin {
+    Exactly(Fingerprint),
+    Anything,
+    FirstUse(Arc<std::sync::Mutex<Option<Fingerprint>>>),
+}
+
+/// Accepts certificates by fingerprint rather than by CA; handshake
+/// signatures are still verified either way.
 #[derive(Debug)]
 struct PinnedVerifier {
-    expected: Option<Fingerprint>,
+    pin: Pin,
     provider: Arc<CryptoProvider>,
+}
+
+fn check_pin(
+    expected: Fingerprint,
+    actual: Fingerprint,
+) -> Result<ServerCertVerified, rustls::Error> {
+    if actual == expected {
+        Ok(ServerCertVerified::assertion())
+    } else {
+        Err(rustls::Error::General(format!(
+            "certificate fingerprint mismatch: expected {expected}, server presented {actual}"
+        )))
+    }
 }
 
 impl ServerCertVerifier for PinnedVerifier {
@@ -305,16 +336,18 @@ impl ServerCertVerifier for PinnedVerifier {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.expected {
-            None => Ok(ServerCertVerified::assertion()),
-            Some(expected) => {
-                let actual = Fingerprint::of(end_entity);
-                if actual == expected {
-                    Ok(ServerCertVerified::assertion())
-                } else {
-                    Err(rustls::Error::General(format!(
-                        "certificate fingerprint mismatch: expected {expected}, server presented {actual}"
-                    )))
+        let actual = Fingerprint::of(end_entity);
+        match &self.pin {
+            Pin::Anything => Ok(ServerCertVerified::assertion()),
+            Pin::Exactly(expected) => check_pin(*expected, actual),
+            Pin::FirstUse(slot) => {
+                let mut seen = slot.lock().unwrap_or_else(|p| p.into_inner());
+                match *seen {
+                    Some(expected) => check_pin(expected, actual),
+                    None => {
+                        *seen = Some(actual);
+                        Ok(ServerCertVerified::assertion())
+                    }
                 }
             }
         }

@@ -44,6 +44,10 @@ pub struct Document {
     deleted: AtomicBool,
     /// A handle on ourselves, for background work that must outlive `&self`.
     this: std::sync::Weak<Document>,
+    /// Where listing changes (first write, new title) are announced.
+    events: tokio::sync::broadcast::Sender<super::HubEvent>,
+    /// The title as last listed, `None` inside until first stored.
+    listed_title: Mutex<Option<Option<String>>>,
 }
 
 impl std::fmt::Debug for Document {
@@ -56,7 +60,14 @@ impl std::fmt::Debug for Document {
 
 impl Document {
     /// Wraps an already loaded document.
-    pub(crate) fn new(id: DocId, doc: Automerge, store: Arc<dyn Store>) -> Arc<Self> {
+    pub(crate) fn new(
+        id: DocId,
+        doc: Automerge,
+        store: Arc<dyn Store>,
+        events: tokio::sync::broadcast::Sender<super::HubEvent>,
+        stored: bool,
+    ) -> Arc<Self> {
+        let listed_title = stored.then(|| title_of(&doc));
         Arc::new_cyclic(|this| Self {
             id,
             doc: Mutex::new(doc),
@@ -65,6 +76,8 @@ impl Document {
             compacting: AtomicBool::new(false),
             deleted: AtomicBool::new(false),
             this: this.clone(),
+            events,
+            listed_title: Mutex::new(listed_title),
         })
     }
 
@@ -194,6 +207,7 @@ impl Document {
             Ok(backlog) => {
                 drop(doc);
                 self.version.send_modify(|v| *v += 1);
+                self.announce_if_listing_changed(info.title);
                 if backlog.wants_compaction() {
                     self.compact_in_background();
                 }
@@ -206,6 +220,16 @@ impl Document {
                 }
                 Err(e.into())
             }
+        }
+    }
+
+    /// Tells the hub's listeners when this document first appears in listings
+    /// or its title changes.
+    fn announce_if_listing_changed(&self, title: Option<String>) {
+        let mut listed = self.listed_title.lock().unwrap_or_else(|p| p.into_inner());
+        if listed.as_ref() != Some(&title) {
+            *listed = Some(title);
+            let _ = self.events.send(super::HubEvent::DocsChanged);
         }
     }
 
@@ -251,7 +275,8 @@ pub fn doc_info(doc: &Automerge) -> DocInfo {
     }
 }
 
-/// The root `title` value, if it is text or a string (at most 200 characters).
+/// The root `title` value's first non-empty line, if it is text or a string
+/// (at most 200 characters).
 pub fn title_of(doc: &Automerge) -> Option<String> {
     let (value, obj) = doc.get(automerge::ROOT, "title").ok()??;
     let text = match value {
@@ -259,7 +284,9 @@ pub fn title_of(doc: &Automerge) -> Option<String> {
         Value::Scalar(s) => s.as_str()?.to_owned(),
         _ => return None,
     };
-    Some(text.chars().take(200).collect())
+    // The first non-empty line, trimmed: what a sidebar can show.
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    Some(line.chars().take(200).collect())
 }
 
 /// Messages bigger than this are applied on a blocking thread, so a huge

@@ -81,16 +81,22 @@ impl Hub {
         }
         // Load outside the map lock: a big document takes a while, and other
         // documents should not wait for it.
-        let loaded = match self.store.load(id)? {
-            Some(bytes) => load_tolerant(id, &bytes)?,
-            None => Automerge::new(),
+        let (loaded, stored) = match self.store.load(id)? {
+            Some(bytes) => (load_tolerant(id, &bytes)?, true),
+            None => (Automerge::new(), false),
         };
         let mut open = self.open_map();
         if let Some(doc) = open.get(id).and_then(Weak::upgrade) {
             return Ok(doc); // someone else won the race; use theirs
         }
         open.retain(|_, weak| weak.strong_count() > 0);
-        let doc = Document::new(id.clone(), loaded, Arc::clone(&self.store));
+        let doc = Document::new(
+            id.clone(),
+            loaded,
+            Arc::clone(&self.store),
+            self.events.clone(),
+            stored,
+        );
         open.insert(id.clone(), Arc::downgrade(&doc));
         Ok(doc)
     }

@@ -25,7 +25,10 @@ pub async fn require_token(
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
-        .map(str::trim);
+        .map(str::trim)
+        .map(str::to_owned)
+        // Browsers cannot set headers on a WebSocket: allow `?access_token=` (RFC 6750 §2.3).
+        .or_else(|| query_token(request.uri().query()));
     match presented {
         Some(token)
             if state
@@ -46,4 +49,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn query_token(query: Option<&str>) -> Option<String> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == "access_token")
+        .map(|(_, v)| v.into_owned())
 }

@@ -10,11 +10,6 @@ use super::error::ApiError;
 use super::state::AppState;
 use crate::doc_id::{DocId, DocIdError};
 
-/// `GET /_health`.
-pub async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "ok": true, "version": crate::VERSION }))
-}
-
 /// `GET /_docs`: every stored document.
 pub async fn list_docs(State(state): State<AppState>) -> Result<Response, ApiError> {
     let docs = state.hub.list()?;

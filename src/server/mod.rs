@@ -14,6 +14,7 @@ pub mod listener;
 pub mod router;
 pub mod state;
 pub mod sync;
+pub mod ui_api;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub use router::app;
 pub use state::{AppState, ServerOptions};
 
 use crate::hub::Hub;
+use crate::service::Service;
 use crate::tls::{Fingerprint, Identity, TlsError};
 
 /// How to run a server.
@@ -78,10 +80,22 @@ pub struct RunningServer {
     state: AppState,
     stop_accepting: CancellationToken,
     accept_task: JoinHandle<()>,
+    owns_service: bool,
 }
 
-/// Binds and starts serving `hub`.
+/// Binds and starts serving `hub` (with a [`Service`] of its own, stopped on shutdown).
 pub async fn start(config: ServerConfig, hub: Arc<Hub>) -> Result<RunningServer, ServerError> {
+    let service = Service::start(hub);
+    let mut running = start_with_service(config, service).await?;
+    running.owns_service = true;
+    Ok(running)
+}
+
+/// Binds and starts serving an existing [`Service`] (the desktop app's).
+pub async fn start_with_service(
+    config: ServerConfig,
+    service: Arc<Service>,
+) -> Result<RunningServer, ServerError> {
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServerError::Bind {
@@ -99,7 +113,12 @@ pub async fn start(config: ServerConfig, hub: Arc<Hub>) -> Result<RunningServer,
         ),
         None => (None, None),
     };
-    let state = AppState::new(hub, config.options);
+    let scheme = if fingerprint.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let state = AppState::new(service, format!("{scheme}://{local_addr}"), config.options);
     let router = app(state.clone());
     let stop_accepting = state.shutdown.child_token();
     let accept_task = tokio::spawn(listener::accept_loop(
@@ -116,6 +135,7 @@ pub async fn start(config: ServerConfig, hub: Arc<Hub>) -> Result<RunningServer,
         state,
         stop_accepting,
         accept_task,
+        owns_service: false,
     })
 }
 
@@ -150,6 +170,11 @@ impl RunningServer {
         &self.state.hub
     }
 
+    /// The service being served.
+    pub fn service(&self) -> &Arc<Service> {
+        &self.state.service
+    }
+
     /// Stops accepting, ends every stream, waits (up to 10 s) for connection
     /// tasks, then flushes the store.
     pub async fn shutdown(self) {
@@ -162,6 +187,9 @@ impl RunningServer {
             .is_err()
         {
             tracing::warn!("some connections did not finish within 10 s");
+        }
+        if self.owns_service {
+            self.state.service.shutdown().await;
         }
         if let Err(e) = self.state.hub.flush() {
             tracing::error!(error = %e, "flushing the store at shutdown failed");

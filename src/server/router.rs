@@ -1,25 +1,43 @@
 //! The axum router: which path goes to which handler.
 
-use axum::routing::{get, put};
+use axum::routing::{delete, get, post, put};
 use axum::{middleware, Router};
+use tower_http::services::ServeDir;
 
 use super::auth::require_token;
-use super::extras::{delete_doc, fallback, get_doc, health, list_docs, method_not_allowed};
+use super::extras::{delete_doc, fallback, get_doc, list_docs, method_not_allowed};
 use super::state::AppState;
 use super::sync::sync_doc;
+use super::ui_api;
 
 /// Builds the router over `state`. Kept apart from the listener so tests can
 /// drive it directly.
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/_health", get(health))
-        .route("/_docs", get(list_docs))
+    let mut router = Router::new()
+        .route("/", get(ui_api::root))
+        .route("/_health", get(ui_api::health))
+        .route("/_docs", get(list_docs).post(ui_api::create_doc))
+        .route("/_import", post(ui_api::import_doc))
+        .route("/_ws/{doc_id}", get(ui_api::doc_socket))
+        .route("/_events", get(ui_api::events_socket))
+        .route(
+            "/_remotes",
+            get(ui_api::list_remotes).post(ui_api::add_remote),
+        )
+        .route("/_remotes/{id}", delete(ui_api::remove_remote))
         .route(
             "/{doc_id}",
             put(sync_doc).post(sync_doc).get(get_doc).delete(delete_doc),
         )
         .fallback(fallback)
-        .method_not_allowed_fallback(method_not_allowed)
+        .method_not_allowed_fallback(method_not_allowed);
+    if let Some(dir) = &state.options.ui_dir {
+        router = router.nest_service(
+            "/_ui",
+            ServeDir::new(dir).append_index_html_on_directories(true),
+        );
+    }
+    router
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state)
 }

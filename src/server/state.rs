@@ -8,6 +8,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::hub::Hub;
 use crate::protocol::DEFAULT_MAX_LINE;
+use crate::service::Service;
 
 /// Tunables of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -26,6 +27,8 @@ pub struct ServerOptions {
     pub write_timeout: Duration,
     /// The largest `.automerge` upload accepted by the import endpoint.
     pub max_upload: usize,
+    /// A built web UI to serve under `/_ui/` (the `ui/dist` directory).
+    pub ui_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerOptions {
@@ -37,6 +40,7 @@ impl Default for ServerOptions {
             first_line_wait: Duration::from_secs(1),
             write_timeout: Duration::from_secs(30),
             max_upload: 256 * 1024 * 1024,
+            ui_dir: None,
         }
     }
 }
@@ -46,6 +50,10 @@ impl Default for ServerOptions {
 pub struct AppState {
     /// The open documents.
     pub hub: Arc<Hub>,
+    /// The UI-facing operations (documents, remotes, events).
+    pub service: Arc<Service>,
+    /// The address the server listens on, as a URL.
+    pub listen: String,
     /// Tunables.
     pub options: Arc<ServerOptions>,
     /// Cancelled when the server shuts down: every stream ends.
@@ -55,10 +63,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State for a router over `hub`.
-    pub fn new(hub: Arc<Hub>, options: ServerOptions) -> Self {
+    /// State for a router over `service`, listening at `listen`.
+    pub fn new(service: Arc<Service>, listen: String, options: ServerOptions) -> Self {
         Self {
-            hub,
+            hub: service.hub().clone(),
+            service,
+            listen,
             options: Arc::new(options),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),

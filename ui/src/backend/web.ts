@@ -216,12 +216,8 @@ export class WebBackend implements Backend {
   }
 
   subscribe(onEvent: (ev: BackendEvent) => void, onStatus?: (s: LinkStatus) => void): () => void {
-    let opened = 0;
     const sock = new ReconnectingSocket(this.wsUrl("/_events"), {
-      // after a reconnect we may have missed events: tell the app to refetch
-      onOpen: () => {
-        if (opened++ > 0) onEvent({ event: "docs-changed" });
-      },
+      onOpen: () => {},
       onMessage: (line) => {
         let v: unknown;
         try {

@@ -74,6 +74,7 @@ export class App {
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
   /** Id of a document that was asked for (URL) but is not in `/_docs` (yet). */
   private notFound: string | null = null;
+  private eventsEverOpen = false;
 
   // DOM
   private readonly root: HTMLElement;
@@ -186,9 +187,16 @@ export class App {
     this.backend.subscribe(
       (ev) => this.onEvent(ev),
       (s) => {
+        const wasDown = this.eventsStatus.state !== "open";
         this.eventsStatus = s;
         this.eventsStatusAt = Date.now();
         this.renderEventsStatus();
+        // (re)connected: we may have missed events while the link was down
+        if (s.state === "open" && wasDown && (this.eventsEverOpen || !this.docsLoaded)) {
+          void this.refreshDocs();
+          void this.refreshRemotes();
+        }
+        if (s.state === "open") this.eventsEverOpen = true;
       },
     );
     window.addEventListener("hashchange", () => this.route());

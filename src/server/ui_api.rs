@@ -1,0 +1,197 @@
+//! The browser UI's endpoints: documents, the UI's Automerge peer over a
+//! WebSocket (browsers cannot stream a request body and a response at once),
+//! events, remotes, and the built UI itself under `/_ui/`.
+
+use axum::body::Bytes;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Json;
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+
+use super::error::ApiError;
+use super::listener::ConnectionInfo;
+use super::state::AppState;
+use crate::doc_id::DocId;
+use crate::service::{RemoteSpec, ServiceError};
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::NotFound(m) => ApiError::NotFound(m),
+            ServiceError::BadInput(m) => ApiError::BadRequest(m),
+            ServiceError::Doc(e) => e.into(),
+            ServiceError::Store(e) => e.into(),
+            ServiceError::Client(e) => ApiError::BadRequest(e.to_string()),
+        }
+    }
+}
+
+/// Proof that the request comes from this machine (loopback is the owner).
+pub struct Owner;
+
+impl<S: Send + Sync> FromRequestParts<S> for Owner {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<ConnectionInfo>() {
+            Some(info) if info.remote.ip().is_loopback() => Ok(Owner),
+            _ => Err(ApiError::Forbidden(
+                "only the owner (this machine) may do this".into(),
+            )),
+        }
+    }
+}
+
+/// `GET /_health`: liveness, version and where the server listens.
+pub async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "ok": true, "version": crate::VERSION, "listen": state.listen }))
+}
+
+/// The body of `POST /_docs`.
+#[derive(Debug, Deserialize)]
+pub struct NewDoc {
+    /// The new document's title.
+    #[serde(default)]
+    pub title: String,
+}
+
+/// `POST /_docs`: a new document from the note template.
+pub async fn create_doc(
+    State(state): State<AppState>,
+    Json(new): Json<NewDoc>,
+) -> Result<Response, ApiError> {
+    let id = state.service.create_doc(&new.title)?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response())
+}
+
+/// `POST /_import`: `.automerge` bytes become a new document.
+pub async fn import_doc(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    if body.len() > state.options.max_upload {
+        return Err(ApiError::TooLarge(format!(
+            "upload exceeds {} bytes",
+            state.options.max_upload
+        )));
+    }
+    let id = state.service.import_doc(&body)?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response())
+}
+
+/// `GET /_ws/{doc_id}`: the UI's Automerge peer, one `{"event":…}` line per text frame.
+pub async fn doc_socket(
+    State(state): State<AppState>,
+    Path(raw_id): Path<String>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let id = DocId::parse(&raw_id)?;
+    let service = state.service.clone();
+    Ok(upgrade
+        .max_message_size(state.options.max_line)
+        .on_upgrade(move |socket| async move {
+            if let Err(e) = bridge(socket, service, id).await {
+                tracing::debug!(error = %e, "UI socket ended");
+            }
+        }))
+}
+
+async fn bridge(
+    socket: WebSocket,
+    service: std::sync::Arc<crate::service::Service>,
+    id: DocId,
+) -> Result<(), ServiceError> {
+    let (mut sink, stream) = socket.split();
+    let incoming = stream
+        .take_while(|m| std::future::ready(!matches!(m, Ok(Message::Close(_)))))
+        .filter_map(|m| async move {
+            match m {
+                Ok(Message::Text(text)) => Some(Ok(line(text.as_bytes()))),
+                Ok(Message::Binary(bytes)) => Some(Ok(line(&bytes))),
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            }
+        })
+        .boxed();
+    let mut outgoing = service.attach_peer(&id, incoming)?;
+    while let Some(bytes) = outgoing.recv().await {
+        let text =
+            String::from_utf8_lossy(bytes.strip_suffix(b"\n").unwrap_or(&bytes)).into_owned();
+        if sink.send(Message::Text(text.into())).await.is_err() {
+            break;
+        }
+    }
+    let _ = sink.close().await;
+    Ok(())
+}
+
+fn line(bytes: &[u8]) -> Bytes {
+    let mut v = Vec::with_capacity(bytes.len() + 1);
+    v.extend_from_slice(bytes);
+    v.push(b'\n');
+    Bytes::from(v)
+}
+
+/// `GET /_events`: [`crate::service::ServiceEvent`]s as JSON text frames.
+pub async fn events_socket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    let mut events = state.service.subscribe();
+    let shutdown = state.shutdown.clone();
+    upgrade.on_upgrade(move |socket| async move {
+        let (mut sink, mut stream) = socket.split();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                incoming = stream.next() => if !matches!(incoming, Some(Ok(_))) { break },
+                event = events.recv() => {
+                    let json = match event {
+                        Ok(event) => serde_json::to_string(&event).unwrap_or_default(),
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => "{\"event\":\"docs-changed\"}".to_owned(),
+                        Err(_) => break,
+                    };
+                    if sink.send(Message::Text(json.into())).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = sink.close().await;
+    })
+}
+
+/// `GET /_remotes`.
+pub async fn list_remotes(
+    _: Owner,
+    State(state): State<AppState>,
+) -> Json<Vec<crate::service::RemoteInfo>> {
+    Json(state.service.remotes())
+}
+
+/// `POST /_remotes`: start syncing a document with a server.
+pub async fn add_remote(
+    _: Owner,
+    State(state): State<AppState>,
+    Json(spec): Json<RemoteSpec>,
+) -> Result<Response, ApiError> {
+    let info = state.service.add_remote(spec)?;
+    Ok((StatusCode::CREATED, Json(info)).into_response())
+}
+
+/// `DELETE /_remotes/{id}`.
+pub async fn remove_remote(
+    _: Owner,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.service.remove_remote(&id)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /`: the UI, when one is served.
+pub async fn root(State(state): State<AppState>) -> Result<Redirect, ApiError> {
+    match state.options.ui_dir {
+        Some(_) => Ok(Redirect::temporary("/_ui/")),
+        None => Err(ApiError::NotFound(
+            "no UI is served here; see /_health".into(),
+        )),
+    }
+}

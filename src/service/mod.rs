@@ -1,0 +1,240 @@
+//! What a user interface needs from Tandem, in one place: list, create,
+//! delete, import and export documents; attach a UI's own Automerge peer to a
+//! document; manage remote servers; hear about changes. The browser UI reaches
+//! it over HTTP/WebSocket ([`crate::server`]), the desktop app through Tauri
+//! commands — both are thin layers over this.
+
+mod remotes;
+mod template;
+
+pub use remotes::{RemoteInfo, RemoteSpec};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::client::ClientError;
+use crate::doc_id::DocId;
+use crate::hub::{DocError, Hub, HubEvent};
+use crate::protocol::{EventReader, SyncSession, DEFAULT_MAX_LINE};
+use crate::server::connection::Connection;
+use crate::store::{DocSummary, StoreError};
+use remotes::Remotes;
+
+/// Something a UI should react to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum ServiceEvent {
+    /// The document list changed (created, deleted, retitled).
+    DocsChanged,
+    /// A remote connection changed state.
+    Remote {
+        /// Its new state.
+        remote: RemoteInfo,
+    },
+}
+
+/// Why a service operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// No such document or remote.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is malformed.
+    #[error("{0}")]
+    BadInput(String),
+    /// A document operation failed.
+    #[error(transparent)]
+    Doc(#[from] DocError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A client could not be set up.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+impl ServiceError {
+    /// A short machine-readable code for UIs (`not-found`, `bad-input`, …).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "not-found",
+            Self::BadInput(_) => "bad-input",
+            Self::Doc(DocError::Automerge(_)) => "bad-document",
+            Self::Doc(DocError::Deleted(_)) => "not-found",
+            Self::Doc(_) | Self::Store(_) => "storage",
+            Self::Client(_) => "remote",
+        }
+    }
+}
+
+/// The UI-facing service over a hub.
+pub struct Service {
+    hub: Arc<Hub>,
+    remotes: Arc<Remotes>,
+    events: broadcast::Sender<ServiceEvent>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    /// Starts the service: forwards hub events and resumes saved remotes.
+    /// Must be called inside a Tokio runtime.
+    pub fn start(hub: Arc<Hub>) -> Arc<Self> {
+        let (events, _) = broadcast::channel(256);
+        let shutdown = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let remotes = Arc::new(Remotes::new(
+            hub.clone(),
+            events.clone(),
+            shutdown.clone(),
+            tasks.clone(),
+        ));
+        let service = Arc::new(Self {
+            hub: hub.clone(),
+            remotes,
+            events: events.clone(),
+            shutdown: shutdown.clone(),
+            tasks: tasks.clone(),
+        });
+        let mut hub_events = hub.subscribe();
+        tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    event = hub_events.recv() => match event {
+                        Ok(HubEvent::DocsChanged) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                            let _ = events.send(ServiceEvent::DocsChanged);
+                        }
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    },
+                }
+            }
+        });
+        if let Err(e) = service.remotes.resume_saved() {
+            tracing::warn!(error = %e, "could not resume saved remotes");
+        }
+        service
+    }
+
+    /// The hub underneath.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// Listens for [`ServiceEvent`]s.
+    pub fn subscribe(&self) -> broadcast::Receiver<ServiceEvent> {
+        self.events.subscribe()
+    }
+
+    /// Every stored document.
+    pub fn list_docs(&self) -> Result<Vec<DocSummary>, ServiceError> {
+        Ok(self.hub.list()?)
+    }
+
+    /// Creates a document from the note template, with `title`.
+    pub fn create_doc(&self, title: &str) -> Result<DocId, ServiceError> {
+        let id = DocId::random();
+        let doc = self.hub.open(&id)?;
+        doc.change(|tx| template::note(tx, title))?;
+        Ok(id)
+    }
+
+    /// Deletes a document and stops its remotes.
+    pub fn delete_doc(&self, id: &DocId) -> Result<(), ServiceError> {
+        self.remotes.remove_doc(id)?;
+        if self.hub.delete(id)? {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound(format!("no document {id}")))
+        }
+    }
+
+    /// The document as `.automerge` bytes.
+    pub fn export_doc(&self, id: &DocId) -> Result<Vec<u8>, ServiceError> {
+        let doc = self
+            .hub
+            .open_existing(id)?
+            .ok_or_else(|| ServiceError::NotFound(format!("no document {id}")))?;
+        Ok(doc.save())
+    }
+
+    /// Imports `.automerge` bytes as a new document.
+    pub fn import_doc(&self, bytes: &[u8]) -> Result<DocId, ServiceError> {
+        automerge::Automerge::load(bytes)
+            .map_err(|e| ServiceError::BadInput(format!("not an Automerge document: {e}")))?;
+        let id = DocId::random();
+        self.hub.open(&id)?.load_bytes(bytes)?;
+        Ok(id)
+    }
+
+    /// Attaches a UI's Automerge peer to a document: `incoming` carries the
+    /// peer's `{"event":…}` lines, the returned channel the document's. The
+    /// connection ends when `incoming` ends or the receiver is dropped.
+    pub fn attach_peer<S, E>(
+        &self,
+        id: &DocId,
+        incoming: S,
+    ) -> Result<mpsc::Receiver<Bytes>, ServiceError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        let doc = self.hub.open(id)?;
+        let (tx, rx) = mpsc::channel(64);
+        let connection = Connection {
+            doc,
+            session: SyncSession::new(),
+            out: tx,
+            shutdown: self.shutdown.child_token(),
+            ping_interval: Duration::from_secs(15),
+            write_timeout: Duration::from_secs(60),
+        };
+        self.tasks.spawn(async move {
+            let ending = connection
+                .run(EventReader::new(incoming, DEFAULT_MAX_LINE), false, false)
+                .await;
+            tracing::debug!(?ending, "UI peer detached");
+        });
+        Ok(rx)
+    }
+
+    /// Every remote and its state.
+    pub fn remotes(&self) -> Vec<RemoteInfo> {
+        self.remotes.list()
+    }
+
+    /// Starts syncing a document with a remote server (and keeps doing so across restarts).
+    pub fn add_remote(&self, spec: RemoteSpec) -> Result<RemoteInfo, ServiceError> {
+        self.remotes.add(spec)
+    }
+
+    /// Stops and forgets a remote.
+    pub fn remove_remote(&self, id: &str) -> Result<(), ServiceError> {
+        if self.remotes.remove(id)? {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound(format!("no remote {id}")))
+        }
+    }
+
+    /// Stops remotes and UI peers, waiting up to 5 s for them.
+    pub async fn shutdown(&self) {
+        self.shutdown.cancel();
+        self.tasks.close();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.tasks.wait()).await;
+    }
+}

@@ -1,0 +1,311 @@
+//! Remote servers a local document stays in live sync with ("Open from
+//! server", "Sync with server"). Each one runs a [`SyncClient::sync_live`]
+//! task; the list is kept in the store's settings so connections come back
+//! after a restart, and every state change is announced as an event.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use url::Url;
+
+use super::{ServiceError, ServiceEvent};
+use crate::client::{ClientConfig, ConnectionStatus, SyncClient};
+use crate::doc_id::DocId;
+use crate::hub::Hub;
+use crate::tls::{Fingerprint, Trust};
+
+const SETTINGS_KEY: &str = "remotes";
+
+/// What the user asks for when adding a remote.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RemoteSpec {
+    /// The document's URL on the server, e.g. `https://host:7450/notes`.
+    pub url: String,
+    /// The local document to sync; `None` makes a local copy named after the URL's last segment.
+    #[serde(default)]
+    pub doc_id: Option<DocId>,
+    /// A bearer token for the server.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// The server certificate's SHA-256 fingerprint, to pin.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
+    /// Trust the certificate the server presents now (and only that one from then on).
+    #[serde(default)]
+    pub trust: bool,
+}
+
+/// A remote as stored (and re-started after a restart).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredRemote {
+    id: String,
+    doc_id: DocId,
+    url: String,
+    token: Option<String>,
+    fingerprint: Option<String>,
+    trust_first_use: bool,
+}
+
+/// A remote as shown to the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RemoteInfo {
+    /// The remote's ID (for removing it).
+    pub id: String,
+    /// The local document.
+    pub doc_id: DocId,
+    /// The server URL.
+    pub url: String,
+    /// `connecting`, `live`, `reconnecting`, `stopped`, or `removed` (last event of a removed remote).
+    pub state: &'static str,
+    /// Milliseconds until the next attempt, when reconnecting.
+    pub retry_in_ms: Option<u64>,
+    /// Why the last attempt failed, when reconnecting.
+    pub error: Option<String>,
+    /// Whether the server has exactly our heads.
+    pub in_sync: bool,
+    /// The pinned certificate fingerprint, if any.
+    pub fingerprint: Option<String>,
+}
+
+struct Running {
+    stored: StoredRemote,
+    cancel: CancellationToken,
+    status: watch::Receiver<ConnectionStatus>,
+}
+
+/// The set of running remotes.
+pub(crate) struct Remotes {
+    hub: Arc<Hub>,
+    running: Mutex<BTreeMap<String, Running>>,
+    events: broadcast::Sender<ServiceEvent>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+}
+
+fn info(stored: &StoredRemote, status: &ConnectionStatus) -> RemoteInfo {
+    let (state, retry_in_ms, error, in_sync) = match status {
+        ConnectionStatus::Connecting => ("connecting", None, None, false),
+        ConnectionStatus::Live { in_sync } => ("live", None, None, *in_sync),
+        ConnectionStatus::Reconnecting { retry_in_ms, error } => (
+            "reconnecting",
+            Some(*retry_in_ms),
+            Some(error.clone()),
+            false,
+        ),
+        ConnectionStatus::Stopped => ("stopped", None, None, false),
+    };
+    RemoteInfo {
+        id: stored.id.clone(),
+        doc_id: stored.doc_id.clone(),
+        url: stored.url.clone(),
+        state,
+        retry_in_ms,
+        error,
+        in_sync,
+        fingerprint: stored.fingerprint.clone(),
+    }
+}
+
+impl Remotes {
+    pub(crate) fn new(
+        hub: Arc<Hub>,
+        events: broadcast::Sender<ServiceEvent>,
+        shutdown: CancellationToken,
+        tasks: TaskTracker,
+    ) -> Self {
+        Self {
+            hub,
+            running: Mutex::new(BTreeMap::new()),
+            events,
+            shutdown,
+            tasks,
+        }
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Running>> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts every remote saved in the store.
+    pub(crate) fn resume_saved(self: &Arc<Self>) -> Result<(), ServiceError> {
+        let saved: Vec<StoredRemote> = match self.hub.store().get_setting(SETTINGS_KEY)? {
+            Some(json) => serde_json::from_str(&json).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "ignoring unreadable saved remotes");
+                Vec::new()
+            }),
+            None => Vec::new(),
+        };
+        for stored in saved {
+            if let Err(e) = self.start(stored.clone()) {
+                tracing::warn!(url = %stored.url, error = %e, "could not resume a remote");
+            }
+        }
+        Ok(())
+    }
+
+    fn persist(&self) -> Result<(), ServiceError> {
+        let all: Vec<StoredRemote> = self.running().values().map(|r| r.stored.clone()).collect();
+        let json =
+            serde_json::to_string(&all).map_err(|e| ServiceError::BadInput(e.to_string()))?;
+        self.hub.store().put_setting(SETTINGS_KEY, Some(&json))?;
+        Ok(())
+    }
+
+    /// Adds a remote and starts syncing with it.
+    pub(crate) fn add(self: &Arc<Self>, spec: RemoteSpec) -> Result<RemoteInfo, ServiceError> {
+        let url = Url::parse(spec.url.trim())
+            .map_err(|e| ServiceError::BadInput(format!("invalid URL {:?}: {e}", spec.url)))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(ServiceError::BadInput(format!(
+                "{url} is not an http(s) URL"
+            )));
+        }
+        let doc_id = match spec.doc_id {
+            Some(id) => id,
+            None => {
+                let last = url
+                    .path_segments()
+                    .and_then(|mut s| s.next_back())
+                    .unwrap_or("");
+                DocId::parse(last).map_err(|e| {
+                    ServiceError::BadInput(format!("{url} does not end in a document id: {e}"))
+                })?
+            }
+        };
+        let fingerprint = match spec
+            .fingerprint
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(fp) => Some(
+                Fingerprint::parse(fp)
+                    .map_err(|e| ServiceError::BadInput(e.to_string()))?
+                    .to_string(),
+            ),
+            None => None,
+        };
+        let stored = StoredRemote {
+            id: random_id(),
+            doc_id,
+            url: url.to_string(),
+            token: spec.token.filter(|t| !t.is_empty()),
+            fingerprint,
+            trust_first_use: spec.trust,
+        };
+        let info = self.start(stored)?;
+        self.persist()?;
+        Ok(info)
+    }
+
+    /// Stops and forgets a remote.
+    pub(crate) fn remove(&self, id: &str) -> Result<bool, ServiceError> {
+        let removed = self.running().remove(id);
+        let Some(running) = removed else {
+            return Ok(false);
+        };
+        running.cancel.cancel();
+        self.persist()?;
+        let mut gone = info(&running.stored, &ConnectionStatus::Stopped);
+        gone.state = "removed";
+        let _ = self.events.send(ServiceEvent::Remote { remote: gone });
+        Ok(true)
+    }
+
+    /// Stops and forgets every remote of a document (it was deleted).
+    pub(crate) fn remove_doc(&self, doc_id: &DocId) -> Result<(), ServiceError> {
+        let ids: Vec<String> = self
+            .running()
+            .iter()
+            .filter(|(_, r)| &r.stored.doc_id == doc_id)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            self.remove(&id)?;
+        }
+        Ok(())
+    }
+
+    /// Every remote and its state.
+    pub(crate) fn list(&self) -> Vec<RemoteInfo> {
+        self.running()
+            .values()
+            .map(|r| info(&r.stored, &r.status.borrow()))
+            .collect()
+    }
+
+    fn start(self: &Arc<Self>, stored: StoredRemote) -> Result<RemoteInfo, ServiceError> {
+        let url = Url::parse(&stored.url).map_err(|e| ServiceError::BadInput(e.to_string()))?;
+        let mut config = ClientConfig::new(url);
+        config.token = stored.token.clone();
+        let learned = Arc::new(Mutex::new(None));
+        config.trust = match (&stored.fingerprint, stored.trust_first_use) {
+            (Some(fp), _) => Trust::Pinned(
+                Fingerprint::parse(fp).map_err(|e| ServiceError::BadInput(e.to_string()))?,
+            ),
+            (None, true) => Trust::FirstUse(Arc::clone(&learned)),
+            (None, false) => Trust::System,
+        };
+        let client = SyncClient::new(config)?;
+        let doc = self.hub.open(&stored.doc_id)?;
+        let cancel = self.shutdown.child_token();
+        let (status_tx, status_rx) = watch::channel(ConnectionStatus::Connecting);
+        let id = stored.id.clone();
+        let first = info(&stored, &ConnectionStatus::Connecting);
+        self.running().insert(
+            id.clone(),
+            Running {
+                stored,
+                cancel: cancel.clone(),
+                status: status_rx.clone(),
+            },
+        );
+        let store = Some(Arc::clone(self.hub.store()));
+        self.tasks.spawn({
+            let cancel = cancel.clone();
+            async move { client.sync_live(&doc, cancel, status_tx, store).await }
+        });
+        // Announce every state change, and pin a first-use certificate once seen.
+        let this = Arc::clone(self);
+        self.tasks.spawn(async move {
+            let mut status = status_rx;
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    changed = status.changed() => if changed.is_err() { break },
+                }
+                let current = status.borrow_and_update().clone();
+                let learned_fp = *learned.lock().unwrap_or_else(|p| p.into_inner());
+                let snapshot = {
+                    let mut running = this.running();
+                    let Some(entry) = running.get_mut(&id) else {
+                        break;
+                    };
+                    let newly_pinned = entry.stored.fingerprint.is_none() && learned_fp.is_some();
+                    if let (true, Some(fp)) = (newly_pinned, learned_fp) {
+                        entry.stored.fingerprint = Some(fp.to_string());
+                    }
+                    (info(&entry.stored, &current), newly_pinned)
+                };
+                if snapshot.1 {
+                    let _ = this.persist();
+                }
+                let _ = this
+                    .events
+                    .send(ServiceEvent::Remote { remote: snapshot.0 });
+            }
+        });
+        let _ = self.events.send(ServiceEvent::Remote {
+            remote: first.clone(),
+        });
+        Ok(first)
+    }
+}
+
+fn random_id() -> String {
+    DocId::random().as_str()[..12].to_owned()
+}
