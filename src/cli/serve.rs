@@ -40,6 +40,30 @@ pub(crate) struct ServeArgs {
     /// fsync every commit (survives power loss), not just process death.
     #[arg(long)]
     fsync: bool,
+    /// Serve this built web UI under /_ui/ [default: $TANDEM_UI_DIR, or the
+    /// repository's ui/dist next to the binary or in the current directory].
+    #[arg(long, value_name = "DIR")]
+    ui_dir: Option<PathBuf>,
+}
+
+/// Where the built web UI is, if anywhere: `$TANDEM_UI_DIR`, the source
+/// tree's `ui/dist` (for `cargo run`), or `./ui/dist`.
+fn default_ui_dir() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("TANDEM_UI_DIR").map(PathBuf::from),
+        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ui/dist")),
+        std::env::current_exe().ok().and_then(|exe| {
+            exe.parent()?
+                .parent()?
+                .parent()
+                .map(|root| root.join("ui/dist"))
+        }),
+        Some(PathBuf::from("ui/dist")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|dir| dir.join("index.html").is_file())
 }
 
 pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
@@ -56,9 +80,11 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
         _ if args.tls => Some(Identity::self_signed_in(&data_dir)?),
         _ => None,
     };
+    let ui_dir = args.ui_dir.clone().or_else(default_ui_dir);
     let options = ServerOptions {
         tokens: args.tokens.clone(),
         max_line: args.max_line,
+        ui_dir: ui_dir.clone(),
         ..ServerOptions::default()
     };
     let running = server::start(
@@ -76,6 +102,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
         writeln!(out, "Tandem listening on {}", running.url())?;
         if let Some(fp) = running.fingerprint() {
             writeln!(out, "TLS certificate SHA-256 fingerprint: {fp}")?;
+        }
+        if ui_dir.is_some() {
+            writeln!(out, "Web UI: {}/_ui/", running.url())?;
         }
         writeln!(out, "Data directory: {}", data_dir.display())?;
         out.flush()?;

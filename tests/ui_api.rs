@@ -1,0 +1,413 @@
+//! The UI-facing API over real sockets: documents, the UI peer's WebSocket,
+//! events, and remote servers (with trust on first use), as the web UI and
+//! the desktop app use them.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use automerge::sync::SyncDoc;
+use automerge::transaction::Transactable;
+use automerge::ReadDoc;
+use base64::Engine as _;
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use tandem::hub::Hub;
+use tandem::server::{RunningServer, ServerOptions};
+use tandem::store::{Durability, MemoryStore, SqliteStore, Store};
+use tandem::tls::Identity;
+use tokio_tungstenite::tungstenite::Message;
+
+async fn json(response: reqwest::Response) -> serde_json::Value {
+    response.json().await.unwrap()
+}
+
+fn http() -> reqwest::Client {
+    let tls = tandem::tls::Trust::System
+        .client_config(&[b"http/1.1"])
+        .unwrap();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .no_proxy()
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn documents_are_created_listed_exported_imported_and_deleted() {
+    let server = start_server().await;
+    let base = server.url();
+    let created = http()
+        .post(format!("{base}/_docs"))
+        .json(&serde_json::json!({"title": "Groceries"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let id = json(created).await["id"].as_str().unwrap().to_owned();
+
+    let listed = json(http().get(format!("{base}/_docs")).send().await.unwrap()).await;
+    assert_eq!(listed[0]["id"], id.as_str());
+    assert_eq!(listed[0]["title"], "Groceries");
+
+    let doc = json(http().get(format!("{base}/{id}")).send().await.unwrap()).await;
+    assert_eq!(
+        doc,
+        serde_json::json!({"title": "Groceries", "body": ""}),
+        "the note template"
+    );
+
+    let bytes = http()
+        .get(format!("{base}/{id}"))
+        .header("accept", "application/octet-stream")
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let imported = http()
+        .post(format!("{base}/_import"))
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(imported.status(), 201);
+    let copy = json(imported).await["id"].as_str().unwrap().to_owned();
+    assert_ne!(copy, id);
+    assert_eq!(
+        json(http().get(format!("{base}/{copy}")).send().await.unwrap()).await["title"],
+        "Groceries"
+    );
+
+    let bad = http()
+        .post(format!("{base}/_import"))
+        .body("not automerge")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(json(bad).await["error"]
+        .as_str()
+        .unwrap()
+        .contains("not an Automerge document"));
+
+    assert_eq!(
+        http()
+            .delete(format!("{base}/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        http()
+            .delete(format!("{base}/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        http()
+            .get(format!("{base}/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let listed = json(http().get(format!("{base}/_docs")).send().await.unwrap()).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let health = json(http().get(format!("{base}/_health")).send().await.unwrap()).await;
+    assert_eq!(health["listen"], base.as_str());
+    server.shutdown().await;
+}
+
+fn sync_frame(doc: &automerge::Automerge, state: &mut automerge::sync::State) -> Option<Message> {
+    let msg = doc.generate_sync_message(state)?;
+    let data = base64::engine::general_purpose::STANDARD.encode(msg.encode());
+    Some(Message::Text(
+        format!("{{\"event\":\"sync\",\"data\":\"{data}\"}}").into(),
+    ))
+}
+
+fn apply_frame(doc: &mut automerge::Automerge, state: &mut automerge::sync::State, text: &str) {
+    let line: serde_json::Value = serde_json::from_str(text).unwrap();
+    if line["event"] != "sync" {
+        return;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(line["data"].as_str().unwrap())
+        .unwrap();
+    doc.receive_sync_message(state, automerge::sync::Message::decode(&bytes).unwrap())
+        .unwrap();
+}
+
+/// A UI peer on the WebSocket edits the document; an ndjson client sees it,
+/// and the other way round.
+#[tokio::test]
+async fn a_ui_peer_over_the_websocket_syncs_both_ways() {
+    let hub = Hub::new(Arc::new(MemoryStore::new()));
+    let server = start_server_with(hub.clone(), None, ServerOptions::default()).await;
+    let ws_url = format!("ws://{}/_ws/notes", server.local_addr());
+    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
+    let mut ui = automerge::Automerge::new();
+    let mut state = automerge::sync::State::new();
+    ui.transact::<_, _, automerge::AutomergeError>(|tx| {
+        tx.put(automerge::ROOT, "typed", "in the UI").map(drop)
+    })
+    .unwrap();
+    if let Some(frame) = sync_frame(&ui, &mut state) {
+        socket.send(frame).await.unwrap();
+    }
+    let server_doc = hub.open(&id("notes")).unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    // Pump frames until the server has the UI's change and the UI has a server-side one.
+    put(&server_doc, "from", "the server");
+    loop {
+        let frame = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .expect("frames keep coming")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(text) = frame {
+            apply_frame(&mut ui, &mut state, &text);
+            while let Some(reply) = sync_frame(&ui, &mut state) {
+                socket.send(reply).await.unwrap();
+            }
+        }
+        let ui_has = ui.get(automerge::ROOT, "from").unwrap().is_some();
+        if ui_has && get(&server_doc, "typed").as_deref() == Some("in the UI") {
+            break;
+        }
+    }
+    socket.close(None).await.unwrap();
+    eventually("the UI peer to detach", || async {
+        server_doc.subscriber_count() == 0
+    })
+    .await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn events_announce_new_documents_and_remote_states() {
+    let server = start_server().await;
+    let (mut events, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/_events", server.local_addr()))
+            .await
+            .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    http()
+        .post(format!("{}/_docs", server.url()))
+        .json(&serde_json::json!({"title": "x"}))
+        .send()
+        .await
+        .unwrap();
+    let frame = tokio::time::timeout(WAIT, events.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        frame.into_text().unwrap().as_str(),
+        "{\"event\":\"docs-changed\"}"
+    );
+    server.shutdown().await;
+}
+
+async fn tls_server(dir: &std::path::Path) -> (RunningServer, Arc<Hub>) {
+    let hub = Hub::new(Arc::new(
+        SqliteStore::open_dir(&dir.join("data"), Durability::Process).unwrap(),
+    ) as Arc<dyn Store>);
+    let identity = Identity::self_signed_in(dir).unwrap();
+    (
+        start_server_with(hub.clone(), Some(identity), ServerOptions::default()).await,
+        hub,
+    )
+}
+
+/// "Open from server" with "trust this certificate": a local copy stays in
+/// live sync, the certificate is pinned, and the connection comes back after
+/// a restart of the app side.
+#[tokio::test]
+async fn open_from_server_stays_live_pins_the_certificate_and_survives_a_restart() {
+    let remote_dir = tempfile::tempdir().unwrap();
+    let (remote, remote_hub) = tls_server(remote_dir.path()).await;
+    let shared = remote_hub.open(&id("plans")).unwrap();
+    put(&shared, "title", "Plans");
+
+    let app_dir = tempfile::tempdir().unwrap();
+    let open_app = || {
+        Hub::new(
+            Arc::new(SqliteStore::open_dir(app_dir.path(), Durability::Process).unwrap())
+                as Arc<dyn Store>,
+        )
+    };
+    let app = start_server_with(open_app(), None, ServerOptions::default()).await;
+    let added = http()
+        .post(format!("{}/_remotes", app.url()))
+        .json(&serde_json::json!({"url": format!("{}/plans", remote.url()), "trust": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+    let added = json(added).await;
+    assert_eq!(added["doc_id"], "plans");
+    let local = app.hub().open(&id("plans")).unwrap();
+    wait_for(&local, "the local copy", |d| {
+        get(d, "title").as_deref() == Some("Plans")
+    })
+    .await;
+    // Live both ways.
+    put(&local, "note", "from the app");
+    wait_for(&shared, "the app's edit on the server", |d| {
+        get(d, "note").is_some()
+    })
+    .await;
+    let remotes = json(
+        http()
+            .get(format!("{}/_remotes", app.url()))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        remotes[0]["fingerprint"],
+        remote.fingerprint().unwrap().to_string(),
+        "pinned on first use"
+    );
+    eventually("the in-sync badge", || async {
+        let r = json(
+            http()
+                .get(format!("{}/_remotes", app.url()))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        r[0]["state"] == "live" && r[0]["in_sync"] == true
+    })
+    .await;
+    drop(local);
+    app.shutdown().await;
+
+    // The app restarts: the remote resumes by itself.
+    let app = start_server_with(open_app(), None, ServerOptions::default()).await;
+    put(&shared, "after", "restart");
+    let local = app.hub().open(&id("plans")).unwrap();
+    wait_for(&local, "a change made while the app was down", |d| {
+        get(d, "after").is_some()
+    })
+    .await;
+
+    // Removing it stops the sync.
+    let remote_id = app.service().remotes()[0].id.clone();
+    assert_eq!(
+        http()
+            .delete(format!("{}/_remotes/{remote_id}", app.url()))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert!(app.service().remotes().is_empty());
+    app.shutdown().await;
+    remote.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_pinned_remote_whose_certificate_changes_is_refused_with_the_reason() {
+    let remote_dir = tempfile::tempdir().unwrap();
+    let (remote, _hub) = tls_server(remote_dir.path()).await;
+    let app = start_server().await;
+    let wrong = Identity::self_signed_in(tempfile::tempdir().unwrap().path())
+        .unwrap()
+        .fingerprint();
+    http()
+        .post(format!("{}/_remotes", app.url()))
+        .json(&serde_json::json!({"url": format!("{}/x", remote.url()), "fingerprint": wrong.to_string()}))
+        .send()
+        .await
+        .unwrap();
+    eventually("the mismatch to be reported", || async {
+        let r = json(
+            http()
+                .get(format!("{}/_remotes", app.url()))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        r[0]["state"] == "reconnecting"
+            && r[0]["error"]
+                .as_str()
+                .unwrap_or("")
+                .contains("fingerprint mismatch")
+    })
+    .await;
+    app.shutdown().await;
+    remote.shutdown().await;
+}
+
+#[tokio::test]
+async fn only_the_owner_manages_remotes() {
+    use tower::ServiceExt;
+    let service = tandem::service::Service::start(Hub::new(Arc::new(MemoryStore::new())));
+    let router = tandem::server::app(tandem::server::AppState::new(
+        service,
+        "http://x".into(),
+        ServerOptions::default(),
+    ));
+    for (remote, expected) in [("192.168.1.20:5000", 403), ("127.0.0.1:5000", 200)] {
+        let mut request = axum::http::Request::get("/_remotes")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        request
+            .extensions_mut()
+            .insert(tandem::server::listener::ConnectionInfo {
+                remote: remote.parse().unwrap(),
+                tls: false,
+            });
+        let response = router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), expected, "from {remote}");
+    }
+}
+
+#[tokio::test]
+async fn bad_remote_specs_are_refused() {
+    let app = start_server().await;
+    let bad = http()
+        .post(format!("{}/_remotes", app.url()))
+        .json(&serde_json::json!({"url": "ftp://x/y"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let bad = http()
+        .post(format!("{}/_remotes", app.url()))
+        .json(&serde_json::json!({"url": "http://h/"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(json(bad).await["error"]
+        .as_str()
+        .unwrap()
+        .contains("does not end in a document id"));
+    assert_eq!(
+        http()
+            .delete(format!("{}/_remotes/nope", app.url()))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    app.shutdown().await;
+}
