@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Runs every Tandem test. On a fresh Debian machine it first installs what the
-# tests need (as root, or through sudo). mDNS stays off everywhere except
-# inside network namespaces that the tests create themselves.
+# Runs every Tandem test: Rust unit + integration tests, the UI's Vitest unit
+# tests, the two-server browser test (Chromium), and the desktop app under Xvfb
+# (WebDriver). On a fresh Debian machine it first installs what the tests need
+# (as root, or through sudo). mDNS stays off everywhere except inside network
+# namespaces that the tests create themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export TANDEM_NO_MDNS=1 CARGO_TERM_COLOR=never
 
 apt_install() {
   local sudo=""
@@ -13,6 +16,7 @@ apt_install() {
       exit 1
     fi
   fi
+  echo "== installing: $*"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
@@ -21,8 +25,23 @@ missing=()
 command -v curl >/dev/null || missing+=(curl ca-certificates)
 command -v script >/dev/null || missing+=(bsdutils)
 command -v cc >/dev/null || missing+=(build-essential)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+pkg-config --exists webkit2gtk-4.1 2>/dev/null || missing+=(libwebkit2gtk-4.1-dev)
+command -v WebKitWebDriver >/dev/null || missing+=(webkit2gtk-driver)
+command -v xvfb-run >/dev/null || missing+=(xvfb xauth)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 
-export TANDEM_NO_MDNS=1
-export CARGO_TERM_COLOR=never
+echo "== UI: install, unit tests, build"
+(cd ui && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm test && npm run build)
+
+echo "== Rust: unit and integration tests"
 cargo test --workspace --locked
+
+echo "== Browser: two real servers, two pages"
+timeout 300 node ui/tests/e2e/two-servers.mjs </dev/null
+
+if [ -x scripts/e2e-desktop.sh ]; then
+  echo "== Desktop: the Tauri app under Xvfb, driven by WebDriver"
+  timeout 900 scripts/e2e-desktop.sh </dev/null
+fi
