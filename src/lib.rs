@@ -18,6 +18,7 @@
 //!   UI reaches it over HTTP/WebSocket, the desktop app through Tauri.
 //! - [`client`] — syncs a local document with a remote server: one-shot with a
 //!   termination check, or live with reconnects; redirects, TLS trust, tokens.
+//! - [`share`] — per-document share policies (private, lan, link).
 //! - [`tls`] — self-signed certificates, fingerprints and pinning.
 //! - [`edit`] — small path-based edits (`tandem edit`).
 //! - [`doc_id`] — validated document IDs.
@@ -30,6 +31,7 @@ pub mod hub;
 pub mod protocol;
 pub mod server;
 pub mod service;
+pub mod share;
 pub mod store;
 pub mod tls;
 

@@ -6,13 +6,21 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use super::access::Caller;
 use super::error::ApiError;
 use super::state::AppState;
 use crate::doc_id::{DocId, DocIdError};
 
-/// `GET /_docs`: every stored document.
-pub async fn list_docs(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let docs = state.hub.list()?;
+/// `GET /_docs`: every stored document for the owner; the shared ones for peers.
+pub async fn list_docs(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    let docs = if caller.owner {
+        state.service.list_docs()?
+    } else {
+        state.service.list_shared_docs()?
+    };
     Ok(Json(docs).into_response())
 }
 
@@ -20,10 +28,12 @@ pub async fn list_docs(State(state): State<AppState>) -> Result<Response, ApiErr
 /// otherwise the document as JSON.
 pub async fn get_doc(
     State(state): State<AppState>,
+    caller: Caller,
     Path(raw_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = DocId::parse(&raw_id)?;
+    caller.check_doc(&state, &id)?;
     let doc = state
         .hub
         .open_existing(&id)?
@@ -55,17 +65,16 @@ pub async fn get_doc(
     }
 }
 
-/// `DELETE /{doc_id}`.
+/// `DELETE /{doc_id}` (owner only).
 pub async fn delete_doc(
     State(state): State<AppState>,
+    caller: Caller,
     Path(raw_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = DocId::parse(&raw_id)?;
-    if state.hub.delete(&id)? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound(format!("no document {id}")))
-    }
+    caller.require_owner()?;
+    state.service.delete_doc(&id)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Anything no route matched: a sync to a path that is not one valid ID is a

@@ -5,6 +5,7 @@
 //! [`shutdown`](RunningServer::shutdown) stops accepting, ends every stream,
 //! waits for the connection tasks and flushes the store.
 
+pub mod access;
 pub mod admission;
 pub mod auth;
 pub mod connection;

@@ -25,6 +25,7 @@ pub fn app(state: AppState) -> Router {
             get(ui_api::list_remotes).post(ui_api::add_remote),
         )
         .route("/_remotes/{id}", delete(ui_api::remove_remote))
+        .route("/_docs/{doc_id}/share", put(ui_api::set_share))
         .route(
             "/{doc_id}",
             put(sync_doc).post(sync_doc).get(get_doc).delete(delete_doc),

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
+use super::access::Caller;
 use super::admission::{accepts_ndjson, check_content_type};
 use super::connection::Connection;
 use super::error::ApiError;
@@ -53,6 +54,7 @@ const OUTBOX: usize = 16;
 /// Handles one sync request.
 pub async fn sync_doc(
     State(state): State<AppState>,
+    caller: Caller,
     Path(raw_id): Path<String>,
     Query(query): Query<SyncQuery>,
     request: Request,
@@ -63,6 +65,7 @@ pub async fn sync_doc(
         return Err(ApiError::NotAcceptable("application/x-ndjson"));
     }
     check_content_type(request.headers())?;
+    caller.check_doc(&state, &id)?;
     if state.shutdown.is_cancelled() {
         return Err(ApiError::ShuttingDown);
     }

@@ -12,8 +12,8 @@ use axum::Json;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 
+use super::access::Caller;
 use super::error::ApiError;
-use super::listener::ConnectionInfo;
 use super::state::AppState;
 use crate::doc_id::DocId;
 use crate::service::{RemoteSpec, ServiceError};
@@ -30,18 +30,19 @@ impl From<ServiceError> for ApiError {
     }
 }
 
-/// Proof that the request comes from this machine (loopback is the owner).
+/// Proof that the caller is the owner (see [`Caller`]).
 pub struct Owner;
 
-impl<S: Send + Sync> FromRequestParts<S> for Owner {
+impl FromRequestParts<AppState> for Owner {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        match parts.extensions.get::<ConnectionInfo>() {
-            Some(info) if info.remote.ip().is_loopback() => Ok(Owner),
-            _ => Err(ApiError::Forbidden(
-                "only the owner (this machine) may do this".into(),
-            )),
-        }
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Caller::from_request_parts(parts, state)
+            .await?
+            .require_owner()?;
+        Ok(Owner)
     }
 }
 
@@ -61,14 +62,21 @@ pub struct NewDoc {
 /// `POST /_docs`: a new document from the note template.
 pub async fn create_doc(
     State(state): State<AppState>,
+    caller: Caller,
     Json(new): Json<NewDoc>,
 ) -> Result<Response, ApiError> {
+    caller.check_create(&state)?;
     let id = state.service.create_doc(&new.title)?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response())
 }
 
 /// `POST /_import`: `.automerge` bytes become a new document.
-pub async fn import_doc(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+pub async fn import_doc(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.check_create(&state)?;
     if body.len() > state.options.max_upload {
         return Err(ApiError::TooLarge(format!(
             "upload exceeds {} bytes",
@@ -82,10 +90,12 @@ pub async fn import_doc(State(state): State<AppState>, body: Bytes) -> Result<Re
 /// `GET /_ws/{doc_id}`: the UI's Automerge peer, one `{"event":…}` line per text frame.
 pub async fn doc_socket(
     State(state): State<AppState>,
+    caller: Caller,
     Path(raw_id): Path<String>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let id = DocId::parse(&raw_id)?;
+    caller.check_doc(&state, &id)?;
     let service = state.service.clone();
     Ok(upgrade
         .max_message_size(state.options.max_line)
@@ -132,8 +142,13 @@ fn line(bytes: &[u8]) -> Bytes {
     Bytes::from(v)
 }
 
-/// `GET /_events`: [`crate::service::ServiceEvent`]s as JSON text frames.
-pub async fn events_socket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+/// `GET /_events`: [`crate::service::ServiceEvent`]s as JSON text frames
+/// (peers hear only that listings changed).
+pub async fn events_socket(
+    State(state): State<AppState>,
+    caller: Caller,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     let mut events = state.service.subscribe();
     let shutdown = state.shutdown.clone();
     upgrade.on_upgrade(move |socket| async move {
@@ -144,6 +159,7 @@ pub async fn events_socket(State(state): State<AppState>, upgrade: WebSocketUpgr
                 incoming = stream.next() => if !matches!(incoming, Some(Ok(_))) { break },
                 event = events.recv() => {
                     let json = match event {
+                        Ok(crate::service::ServiceEvent::Remote { .. }) if !caller.owner => continue,
                         Ok(event) => serde_json::to_string(&event).unwrap_or_default(),
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => "{\"event\":\"docs-changed\"}".to_owned(),
                         Err(_) => break,
@@ -194,4 +210,26 @@ pub async fn root(State(state): State<AppState>) -> Result<Redirect, ApiError> {
             "no UI is served here; see /_health".into(),
         )),
     }
+}
+
+/// The body of `PUT /_docs/{doc_id}/share`.
+#[derive(Debug, Deserialize)]
+pub struct ShareRequest {
+    /// `private`, `lan` or `link`.
+    pub policy: crate::share::SharePolicy,
+}
+
+/// `PUT /_docs/{doc_id}/share` (owner only): set a document's share policy.
+pub async fn set_share(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(raw_id): Path<String>,
+    Json(request): Json<ShareRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = DocId::parse(&raw_id)?;
+    caller.require_owner()?;
+    state.service.set_share_policy(&id, request.policy)?;
+    Ok(Json(
+        serde_json::json!({ "id": id, "policy": request.policy }),
+    ))
 }

@@ -24,6 +24,7 @@ use crate::doc_id::DocId;
 use crate::hub::{DocError, Hub, HubEvent};
 use crate::protocol::{EventReader, SyncSession, DEFAULT_MAX_LINE};
 use crate::server::connection::Connection;
+use crate::share::{self, SharePolicy};
 use crate::store::{DocSummary, StoreError};
 use remotes::Remotes;
 
@@ -75,9 +76,36 @@ impl ServiceError {
     }
 }
 
+/// A document as listed: its stored summary and its effective share policy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DocListing {
+    /// ID, title, heads, size, updated.
+    #[serde(flatten)]
+    pub summary: DocSummary,
+    /// Who may see and sync it.
+    pub share: SharePolicy,
+}
+
+/// Service-wide settings.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceOptions {
+    /// The share policy of documents that have none of their own.
+    pub default_share: SharePolicy,
+}
+
+impl Default for ServiceOptions {
+    /// A team server: documents are shared with whoever may connect.
+    fn default() -> Self {
+        Self {
+            default_share: SharePolicy::Lan,
+        }
+    }
+}
+
 /// The UI-facing service over a hub.
 pub struct Service {
     hub: Arc<Hub>,
+    options: ServiceOptions,
     remotes: Arc<Remotes>,
     events: broadcast::Sender<ServiceEvent>,
     shutdown: CancellationToken,
@@ -91,9 +119,15 @@ impl std::fmt::Debug for Service {
 }
 
 impl Service {
-    /// Starts the service: forwards hub events and resumes saved remotes.
+    /// Starts a team-server service (documents shared by default).
     /// Must be called inside a Tokio runtime.
     pub fn start(hub: Arc<Hub>) -> Arc<Self> {
+        Self::start_with(hub, ServiceOptions::default())
+    }
+
+    /// Starts the service: forwards hub events and resumes saved remotes.
+    /// Must be called inside a Tokio runtime.
+    pub fn start_with(hub: Arc<Hub>, options: ServiceOptions) -> Arc<Self> {
         let (events, _) = broadcast::channel(256);
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
@@ -105,6 +139,7 @@ impl Service {
         ));
         let service = Arc::new(Self {
             hub: hub.clone(),
+            options,
             remotes,
             events: events.clone(),
             shutdown: shutdown.clone(),
@@ -140,9 +175,42 @@ impl Service {
         self.events.subscribe()
     }
 
-    /// Every stored document.
-    pub fn list_docs(&self) -> Result<Vec<DocSummary>, ServiceError> {
-        Ok(self.hub.list()?)
+    /// Every stored document with its share policy.
+    pub fn list_docs(&self) -> Result<Vec<DocListing>, ServiceError> {
+        self.hub
+            .list()?
+            .into_iter()
+            .map(|summary| {
+                let share = self.share_policy(&summary.id)?;
+                Ok(DocListing { summary, share })
+            })
+            .collect()
+    }
+
+    /// The documents a peer may see: those shared with the LAN.
+    pub fn list_shared_docs(&self) -> Result<Vec<DocListing>, ServiceError> {
+        Ok(self
+            .list_docs()?
+            .into_iter()
+            .filter(|d| d.share.is_listed())
+            .collect())
+    }
+
+    /// The policy of documents without one of their own.
+    pub fn default_share(&self) -> SharePolicy {
+        self.options.default_share
+    }
+
+    /// A document's effective share policy.
+    pub fn share_policy(&self, id: &DocId) -> Result<SharePolicy, ServiceError> {
+        Ok(share::load(self.hub.store().as_ref(), id)?.unwrap_or(self.options.default_share))
+    }
+
+    /// Sets a document's share policy.
+    pub fn set_share_policy(&self, id: &DocId, policy: SharePolicy) -> Result<(), ServiceError> {
+        share::save(self.hub.store().as_ref(), id, Some(policy))?;
+        self.hub.notify_docs_changed();
+        Ok(())
     }
 
     /// Creates a document from the note template, with `title`.
@@ -156,6 +224,7 @@ impl Service {
     /// Deletes a document and stops its remotes.
     pub fn delete_doc(&self, id: &DocId) -> Result<(), ServiceError> {
         self.remotes.remove_doc(id)?;
+        share::save(self.hub.store().as_ref(), id, None)?;
         if self.hub.delete(id)? {
             Ok(())
         } else {

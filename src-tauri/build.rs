@@ -1,0 +1,5 @@
+//! Generates the Tauri context (config, capabilities, icons, the embedded UI).
+
+fn main() {
+    tauri_build::build();
+}

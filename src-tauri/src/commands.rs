@@ -1,0 +1,138 @@
+//! The commands the UI invokes (see `ui/src/backend/tauri.ts`). Each one
+//! parses its arguments and delegates to the core; errors reach the UI as
+//! [`CommandError`]s. Tauri maps the snake_case arguments to camelCase keys.
+
+use serde::Serialize;
+use tandem::service::{RemoteInfo, RemoteSpec};
+use tandem::store::DocSummary;
+use tandem::DocId;
+use tauri::ipc::{Channel, Response};
+use tauri::State;
+
+use crate::error::CommandError;
+use crate::peers::Handle;
+use crate::state::Desktop;
+
+type Result<T> = std::result::Result<T, CommandError>;
+
+/// The answer to `create_doc` and `import_doc`.
+#[derive(Debug, Serialize)]
+pub struct Created {
+    /// The new document's ID.
+    pub id: DocId,
+}
+
+/// The answer to `health`, as `GET /_health` gives it.
+#[derive(Debug, Serialize)]
+pub struct Health {
+    /// Always `true`.
+    pub ok: bool,
+    /// Tandem's version.
+    pub version: &'static str,
+    /// The embedded sync server's URL (or why it is not running).
+    pub listen: String,
+}
+
+/// Every stored document.
+#[tauri::command]
+pub async fn list_docs(app: State<'_, Desktop>) -> Result<Vec<DocSummary>> {
+    Ok(app.service.list_docs()?)
+}
+
+/// A new document from the note template.
+#[tauri::command]
+pub async fn create_doc(app: State<'_, Desktop>, title: String) -> Result<Created> {
+    let id = app.service.create_doc(&title)?;
+    Ok(Created { id })
+}
+
+/// Deletes a document.
+#[tauri::command]
+pub async fn delete_doc(app: State<'_, Desktop>, id: String) -> Result<()> {
+    Ok(app.service.delete_doc(&DocId::parse(&id)?)?)
+}
+
+/// The document as `.automerge` bytes (an `ArrayBuffer` in the UI).
+#[tauri::command]
+pub async fn export_doc(app: State<'_, Desktop>, id: String) -> Result<Response> {
+    let bytes = app.service.export_doc(&DocId::parse(&id)?)?;
+    Ok(Response::new(bytes))
+}
+
+/// `.automerge` bytes become a new document.
+#[tauri::command]
+pub async fn import_doc(app: State<'_, Desktop>, bytes: Vec<u8>) -> Result<Created> {
+    let id = app.service.import_doc(&bytes)?;
+    Ok(Created { id })
+}
+
+/// Starts the UI peer's sync session for a document: the document's
+/// protocol lines arrive on `channel`, one per message, and the UI's go
+/// through [`send_sync`]. Replaces an earlier session for the same document.
+/// Returns the session's handle, for [`close_doc_channel`].
+#[tauri::command]
+pub async fn open_doc_channel(
+    app: State<'_, Desktop>,
+    id: String,
+    channel: Channel<String>,
+) -> Result<Handle> {
+    app.peers.open(&app.service, DocId::parse(&id)?, channel)
+}
+
+/// One of the UI peer's protocol lines, for the document's open session.
+/// Synchronous on purpose: such commands run in the order they are invoked.
+#[tauri::command]
+pub fn send_sync(app: State<'_, Desktop>, id: String, line: String) -> Result<()> {
+    app.peers.send(&DocId::parse(&id)?, line)
+}
+
+/// Ends a document's sync session (only session `handle`, when given, so a
+/// late close cannot end a newer session). Closing nothing is not an error.
+#[tauri::command]
+pub fn close_doc_channel(app: State<'_, Desktop>, id: String, handle: Option<Handle>) -> Result<()> {
+    app.peers.close(&DocId::parse(&id)?, handle);
+    Ok(())
+}
+
+/// Every remote and its state.
+#[tauri::command]
+pub async fn list_remotes(app: State<'_, Desktop>) -> Result<Vec<RemoteInfo>> {
+    Ok(app.service.remotes())
+}
+
+/// Starts syncing a document with a remote server (`doc_id: null` makes a
+/// local copy of the server's document). The answer carries `id` and `doc_id`.
+#[tauri::command]
+pub async fn add_remote(
+    app: State<'_, Desktop>,
+    url: String,
+    doc_id: Option<String>,
+    token: Option<String>,
+    fingerprint: Option<String>,
+    trust: Option<bool>,
+) -> Result<RemoteInfo> {
+    let spec = RemoteSpec {
+        url,
+        doc_id: doc_id.as_deref().map(DocId::parse).transpose()?,
+        token,
+        fingerprint,
+        trust: trust.unwrap_or(false),
+    };
+    Ok(app.service.add_remote(spec)?)
+}
+
+/// Stops and forgets a remote.
+#[tauri::command]
+pub async fn remove_remote(app: State<'_, Desktop>, id: String) -> Result<()> {
+    Ok(app.service.remove_remote(&id)?)
+}
+
+/// Liveness, version and where the embedded server listens.
+#[tauri::command]
+pub async fn health(app: State<'_, Desktop>) -> Result<Health> {
+    Ok(Health {
+        ok: true,
+        version: tandem::VERSION,
+        listen: app.listen.clone(),
+    })
+}

@@ -1,0 +1,151 @@
+//! # Tandem desktop
+//!
+//! A thin Tauri 2 shell over the [`tandem`] core: [`run`] opens the store,
+//! starts the [`tandem::service::Service`] and its embedded sync server (so
+//! other Tandem instances and the CLI can sync with this app), and serves
+//! the web UI (`ui/dist`) whose Tauri backend calls the [`commands`].
+//! Service events reach the UI through [`events`] only.
+//!
+//! Environment: `TANDEM_DATA_DIR` (instead of the platform's app data
+//! directory), `TANDEM_LISTEN` (an exact address, e.g. `127.0.0.1:0`,
+//! instead of the first free port from 127.0.0.1:7450), `RUST_LOG`.
+
+pub mod commands;
+pub mod error;
+pub mod events;
+pub mod peers;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use tauri::{App, AppHandle, Manager, RunEvent, Runtime};
+
+use crate::state::{Desktop, Listen, SHUTDOWN_LIMIT};
+
+type SetupError = Box<dyn std::error::Error>;
+
+/// Runs the desktop app until its window is closed (or SIGINT/SIGTERM).
+pub fn run() -> ExitCode {
+    init_logging();
+    let built = tauri::Builder::default()
+        .setup(|app| setup(app))
+        .invoke_handler(tauri::generate_handler![
+            commands::list_docs,
+            commands::create_doc,
+            commands::delete_doc,
+            commands::export_doc,
+            commands::import_doc,
+            commands::open_doc_channel,
+            commands::send_sync,
+            commands::close_doc_channel,
+            commands::list_remotes,
+            commands::add_remote,
+            commands::remove_remote,
+            commands::health,
+        ])
+        .build(tauri::generate_context!());
+    let app = match built {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(error = %e, "Tandem could not start");
+            eprintln!("tandem-desktop: error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    app.run(|app, event| {
+        if let RunEvent::Exit = event {
+            shutdown(app);
+        }
+    });
+    ExitCode::SUCCESS
+}
+
+/// Starts the core and hands it to the commands; relays its events; quits cleanly on signals.
+fn setup<R: Runtime>(app: &mut App<R>) -> Result<(), SetupError> {
+    let data_dir = data_dir(app)?;
+    let listen = listen()?;
+    let desktop = tauri::async_runtime::block_on(Desktop::start(&data_dir, listen))?;
+    desktop.set_event_relay(events::forward(
+        app.handle().clone(),
+        desktop.service.subscribe(),
+    ));
+    app.manage(desktop);
+    let handle = app.handle().clone();
+    tauri::async_runtime::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("signal received: quitting");
+        handle.exit(0);
+    });
+    Ok(())
+}
+
+/// Stops the core before the process exits (bounded, so a stuck peer cannot hang the exit).
+fn shutdown<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(desktop) = app.try_state::<Desktop>() {
+        let done = tauri::async_runtime::block_on(async {
+            tokio::time::timeout(SHUTDOWN_LIMIT, desktop.shutdown()).await
+        });
+        if done.is_err() {
+            tracing::warn!("shutdown did not finish within {SHUTDOWN_LIMIT:?}");
+        }
+    }
+}
+
+/// `TANDEM_DATA_DIR`, or the platform's app data directory.
+fn data_dir<R: Runtime>(app: &App<R>) -> Result<PathBuf, SetupError> {
+    match std::env::var_os("TANDEM_DATA_DIR") {
+        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
+        _ => Ok(app.path().app_data_dir()?),
+    }
+}
+
+/// `TANDEM_LISTEN`, or the default ports.
+fn listen() -> Result<Listen, SetupError> {
+    match std::env::var("TANDEM_LISTEN") {
+        Ok(addr) if !addr.is_empty() => {
+            let addr: SocketAddr = addr
+                .parse()
+                .map_err(|e| format!("bad TANDEM_LISTEN {addr:?}: {e}"))?;
+            Ok(Listen::Exactly(addr))
+        }
+        _ => Ok(Listen::Default),
+    }
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the default `info`.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Resolves on SIGINT or SIGTERM (Ctrl-C on other platforms).
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(mut int), Ok(mut term)) => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The UI's Automerge peers: one sync session per open document, bridging a
+//! Tauri [`Channel`] (document → UI, one protocol line per message) and
+//! [`Peers::send`] (UI → document) to [`Service::attach_peer`].
+//!
+//! Sessions are keyed by document ID (the UI keeps at most one peer per
+//! document); each also gets a numeric handle, so that closing a session
+//! that has since been replaced by a newer one for the same document is a
+//! no-op instead of closing the newer one.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+
+use bytes::Bytes;
+use tandem::service::Service;
+use tandem::DocId;
+use tauri::async_runtime::JoinHandle;
+use tauri::ipc::Channel;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+
+use crate::error::CommandError;
+
+/// Identifies one sync session (unique for the life of the app).
+pub type Handle = u64;
+
+/// The open sync sessions.
+#[derive(Debug, Default)]
+pub struct Peers {
+    last_handle: AtomicU64,
+    open: Mutex<HashMap<DocId, Peer>>,
+}
+
+#[derive(Debug)]
+struct Peer {
+    handle: Handle,
+    /// The UI's lines, in order, into the core's session.
+    incoming: mpsc::UnboundedSender<Result<Bytes, Infallible>>,
+    /// Relays the core's lines to the UI's channel.
+    relay: JoinHandle<()>,
+}
+
+impl Peer {
+    /// Ends the session: dropping `incoming` ends the core's side, aborting
+    /// the relay stops messages to the UI.
+    fn close(self) {
+        self.relay.abort();
+    }
+}
+
+impl Peers {
+    /// Starts a sync session for `id`, replacing (and ending) any earlier one
+    /// for the same document; the core's lines go to `channel`.
+    pub fn open(
+        self: &Arc<Self>,
+        service: &Service,
+        id: DocId,
+        channel: Channel<String>,
+    ) -> Result<Handle, CommandError> {
+        let (incoming, rx) = mpsc::unbounded_channel();
+        let mut outgoing = service.attach_peer(&id, UnboundedReceiverStream::new(rx))?;
+        let handle = self.last_handle.fetch_add(1, Ordering::Relaxed) + 1;
+        let peers: Weak<Self> = Arc::downgrade(self);
+        let doc = id.clone();
+        let relay = tauri::async_runtime::spawn(async move {
+            while let Some(line) = outgoing.recv().await {
+                let text = String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line));
+                if let Err(e) = channel.send(text.into_owned()) {
+                    tracing::warn!(doc = %doc, error = %e, "cannot reach the UI's channel");
+                    break;
+                }
+            }
+            tracing::debug!(doc = %doc, handle, "sync session ended");
+            if let Some(peers) = peers.upgrade() {
+                peers.close(&doc, Some(handle));
+            }
+        });
+        let peer = Peer {
+            handle,
+            incoming,
+            relay,
+        };
+        if let Some(old) = self.lock().insert(id, peer) {
+            old.close();
+        }
+        Ok(handle)
+    }
+
+    /// Feeds one of the UI's protocol lines into the session of `id`.
+    pub fn send(&self, id: &DocId, line: String) -> Result<(), CommandError> {
+        let mut bytes = line.into_bytes();
+        if bytes.last() != Some(&b'\n') {
+            bytes.push(b'\n');
+        }
+        let mut open = self.lock();
+        let sent = match open.get(id) {
+            Some(peer) => peer.incoming.send(Ok(Bytes::from(bytes))).is_ok(),
+            None => false,
+        };
+        if sent {
+            return Ok(());
+        }
+        // The core ended the session (or it was never opened): forget it.
+        if let Some(peer) = open.remove(id) {
+            peer.close();
+        }
+        Err(CommandError::new(
+            "not-open",
+            format!("document {id} has no open sync session"),
+        ))
+    }
+
+    /// Ends the session of `id` (only if it is `handle`, when given);
+    /// `false` if there was none.
+    pub fn close(&self, id: &DocId, handle: Option<Handle>) -> bool {
+        let mut open = self.lock();
+        match open.get(id) {
+            Some(peer) if handle.is_none_or(|h| h == peer.handle) => {
+                if let Some(peer) = open.remove(id) {
+                    peer.close();
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Ends every session (at shutdown).
+    pub fn close_all(&self) {
+        for (_, peer) in self.lock().drain() {
+            peer.close();
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<DocId, Peer>> {
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

@@ -1,0 +1,160 @@
+//! The running core that the commands share: the service, its embedded sync
+//! server, and the open sync sessions of the UI.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tandem::hub::Hub;
+use tandem::server::{self, RunningServer, ServerConfig, ServerError};
+use tandem::service::Service;
+use tandem::store::{Durability, SqliteStore, StoreError};
+use tauri::async_runtime::JoinHandle;
+
+use crate::peers::Peers;
+
+/// The port the embedded server tries first, so that other Tandem instances
+/// and tools find it; the next ones are tried when it is taken.
+pub const DEFAULT_PORT: u16 = 7450;
+/// How many ports from [`DEFAULT_PORT`] on are tried.
+pub const PORT_ATTEMPTS: u16 = 20;
+
+/// Where the embedded sync server listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listen {
+    /// The first free port of `127.0.0.1:7450..7470`.
+    Default,
+    /// Exactly this address (`TANDEM_LISTEN`; port 0 picks a free one).
+    Exactly(SocketAddr),
+}
+
+/// Why the core could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The document store could not be opened.
+    #[error("cannot open the document store in {dir}: {source}")]
+    Store {
+        /// The data directory.
+        dir: String,
+        /// Why.
+        #[source]
+        source: StoreError,
+    },
+}
+
+/// The core as the desktop app runs it (managed Tauri state).
+pub struct Desktop {
+    /// The UI-facing operations.
+    pub service: Arc<Service>,
+    /// The UI's sync sessions.
+    pub peers: Arc<Peers>,
+    /// The embedded server's URL, or why there is none.
+    pub listen: String,
+    server: Mutex<Option<RunningServer>>,
+    relay: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Desktop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Desktop")
+            .field("listen", &self.listen)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Desktop {
+    /// Opens the store in `data_dir`, starts the service and the embedded
+    /// server. Without a free port the app still works locally (and says so
+    /// in `listen`). Must run inside the Tokio runtime.
+    pub async fn start(data_dir: &Path, listen: Listen) -> Result<Self, StartError> {
+        let store =
+            SqliteStore::open_dir(data_dir, Durability::Process).map_err(|source| {
+                StartError::Store {
+                    dir: data_dir.display().to_string(),
+                    source,
+                }
+            })?;
+        let service = Service::start(Hub::new(Arc::new(store)));
+        let (server, listen) = match serve(&service, listen).await {
+            Ok(running) => {
+                let url = running.url();
+                (Some(running), url)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the embedded sync server is not running");
+                (None, format!("not listening ({e})"))
+            }
+        };
+        tracing::info!(data_dir = %data_dir.display(), %listen, "Tandem core started");
+        Ok(Self {
+            service,
+            peers: Arc::default(),
+            listen,
+            server: Mutex::new(server),
+            relay: Mutex::new(None),
+        })
+    }
+
+    /// Keeps the task relaying service events to the UI, to stop it at shutdown.
+    pub fn set_event_relay(&self, relay: JoinHandle<()>) {
+        let old = self
+            .relay
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .replace(relay);
+        if let Some(old) = old {
+            old.abort();
+        }
+    }
+
+    /// Ends the UI's sessions, stops the server (draining its streams), stops
+    /// remotes and flushes the store. Safe to call more than once.
+    pub async fn shutdown(&self) {
+        self.peers.close_all();
+        let relay = self
+            .relay
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(relay) = relay {
+            relay.abort();
+        }
+        let server = self
+            .server
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(server) = server {
+            server.shutdown().await;
+        }
+        self.service.shutdown().await;
+        // Remotes may have written after the server's flush.
+        if let Err(e) = self.service.hub().flush() {
+            tracing::error!(error = %e, "flushing the store at exit failed");
+        }
+        tracing::info!("Tandem core stopped");
+    }
+}
+
+/// Starts the embedded server on `listen`, or on the first free default port.
+async fn serve(service: &Arc<Service>, listen: Listen) -> Result<RunningServer, ServerError> {
+    let start = |addr| server::start_with_service(ServerConfig::plain(addr), service.clone());
+    if let Listen::Exactly(addr) = listen {
+        return start(addr).await;
+    }
+    let mut port = DEFAULT_PORT;
+    loop {
+        match start(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await {
+            Ok(running) => return Ok(running),
+            Err(e) if port + 1 < DEFAULT_PORT + PORT_ATTEMPTS => {
+                tracing::debug!(error = %e, "port taken, trying the next one");
+                port += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A flush that must not hold the app open for ever.
+pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(20);
