@@ -89,7 +89,11 @@ pub fn send_sync(app: State<'_, Desktop>, id: String, line: String) -> Result<()
 /// Ends a document's sync session (only session `handle`, when given, so a
 /// late close cannot end a newer session). Closing nothing is not an error.
 #[tauri::command]
-pub fn close_doc_channel(app: State<'_, Desktop>, id: String, handle: Option<Handle>) -> Result<()> {
+pub fn close_doc_channel(
+    app: State<'_, Desktop>,
+    id: String,
+    handle: Option<Handle>,
+) -> Result<()> {
     app.peers.close(&DocId::parse(&id)?, handle);
     Ok(())
 }

@@ -68,13 +68,12 @@ impl Desktop {
     /// server. Without a free port the app still works locally (and says so
     /// in `listen`). Must run inside the Tokio runtime.
     pub async fn start(data_dir: &Path, listen: Listen) -> Result<Self, StartError> {
-        let store =
-            SqliteStore::open_dir(data_dir, Durability::Process).map_err(|source| {
-                StartError::Store {
-                    dir: data_dir.display().to_string(),
-                    source,
-                }
-            })?;
+        let store = SqliteStore::open_dir(data_dir, Durability::Process).map_err(|source| {
+            StartError::Store {
+                dir: data_dir.display().to_string(),
+                source,
+            }
+        })?;
         let service = Service::start(Hub::new(Arc::new(store)));
         let (server, listen) = match serve(&service, listen).await {
             Ok(running) => {

@@ -14,7 +14,7 @@ use super::ui_api;
 /// drive it directly.
 pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
-        .route("/", get(ui_api::root))
+        .route("/", get(ui_api::root).put(fallback).post(fallback))
         .route("/_health", get(ui_api::health))
         .route("/_docs", get(list_docs).post(ui_api::create_doc))
         .route("/_import", post(ui_api::import_doc))
