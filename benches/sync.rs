@@ -12,6 +12,7 @@
 //! - `b-*`: cold one-shot sync of a big document vs. in-process `automerge::sync`.
 //! - `c-*`: many clients editing one document concurrently until convergence.
 //! - `d-*`: one change fanned out to 1,000 live clients; memory per idle connection.
+//! - `diag-*` (only when named): Automerge-only timings that explain the misses.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -46,6 +47,9 @@ const SCENARIOS: &[&str] = &[
     "d-fanout",
     "d-mem-split",
 ];
+
+/// Opt-in diagnostics (see the end of this file).
+const DIAGNOSTICS: &[&str] = &["diag-cold", "diag-receive"];
 
 /// One line of the results table.
 struct Row {
@@ -93,10 +97,17 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
+    // Diagnostics run only when asked for by name.
     let selected: Vec<&str> = SCENARIOS
         .iter()
         .copied()
         .filter(|s| filters.is_empty() || filters.iter().any(|f| s.starts_with(f.as_str())))
+        .chain(
+            DIAGNOSTICS
+                .iter()
+                .copied()
+                .filter(|s| filters.iter().any(|f| s.starts_with(f.as_str()))),
+        )
         .collect();
     let exe = std::env::current_exe().expect("own executable");
     let started = Instant::now();
@@ -181,17 +192,8 @@ fn child_main(scenario: &str) {
             "c-100x10" => scenario_c(100, 10, 150.0).await,
             "d-fanout" => scenario_d_fanout().await,
             "d-mem-split" => scenario_d_mem_split().await,
-            "x-costs" => scenario_x_costs().await,
-            "x-scale" => scenario_x_scale(),
-            "x-c" => {
-                let get = |k: &str, d: usize| {
-                    std::env::var(k)
-                        .ok()
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(d)
-                };
-                scenario_c(get("X_N", 10), get("X_M", 10), 20.0).await
-            }
+            "diag-cold" => diag_cold(),
+            "diag-receive" => diag_receive(),
             other => panic!("unknown scenario {other}"),
         }
     });
@@ -1006,109 +1008,116 @@ async fn scenario_d_mem_split() -> Vec<Row> {
     ]
 }
 
-async fn scenario_x_costs() -> Vec<Row> {
-    let saved = if std::env::var("X_TRACE").is_ok() {
-        std::fs::read(editing_trace_path()).unwrap()
-    } else {
-        build_10k().save()
-    };
-    let mut server = Automerge::load(&saved).unwrap();
-    for _ in 0..3 {
-        let mut client = Automerge::new();
-        let mut ss = AmSyncState::new();
-        let mut cs = AmSyncState::new();
+// ------------------------------------------------------------ diagnostics
+//
+// Not part of the table (run them by name: `cargo bench --bench sync --
+// diag`). They time the Automerge operations the figures above depend on, so
+// a miss can be attributed to Tandem or to Automerge.
+
+/// Where a cold sync's time goes: the in-process sync, then the extra work a
+/// Tandem client does with the result (its durable write, and the message it
+/// generates before checking that it is done).
+fn diag_cold() -> Vec<Row> {
+    let mut rows = Vec::new();
+    let mut docs = vec![("10k-change doc", build_10k().save())];
+    if let Ok(trace) = std::fs::read(editing_trace_path()) {
+        docs.push(("editing trace", trace));
+    }
+    for (label, saved) in docs {
+        let mut server = Automerge::load(&saved).expect("load");
         let target = server.get_heads();
+        let mut client = Automerge::new();
+        let (mut ss, mut cs) = (AmSyncState::new(), AmSyncState::new());
         let t = Instant::now();
-        let mut n = 0;
-        loop {
+        while client.get_heads() != target {
             if let Some(m) = client.generate_sync_message(&mut cs) {
-                server.receive_sync_message(&mut ss, m).unwrap();
+                server.receive_sync_message(&mut ss, m).expect("receive");
             }
             if let Some(m) = server.generate_sync_message(&mut ss) {
-                n += 1;
-                client.receive_sync_message(&mut cs, m).unwrap();
-            }
-            if client.get_heads() == target {
-                break;
+                client.receive_sync_message(&mut cs, m).expect("receive");
             }
         }
-        eprintln!("sync {} ({n} server messages)", fmt_ms(t.elapsed()));
+        let sync = t.elapsed();
         let t = Instant::now();
         let _ = client.generate_sync_message(&mut cs);
-        eprintln!("client generate after receive {}", fmt_ms(t.elapsed()));
+        let generate = t.elapsed();
         let t = Instant::now();
-        let s1 = client.save();
-        eprintln!("client save {} ({} bytes)", fmt_ms(t.elapsed()), s1.len());
+        let chunk = client.save_after(&[]);
+        let save_after = t.elapsed();
         let t = Instant::now();
-        let s2 = client.save_after(&[]);
-        eprintln!(
-            "client save_after([]) {} ({} bytes)",
-            fmt_ms(t.elapsed()),
-            s2.len()
-        );
-        let t = Instant::now();
-        let _ = client.get_heads();
-        eprintln!("get_heads {}", fmt_ms(t.elapsed()));
+        let snapshot = client.save();
+        let save = t.elapsed();
+        rows.push(Row::new(
+            format!("diag: {label}: in-process sync / client's next generate_sync_message / save_after(&[]) / save()"),
+            format!(
+                "{} / {} / {} ({} KiB) / {} ({} KiB)",
+                fmt_ms(sync),
+                fmt_ms(generate),
+                fmt_ms(save_after),
+                chunk.len() / 1024,
+                fmt_ms(save),
+                snapshot.len() / 1024
+            ),
+            "",
+            None,
+        ));
     }
-    vec![]
+    rows
 }
 
-fn scenario_x_scale() -> Vec<Row> {
-    for h in [100usize, 1000, 10000, 50000] {
+/// What one small change costs to send and apply with `automerge::sync`, as
+/// the document's history grows (two in-sync peers; all changes put one key).
+fn diag_receive() -> Vec<Row> {
+    let mut rows = Vec::new();
+    for history in [100usize, 1_000, 10_000, 50_000] {
         let mut a = Automerge::new();
-        for i in 0..h {
-            a.transact::<_, _, AutomergeError>(|tx| {
-                tx.put(ROOT, "k", i as i64)?;
-                Ok(())
-            })
-            .unwrap();
+        for i in 0..history {
+            a.transact::<_, _, AutomergeError>(|tx| tx.put(ROOT, "k", i as i64))
+                .expect("change");
         }
-        let mut b = Automerge::load(&a.save()).unwrap();
+        let mut b = Automerge::load(&a.save()).expect("load");
         let (mut sa, mut sb) = (AmSyncState::new(), AmSyncState::new());
-        for _ in 0..10 {
-            if let Some(m) = a.generate_sync_message(&mut sa) {
-                b.receive_sync_message(&mut sb, m).unwrap();
-            }
-            if let Some(m) = b.generate_sync_message(&mut sb) {
-                a.receive_sync_message(&mut sa, m).unwrap();
-            }
-        }
-        let (mut tg, mut tr, mut tg2, mut tr2) = (
-            Duration::ZERO,
-            Duration::ZERO,
-            Duration::ZERO,
-            Duration::ZERO,
-        );
-        let rounds = 200;
-        for i in 0..rounds {
-            a.transact::<_, _, AutomergeError>(|tx| {
-                tx.put(ROOT, "k", i as i64)?;
-                Ok(())
-            })
-            .unwrap();
-            let t = Instant::now();
-            let m = a.generate_sync_message(&mut sa).unwrap();
-            tg += t.elapsed();
-            let t = Instant::now();
-            b.receive_sync_message(&mut sb, m).unwrap();
-            tr += t.elapsed();
-            let t = Instant::now();
-            let m = b.generate_sync_message(&mut sb);
-            tg2 += t.elapsed();
-            if let Some(m) = m {
-                let t = Instant::now();
-                a.receive_sync_message(&mut sa, m).unwrap();
-                tr2 += t.elapsed();
-            }
-            while let Some(m) = a.generate_sync_message(&mut sa) {
-                b.receive_sync_message(&mut sb, m).unwrap();
-                if let Some(m) = b.generate_sync_message(&mut sb) {
-                    a.receive_sync_message(&mut sa, m).unwrap();
+        let converge = |a: &mut Automerge, sa: &mut AmSyncState, b: &mut Automerge, sb: &mut AmSyncState| {
+            for _ in 0..10 {
+                let ab = a.generate_sync_message(sa);
+                let quiet_a = ab.is_none();
+                if let Some(m) = ab {
+                    b.receive_sync_message(sb, m).expect("receive");
+                }
+                let ba = b.generate_sync_message(sb);
+                let quiet_b = ba.is_none();
+                if let Some(m) = ba {
+                    a.receive_sync_message(sa, m).expect("receive");
+                }
+                if quiet_a && quiet_b {
+                    break;
                 }
             }
+        };
+        converge(&mut a, &mut sa, &mut b, &mut sb);
+        let (mut apply, mut ack) = (Duration::ZERO, Duration::ZERO);
+        let samples = 200;
+        for i in 0..samples {
+            a.transact::<_, _, AutomergeError>(|tx| tx.put(ROOT, "k", i as i64))
+                .expect("change");
+            let m = a.generate_sync_message(&mut sa).expect("a message");
+            let t = Instant::now();
+            b.receive_sync_message(&mut sb, m).expect("receive");
+            apply += t.elapsed();
+            if let Some(m) = b.generate_sync_message(&mut sb) {
+                let t = Instant::now();
+                a.receive_sync_message(&mut sa, m).expect("receive");
+                ack += t.elapsed();
+            }
+            converge(&mut a, &mut sa, &mut b, &mut sb);
         }
-        let us = |d: Duration| d.as_secs_f64() * 1e6 / rounds as f64;
-        eprintln!("history {h}: A generate {:.1} us, B receive {:.1} us, B generate ack {:.1} us, A receive ack {:.1} us", us(tg), us(tr), us(tg2), us(tr2));
+        let per = |d: Duration| fmt_ms(d / samples);
+        rows.push(Row::new(
+            format!("diag: receive_sync_message with {history} changes of history: one-change message / its ack"),
+            format!("{} / {}", per(apply), per(ack)),
+            "",
+            None,
+        ));
     }
-    vec![]
+    rows
 }

@@ -19,12 +19,15 @@
 //! - [`client`] — syncs a local document with a remote server: one-shot with a
 //!   termination check, or live with reconnects; redirects, TLS trust, tokens.
 //! - [`share`] — per-document share policies (private, lan, link).
+//! - [`discovery`] — LAN peers: mDNS advertisement and browsing, the peer
+//!   list and its trust store (certificates pinned on first use).
 //! - [`tls`] — self-signed certificates, fingerprints and pinning.
 //! - [`edit`] — small path-based edits (`tandem edit`).
 //! - [`doc_id`] — validated document IDs.
 
 pub mod cli;
 pub mod client;
+pub mod discovery;
 pub mod doc_id;
 pub mod edit;
 pub mod hub;

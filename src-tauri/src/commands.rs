@@ -3,8 +3,8 @@
 //! [`CommandError`]s. Tauri maps the snake_case arguments to camelCase keys.
 
 use serde::Serialize;
-use tandem::service::{RemoteInfo, RemoteSpec};
-use tandem::store::DocSummary;
+use tandem::service::{DocListing, RemoteInfo, RemoteSpec};
+use tandem::share::SharePolicy;
 use tandem::DocId;
 use tauri::ipc::{Channel, Response};
 use tauri::State;
@@ -33,9 +33,9 @@ pub struct Health {
     pub listen: String,
 }
 
-/// Every stored document.
+/// Every stored document, with its share policy.
 #[tauri::command]
-pub async fn list_docs(app: State<'_, Desktop>) -> Result<Vec<DocSummary>> {
+pub async fn list_docs(app: State<'_, Desktop>) -> Result<Vec<DocListing>> {
     Ok(app.service.list_docs()?)
 }
 
@@ -50,6 +50,16 @@ pub async fn create_doc(app: State<'_, Desktop>, title: String) -> Result<Create
 #[tauri::command]
 pub async fn delete_doc(app: State<'_, Desktop>, id: String) -> Result<()> {
     Ok(app.service.delete_doc(&DocId::parse(&id)?)?)
+}
+
+/// Sets who may see and sync a document over the embedded server
+/// (`private`, `lan` or `link`), like `PUT /_docs/{id}/share`.
+#[tauri::command]
+pub async fn set_share(app: State<'_, Desktop>, id: String, policy: String) -> Result<()> {
+    let policy: SharePolicy = policy
+        .parse()
+        .map_err(|e: String| CommandError::new("bad-input", e))?;
+    Ok(app.service.set_share_policy(&DocId::parse(&id)?, policy)?)
 }
 
 /// The document as `.automerge` bytes (an `ArrayBuffer` in the UI).

@@ -35,6 +35,7 @@ pub fn run() -> ExitCode {
             commands::list_docs,
             commands::create_doc,
             commands::delete_doc,
+            commands::set_share,
             commands::export_doc,
             commands::import_doc,
             commands::open_doc_channel,

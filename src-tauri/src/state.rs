@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use tandem::hub::Hub;
 use tandem::server::{self, RunningServer, ServerConfig, ServerError};
-use tandem::service::Service;
+use tandem::service::{Service, ServiceOptions};
+use tandem::share::SharePolicy;
 use tandem::store::{Durability, SqliteStore, StoreError};
 use tauri::async_runtime::JoinHandle;
 
@@ -74,7 +75,11 @@ impl Desktop {
                 source,
             }
         })?;
-        let service = Service::start(Hub::new(Arc::new(store)));
+        // A personal app: documents stay private until the user shares them.
+        let options = ServiceOptions {
+            default_share: SharePolicy::Private,
+        };
+        let service = Service::start_with(Hub::new(Arc::new(store)), options);
         let (server, listen) = match serve(&service, listen).await {
             Ok(running) => {
                 let url = running.url();

@@ -1,0 +1,461 @@
+#!/usr/bin/env node
+// End-to-end test of the desktop app: the real Tauri binary, driven over the
+// W3C WebDriver HTTP API through tauri-driver + WebKitWebDriver (plain
+// `fetch`, no Selenium). Needs a display (run it under xvfb-run); normally
+// started by scripts/e2e-desktop.sh, which builds everything first.
+//
+// It creates a document through the UI, types into it (timing keystroke →
+// rendered frame), lets the headless `tandem` CLI sync with the app's
+// embedded server in both directions, checks events, command errors and the
+// health command, saves a screenshot, then ends the session and checks that
+// the app exited and left a consistent store behind.
+//
+// Environment (all optional): TANDEM_DESKTOP_BIN, TANDEM_BIN, TAURI_DRIVER,
+// WEBKIT_WEBDRIVER, SHOT (screenshot path), E2E_KEEP_TMP=1.
+import { spawn, spawnSync } from "node:child_process";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, "../../..");
+const appBin = resolve(process.env.TANDEM_DESKTOP_BIN ?? join(repo, "target/debug/tandem-desktop"));
+const cliBin = resolve(process.env.TANDEM_BIN ?? join(repo, "target/debug/tandem"));
+const tauriDriver = process.env.TAURI_DRIVER ?? "tauri-driver";
+const shotPath = resolve(process.env.SHOT ?? join(repo, "docs/screenshot.png"));
+
+const tmp = mkdtempSync(join(tmpdir(), "tandem-desktop-e2e-"));
+const dataDir = join(tmp, "data");
+const logPath = join(tmp, "driver-and-app.log");
+
+const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
+const TITLE = "Desktop e2e note";
+const TYPED = "Hello from the desktop";
+const CLI_PREFIX = "From the CLI: ";
+const HTTP_TITLE = "Made over HTTP";
+
+// ---- results -------------------------------------------------------------------------------
+
+let passed = 0;
+let failed = 0;
+const figures = {};
+async function check(name, fn) {
+  const t0 = performance.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name} (${Math.round(performance.now() - t0)} ms)`);
+    return true;
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name}\n     ${String(e?.stack ?? e).split("\n").slice(0, 6).join("\n     ")}`);
+    return false;
+  }
+}
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` until it returns a truthy value (or throws the last error after `ms`). */
+async function until(what, fn, ms = 15000, every = 50) {
+  const deadline = performance.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = undefined;
+    } catch (e) {
+      last = e;
+    }
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
+    await sleep(every);
+  }
+}
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once("error", rej);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+// ---- WebDriver client (W3C, plain fetch) ----------------------------------------------------
+
+let driverUrl = "";
+let session = null;
+
+async function wd(method, path, body) {
+  const res = await fetch(`${driverUrl}${path}`, {
+    method,
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(60000),
+  });
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(`WebDriver ${method} ${path}: HTTP ${res.status}: ${text.slice(0, 200)}`);
+  }
+  const v = json.value;
+  if (!res.ok || (v && typeof v === "object" && "error" in v && v.error)) {
+    const err = new Error(`WebDriver ${method} ${path}: ${v?.error}: ${String(v?.message ?? "").split("\n")[0]}`);
+    err.code = v?.error;
+    throw err;
+  }
+  return v;
+}
+const s = (path) => `/session/${session}${path}`;
+const find = async (css) => (await wd("POST", s("/element"), { using: "css selector", value: css }))[ELEMENT];
+const findAll = async (css) =>
+  (await wd("POST", s("/elements"), { using: "css selector", value: css })).map((e) => e[ELEMENT]);
+const click = (el) => wd("POST", s(`/element/${el}/click`), {});
+const sendKeys = (el, text) => wd("POST", s(`/element/${el}/value`), { text });
+const textOf = (el) => wd("GET", s(`/element/${el}/text`));
+const exec = (script, args = []) => wd("POST", s("/execute/sync"), { script, args });
+const execAsync = (script, args = []) => wd("POST", s("/execute/async"), { script, args });
+const waitFor = (css, ms) => until(css, () => find(css), ms);
+
+/** Invokes a Tauri command from the page; resolves to {ok} or {err}. */
+const invoke = (cmd, args) =>
+  execAsync(
+    `const done = arguments[arguments.length - 1];
+     window.__TAURI_INTERNALS__.invoke(arguments[0], arguments[1])
+       .then((ok) => done({ ok: ok === undefined ? null : ok }), (err) => done({ err }));`,
+    [cmd, args ?? {}],
+  );
+
+const BODY = "[data-testid=text-editor] .cm-content";
+const bodyText = () => exec(`return document.querySelector(arguments[0])?.textContent ?? null;`, [BODY]);
+
+// ---- processes ------------------------------------------------------------------------------
+
+let driver = null;
+let logFd = -1;
+
+/** PIDs of app processes started for this run (found by their data dir, so no other Tandem is touched). */
+function ourAppPids() {
+  const pids = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readlinkSync(`/proc/${name}/exe`) !== appBin) continue;
+      const env = readFileSync(`/proc/${name}/environ`, "utf8").split("\0");
+      if (env.includes(`TANDEM_DATA_DIR=${dataDir}`)) pids.push(Number(name));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids;
+}
+
+async function startDriver(port, nativePort) {
+  logFd = openSync(logPath, "a");
+  const args = ["--port", String(port), "--native-port", String(nativePort)];
+  if (process.env.WEBKIT_WEBDRIVER) args.push("--native-driver", process.env.WEBKIT_WEBDRIVER);
+  driver = spawn(tauriDriver, args, {
+    stdio: ["ignore", logFd, logFd],
+    env: {
+      ...process.env,
+      TANDEM_NO_MDNS: "1",
+      TANDEM_DATA_DIR: dataDir,
+      TANDEM_LISTEN: process.env.TANDEM_LISTEN,
+      RUST_LOG: process.env.RUST_LOG ?? "info",
+    },
+  });
+  driver.on("exit", (code, sig) => {
+    if (driver) console.log(`     (tauri-driver exited: ${code ?? sig})`);
+    driver = null;
+  });
+  driverUrl = `http://127.0.0.1:${port}`;
+  await until("tauri-driver to answer /status", async () => {
+    if (!driver) throw new Error("tauri-driver exited early; see the log");
+    const v = await wd("GET", "/status");
+    return v && v.ready !== false;
+  }, 20000, 100);
+}
+
+/** Ends the session (the app quits), then tauri-driver with SIGTERM (it ends WebKitWebDriver). */
+async function stopAll() {
+  if (session) {
+    const id = session;
+    session = null;
+    try {
+      await wd("DELETE", `/session/${id}`);
+    } catch (e) {
+      console.log(`     (ending the WebDriver session failed: ${e.message})`);
+    }
+  }
+  if (driver) {
+    const d = driver;
+    const exited = new Promise((r) => d.once("exit", r));
+    d.kill("SIGTERM");
+    await Promise.race([exited, sleep(5000)]);
+    if (driver) {
+      console.log("     (tauri-driver ignored SIGTERM; killing it)");
+      d.kill("SIGKILL");
+    }
+    driver = null;
+  }
+}
+
+function cli(args) {
+  const r = spawnSync(cliBin, args, {
+    cwd: tmp,
+    encoding: "utf8",
+    timeout: 60000,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, TANDEM_NO_MDNS: "1" },
+  });
+  if (r.status !== 0) throw new Error(`tandem ${args.join(" ")}: exit ${r.status ?? r.signal}: ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+// ---- the test -------------------------------------------------------------------------------
+
+async function main() {
+  for (const [what, path] of [["the app", appBin], ["the CLI", cliBin]]) {
+    assert(existsSync(path), `${what} is not built: ${path}`);
+  }
+  const [listenPort, driverPort, nativePort] = [await freePort(), await freePort(), await freePort()];
+  process.env.TANDEM_LISTEN = `127.0.0.1:${listenPort}`;
+  const serverUrl = `http://127.0.0.1:${listenPort}`;
+  mkdirSync(dataDir, { recursive: true });
+  let docId = null;
+
+  const started = await check("the app starts and its window becomes interactive", async () => {
+    await startDriver(driverPort, nativePort);
+    const t0 = performance.now();
+    const created = await wd("POST", "/session", {
+      capabilities: { alwaysMatch: { "tauri:options": { application: appBin } } },
+    });
+    session = created.sessionId;
+    const tSession = performance.now();
+    await waitFor("[data-testid=new-doc]", 30000);
+    const tReady = performance.now();
+    figures.coldStartMs = Math.round(tReady - t0);
+    figures.sessionMs = Math.round(tSession - t0);
+    assert(ourAppPids().length === 1, `expected one app process, found ${ourAppPids().length}`);
+  });
+  if (!started) return;
+
+  await check("health: version and the embedded server's address", async () => {
+    const r = await invoke("health");
+    assert(r.ok, `health failed: ${JSON.stringify(r.err)}`);
+    assert(r.ok.ok === true && typeof r.ok.version === "string", `bad health ${JSON.stringify(r.ok)}`);
+    assert(r.ok.listen === serverUrl, `listen is ${r.ok.listen}, expected ${serverUrl}`);
+    const http = await (await fetch(`${serverUrl}/_health`, { signal: AbortSignal.timeout(5000) })).json();
+    assert(http.ok === true && http.version === r.ok.version, `server /_health: ${JSON.stringify(http)}`);
+  });
+
+  const createdDoc = await check("create a document through the New document dialog", async () => {
+    await click(await find("[data-testid=new-doc]"));
+    const input = await waitFor("[data-testid=new-doc-dialog] [data-testid=prompt-input]", 10000);
+    await sendKeys(input, TITLE);
+    await click(await find("[data-testid=new-doc-dialog] [data-testid=confirm-ok]"));
+    docId = await until("the new document to open", async () => {
+      const m = /^#\/doc\/(.+)$/.exec(await exec("return location.hash;"));
+      return m ? decodeURIComponent(m[1]) : null;
+    });
+    await until("its title in the editor", async () =>
+      (await exec(`return document.querySelector("[data-testid=doc-title] .cm-content")?.textContent;`)) === TITLE,
+    );
+    await until("its entry in the list", async () => {
+      const items = await findAll(`[data-testid=doc-item][data-doc-id="${docId}"]`);
+      return items.length === 1 && (await textOf(items[0])).includes(TITLE);
+    });
+  });
+  if (!createdDoc) return;
+
+  await check("type into the body; keystroke → rendered frame", async () => {
+    const body = await waitFor(BODY, 10000);
+    await click(body);
+    // Page-side timing: keydown (capture phase) → first animation frame whose DOM shows the text.
+    await exec(`
+      const content = document.querySelector(arguments[0]);
+      window.__e2e = { down: 0, frame: 0, want: "" };
+      document.addEventListener("keydown", () => {
+        const e2e = window.__e2e;
+        e2e.down = performance.now();
+        e2e.frame = 0;
+        const tick = () => {
+          if (content.textContent.endsWith(e2e.want)) e2e.frame = performance.now();
+          else requestAnimationFrame(tick);
+        };
+        requestAnimationFrame(tick);
+      }, true);`, [BODY]);
+    const inPage = [];
+    const roundTrip = [];
+    let expected = "";
+    for (const ch of TYPED) {
+      expected += ch;
+      await exec(`window.__e2e.want = arguments[0];`, [expected]);
+      const t0 = performance.now();
+      await sendKeys(body, ch);
+      await until(`"${expected}" in the body`, async () => (await bodyText()) === expected, 5000, 5);
+      roundTrip.push(performance.now() - t0);
+      const m = await until("the frame mark", async () => {
+        const e2e = await exec("return window.__e2e;");
+        return e2e.frame ? e2e : null;
+      }, 2000, 5);
+      inPage.push(m.frame - m.down);
+    }
+    const stats = (xs) => {
+      const v = [...xs].sort((a, b) => a - b);
+      const q = (p) => v[Math.min(v.length - 1, Math.floor(p * v.length))];
+      return { median: +q(0.5).toFixed(1), p90: +q(0.9).toFixed(1), max: +v[v.length - 1].toFixed(1), n: v.length };
+    };
+    figures.keystrokeToFrameMs = stats(inPage);
+    figures.keystrokeWebDriverRoundTripMs = stats(roundTrip);
+    assert((await bodyText()) === TYPED, `body is ${JSON.stringify(await bodyText())}`);
+  });
+
+  const file = join(tmp, "x.automerge");
+  let cliHeads = [];
+  await check("the CLI syncs with the embedded server and gets the app's text", async () => {
+    // The UI's edits reach the core asynchronously: sync until the body arrived.
+    await until("the typed text on the server", async () => {
+      cli(["sync", `${serverUrl}/${docId}`, "--file", file]);
+      const doc = JSON.parse(cli(["cat", file]));
+      return doc.body === TYPED && doc.title === TITLE;
+    }, 15000, 250);
+  });
+
+  await check("a CLI edit synced back shows up in the app", async () => {
+    cli(["edit", file, "--splice", "body", "0", "0", CLI_PREFIX]);
+    const t0 = performance.now();
+    const out = cli(["sync", `${serverUrl}/${docId}`, "--file", file]);
+    cliHeads = /heads ([0-9a-f,]+)/.exec(out)?.[1]?.split(",") ?? [];
+    await until("the CLI's text in the editor", async () => (await bodyText()) === CLI_PREFIX + TYPED, 10000, 10);
+    figures.cliSyncToScreenMs = Math.round(performance.now() - t0);
+  });
+
+  await check("a document made over HTTP appears in the list (docs-changed event)", async () => {
+    const res = await fetch(`${serverUrl}/_docs`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ title: HTTP_TITLE }),
+      signal: AbortSignal.timeout(5000),
+    });
+    assert(res.status === 201, `POST /_docs: HTTP ${res.status}`);
+    await until("the new entry", async () => {
+      const texts = await exec(
+        `return [...document.querySelectorAll("[data-testid=doc-item]")].map((e) => e.textContent);`,
+      );
+      return texts.some((t) => t.includes(HTTP_TITLE));
+    }, 10000);
+  });
+
+  await check("command errors reach the UI as {code, message}", async () => {
+    const bad = await invoke("delete_doc", { id: "_reserved" });
+    assert(bad.err?.code === "bad-input" && typeof bad.err.message === "string", `got ${JSON.stringify(bad)}`);
+    const missing = await invoke("delete_doc", { id: "no-such-doc" });
+    assert(missing.err?.code === "not-found", `got ${JSON.stringify(missing)}`);
+    const notOpen = await invoke("send_sync", { id: "no-such-doc", line: "{}" });
+    assert(notOpen.err?.code === "not-open", `got ${JSON.stringify(notOpen)}`);
+  });
+
+  await check("screenshot", async () => {
+    // Park the caret at the end and give the UI a moment to settle its sync badges.
+    await sleep(500);
+    const png = Buffer.from(await wd("GET", s("/screenshot")), "base64");
+    assert(png.subarray(1, 4).toString() === "PNG" && png.length > 10000, `not a real screenshot (${png.length} bytes)`);
+    mkdirSync(dirname(shotPath), { recursive: true });
+    writeFileSync(shotPath, png);
+    console.log(`     saved ${shotPath}`);
+  });
+
+  await check("the app exits when the session ends and leaves a consistent store", async () => {
+    await stopAll();
+    await until("the app to exit", () => ourAppPids().length === 0, 20000, 100);
+    const log = readFileSync(logPath, "utf8");
+    const clean = log.includes("Tandem core stopped");
+    figures.cleanShutdown = clean;
+    const docs = JSON.parse(cli(["docs", "--data-dir", dataDir, "--json"]));
+    const byId = new Map(docs.map((d) => [d.id, d]));
+    assert(byId.get(docId)?.title === TITLE, `stored docs: ${JSON.stringify(docs)}`);
+    assert(docs.some((d) => d.title === HTTP_TITLE), `no "${HTTP_TITLE}" in ${JSON.stringify(docs)}`);
+    // What was stored is what the CLI last synced: same heads (the CLI prints 12-hex prefixes).
+    const stored = byId.get(docId).heads;
+    assert(
+      cliHeads.length > 0 && stored.length === cliHeads.length && cliHeads.every((h) => stored.some((x) => x.startsWith(h))),
+      `stored heads ${stored} differ from the CLI's ${cliHeads}`,
+    );
+  });
+}
+
+let crashed = null;
+const hardStop = setTimeout(() => {
+  console.log("FAIL the whole run took longer than 5 minutes");
+  failed++;
+  void finish(1);
+}, 300000);
+
+async function finish(code) {
+  clearTimeout(hardStop);
+  await stopAll().catch(() => {});
+  // Nothing of ours may outlive the run.
+  const strays = ourAppPids();
+  if (strays.length) {
+    failed++;
+    console.log(`FAIL stray app processes after the run: ${strays.join(" ")} (killing them)`);
+    for (const pid of strays) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }
+  if (logFd >= 0) closeSync(logFd);
+  if (failed || crashed) {
+    console.log(`     log of tauri-driver, WebKitWebDriver and the app: ${logPath}`);
+    const log = existsSync(logPath) ? readFileSync(logPath, "utf8").split("\n").slice(-25).join("\n     ") : "";
+    if (log) console.log(`     ${log}`);
+  } else if (!process.env.E2E_KEEP_TMP) {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  if (Object.keys(figures).length) {
+    console.log("figures:");
+    if (figures.coldStartMs !== undefined)
+      console.log(`  cold start (spawn → interactive [data-testid=new-doc]): ${figures.coldStartMs} ms (WebDriver session up after ${figures.sessionMs} ms)`);
+    if (figures.keystrokeToFrameMs)
+      console.log(`  keystroke → rendered frame (in page): median ${figures.keystrokeToFrameMs.median} ms, p90 ${figures.keystrokeToFrameMs.p90} ms, max ${figures.keystrokeToFrameMs.max} ms over ${figures.keystrokeToFrameMs.n} keys`);
+    if (figures.keystrokeWebDriverRoundTripMs)
+      console.log(`  keystroke → visible incl. WebDriver round trips: median ${figures.keystrokeWebDriverRoundTripMs.median} ms, p90 ${figures.keystrokeWebDriverRoundTripMs.p90} ms`);
+    if (figures.cliSyncToScreenMs !== undefined)
+      console.log(`  CLI sync → text on screen: ${figures.cliSyncToScreenMs} ms`);
+    if (figures.cleanShutdown !== undefined)
+      console.log(`  clean shutdown logged ("Tandem core stopped"): ${figures.cleanShutdown ? "yes" : "no"}`);
+  }
+  console.log(`desktop e2e: ${passed} passed, ${failed + (crashed ? 1 : 0)} failed`);
+  process.exit(code || failed || crashed ? 1 : 0);
+}
+
+try {
+  await main();
+} catch (e) {
+  crashed = e;
+  console.log(`FAIL unexpected error: ${e?.stack ?? e}`);
+}
+await finish(0);
