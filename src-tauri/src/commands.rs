@@ -131,6 +131,7 @@ pub async fn add_remote(
         token,
         fingerprint,
         trust: trust.unwrap_or(false),
+        ..RemoteSpec::default()
     };
     Ok(app.service.add_remote(spec)?)
 }

@@ -1,6 +1,6 @@
 //! The one place where domain events become UI events: [`forward`] relays
-//! [`ServiceEvent`]s to every webview as the `docs-changed` and `remote`
-//! events that the UI listens for.
+//! [`ServiceEvent`]s to every webview as the `docs-changed`, `remote` and
+//! `peers-changed` events that the UI listens for.
 
 use tandem::service::ServiceEvent;
 use tauri::async_runtime::JoinHandle;
@@ -11,6 +11,8 @@ use tokio::sync::broadcast::{self, error::RecvError};
 pub const DOCS_CHANGED: &str = "docs-changed";
 /// The event carrying a `RemoteInfo`: a remote connection changed state.
 pub const REMOTE: &str = "remote";
+/// The event carrying no payload: the LAN peer list changed.
+pub const PEERS_CHANGED: &str = "peers-changed";
 
 /// Relays `events` to the UI until the service goes away (or the task is aborted).
 pub fn forward<R: Runtime>(
@@ -22,6 +24,7 @@ pub fn forward<R: Runtime>(
             let emitted = match events.recv().await {
                 Ok(ServiceEvent::DocsChanged) => app.emit(DOCS_CHANGED, ()),
                 Ok(ServiceEvent::Remote { remote }) => app.emit(REMOTE, remote),
+                Ok(ServiceEvent::PeersChanged) => app.emit(PEERS_CHANGED, ()),
                 // Missed some: a refresh of the list makes up for them.
                 Err(RecvError::Lagged(n)) => {
                     tracing::debug!(missed = n, "UI event relay lagged");

@@ -137,3 +137,67 @@ impl Peers {
         self.open.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tandem::hub::Hub;
+    use tandem::store::MemoryStore;
+    use tauri::ipc::InvokeResponseBody;
+    use tokio::sync::mpsc::UnboundedReceiver;
+
+    use super::*;
+
+    /// A channel whose messages (JSON strings) land in a receiver.
+    fn channel() -> (Channel<String>, UnboundedReceiver<String>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let channel = Channel::new(move |body| {
+            if let InvokeResponseBody::Json(json) = body {
+                let line: String = serde_json::from_str(&json)?;
+                let _ = tx.send(line);
+            }
+            Ok(())
+        });
+        (channel, rx)
+    }
+
+    async fn next(rx: &mut UnboundedReceiver<String>) -> Option<String> {
+        tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("no message within 5 s")
+    }
+
+    #[tokio::test]
+    async fn sessions_open_relay_replace_and_close_by_handle() {
+        let service = Service::start(Hub::new(Arc::new(MemoryStore::new())));
+        let id = service.create_doc("note").expect("create");
+        let peers = Arc::new(Peers::default());
+
+        let (first, mut first_rx) = channel();
+        let h1 = peers.open(&service, id.clone(), first).expect("open");
+        let greeting = next(&mut first_rx).await.expect("a first line");
+        assert!(greeting.starts_with(r#"{"event":"sync""#), "{greeting}");
+        assert!(!greeting.ends_with('\n'));
+        peers.send(&id, r#"{"event":"ping"}"#.into()).expect("send");
+
+        // Re-opening replaces the first session: its channel is dropped.
+        let (second, mut second_rx) = channel();
+        let h2 = peers.open(&service, id.clone(), second).expect("reopen");
+        assert_ne!(h1, h2);
+        while next(&mut first_rx).await.is_some() {}
+        assert!(next(&mut second_rx).await.is_some());
+
+        // A late close of the first session leaves the second alone.
+        assert!(!peers.close(&id, Some(h1)));
+        peers
+            .send(&id, r#"{"event":"ping"}"#.into())
+            .expect("still open");
+        assert!(peers.close(&id, Some(h2)));
+        while next(&mut second_rx).await.is_some() {}
+        let err = peers.send(&id, "{}".into()).expect_err("closed");
+        assert_eq!(err.code, "not-open");
+        assert!(!peers.close(&id, None));
+        service.shutdown().await;
+    }
+}

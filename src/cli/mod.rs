@@ -4,8 +4,10 @@
 mod cat;
 mod docs;
 mod edit;
+mod peers;
 mod remote;
 mod serve;
+mod share;
 mod sync;
 
 use std::path::PathBuf;
@@ -33,6 +35,10 @@ enum Command {
     Edit(edit::EditArgs),
     /// List the documents in a data directory.
     Docs(docs::DocsArgs),
+    /// List the LAN peers a running Tandem has discovered.
+    Peers(peers::PeersArgs),
+    /// Set a document's share policy (private, lan, link).
+    Share(share::ShareArgs),
 }
 
 /// A boxed error whose `Display` is the one line shown to the user.
@@ -79,6 +85,8 @@ pub fn main() -> ExitCode {
             Command::Cat(args) => cat::run(args).await,
             Command::Edit(args) => edit::run(args),
             Command::Docs(args) => docs::run(args),
+            Command::Peers(args) => peers::run(args).await,
+            Command::Share(args) => share::run(args).await,
         }
     });
     // Live streams may still be winding down; do not wait for them.
@@ -90,4 +98,56 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// One JSON request to a Tandem server (loopback or with a token); the
+/// server's `{"error"}` text becomes the error.
+pub(crate) async fn http_json(
+    method: reqwest::Method,
+    url: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> Result<serde_json::Value, CliError> {
+    // Owner operations go to this machine's own server, whose certificate is
+    // self-signed: skip the check only for loopback hosts.
+    let host = url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    let loopback = host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let trust = if loopback {
+        crate::tls::Trust::Insecure
+    } else {
+        crate::tls::Trust::System
+    };
+    let tls = trust.client_config(&[b"http/1.1"])?;
+    let client = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()?;
+    let mut request = client.request(method, url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach {url}: {}", crate::client::describe_error(&e)))?;
+    let status = response.status();
+    let value: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
+    if !status.is_success() {
+        let message = value["error"]
+            .as_str()
+            .unwrap_or(status.canonical_reason().unwrap_or("error"));
+        return Err(format!("{url} answered {}: {message}", status.as_u16()).into());
+    }
+    Ok(value)
 }

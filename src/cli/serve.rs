@@ -8,9 +8,14 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::{default_data_dir, CliError};
+use crate::discovery::mdns::Mdns;
+use crate::discovery::peers::Peers;
+use crate::discovery::Advertisement;
 use crate::hub::Hub;
 use crate::server::{self, ServerConfig, ServerOptions};
-use crate::store::{Durability, SqliteStore};
+use crate::service::{Service, ServiceOptions};
+use crate::share::SharePolicy;
+use crate::store::{Durability, SqliteStore, Store};
 use crate::tls::Identity;
 
 /// Flags of `tandem serve`.
@@ -40,6 +45,16 @@ pub(crate) struct ServeArgs {
     /// fsync every commit (survives power loss), not just process death.
     #[arg(long)]
     fsync: bool,
+    /// Advertise and discover peers on the LAN with mDNS (implies --tls;
+    /// documents stay private until shared).
+    #[arg(long)]
+    mdns: bool,
+    /// Never start mDNS, even with --mdns (also: TANDEM_NO_MDNS=1).
+    #[arg(long)]
+    no_mdns: bool,
+    /// The name other peers see [default: the host name, or the last one set].
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
     /// Serve this built web UI under /_ui/ [default: $TANDEM_UI_DIR, or the
     /// repository's ui/dist next to the binary or in the current directory].
     #[arg(long, value_name = "DIR")]
@@ -73,13 +88,23 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     } else {
         Durability::Process
     };
-    let store = SqliteStore::open_dir(&data_dir, durability)?;
-    let hub = Hub::new(Arc::new(store));
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(&data_dir, durability)?);
+    let hub = Hub::new(store.clone());
+    let mdns = args.mdns && !args.no_mdns && !crate::discovery::disabled_by_env();
+    if args.mdns && !mdns {
+        tracing::info!("mDNS is switched off (--no-mdns or TANDEM_NO_MDNS)");
+    }
     let tls = match (&args.cert, &args.key) {
         (Some(cert), Some(key)) => Some(Identity::from_pem_files(cert, key)?),
-        _ if args.tls => Some(Identity::self_signed_in(&data_dir)?),
+        _ if args.tls || args.mdns => Some(Identity::self_signed_in(&data_dir)?),
         _ => None,
     };
+    let default_share = if args.mdns {
+        SharePolicy::Private
+    } else {
+        SharePolicy::Lan
+    };
+    let service = Service::start_with(hub, ServiceOptions { default_share });
     let ui_dir = args.ui_dir.clone().or_else(default_ui_dir);
     let options = ServerOptions {
         tokens: args.tokens.clone(),
@@ -87,15 +112,25 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
         ui_dir: ui_dir.clone(),
         ..ServerOptions::default()
     };
-    let running = server::start(
+    let running = server::start_with_service(
         ServerConfig {
             listen: args.listen,
             tls,
             options,
         },
-        hub,
+        service.clone(),
     )
     .await?;
+    let discovery = match (mdns, running.fingerprint()) {
+        (true, Some(fingerprint)) => Some(start_discovery(
+            &service,
+            &store,
+            &args,
+            running.local_addr().port(),
+            fingerprint,
+        )?),
+        _ => None,
+    };
     {
         // Scripts and tests read these lines to find the port and the pin.
         let mut out = std::io::stdout().lock();
@@ -106,13 +141,44 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
         if ui_dir.is_some() {
             writeln!(out, "Web UI: {}/_ui/", running.url())?;
         }
+        if let Some((_, id, name)) = &discovery {
+            writeln!(out, "LAN discovery: on, as {name:?} (peer id {id})")?;
+        }
         writeln!(out, "Data directory: {}", data_dir.display())?;
         out.flush()?;
     }
     wait_for_signal().await;
-    tracing::info!("shutting down: draining streams and flushing the store");
+    tracing::info!("shutting down: saying goodbye, draining streams and flushing the store");
+    if let Some((mdns, _, _)) = discovery {
+        mdns.shutdown().await;
+    }
+    service.shutdown().await;
     running.shutdown().await;
     Ok(())
+}
+
+/// Starts mDNS advertisement + browsing and hands the peer list to the service.
+fn start_discovery(
+    service: &Arc<Service>,
+    store: &Arc<dyn Store>,
+    args: &ServeArgs,
+    port: u16,
+    fingerprint: crate::tls::Fingerprint,
+) -> Result<(Mdns, String, String), CliError> {
+    if let Some(name) = &args.name {
+        store.put_setting("peer/name", Some(name))?;
+    }
+    let (id, name) = crate::discovery::identity(store.as_ref())?;
+    let (mdns, events) = Mdns::start(Advertisement {
+        id: id.clone(),
+        name: name.clone(),
+        port,
+        fingerprint: fingerprint.to_string(),
+    })?;
+    let peers = Peers::new(fingerprint.to_string(), store.clone())?;
+    peers.run(events, tokio_util::sync::CancellationToken::new());
+    service.attach_peers(peers);
+    Ok((mdns, id, name))
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -271,8 +271,8 @@ impl SyncClient {
     }
 
     /// Syncs live until `cancel` fires, reconnecting with backoff; reports the
-    /// connection's state on `status`. The sync state is saved in the
-    /// document's store between connections, so a reconnect is cheap.
+    /// connection's state on `status`. The sync state is saved in `store`
+    /// between connections, so a reconnect is cheap.
     pub async fn sync_live(
         &self,
         doc: &Arc<Document>,
@@ -280,6 +280,26 @@ impl SyncClient {
         status: watch::Sender<ConnectionStatus>,
         store: Option<Arc<dyn crate::store::Store>>,
     ) {
+        self.sync_live_with(
+            doc,
+            LiveOptions {
+                cancel,
+                status,
+                store,
+                wake: None,
+            },
+        )
+        .await
+    }
+
+    /// [`SyncClient::sync_live`] with every option.
+    pub async fn sync_live_with(&self, doc: &Arc<Document>, options: LiveOptions) {
+        let LiveOptions {
+            cancel,
+            status,
+            store,
+            wake,
+        } = options;
         let peer_key = format!("client:{}", self.config.url);
         let mut backoff = Backoff::default();
         loop {
@@ -323,13 +343,39 @@ impl SyncClient {
                 retry_in_ms: delay.as_millis() as u64,
                 error,
             });
+            let woken = async {
+                match &wake {
+                    Some(wake) => wake.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = tokio::time::sleep(delay) => {}
+                _ = woken => backoff.reset(),
             }
         }
         status.send_replace(ConnectionStatus::Stopped);
     }
+}
+
+/// How a live sync runs (see [`SyncClient::sync_live_with`]).
+pub struct LiveOptions {
+    /// Stops the sync.
+    pub cancel: CancellationToken,
+    /// Receives every state change.
+    pub status: watch::Sender<ConnectionStatus>,
+    /// Where the sync state is kept between connections.
+    pub store: Option<Arc<dyn crate::store::Store>>,
+    /// Notified when the server is likely back (e.g. its peer reappeared on
+    /// the network): retry now instead of waiting out the backoff.
+    pub wake: Option<Arc<tokio::sync::Notify>>,
+}
+
+/// A reqwest error with its causes (reqwest's own text hides e.g. a
+/// certificate mismatch).
+pub fn describe_error(e: &reqwest::Error) -> String {
+    http::describe_reqwest(e)
 }
 
 /// Heads as short hex prefixes, for messages.

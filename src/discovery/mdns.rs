@@ -43,7 +43,9 @@ pub struct Mdns {
 impl Mdns {
     /// Starts advertising `ad` and browsing; events arrive on the returned
     /// receiver (our own announcements are filtered out).
-    pub fn start(ad: Advertisement) -> Result<(Self, mpsc::UnboundedReceiver<DiscoveryEvent>), MdnsError> {
+    pub fn start(
+        ad: Advertisement,
+    ) -> Result<(Self, mpsc::UnboundedReceiver<DiscoveryEvent>), MdnsError> {
         if super::disabled_by_env() {
             return Err(MdnsError("switched off by TANDEM_NO_MDNS".into()));
         }
@@ -57,7 +59,8 @@ impl Mdns {
             ("fp", ad.fingerprint.as_str()),
         ];
         // The instance name is the peer ID: unique, and stable across restarts.
-        let info = ServiceInfo::new(SERVICE_TYPE, &ad.id, &host, (), ad.port, &properties[..])?.enable_addr_auto();
+        let info = ServiceInfo::new(SERVICE_TYPE, &ad.id, &host, (), ad.port, &properties[..])?
+            .enable_addr_auto();
         let fullname = info.get_fullname().to_owned();
         daemon.register(info)?;
         let browse = daemon.browse(SERVICE_TYPE)?;
@@ -65,7 +68,15 @@ impl Mdns {
         let stop = CancellationToken::new();
         let task = tokio::spawn(run(daemon.clone(), browse, ad.id.clone(), tx, stop.clone()));
         tracing::info!(id = %ad.id, name = %ad.name, port = ad.port, "advertising on mDNS");
-        Ok((Self { daemon, fullname, stop, task }, rx))
+        Ok((
+            Self {
+                daemon,
+                fullname,
+                stop,
+                task,
+            },
+            rx,
+        ))
     }
 
     /// Withdraws the advertisement (goodbye packets) and stops the daemon.
@@ -85,7 +96,13 @@ impl Mdns {
 fn sanitize_host(name: &str, id: &str) -> String {
     let label: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect::<String>()
         .trim_matches('-')
         .chars()

@@ -70,7 +70,9 @@ pub struct Advertisement {
 
 /// This instance's stable peer ID (kept in the store) and display name
 /// (kept if set, else the host name).
-pub fn identity(store: &dyn crate::store::Store) -> Result<(String, String), crate::store::StoreError> {
+pub fn identity(
+    store: &dyn crate::store::Store,
+) -> Result<(String, String), crate::store::StoreError> {
     let id = match store.get_setting("peer/id")? {
         Some(id) => id,
         None => {

@@ -102,7 +102,9 @@ pub fn verification_code(a: &str, b: &str) -> String {
 }
 
 fn normalize(fp: &str) -> String {
-    Fingerprint::parse(fp).map(|f| f.to_string()).unwrap_or_else(|_| fp.to_owned())
+    Fingerprint::parse(fp)
+        .map(|f| f.to_string())
+        .unwrap_or_else(|_| fp.to_owned())
 }
 
 impl Peers {
@@ -144,7 +146,11 @@ impl Peers {
     }
 
     /// Applies discovery events until `stop` or the sender goes away.
-    pub fn run(self: &Arc<Self>, mut events: mpsc::UnboundedReceiver<DiscoveryEvent>, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+    pub fn run(
+        self: &Arc<Self>,
+        mut events: mpsc::UnboundedReceiver<DiscoveryEvent>,
+        stop: CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
         let this = Arc::clone(self);
         tokio::spawn(async move {
             loop {
@@ -268,12 +274,21 @@ impl Peers {
     /// Records that the user confirmed the peer's verification code.
     pub fn mark_verified(&self, id: &str) -> Result<PeerInfo, PeerError> {
         let mut state = self.state();
-        let peer = state.get_mut(id).ok_or_else(|| PeerError::Unknown(id.to_owned()))?;
+        let peer = state
+            .get_mut(id)
+            .ok_or_else(|| PeerError::Unknown(id.to_owned()))?;
         if peer.certificate_changed {
             return Err(changed(peer));
         }
         peer.verified = true;
-        let (info, known) = (peer.clone(), Known { fingerprint: peer.fingerprint.clone(), verified: true, name: peer.name.clone() });
+        let (info, known) = (
+            peer.clone(),
+            Known {
+                fingerprint: peer.fingerprint.clone(),
+                verified: true,
+                name: peer.name.clone(),
+            },
+        );
         drop(state);
         self.remember(id, Some(known));
         self.changes.send_modify(|v| *v += 1);
@@ -284,14 +299,20 @@ impl Peers {
     /// time it is seen (after the user checked the new code).
     pub fn forget(&self, id: &str) -> Result<(), PeerError> {
         let mut state = self.state();
-        let peer = state.get_mut(id).ok_or_else(|| PeerError::Unknown(id.to_owned()))?;
+        let peer = state
+            .get_mut(id)
+            .ok_or_else(|| PeerError::Unknown(id.to_owned()))?;
         if let Some(announced) = peer.announced_fingerprint.take() {
             peer.code = verification_code(&self.own_fingerprint, &announced);
             peer.fingerprint = announced;
         }
         peer.certificate_changed = false;
         peer.verified = false;
-        let pin = peer.online.then(|| Known { fingerprint: peer.fingerprint.clone(), verified: false, name: peer.name.clone() });
+        let pin = peer.online.then(|| Known {
+            fingerprint: peer.fingerprint.clone(),
+            verified: false,
+            name: peer.name.clone(),
+        });
         if !peer.online {
             state.remove(id);
         }
@@ -304,11 +325,17 @@ impl Peers {
     /// Where to reach a peer and which certificate to accept.
     pub fn endpoint(&self, id: &str) -> Result<(String, Fingerprint), PeerError> {
         let state = self.state();
-        let peer = state.get(id).ok_or_else(|| PeerError::Unknown(id.to_owned()))?;
+        let peer = state
+            .get(id)
+            .ok_or_else(|| PeerError::Unknown(id.to_owned()))?;
         if peer.certificate_changed {
             return Err(changed(peer));
         }
-        let addr = peer.addresses.first().filter(|_| peer.online).ok_or_else(|| PeerError::Offline(id.to_owned()))?;
+        let addr = peer
+            .addresses
+            .first()
+            .filter(|_| peer.online)
+            .ok_or_else(|| PeerError::Offline(id.to_owned()))?;
         let host = match addr {
             IpAddr::V4(v4) => v4.to_string(),
             IpAddr::V6(v6) => format!("[{v6}]"),
@@ -355,8 +382,14 @@ mod tests {
 
     #[test]
     fn both_sides_compute_the_same_code() {
-        assert_eq!(verification_code(&fp(1), &fp(2)), verification_code(&fp(2), &fp(1)));
-        assert_ne!(verification_code(&fp(1), &fp(2)), verification_code(&fp(1), &fp(3)));
+        assert_eq!(
+            verification_code(&fp(1), &fp(2)),
+            verification_code(&fp(2), &fp(1))
+        );
+        assert_ne!(
+            verification_code(&fp(1), &fp(2)),
+            verification_code(&fp(1), &fp(3))
+        );
         assert_eq!(verification_code(&fp(1), &fp(2)).len(), 7);
     }
 
@@ -387,7 +420,10 @@ mod tests {
         let bob = peers.get("bob").unwrap();
         assert!(bob.certificate_changed);
         assert_eq!(bob.fingerprint, fp(1), "the pin is kept");
-        assert!(matches!(peers.endpoint("bob"), Err(PeerError::CertificateChanged { .. })));
+        assert!(matches!(
+            peers.endpoint("bob"),
+            Err(PeerError::CertificateChanged { .. })
+        ));
         assert!(peers.mark_verified("bob").is_err());
         // The user forgets the old pin: the new certificate is pinned, unverified.
         peers.forget("bob").unwrap();

@@ -27,6 +27,12 @@ pub enum ApiError {
     /// No such document or route.
     #[error("{0}")]
     NotFound(String),
+    /// The request conflicts with the current state (e.g. a peer's certificate changed).
+    #[error("{0}")]
+    Conflict(String),
+    /// An upstream peer or server failed.
+    #[error("{0}")]
+    BadGateway(String),
     /// The route exists but not with this method.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -55,6 +61,8 @@ impl ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

@@ -26,6 +26,11 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/_remotes/{id}", delete(ui_api::remove_remote))
         .route("/_docs/{doc_id}/share", put(ui_api::set_share))
+        .route("/_peers", get(ui_api::list_peers))
+        .route("/_peers/{id}", delete(ui_api::forget_peer))
+        .route("/_peers/{id}/docs", get(ui_api::peer_docs))
+        .route("/_peers/{id}/open", post(ui_api::open_peer_doc))
+        .route("/_peers/{id}/verify", post(ui_api::verify_peer))
         .route(
             "/{doc_id}",
             put(sync_doc).post(sync_doc).get(get_doc).delete(delete_doc),

@@ -26,6 +26,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::Doc(e) => e.into(),
             ServiceError::Store(e) => e.into(),
             ServiceError::Client(e) => ApiError::BadRequest(e.to_string()),
+            e @ ServiceError::Peer(crate::discovery::peers::PeerError::Unknown(_)) => {
+                ApiError::NotFound(e.to_string())
+            }
+            e @ ServiceError::Peer(_) => ApiError::Conflict(e.to_string()),
+            ServiceError::Unreachable(m) => ApiError::BadGateway(m),
         }
     }
 }
@@ -159,7 +164,11 @@ pub async fn events_socket(
                 incoming = stream.next() => if !matches!(incoming, Some(Ok(_))) { break },
                 event = events.recv() => {
                     let json = match event {
-                        Ok(crate::service::ServiceEvent::Remote { .. }) if !caller.owner => continue,
+                        Ok(crate::service::ServiceEvent::Remote { .. } | crate::service::ServiceEvent::PeersChanged)
+                            if !caller.owner =>
+                        {
+                            continue
+                        }
                         Ok(event) => serde_json::to_string(&event).unwrap_or_default(),
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => "{\"event\":\"docs-changed\"}".to_owned(),
                         Err(_) => break,
@@ -232,4 +241,58 @@ pub async fn set_share(
     Ok(Json(
         serde_json::json!({ "id": id, "policy": request.policy }),
     ))
+}
+
+/// `GET /_peers` (owner): discovered and remembered LAN peers.
+pub async fn list_peers(
+    _: Owner,
+    State(state): State<AppState>,
+) -> Json<Vec<crate::discovery::peers::PeerInfo>> {
+    Json(state.service.peers())
+}
+
+/// `GET /_peers/{id}/docs` (owner): the documents a peer shares.
+pub async fn peer_docs(
+    _: Owner,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(state.service.peer_docs(&id).await?))
+}
+
+/// The body of `POST /_peers/{id}/open`.
+#[derive(Debug, Deserialize)]
+pub struct OpenPeerDoc {
+    /// The peer's document to open.
+    pub doc_id: DocId,
+}
+
+/// `POST /_peers/{id}/open` (owner): a live local copy of a peer's shared document.
+pub async fn open_peer_doc(
+    _: Owner,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<OpenPeerDoc>,
+) -> Result<Response, ApiError> {
+    let remote = state.service.open_peer_doc(&id, &body.doc_id)?;
+    Ok((StatusCode::CREATED, Json(remote)).into_response())
+}
+
+/// `POST /_peers/{id}/verify` (owner): the user confirmed the verification code.
+pub async fn verify_peer(
+    _: Owner,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(state.service.verify_peer(&id)?).into_response())
+}
+
+/// `DELETE /_peers/{id}` (owner): forget a peer's pinned certificate.
+pub async fn forget_peer(
+    _: Owner,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.service.forget_peer(&id)?;
+    Ok(StatusCode::NO_CONTENT)
 }

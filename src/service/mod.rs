@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::client::ClientError;
+use crate::discovery::peers::{PeerError, PeerInfo, Peers};
 use crate::doc_id::DocId;
 use crate::hub::{DocError, Hub, HubEvent};
 use crate::protocol::{EventReader, SyncSession, DEFAULT_MAX_LINE};
@@ -39,6 +40,8 @@ pub enum ServiceEvent {
         /// Its new state.
         remote: RemoteInfo,
     },
+    /// The LAN peer list changed (refetch `/_peers`).
+    PeersChanged,
 }
 
 /// Why a service operation failed.
@@ -60,6 +63,12 @@ pub enum ServiceError {
     /// A client could not be set up.
     #[error(transparent)]
     Client(#[from] ClientError),
+    /// A LAN peer cannot be used.
+    #[error(transparent)]
+    Peer(#[from] PeerError),
+    /// A peer or server did not answer as expected.
+    #[error("{0}")]
+    Unreachable(String),
 }
 
 impl ServiceError {
@@ -71,7 +80,9 @@ impl ServiceError {
             Self::Doc(DocError::Automerge(_)) => "bad-document",
             Self::Doc(DocError::Deleted(_)) => "not-found",
             Self::Doc(_) | Self::Store(_) => "storage",
-            Self::Client(_) => "remote",
+            Self::Client(_) | Self::Unreachable(_) => "remote",
+            Self::Peer(PeerError::CertificateChanged { .. }) => "certificate-changed",
+            Self::Peer(_) => "peer",
         }
     }
 }
@@ -110,6 +121,7 @@ pub struct Service {
     events: broadcast::Sender<ServiceEvent>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
+    peers: std::sync::OnceLock<Arc<Peers>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -144,6 +156,7 @@ impl Service {
             events: events.clone(),
             shutdown: shutdown.clone(),
             tasks: tasks.clone(),
+            peers: std::sync::OnceLock::new(),
         });
         let mut hub_events = hub.subscribe();
         tasks.spawn(async move {
@@ -298,6 +311,111 @@ impl Service {
         } else {
             Err(ServiceError::NotFound(format!("no remote {id}")))
         }
+    }
+
+    /// Connects the LAN peer list: its changes become events, and a peer
+    /// coming back online makes its remotes retry at once.
+    pub fn attach_peers(&self, peers: Arc<Peers>) {
+        if self.peers.set(peers.clone()).is_err() {
+            return;
+        }
+        let (events, shutdown, remotes) = (
+            self.events.clone(),
+            self.shutdown.clone(),
+            self.remotes.clone(),
+        );
+        let mut changes = peers.subscribe();
+        let mut online = peers.subscribe_online();
+        self.tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    changed = changes.changed() => {
+                        if changed.is_err() { break }
+                        let _ = events.send(ServiceEvent::PeersChanged);
+                    }
+                    id = online.recv() => match id {
+                        Ok(id) => remotes.nudge_peer(&id),
+                        Err(broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(_) => break,
+                    },
+                }
+            }
+        });
+    }
+
+    fn peer_registry(&self) -> Result<&Arc<Peers>, ServiceError> {
+        self.peers
+            .get()
+            .ok_or_else(|| ServiceError::NotFound("LAN discovery is off on this instance".into()))
+    }
+
+    /// Discovered and remembered LAN peers (empty when discovery is off).
+    pub fn peers(&self) -> Vec<PeerInfo> {
+        self.peers.get().map(|p| p.list()).unwrap_or_default()
+    }
+
+    /// The documents a peer shares with the LAN, fetched from it over TLS
+    /// with its pinned certificate.
+    pub async fn peer_docs(&self, peer_id: &str) -> Result<serde_json::Value, ServiceError> {
+        let (base, fingerprint) = self.peer_registry()?.endpoint(peer_id)?;
+        let tls = crate::tls::Trust::Pinned(fingerprint)
+            .client_config(&[b"h2", b"http/1.1"])
+            .map_err(ClientError::from)?;
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .no_proxy()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| ServiceError::Unreachable(e.to_string()))?;
+        let url = format!("{base}/_docs");
+        let response = http.get(&url).send().await.map_err(|e| {
+            ServiceError::Unreachable(format!(
+                "cannot reach {url}: {}",
+                crate::client::describe_error(&e)
+            ))
+        })?;
+        if !response.status().is_success() {
+            return Err(ServiceError::Unreachable(format!(
+                "{url} answered {}",
+                response.status()
+            )));
+        }
+        response
+            .json()
+            .await
+            .map_err(|e| ServiceError::Unreachable(format!("{url} sent a bad listing: {e}")))
+    }
+
+    /// Opens a peer's shared document: a local copy that stays in live sync,
+    /// pinned to the peer's certificate.
+    pub fn open_peer_doc(&self, peer_id: &str, doc_id: &DocId) -> Result<RemoteInfo, ServiceError> {
+        let (base, fingerprint) = self.peer_registry()?.endpoint(peer_id)?;
+        if let Some(existing) = self
+            .remotes()
+            .into_iter()
+            .find(|r| r.peer_id.as_deref() == Some(peer_id) && &r.doc_id == doc_id)
+        {
+            return Ok(existing);
+        }
+        self.remotes.add(RemoteSpec {
+            url: format!("{base}/{doc_id}"),
+            doc_id: Some(doc_id.clone()),
+            token: None,
+            fingerprint: Some(fingerprint.to_string()),
+            trust: false,
+            peer_id: Some(peer_id.to_owned()),
+        })
+    }
+
+    /// Records that the user confirmed a peer's verification code.
+    pub fn verify_peer(&self, peer_id: &str) -> Result<PeerInfo, ServiceError> {
+        Ok(self.peer_registry()?.mark_verified(peer_id)?)
+    }
+
+    /// Forgets a peer's pinned certificate (after a legitimate change).
+    pub fn forget_peer(&self, peer_id: &str) -> Result<(), ServiceError> {
+        Ok(self.peer_registry()?.forget(peer_id)?)
     }
 
     /// Stops remotes and UI peers, waiting up to 5 s for them.

@@ -37,6 +37,9 @@ pub struct RemoteSpec {
     /// Trust the certificate the server presents now (and only that one from then on).
     #[serde(default)]
     pub trust: bool,
+    /// The LAN peer this remote belongs to (set by the service, not by users).
+    #[serde(skip)]
+    pub peer_id: Option<String>,
 }
 
 /// A remote as stored (and re-started after a restart).
@@ -48,6 +51,9 @@ struct StoredRemote {
     token: Option<String>,
     fingerprint: Option<String>,
     trust_first_use: bool,
+    /// The LAN peer this remote belongs to, if it was opened from the peers list.
+    #[serde(default)]
+    peer_id: Option<String>,
 }
 
 /// A remote as shown to the user.
@@ -69,12 +75,15 @@ pub struct RemoteInfo {
     pub in_sync: bool,
     /// The pinned certificate fingerprint, if any.
     pub fingerprint: Option<String>,
+    /// The LAN peer it belongs to, if any.
+    pub peer_id: Option<String>,
 }
 
 struct Running {
     stored: StoredRemote,
     cancel: CancellationToken,
     status: watch::Receiver<ConnectionStatus>,
+    wake: Arc<tokio::sync::Notify>,
 }
 
 /// The set of running remotes.
@@ -107,6 +116,7 @@ fn info(stored: &StoredRemote, status: &ConnectionStatus) -> RemoteInfo {
         error,
         in_sync,
         fingerprint: stored.fingerprint.clone(),
+        peer_id: stored.peer_id.clone(),
     }
 }
 
@@ -196,6 +206,7 @@ impl Remotes {
             token: spec.token.filter(|t| !t.is_empty()),
             fingerprint,
             trust_first_use: spec.trust,
+            peer_id: spec.peer_id,
         };
         let info = self.start(stored)?;
         self.persist()?;
@@ -230,6 +241,15 @@ impl Remotes {
         Ok(())
     }
 
+    /// Retries now every waiting remote of a peer that just came back.
+    pub(crate) fn nudge_peer(&self, peer_id: &str) {
+        for running in self.running().values() {
+            if running.stored.peer_id.as_deref() == Some(peer_id) {
+                running.wake.notify_one();
+            }
+        }
+    }
+
     /// Every remote and its state.
     pub(crate) fn list(&self) -> Vec<RemoteInfo> {
         self.running()
@@ -256,19 +276,24 @@ impl Remotes {
         let (status_tx, status_rx) = watch::channel(ConnectionStatus::Connecting);
         let id = stored.id.clone();
         let first = info(&stored, &ConnectionStatus::Connecting);
+        let wake = Arc::new(tokio::sync::Notify::new());
         self.running().insert(
             id.clone(),
             Running {
                 stored,
                 cancel: cancel.clone(),
                 status: status_rx.clone(),
+                wake: wake.clone(),
             },
         );
-        let store = Some(Arc::clone(self.hub.store()));
-        self.tasks.spawn({
-            let cancel = cancel.clone();
-            async move { client.sync_live(&doc, cancel, status_tx, store).await }
-        });
+        let options = crate::client::LiveOptions {
+            cancel: cancel.clone(),
+            status: status_tx,
+            store: Some(Arc::clone(self.hub.store())),
+            wake: Some(wake),
+        };
+        self.tasks
+            .spawn(async move { client.sync_live_with(&doc, options).await });
         // Announce every state change, and pin a first-use certificate once seen.
         let this = Arc::clone(self);
         self.tasks.spawn(async move {
