@@ -24,6 +24,7 @@ apt_install() {
 missing=()
 command -v curl >/dev/null || missing+=(curl ca-certificates)
 command -v script >/dev/null || missing+=(bsdutils)
+command -v ip >/dev/null || missing+=(iproute2)
 command -v cc >/dev/null || missing+=(build-essential)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 pkg-config --exists webkit2gtk-4.1 2>/dev/null || missing+=(libwebkit2gtk-4.1-dev)

@@ -30,7 +30,7 @@ type SetupError = Box<dyn std::error::Error>;
 pub fn run() -> ExitCode {
     init_logging();
     let built = tauri::Builder::default()
-        .setup(|app| setup(app))
+        .setup(setup)
         .invoke_handler(tauri::generate_handler![
             commands::list_docs,
             commands::create_doc,

@@ -50,6 +50,8 @@ impl Mdns {
             return Err(MdnsError("switched off by TANDEM_NO_MDNS".into()));
         }
         let daemon = ServiceDaemon::new()?;
+        // Notice new or changed interfaces (a network coming up) within a second.
+        daemon.set_ip_check_interval(1)?;
         let host = format!("{}.local.", sanitize_host(&ad.name, &ad.id));
         let properties = [
             ("id", ad.id.as_str()),
@@ -143,7 +145,16 @@ async fn run(
                             continue;
                         }
                         let port = txt("port").parse().unwrap_or(service.port);
-                        let mut addresses: Vec<_> = service.get_addresses().iter().map(|a| a.to_ip_addr()).collect();
+                        // Link-local IPv6 needs a scope to be dialled; skip it.
+                        let mut addresses: Vec<_> = service
+                            .get_addresses()
+                            .iter()
+                            .map(|a| a.to_ip_addr())
+                            .filter(|a| !matches!(a, std::net::IpAddr::V6(v6) if v6.is_unicast_link_local()))
+                            .collect();
+                        if addresses.is_empty() {
+                            continue; // an address record will follow
+                        }
                         addresses.sort_by_key(|a| (a.is_ipv6(), *a));
                         addresses.dedup();
                         known.insert(service.fullname.clone(), id.clone());

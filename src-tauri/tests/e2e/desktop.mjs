@@ -198,7 +198,31 @@ async function startDriver(port, nativePort) {
   }, 20000, 100);
 }
 
-/** Ends the session (the app quits), then tauri-driver with SIGTERM (it ends WebKitWebDriver). */
+/** PID and state letter (R, S, Z…) of each child of `ppid`. */
+function childrenOf(ppid) {
+  const kids = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      // "pid (comm) state ppid …"; comm may contain spaces, so parse after the last ")".
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const [state, parent] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(parent) === ppid) kids.push({ pid: Number(name), state });
+    } catch {
+      // gone
+    }
+  }
+  return kids;
+}
+
+/** Whether `pid` still exists (a zombie counts until it is reaped). */
+const alive = (pid) => existsSync(`/proc/${pid}`);
+
+/**
+ * Ends the session (the app quits), then tauri-driver with SIGTERM (it ends
+ * WebKitWebDriver), then waits until WebKitWebDriver is gone, reaped
+ * included, so that nothing of this run is left behind.
+ */
 async function stopAll() {
   if (session) {
     const id = session;
@@ -212,11 +236,23 @@ async function stopAll() {
   if (driver) {
     const d = driver;
     driver = null;
+    const native = childrenOf(d.pid).map((k) => k.pid);
     const exited = new Promise((r) => d.once("exit", r));
     d.kill("SIGTERM");
     if ((await Promise.race([exited.then(() => "exited"), sleep(5000)])) !== "exited") {
       console.log("     (tauri-driver ignored SIGTERM; killing it)");
       d.kill("SIGKILL");
+    }
+    // tauri-driver kills WebKitWebDriver without reaping it: init does, shortly.
+    const deadline = performance.now() + 5000;
+    while (native.some(alive) && performance.now() < deadline) await sleep(50);
+    for (const pid of native.filter(alive)) {
+      console.log(`     (WebKitWebDriver ${pid} outlived tauri-driver; killing it)`);
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
     }
   }
 }
