@@ -23,6 +23,7 @@ command -v xvfb-run >/dev/null || missing+=(xvfb xauth)
 command -v WebKitWebDriver >/dev/null || missing+=(webkit2gtk-driver)
 pkg-config --exists webkit2gtk-4.1 2>/dev/null || missing+=(libwebkit2gtk-4.1-dev)
 command -v node >/dev/null || missing+=(nodejs npm)
+command -v python3 >/dev/null || missing+=(python3)
 if [ ${#missing[@]} -gt 0 ]; then
   give_up "missing system packages; install them with: apt-get install ${missing[*]}"
 fi

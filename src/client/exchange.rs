@@ -14,7 +14,6 @@ use super::http::Opened;
 use super::status::ConnectionStatus;
 use super::{short_heads, ClientConfig, ClientError};
 use crate::hub::{apply_sync, Document};
-use crate::protocol::line::encode_sync;
 use crate::protocol::{Event, EventReader, ReadError, SyncSession, Until};
 
 /// How an exchange ended.
@@ -104,18 +103,12 @@ impl<'a> Exchange<'a> {
         tokio::pin!(cancelled);
         loop {
             changes.borrow_and_update();
-            let mut sent = false;
-            loop {
-                let messages = self.doc.generate_split(&mut self.session);
-                if messages.is_empty() {
-                    break;
+            let lines = self.doc.pending_lines(&mut self.session);
+            let sent = !lines.is_empty();
+            for line in lines {
+                if body.send(line).await.is_err() {
+                    return self.fail_transport("the request body was closed".into());
                 }
-                for message in messages {
-                    if body.send(encode_sync(&message.encode())).await.is_err() {
-                        return self.fail_transport("the request body was closed".into());
-                    }
-                }
-                sent = true;
             }
             if sent {
                 reset_stall(stall_timer.as_mut());

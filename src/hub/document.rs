@@ -138,10 +138,24 @@ impl Document {
         session.generate(&self.lock())
     }
 
-    /// Like [`Document::generate`], split into lines the peer can read
-    /// (see [`SyncSession::generate_split`]).
-    pub fn generate_split(&self, session: &mut SyncSession) -> Vec<Message> {
-        session.generate_split(&self.lock())
+    /// Everything the peer behind `session` needs now, as encoded lines the
+    /// peer can read (split for peers with short lines, see
+    /// [`SyncSession::generate_split`]). Empty when the peer is up to date or
+    /// a message is still in flight.
+    pub fn pending_lines(&self, session: &mut SyncSession) -> Vec<bytes::Bytes> {
+        let doc = self.lock();
+        let mut lines = Vec::new();
+        loop {
+            let messages = session.generate_split(&doc);
+            if messages.is_empty() {
+                return lines;
+            }
+            lines.extend(
+                messages
+                    .into_iter()
+                    .map(|m| crate::protocol::line::encode_sync(&m.encode())),
+            );
+        }
     }
 
     /// Runs `f` with the document and the session locked together (for checks

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::hub::{apply_sync, Document};
-use crate::protocol::line::{encode_error, encode_ping, encode_sync};
+use crate::protocol::line::{encode_error, encode_ping};
 use crate::protocol::{Event, EventReader, SyncSession};
 
 /// Why a connection ended.
@@ -62,18 +62,12 @@ impl Connection {
         }
     }
 
-    /// Sends everything the peer needs right now.
+    /// Sends everything the peer needs right now; whether anything was sent.
     async fn flush_messages(&mut self) -> Result<bool, Ending> {
-        let mut sent = false;
-        loop {
-            let messages = self.doc.generate_split(&mut self.session);
-            if messages.is_empty() {
-                break;
-            }
-            for message in messages {
-                self.send(encode_sync(&message.encode())).await?;
-            }
-            sent = true;
+        let lines = self.doc.pending_lines(&mut self.session);
+        let sent = !lines.is_empty();
+        for line in lines {
+            self.send(line).await?;
         }
         Ok(sent)
     }

@@ -7,8 +7,10 @@
 // It creates a document through the UI, types into it (timing keystroke →
 // rendered frame), lets the headless `tandem` CLI sync with the app's
 // embedded server in both directions, checks events, command errors and the
-// health command, saves a screenshot, then ends the session and checks that
-// the app exited and left a consistent store behind.
+// health command, saves a screenshot, quits it with SIGTERM and checks the
+// store, then starts it again (the documents are still there) and closes its
+// window the way a window manager does (close-window.py): it must shut down
+// cleanly both times.
 //
 // Environment (all optional): TANDEM_DESKTOP_BIN, TANDEM_BIN, TAURI_DRIVER,
 // WEBKIT_WEBDRIVER, SHOT (screenshot path), E2E_KEEP_TMP=1.
@@ -170,7 +172,7 @@ function ourAppPids() {
 }
 
 async function startDriver(port, nativePort) {
-  logFd = openSync(logPath, "a");
+  if (logFd < 0) logFd = openSync(logPath, "a");
   const args = ["--port", String(port), "--native-port", String(nativePort)];
   if (process.env.WEBKIT_WEBDRIVER) args.push("--native-driver", process.env.WEBKIT_WEBDRIVER);
   driver = spawn(tauriDriver, args, {
@@ -275,14 +277,15 @@ async function main() {
   for (const [what, path] of [["the app", appBin], ["the CLI", cliBin]]) {
     assert(existsSync(path), `${what} is not built: ${path}`);
   }
-  const [listenPort, driverPort, nativePort] = [await freePort(), await freePort(), await freePort()];
+  const listenPort = await freePort();
   process.env.TANDEM_LISTEN = `127.0.0.1:${listenPort}`;
   const serverUrl = `http://127.0.0.1:${listenPort}`;
   mkdirSync(dataDir, { recursive: true });
   let docId = null;
 
-  const started = await check("the app starts and its window becomes interactive", async () => {
-    await startDriver(driverPort, nativePort);
+  /** Starts tauri-driver and a session (which spawns the app); ms until the UI is interactive. */
+  const launch = async () => {
+    await startDriver(await freePort(), await freePort());
     const t0 = performance.now();
     const created = await wd("POST", "/session", {
       capabilities: { alwaysMatch: { "tauri:options": { application: appBin } } },
@@ -290,10 +293,14 @@ async function main() {
     session = created.sessionId;
     const tSession = performance.now();
     await waitFor("[data-testid=new-doc]", 30000);
-    const tReady = performance.now();
-    figures.coldStartMs = Math.round(tReady - t0);
-    figures.sessionMs = Math.round(tSession - t0);
     assert(ourAppPids().length === 1, `expected one app process, found ${ourAppPids().length}`);
+    return { ready: Math.round(performance.now() - t0), session: Math.round(tSession - t0) };
+  };
+
+  const started = await check("the app starts and its window becomes interactive", async () => {
+    const t = await launch();
+    figures.coldStartMs = t.ready;
+    figures.sessionMs = t.session;
   });
   if (!started) return;
 
@@ -447,6 +454,33 @@ async function main() {
       `stored heads ${stored} differ from the CLI's ${cliHeads}`,
     );
   });
+
+  await check("after a restart the documents are still there (warm start)", async () => {
+    const t = await launch();
+    figures.warmStartMs = t.ready;
+    await until("both documents in the list", async () => {
+      const texts = await exec(
+        `return [...document.querySelectorAll("[data-testid=doc-item]")].map((e) => e.textContent);`,
+      );
+      return texts.some((x) => x.includes(TITLE)) && texts.some((x) => x.includes(HTTP_TITLE));
+    }, 10000);
+    await exec(`location.hash = arguments[0];`, [`#/doc/${encodeURIComponent(docId)}`]);
+    await until("the stored text in the editor", async () => (await bodyText()) === CLI_PREFIX + TYPED, 10000);
+  });
+
+  await check("closing the window quits the app cleanly", async () => {
+    // What a window manager sends when the user clicks the close button
+    // (WebDriver's own "close window" would kill the app outright).
+    const before = readFileSync(logPath, "utf8").split("Tandem core stopped").length;
+    const r = spawnSync("python3", [join(here, "close-window.py"), "Tandem"], { encoding: "utf8", timeout: 10000 });
+    assert(r.status === 0, `close-window.py: ${r.status ?? r.signal}: ${r.stdout}${r.stderr}`);
+    const t0 = performance.now();
+    await until("the app to exit", () => ourAppPids().length === 0, 30000, 20);
+    figures.closeMs = Math.round(performance.now() - t0);
+    await stopAll();
+    const after = readFileSync(logPath, "utf8").split("Tandem core stopped").length;
+    assert(after === before + 1, "the app did not log a clean shutdown");
+  });
 }
 
 let crashed = null;
@@ -491,6 +525,8 @@ async function finish(code) {
     if (figures.cliSyncToScreenMs !== undefined)
       console.log(`  CLI sync → text on screen: ${figures.cliSyncToScreenMs} ms`);
     if (figures.exitMs !== undefined) console.log(`  SIGTERM → process gone (clean shutdown): ${figures.exitMs} ms`);
+    if (figures.warmStartMs !== undefined) console.log(`  warm start (second launch, same data): ${figures.warmStartMs} ms`);
+    if (figures.closeMs !== undefined) console.log(`  window close → process gone (clean shutdown): ${figures.closeMs} ms`);
   }
   console.log(`desktop e2e: ${passed} passed, ${failed + (crashed ? 1 : 0)} failed`);
   process.exit(code || failed || crashed ? 1 : 0);

@@ -5,8 +5,10 @@
 // Commands (Rust side, to be wired): list_docs, create_doc{title},
 // delete_doc{id}, export_doc{id} -> bytes, import_doc{bytes},
 // open_doc_channel{id, channel} + send_sync{id, line}, list_remotes,
-// add_remote{req fields}, remove_remote{id}, health; events `docs-changed`
-// and `remote` (payload = RemoteInfo).
+// add_remote{req fields}, remove_remote{id}, health, list_peers,
+// peer_docs{id}, open_peer_doc{id, docId}, verify_peer{id}, forget_peer{id},
+// set_share{id, policy}; events `docs-changed`, `remote` (payload =
+// RemoteInfo) and `peers-changed`.
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import {
@@ -20,7 +22,9 @@ import {
   type DocSummary,
   type Health,
   type LinkStatus,
+  type PeerInfo,
   type RemoteInfo,
+  type SharePolicy,
 } from "./types";
 
 /** Tauri command errors arrive as strings or `{error}`/`{message}` objects. */
@@ -143,10 +147,35 @@ export class TauriBackend implements Backend {
     return call("health");
   }
 
+  listPeers(): Promise<PeerInfo[]> {
+    return call("list_peers");
+  }
+
+  peerDocs(peerId: string): Promise<DocSummary[]> {
+    return call("peer_docs", { id: peerId });
+  }
+
+  openPeerDoc(peerId: string, docId: string): Promise<RemoteInfo> {
+    return call("open_peer_doc", { id: peerId, docId });
+  }
+
+  verifyPeer(peerId: string): Promise<PeerInfo> {
+    return call("verify_peer", { id: peerId });
+  }
+
+  forgetPeer(peerId: string): Promise<void> {
+    return call("forget_peer", { id: peerId });
+  }
+
+  setShare(docId: string, policy: SharePolicy): Promise<void> {
+    return call("set_share", { id: docId, policy });
+  }
+
   subscribe(onEvent: (ev: BackendEvent) => void, onStatus?: (s: LinkStatus) => void): () => void {
     const unlisteners: Promise<() => void>[] = [
       listen("docs-changed", () => onEvent({ event: "docs-changed" })),
       listen<RemoteInfo>("remote", (e) => onEvent({ event: "remote", remote: e.payload })),
+      listen("peers-changed", () => onEvent({ event: "peers-changed" })),
     ];
     onStatus?.({ state: "open" });
     return () => {

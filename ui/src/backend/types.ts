@@ -4,7 +4,14 @@
 //   TauriBackend – `invoke` + `Channel` inside the desktop app
 // Everything above this layer (model, views) is transport-agnostic.
 
-/** An entry of `GET /_docs`. */
+/**
+ * Who may see and sync a document (enforced by the server):
+ * `private` = only this device; `lan` = listed for and syncable by peers on the
+ * network; `link` = syncable by anyone who knows its id, but not listed.
+ */
+export type SharePolicy = "private" | "lan" | "link";
+
+/** An entry of `GET /_docs` (and of `GET /_peers/{id}/docs`). */
 export interface DocSummary {
   id: string;
   title: string | null;
@@ -12,9 +19,15 @@ export interface DocSummary {
   size: number;
   /** ms since the epoch */
   updated: number;
+  /** Absent from backends that predate share policies. */
+  share?: SharePolicy;
 }
 
-export type RemoteState = "connecting" | "live" | "reconnecting" | "error";
+/**
+ * `stopped`: the remote task ended; `removed`: the last event of a remote that
+ * was removed (drop it from lists). `error` is only used by older backends.
+ */
+export type RemoteState = "connecting" | "live" | "reconnecting" | "error" | "stopped" | "removed";
 
 /** An entry of `GET /_remotes` / payload of the `remote` event. */
 export interface RemoteInfo {
@@ -25,6 +38,38 @@ export interface RemoteInfo {
   retry_in_ms: number | null;
   error: string | null;
   in_sync: boolean;
+  /** The pinned certificate fingerprint, if any. */
+  fingerprint?: string | null;
+  /** The LAN peer this remote belongs to (opened from the peers panel). */
+  peer_id?: string | null;
+}
+
+/** An entry of `GET /_peers`: a LAN peer, discovered now or remembered. */
+export interface PeerInfo {
+  /** Stable peer id. */
+  id: string;
+  /** Display name. */
+  name: string;
+  /** Where it was last seen (IPv4/IPv6 literals). */
+  addresses: string[];
+  /** Its sync port (0 if never seen since start-up). */
+  port: number;
+  /** The certificate fingerprint pinned for it on first use. */
+  fingerprint: string;
+  /** The user confirmed the verification code. */
+  verified: boolean;
+  /** On the network now. */
+  online: boolean;
+  /** ms since the epoch; 0 = not seen since this instance started. */
+  last_seen: number;
+  /** It now announces another certificate than the pinned one: connections are refused. */
+  certificate_changed: boolean;
+  /** The certificate it announces now, when that differs from the pinned one. */
+  announced_fingerprint: string | null;
+  /** Six digits ("123 456") both sides show; compare them to verify. */
+  code: string;
+  /** Its protocol version. */
+  version: string;
 }
 
 /** Body of `POST /_remotes`. `doc_id: null` = "open from server" (make a local copy). */
@@ -48,7 +93,11 @@ export interface Health {
   listen: string;
 }
 
-export type BackendEvent = { event: "docs-changed" } | { event: "remote"; remote: RemoteInfo };
+export type BackendEvent =
+  | { event: "docs-changed" }
+  | { event: "remote"; remote: RemoteInfo }
+  /** The LAN peer list changed: refetch `listPeers()`. */
+  | { event: "peers-changed" };
 
 /** State of the UI ↔ backend link of one document (or of the event stream). */
 export type LinkStatus =
@@ -87,6 +136,18 @@ export interface Backend {
   addRemote(req: AddRemoteRequest): Promise<AddRemoteResult>;
   removeRemote(id: string): Promise<void>;
   health(): Promise<Health>;
+  /** Discovered and remembered LAN peers (empty when discovery is off). */
+  listPeers(): Promise<PeerInfo[]>;
+  /** The documents a peer shares. Fails (409) if its certificate changed or it is offline, 502 if unreachable. */
+  peerDocs(peerId: string): Promise<DocSummary[]>;
+  /** A local copy of a peer's document (same id) that stays in live sync both ways. */
+  openPeerDoc(peerId: string, docId: string): Promise<RemoteInfo>;
+  /** The user confirmed the peer's verification code. */
+  verifyPeer(peerId: string): Promise<PeerInfo>;
+  /** Forget the peer's pinned certificate (accept its new one after a legitimate change). */
+  forgetPeer(peerId: string): Promise<void>;
+  /** Set a document's share policy. */
+  setShare(docId: string, policy: SharePolicy): Promise<void>;
   /** Backend-wide events; `onStatus` reports the event link itself. Returns unsubscribe. */
   subscribe(onEvent: (ev: BackendEvent) => void, onStatus?: (s: LinkStatus) => void): () => void;
 }

@@ -12,7 +12,9 @@ import {
   type DocSummary,
   type Health,
   type LinkStatus,
+  type PeerInfo,
   type RemoteInfo,
+  type SharePolicy,
 } from "./types";
 
 async function errorFrom(res: Response): Promise<BackendError> {
@@ -215,6 +217,34 @@ export class WebBackend implements Backend {
     return this.json("/_health");
   }
 
+  listPeers(): Promise<PeerInfo[]> {
+    return this.json("/_peers");
+  }
+
+  peerDocs(peerId: string): Promise<DocSummary[]> {
+    return this.json(`/_peers/${encodeURIComponent(peerId)}/docs`);
+  }
+
+  openPeerDoc(peerId: string, docId: string): Promise<RemoteInfo> {
+    return this.postJson(`/_peers/${encodeURIComponent(peerId)}/open`, { doc_id: docId });
+  }
+
+  verifyPeer(peerId: string): Promise<PeerInfo> {
+    return this.json(`/_peers/${encodeURIComponent(peerId)}/verify`, { method: "POST" });
+  }
+
+  async forgetPeer(peerId: string): Promise<void> {
+    await this.request(`/_peers/${encodeURIComponent(peerId)}`, { method: "DELETE" });
+  }
+
+  async setShare(docId: string, policy: SharePolicy): Promise<void> {
+    await this.request(`/_docs/${encodeURIComponent(docId)}/share`, {
+      method: "PUT",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ policy }),
+    });
+  }
+
   subscribe(onEvent: (ev: BackendEvent) => void, onStatus?: (s: LinkStatus) => void): () => void {
     const sock = new ReconnectingSocket(this.wsUrl("/_events"), {
       onOpen: () => {},
@@ -227,6 +257,7 @@ export class WebBackend implements Backend {
         }
         const o = v as { event?: unknown; remote?: unknown };
         if (o?.event === "docs-changed") onEvent({ event: "docs-changed" });
+        else if (o?.event === "peers-changed") onEvent({ event: "peers-changed" });
         else if (o?.event === "remote" && o.remote && typeof o.remote === "object")
           onEvent({ event: "remote", remote: o.remote as RemoteInfo });
       },
