@@ -239,7 +239,7 @@ fn raise_fd_limit(want: u64) {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
             return;
         }
-        if lim.rlim_cur as u64 >= want {
+        if lim.rlim_cur >= want as libc::rlim_t {
             return;
         }
         lim.rlim_cur = (want as libc::rlim_t).min(lim.rlim_max);

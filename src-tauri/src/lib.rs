@@ -29,8 +29,18 @@ type SetupError = Box<dyn std::error::Error>;
 /// Runs the desktop app until its window is closed (or SIGINT/SIGTERM).
 pub fn run() -> ExitCode {
     init_logging();
+    let listen = match listen() {
+        Ok(listen) => listen,
+        Err(e) => return ExitCode::from(fail("bad configuration", e)),
+    };
     let built = tauri::Builder::default()
-        .setup(setup)
+        .setup(move |app| {
+            // Tauri panics when setup fails; exit with a one-line message instead.
+            if let Err(e) = setup(app, listen) {
+                std::process::exit(i32::from(fail("Tandem could not start", e)));
+            }
+            Ok(())
+        })
         .invoke_handler(tauri::generate_handler![
             commands::list_docs,
             commands::create_doc,
@@ -49,11 +59,7 @@ pub fn run() -> ExitCode {
         .build(tauri::generate_context!());
     let app = match built {
         Ok(app) => app,
-        Err(e) => {
-            tracing::error!(error = %e, "Tandem could not start");
-            eprintln!("tandem-desktop: error: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return ExitCode::from(fail("Tandem could not start", e.into())),
     };
     app.run(|app, event| {
         if let RunEvent::Exit = event {
@@ -63,10 +69,16 @@ pub fn run() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Logs why the app cannot run; the exit status to use.
+fn fail(what: &str, e: SetupError) -> u8 {
+    tracing::error!(error = %e, "{what}");
+    eprintln!("tandem-desktop: error: {e}");
+    1
+}
+
 /// Starts the core and hands it to the commands; relays its events; quits cleanly on signals.
-fn setup<R: Runtime>(app: &mut App<R>) -> Result<(), SetupError> {
+fn setup<R: Runtime>(app: &mut App<R>, listen: Listen) -> Result<(), SetupError> {
     let data_dir = data_dir(app)?;
-    let listen = listen()?;
     let desktop = tauri::async_runtime::block_on(Desktop::start(&data_dir, listen))?;
     desktop.set_event_relay(events::forward(
         app.handle().clone(),

@@ -103,6 +103,15 @@ impl<'a> Exchange<'a> {
         tokio::pin!(cancelled);
         loop {
             changes.borrow_and_update();
+            // Equal heads satisfy either check; looking first saves a last
+            // message (a Bloom filter of the whole history) after a cold sync.
+            if until.is_some()
+                && self.doc.with_session(&mut self.session, |doc, s| {
+                    s.is_satisfied(doc, Until::HeadsEqual)
+                })
+            {
+                return ExchangeEnd::Satisfied;
+            }
             let lines = self.doc.pending_lines(&mut self.session);
             let sent = !lines.is_empty();
             for line in lines {

@@ -215,9 +215,18 @@ impl Document {
         }
         // Whatever `f` added is kept only once stored — even if `f` then failed
         // part-way, what it applied is consistent and worth keeping.
-        let chunk = doc.save_after(&before);
         let info = doc_info(&doc);
-        match self.store.append(&self.id, &chunk, &info) {
+        // A document that was empty is stored as one compressed snapshot:
+        // `save_after(&[])` would encode every change on its own, which for a
+        // long history is as slow as the sync and up to 200× larger.
+        let stored = if before.is_empty() {
+            self.store
+                .compact(&self.id, &doc.save(), &info)
+                .map(|()| crate::store::Backlog::default())
+        } else {
+            self.store.append(&self.id, &doc.save_after(&before), &info)
+        };
+        match stored {
             Ok(backlog) => {
                 drop(doc);
                 self.version.send_modify(|v| *v += 1);

@@ -31,6 +31,10 @@ export function formatRemoteState(
     }
     case "error":
       return r.error ? `error: ${r.error}` : "error";
+    case "stopped":
+      return "stopped";
+    case "removed":
+      return "removed";
     default:
       return String(r.state);
   }
@@ -39,7 +43,9 @@ export function formatRemoteState(
 /** The sidebar dot of a document, summarising its remote connections. */
 export type DocSyncState = "local" | "connecting" | "live" | "in-sync" | "reconnecting" | "error";
 
-export function docSyncState(remotes: readonly Pick<RemoteInfo, "state" | "in_sync">[]): DocSyncState {
+export function docSyncState(all: readonly Pick<RemoteInfo, "state" | "in_sync">[]): DocSyncState {
+  // stopped and removed remotes no longer sync anything
+  const remotes = all.filter((r) => r.state !== "stopped" && r.state !== "removed");
   if (remotes.length === 0) return "local";
   if (remotes.some((r) => r.state === "error")) return "error";
   if (remotes.some((r) => r.state === "reconnecting")) return "reconnecting";
@@ -55,6 +61,23 @@ export const DOC_SYNC_LABEL: Record<DocSyncState, string> = {
   reconnecting: "Reconnecting",
   error: "Connection error",
 };
+
+/**
+ * Fold one `remote` event into the remotes by id: a `removed` remote is
+ * dropped, anything else replaces the entry. Returns whether it was kept.
+ */
+export function applyRemoteEvent<E>(
+  remotes: Map<string, E>,
+  info: Pick<RemoteInfo, "id" | "state">,
+  entry: E,
+): boolean {
+  if (info.state === "removed") {
+    remotes.delete(info.id);
+    return false;
+  }
+  remotes.set(info.id, entry);
+  return true;
+}
 
 export function remotesForDoc<T extends Pick<RemoteInfo, "doc_id">>(remotes: Iterable<T>, docId: string): T[] {
   return [...remotes].filter((r) => r.doc_id === docId);
