@@ -10,7 +10,7 @@ use tauri::ipc::{Channel, Response};
 use tauri::State;
 
 use crate::error::CommandError;
-use crate::peers::Handle;
+use crate::sessions::Handle;
 use crate::state::Desktop;
 
 type Result<T> = std::result::Result<T, CommandError>;
@@ -86,14 +86,14 @@ pub async fn open_doc_channel(
     id: String,
     channel: Channel<String>,
 ) -> Result<Handle> {
-    app.peers.open(&app.service, DocId::parse(&id)?, channel)
+    app.sessions.open(&app.service, DocId::parse(&id)?, channel)
 }
 
 /// One of the UI peer's protocol lines, for the document's open session.
 /// Synchronous on purpose: such commands run in the order they are invoked.
 #[tauri::command]
 pub fn send_sync(app: State<'_, Desktop>, id: String, line: String) -> Result<()> {
-    app.peers.send(&DocId::parse(&id)?, line)
+    app.sessions.send(&DocId::parse(&id)?, line)
 }
 
 /// Ends a document's sync session (only session `handle`, when given, so a
@@ -104,7 +104,7 @@ pub fn close_doc_channel(
     id: String,
     handle: Option<Handle>,
 ) -> Result<()> {
-    app.peers.close(&DocId::parse(&id)?, handle);
+    app.sessions.close(&DocId::parse(&id)?, handle);
     Ok(())
 }
 

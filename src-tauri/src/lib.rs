@@ -8,12 +8,13 @@
 //!
 //! Environment: `TANDEM_DATA_DIR` (instead of the platform's app data
 //! directory), `TANDEM_LISTEN` (an exact address, e.g. `127.0.0.1:0`,
-//! instead of the first free port from 127.0.0.1:7450), `RUST_LOG`.
+//! instead of the first free port from 127.0.0.1:7450), `RUST_LOG`. The app
+//! does not start LAN discovery (mDNS); its server listens on loopback only.
 
 pub mod commands;
 pub mod error;
 pub mod events;
-pub mod peers;
+pub mod sessions;
 pub mod state;
 
 use std::net::SocketAddr;

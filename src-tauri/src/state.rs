@@ -13,13 +13,16 @@ use tandem::share::SharePolicy;
 use tandem::store::{Durability, SqliteStore, StoreError};
 use tauri::async_runtime::JoinHandle;
 
-use crate::peers::Peers;
+use crate::sessions::Sessions;
 
 /// The port the embedded server tries first, so that other Tandem instances
 /// and tools find it; the next ones are tried when it is taken.
 pub const DEFAULT_PORT: u16 = 7450;
 /// How many ports from [`DEFAULT_PORT`] on are tried.
 pub const PORT_ATTEMPTS: u16 = 20;
+/// The longest the app waits at exit for [`Desktop::shutdown`] (server
+/// drain ≤ 10 s, then remotes and UI sessions ≤ 5 s, then the flush).
+pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(20);
 
 /// Where the embedded sync server listens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +52,7 @@ pub struct Desktop {
     /// The UI-facing operations.
     pub service: Arc<Service>,
     /// The UI's sync sessions.
-    pub peers: Arc<Peers>,
+    pub sessions: Arc<Sessions>,
     /// The embedded server's URL, or why there is none.
     pub listen: String,
     server: Mutex<Option<RunningServer>>,
@@ -93,7 +96,7 @@ impl Desktop {
         tracing::info!(data_dir = %data_dir.display(), %listen, "Tandem core started");
         Ok(Self {
             service,
-            peers: Arc::default(),
+            sessions: Arc::default(),
             listen,
             server: Mutex::new(server),
             relay: Mutex::new(None),
@@ -115,7 +118,7 @@ impl Desktop {
     /// Ends the UI's sessions, stops the server (draining its streams), stops
     /// remotes and flushes the store. Safe to call more than once.
     pub async fn shutdown(&self) {
-        self.peers.close_all();
+        self.sessions.close_all();
         let relay = self
             .relay
             .lock()
@@ -159,6 +162,3 @@ async fn serve(service: &Arc<Service>, listen: Listen) -> Result<RunningServer, 
         }
     }
 }
-
-/// A flush that must not hold the app open for ever.
-pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(20);

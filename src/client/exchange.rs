@@ -14,7 +14,10 @@ use super::http::Opened;
 use super::status::ConnectionStatus;
 use super::{short_heads, ClientConfig, ClientError};
 use crate::hub::{apply_sync, Document};
-use crate::protocol::{Event, EventReader, ReadError, SyncSession, Until};
+use crate::protocol::{Event, EventReader, Pacer, ReadError, SyncSession, Until};
+
+/// The most buffered lines applied as one write.
+const MAX_BATCH: usize = 256;
 
 /// How an exchange ended.
 pub(crate) enum ExchangeEnd {
@@ -101,6 +104,9 @@ impl<'a> Exchange<'a> {
             }
         };
         tokio::pin!(cancelled);
+        let mut pacer = Pacer::default();
+        let pace = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(pace);
         loop {
             changes.borrow_and_update();
             // Equal heads satisfy either check; looking first saves a last
@@ -112,15 +118,22 @@ impl<'a> Exchange<'a> {
             {
                 return ExchangeEnd::Satisfied;
             }
-            let lines = self.doc.pending_lines(&mut self.session);
-            let sent = !lines.is_empty();
-            for line in lines {
-                if body.send(line).await.is_err() {
-                    return self.fail_transport("the request body was closed".into());
+            let now = Instant::now();
+            let paced = !pacer.may_send(now);
+            if paced {
+                pace.as_mut().reset(pacer.deadline());
+            } else {
+                let lines = self.doc.pending_lines(&mut self.session);
+                let sent = !lines.is_empty();
+                for line in lines {
+                    if body.send(line).await.is_err() {
+                        return self.fail_transport("the request body was closed".into());
+                    }
                 }
-            }
-            if sent {
-                reset_stall(stall_timer.as_mut());
+                if sent {
+                    pacer.sent(now);
+                    reset_stall(stall_timer.as_mut());
+                }
             }
             let (satisfied, in_sync) = self.doc.with_session(&mut self.session, |doc, s| {
                 (
@@ -148,8 +161,14 @@ impl<'a> Exchange<'a> {
                     match event {
                         Ok(Some(Event::Sync(bytes))) => {
                             self.was_live = true;
-                            if let Err(reason) = apply_sync(self.doc, &mut self.session, bytes).await {
+                            let mut batch = vec![bytes];
+                            let tail = reader.drain_buffered(&mut batch, MAX_BATCH);
+                            if let Err(reason) = apply_sync(self.doc, &mut self.session, batch).await {
                                 return ExchangeEnd::Failed(ClientError::Protocol { url: self.url.to_string(), reason });
+                            }
+                            pacer.received();
+                            if let Err(e) = tail {
+                                return ExchangeEnd::Failed(ClientError::Protocol { url: self.url.to_string(), reason: e.to_string() });
                             }
                         }
                         Ok(Some(Event::Error(message))) => {
@@ -168,6 +187,7 @@ impl<'a> Exchange<'a> {
                         return self.fail_transport("the local document was closed".into());
                     }
                 }
+                _ = &mut pace, if paced => {}
                 _ = &mut stall_timer => {
                     let their_heads = self.session.their_heads().map(short_heads).unwrap_or_else(|| "none yet".into());
                     return ExchangeEnd::Stalled { their_heads };

@@ -175,6 +175,22 @@ impl Document {
             .map(|(changed, ())| changed)
     }
 
+    /// Applies several messages from the same peer as one write (one store
+    /// append, one wake-up). Those before a rejected one are kept.
+    pub fn receive_many(
+        &self,
+        session: &mut SyncSession,
+        messages: Vec<Message>,
+    ) -> Result<bool, DocError> {
+        self.mutate(|doc| {
+            for message in messages {
+                session.receive(doc, message)?;
+            }
+            Ok(())
+        })
+        .map(|(changed, ())| changed)
+    }
+
     /// Makes a local change in one transaction (one Automerge change).
     pub fn change<T>(
         &self,
@@ -316,28 +332,49 @@ pub fn title_of(doc: &Automerge) -> Option<String> {
 /// first sync does not stall the runtime's other connections.
 const BIG_MESSAGE: usize = 64 * 1024;
 
-/// Applies one sync line's payload to the document for `session`.
+/// Applies sync messages (the payloads of consecutive lines) from the peer
+/// behind `session`, in one write: one store append and one wake-up of the
+/// other connections for the whole batch. Messages before a malformed one
+/// are kept.
 pub async fn apply_sync(
     doc: &Arc<Document>,
     session: &mut SyncSession,
-    bytes: Vec<u8>,
+    payloads: Vec<Vec<u8>>,
 ) -> Result<bool, String> {
-    let message = Message::decode(&bytes).map_err(|e| format!("invalid sync message: {e}"))?;
+    let total: usize = payloads.iter().map(Vec::len).sum();
+    let mut messages = Vec::with_capacity(payloads.len());
+    let mut decode_error = None;
+    for bytes in &payloads {
+        match Message::decode(bytes) {
+            Ok(message) => messages.push(message),
+            Err(e) => {
+                decode_error = Some(format!("invalid sync message: {e}"));
+                break;
+            }
+        }
+    }
     let describe = |e: DocError| match e {
         DocError::Automerge(e) => format!("sync message rejected: {e}"),
         other => other.to_string(),
     };
-    if bytes.len() < BIG_MESSAGE {
-        return doc.receive(session, message).map_err(describe);
+    let changed = if messages.is_empty() {
+        false
+    } else if total < BIG_MESSAGE {
+        doc.receive_many(session, messages).map_err(describe)?
+    } else {
+        let doc = Arc::clone(doc);
+        let mut owned = std::mem::take(session);
+        let (owned, result) = tokio::task::spawn_blocking(move || {
+            let result = doc.receive_many(&mut owned, messages);
+            (owned, result)
+        })
+        .await
+        .map_err(|e| format!("internal error applying a message: {e}"))?;
+        *session = owned;
+        result.map_err(describe)?
+    };
+    match decode_error {
+        Some(e) => Err(e),
+        None => Ok(changed),
     }
-    let doc = Arc::clone(doc);
-    let mut owned = std::mem::take(session);
-    let (owned, result) = tokio::task::spawn_blocking(move || {
-        let result = doc.receive(&mut owned, message);
-        (owned, result)
-    })
-    .await
-    .map_err(|e| format!("internal error applying a message: {e}"))?;
-    *session = owned;
-    result.map_err(describe)
 }

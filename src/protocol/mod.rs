@@ -1,12 +1,15 @@
 //! The ndjson sync protocol, without I/O: the line codec ([`line`]), a
-//! streaming line reader with a size limit ([`reader`]) and the per-connection
-//! sync session with the client's termination checks ([`session`]).
+//! streaming line reader with a size limit ([`reader`]), the per-connection
+//! sync session with the client's termination checks ([`session`]) and the
+//! pacing of messages on a busy document ([`pacer`]).
 
 pub mod line;
+pub mod pacer;
 pub mod reader;
 pub mod session;
 
 pub use line::{Event, LineError};
+pub use pacer::Pacer;
 pub use reader::{EventReader, ReadError, DEFAULT_MAX_LINE};
 pub use session::{SyncSession, Until};
 

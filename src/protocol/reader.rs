@@ -98,6 +98,26 @@ where
         }
     }
 
+    /// Moves the sync payloads of lines that are already complete in the
+    /// buffer (at most `max`) into `batch`, without waiting for more bytes;
+    /// other events are skipped. A malformed line stops the drain with its
+    /// error, after the good lines before it were moved.
+    pub fn drain_buffered(
+        &mut self,
+        batch: &mut Vec<Vec<u8>>,
+        max: usize,
+    ) -> Result<(), LineError> {
+        while batch.len() < max {
+            let Some(line) = self.splitter.next_line()? else {
+                return Ok(());
+            };
+            if let Some(Event::Sync(bytes)) = decode_line(&line)? {
+                batch.push(bytes);
+            }
+        }
+        Ok(())
+    }
+
     /// The next event; `Ok(None)` at the clean end of the stream. Blank lines
     /// are skipped; unknown events are returned as [`Event::Other`].
     ///

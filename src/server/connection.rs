@@ -18,7 +18,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::hub::{apply_sync, Document};
 use crate::protocol::line::{encode_error, encode_ping};
-use crate::protocol::{Event, EventReader, SyncSession};
+use crate::protocol::{Event, EventReader, Pacer, SyncSession};
+
+/// The most buffered lines applied as one write.
+const MAX_BATCH: usize = 256;
 
 /// Why a connection ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -95,6 +98,9 @@ impl Connection {
         let mut changes = self.doc.subscribe();
         let idle = tokio::time::sleep(self.ping_interval);
         tokio::pin!(idle);
+        let mut pacer = Pacer::default();
+        let pace = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(pace);
         loop {
             changes.borrow_and_update();
             if self.doc.is_deleted() {
@@ -102,12 +108,19 @@ impl Connection {
                     .fail(format!("document {} was deleted", self.doc.id()))
                     .await;
             }
-            match self.flush_messages().await {
-                Ok(true) => idle
-                    .as_mut()
-                    .reset(tokio::time::Instant::now() + self.ping_interval),
-                Ok(false) => {}
-                Err(ending) => return ending,
+            let now = tokio::time::Instant::now();
+            let paced = !(pacer.may_send(now) || (body_done && !follow));
+            if paced {
+                pace.as_mut().reset(pacer.deadline());
+            } else {
+                match self.flush_messages().await {
+                    Ok(true) => {
+                        pacer.sent(now);
+                        idle.as_mut().reset(now + self.ping_interval);
+                    }
+                    Ok(false) => {}
+                    Err(ending) => return ending,
+                }
             }
             if body_done && !follow {
                 return Ending::Complete;
@@ -118,8 +131,15 @@ impl Connection {
                 _ = self.out.closed() => return Ending::PeerGone,
                 event = reader.next_event(), if !body_done => match event {
                     Ok(Some(Event::Sync(bytes))) => {
-                        if let Err(reason) = apply_sync(&self.doc, &mut self.session, bytes).await {
+                        // Apply whatever else already arrived in the same write.
+                        let mut batch = vec![bytes];
+                        let tail = reader.drain_buffered(&mut batch, MAX_BATCH);
+                        if let Err(reason) = apply_sync(&self.doc, &mut self.session, batch).await {
                             return self.fail(reason).await;
+                        }
+                        pacer.received();
+                        if let Err(e) = tail {
+                            return self.fail(e.to_string()).await;
                         }
                     }
                     Ok(Some(Event::Error(message))) => {
@@ -134,6 +154,7 @@ impl Connection {
                         return self.fail("document closed".into()).await;
                     }
                 }
+                _ = &mut pace, if paced => {}
                 _ = &mut idle => {
                     if let Err(ending) = self.send(encode_ping()).await {
                         return ending;

@@ -89,7 +89,7 @@ pub async fn sync_doc(
     .await;
     match first {
         Ok(Ok(Some(bytes))) => {
-            apply_sync(&doc, &mut session, bytes)
+            apply_sync(&doc, &mut session, vec![bytes])
                 .await
                 .map_err(ApiError::BadRequest)?;
         }

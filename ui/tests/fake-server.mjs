@@ -4,10 +4,14 @@
 // @automerge/automerge (node build):
 //   GET/POST /_docs, DELETE /{id}, GET /{id} (Accept: application/octet-stream),
 //   POST /_import, WS /_ws/{id} (ndjson sync lines), WS /_events,
-//   GET/POST /_remotes, DELETE /_remotes/{id}, GET /_health.
+//   GET/POST /_remotes, DELETE /_remotes/{id}, GET /_health,
+//   PUT /_docs/{id}/share, GET /_peers, GET /_peers/{id}/docs,
+//   POST /_peers/{id}/open, POST /_peers/{id}/verify, DELETE /_peers/{id}.
 // Remote servers are simulated (no network): a URL whose host contains "fail"
 // goes to "error", "flaky" goes to "reconnecting", anything else becomes live
-// and then in sync.
+// and then in sync. LAN peers are simulated too (--seed adds three: one
+// online with shared documents, one offline, one whose certificate changed);
+// `setPeerOnline()` and `changePeerCertificate()` drive them from tests.
 //
 //   node tests/fake-server.mjs [--port 7450] [--host 127.0.0.1] [--seed] [--dist ../dist]
 import * as A from "@automerge/automerge";
@@ -55,6 +59,8 @@ export async function startFakeServer({ port = 0, host = "127.0.0.1", dist = pat
   const eventSockets = new Set();
   /** doc id -> time until which /_ws/{id} upgrades are refused (simulated outage) */
   const paused = new Map();
+  /** @type {Map<string, {info: any, docs: Map<string, {doc: any, updated: number}>}>} LAN peers */
+  const peers = new Map();
   const log = (...a) => quiet || console.log("[fake]", ...a);
 
   function broadcastEvent(ev) {
@@ -70,8 +76,8 @@ export async function startFakeServer({ port = 0, host = "127.0.0.1", dist = pat
     }, 100);
   }
 
-  function addDoc(doc, id = newId()) {
-    docs.set(id, { doc, updated: Date.now(), conns: new Set() });
+  function addDoc(doc, id = newId(), share = "private") {
+    docs.set(id, { doc, updated: Date.now(), conns: new Set(), share });
     docsChanged();
     return id;
   }
@@ -99,7 +105,7 @@ export async function startFakeServer({ port = 0, host = "127.0.0.1", dist = pat
         "Tandem keeps Automerge documents live between everyone who has them open.\n\n" +
         "Type here: every keystroke is a collaborative edit. Open this page in a second window to see it merge.",
     });
-    const welcomeId = addDoc(welcome);
+    const welcomeId = addDoc(welcome, newId(), "lan");
     changeDoc(welcomeId, (d) => {
       d.tags = ["intro", "demo"];
       d.views = new A.Counter(3);
@@ -119,8 +125,79 @@ export async function startFakeServer({ port = 0, host = "127.0.0.1", dist = pat
       }),
     );
     addDoc(noteTemplate("Shopping list"));
-    const r = { id: newId(), doc_id: welcomeId, url: "https://peer.example:7450/" + welcomeId, state: "live", retry_in_ms: null, error: null, in_sync: true };
+    const r = { id: newId(), doc_id: welcomeId, url: "https://peer.example:7450/" + welcomeId, state: "live", retry_in_ms: null, error: null, in_sync: true, fingerprint: null, peer_id: null };
     remotes.set(r.id, r);
+    const now = Date.now();
+    addPeer(
+      { id: "bobpeer00000001", name: "bob", addresses: ["192.168.1.23"], online: true, verified: false, code: "482 915", last_seen: now },
+      [
+        ["bob-plans", { title: "Bob's plans", body: "Saturday: hike.\nSunday: rest." }, now - 5 * 60_000],
+        ["bob-recipes", { title: "Recipes", body: "Pancakes" }, now - 3 * 3_600_000],
+      ],
+    );
+    addPeer({ id: "carolpeer000001", name: "carol", addresses: ["192.168.1.40"], online: false, verified: true, code: "105 377", last_seen: now - 20 * 60_000 }, []);
+    addPeer(
+      { id: "studiopeer00001", name: "studio-mac", addresses: ["192.168.1.77"], online: true, verified: true, code: "930 201", last_seen: now },
+      [["studio-notes", { title: "Studio notes", body: "" }, now]],
+    );
+    changePeerCertificate("studiopeer00001", false);
+  }
+
+  // ---- LAN peers (simulated) ----
+
+  function fakeFingerprint() {
+    return [...randomBytes(32)].map((b) => b.toString(16).padStart(2, "0").toUpperCase()).join(":");
+  }
+
+  function addPeer(info, shared) {
+    const full = {
+      port: 7450,
+      fingerprint: fakeFingerprint(),
+      certificate_changed: false,
+      announced_fingerprint: null,
+      version: "1",
+      ...info,
+    };
+    const pdocs = new Map();
+    for (const [id, content, updated] of shared) pdocs.set(id, { doc: A.from(content), updated });
+    peers.set(full.id, { info: full, docs: pdocs });
+    return full;
+  }
+
+  function peersChanged() {
+    broadcastEvent({ event: "peers-changed" });
+  }
+
+  /** The peer's remotes follow it: reconnecting while it is away, live when back. */
+  function followPeer(peer) {
+    for (const r of remotes.values()) {
+      if (r.peer_id !== peer.info.id) continue;
+      if (!peer.info.online || peer.info.certificate_changed) {
+        const error = peer.info.certificate_changed ? "certificate mismatch" : "connection refused";
+        setRemote(r, { state: "reconnecting", retry_in_ms: 2000, error, in_sync: false });
+      } else {
+        setRemote(r, { state: "live", retry_in_ms: null, error: null });
+        setTimeout(() => setRemote(r, { in_sync: true }), 300);
+      }
+    }
+  }
+
+  function setPeerOnline(id, online) {
+    const p = peers.get(id);
+    if (!p) return;
+    p.info.online = online;
+    if (online) p.info.last_seen = Date.now();
+    followPeer(p);
+    peersChanged();
+  }
+
+  function changePeerCertificate(id, notify = true) {
+    const p = peers.get(id);
+    if (!p) return;
+    p.info.certificate_changed = true;
+    p.info.announced_fingerprint = fakeFingerprint();
+    followPeer(p);
+    if (notify) peersChanged();
   }
 
   function setRemote(r, patch) {
@@ -193,8 +270,109 @@ export async function startFakeServer({ port = 0, host = "127.0.0.1", dist = pat
           heads: A.getHeads(e.doc),
           size: A.save(e.doc).length,
           updated: e.updated,
+          share: e.share,
         })),
       );
+    }
+    const sm = /^\/_docs\/([^/]+)\/share$/.exec(p);
+    if (sm && method === "PUT") {
+      const id = decodeURIComponent(sm[1]);
+      let body;
+      try {
+        body = JSON.parse((await readBody(req)).toString("utf8"));
+      } catch {
+        return fail(res, 400, "invalid JSON body");
+      }
+      if (!["private", "lan", "link"].includes(body?.policy)) return fail(res, 422, "policy must be private, lan or link");
+      const e = docs.get(id);
+      if (!e) return fail(res, 404, `no document ${id}`);
+      e.share = body.policy;
+      docsChanged();
+      return json(res, 200, { id, policy: body.policy });
+    }
+    if (p === "/_peers" && method === "GET") return json(res, 200, [...peers.values()].map((x) => ({ ...x.info })));
+    const pm = /^\/_peers\/([^/]+)(?:\/(docs|open|verify))?$/.exec(p);
+    if (pm) {
+      const peerId = decodeURIComponent(pm[1]);
+      const action = pm[2] ?? "";
+      const peer = peers.get(peerId);
+      if (!peer) return fail(res, 404, `no peer ${peerId}`);
+      const info = peer.info;
+      const refused = () =>
+        info.certificate_changed
+          ? fail(res, 409, `peer ${info.name} (${peerId}) now presents a different certificate than the one pinned on first use; refusing to connect until you forget the peer and verify it again`)
+          : fail(res, 409, `peer ${peerId} is offline`);
+      if (action === "docs" && method === "GET") {
+        if (info.certificate_changed || !info.online) return refused();
+        if (info.name.includes("unreachable")) return fail(res, 502, `cannot reach https://${info.addresses[0]}:${info.port}/_docs`);
+        return json(
+          res,
+          200,
+          [...peer.docs.entries()].map(([id, d]) => ({
+            id,
+            title: titleOf(d.doc),
+            heads: A.getHeads(d.doc),
+            size: A.save(d.doc).length,
+            updated: d.updated,
+            share: "lan",
+          })),
+        );
+      }
+      if (action === "open" && method === "POST") {
+        let body;
+        try {
+          body = JSON.parse((await readBody(req)).toString("utf8"));
+        } catch {
+          return fail(res, 400, "invalid JSON body");
+        }
+        if (info.certificate_changed || !info.online) return refused();
+        const docId = body?.doc_id;
+        const existing = [...remotes.values()].find((r) => r.peer_id === peerId && r.doc_id === docId);
+        if (existing) return json(res, 201, { ...existing });
+        const shared = peer.docs.get(docId);
+        if (!docs.has(docId)) addDoc(shared ? A.clone(shared.doc) : A.init(), docId);
+        const r = {
+          id: newId(),
+          doc_id: docId,
+          url: `https://${info.addresses[0]}:${info.port}/${docId}`,
+          state: "connecting",
+          retry_in_ms: null,
+          error: null,
+          in_sync: false,
+          fingerprint: info.fingerprint,
+          peer_id: peerId,
+        };
+        remotes.set(r.id, r);
+        broadcastEvent({ event: "remote", remote: { ...r } });
+        if (shared) {
+          setTimeout(() => setRemote(r, { state: "live" }), 200);
+          setTimeout(() => setRemote(r, { in_sync: true }), 500);
+        } else {
+          setTimeout(() => setRemote(r, { state: "reconnecting", retry_in_ms: 5000, error: `https://${info.addresses[0]}:${info.port}/${docId} answered 404` }), 300);
+        }
+        return json(res, 201, { ...r });
+      }
+      if (action === "verify" && method === "POST") {
+        if (info.certificate_changed) return refused();
+        info.verified = true;
+        peersChanged();
+        return json(res, 200, { ...info });
+      }
+      if (action === "" && method === "DELETE") {
+        if (info.announced_fingerprint) {
+          info.fingerprint = info.announced_fingerprint;
+          info.code = String(Math.floor(Math.random() * 1e6)).padStart(6, "0").replace(/^(\d{3})/, "$1 ");
+        }
+        info.announced_fingerprint = null;
+        info.certificate_changed = false;
+        info.verified = false;
+        if (!info.online) peers.delete(peerId);
+        else followPeer(peer);
+        peersChanged();
+        res.writeHead(204);
+        return res.end();
+      }
+      return fail(res, 405, "method not allowed");
     }
     if (p === "/_docs" && method === "POST") {
       let body;
@@ -242,7 +420,7 @@ export async function startFakeServer({ port = 0, host = "127.0.0.1", dist = pat
       } else if (!docs.has(docId)) {
         return fail(res, 404, `no such document: ${docId}`);
       }
-      const r = { id: newId(), doc_id: docId, url: body.url, state: "connecting", retry_in_ms: null, error: null, in_sync: false };
+      const r = { id: newId(), doc_id: docId, url: body.url, state: "connecting", retry_in_ms: null, error: null, in_sync: false, fingerprint: null, peer_id: null };
       remotes.set(r.id, r);
       broadcastEvent({ event: "remote", remote: { ...r } });
       simulateRemote(r);
@@ -251,7 +429,9 @@ export async function startFakeServer({ port = 0, host = "127.0.0.1", dist = pat
     const rm = /^\/_remotes\/([^/]+)$/.exec(p);
     if (rm && method === "DELETE") {
       const id = decodeURIComponent(rm[1]);
-      if (!remotes.delete(id)) return fail(res, 404, "no such remote");
+      const gone = remotes.get(id);
+      if (!gone || !remotes.delete(id)) return fail(res, 404, "no such remote");
+      broadcastEvent({ event: "remote", remote: { ...gone, state: "removed" } });
       res.writeHead(204);
       return res.end();
     }
@@ -263,7 +443,11 @@ export async function startFakeServer({ port = 0, host = "127.0.0.1", dist = pat
       if (method === "DELETE") {
         for (const c of e.conns) c.ws.close(4404, "deleted");
         docs.delete(id);
-        for (const [rid, r] of remotes) if (r.doc_id === id) remotes.delete(rid);
+        for (const [rid, r] of remotes)
+          if (r.doc_id === id) {
+            remotes.delete(rid);
+            broadcastEvent({ event: "remote", remote: { ...r, state: "removed" } });
+          }
         docsChanged();
         res.writeHead(204);
         return res.end();
@@ -349,7 +533,17 @@ export async function startFakeServer({ port = 0, host = "127.0.0.1", dist = pat
     port: addr.port,
     docs,
     remotes,
+    peers,
     changeDoc,
+    setPeerOnline,
+    changePeerCertificate,
+    /** Change a peer's shared copy of a document (as if edited on the peer). */
+    changePeerDoc(peerId, docId, fn) {
+      const d = peers.get(peerId)?.docs.get(docId);
+      if (!d) return;
+      d.doc = A.change(d.doc, fn);
+      d.updated = Date.now();
+    },
     /** Drop every sync socket of a document and refuse new ones for `ms`. */
     outage(id, ms) {
       paused.set(id, Date.now() + ms);

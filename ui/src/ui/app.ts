@@ -7,10 +7,13 @@ import type {
   DocSummary,
   Health,
   LinkStatus,
+  PeerInfo,
   RemoteInfo,
+  SharePolicy,
 } from "../backend/types";
 import {
   DOC_SYNC_LABEL,
+  applyRemoteEvent,
   docSyncState,
   formatLinkStatus,
   formatRemoteState,
@@ -22,10 +25,12 @@ import { filterDocs } from "../model/filter";
 import { formatSize, formatUpdated } from "../model/format";
 import * as ops from "../model/ops";
 import { SyncPeer } from "../model/peer";
+import { SHARE_HINT, SHARE_LABEL, SHARE_POLICIES, isSharePolicy, peerOfRemote, peerRemoteNote, shareBadge } from "../model/peers";
 import { displayTitle, exportFileName, extractTitle } from "../model/title";
 import { ValidationError, confirmDialog, field, openDialog } from "./dialogs";
 import { DocView } from "./docview";
 import { h, setText, syncChildren } from "./dom";
+import { PeersPanel } from "./peers";
 
 type AnyDoc = Record<string, unknown>;
 
@@ -75,6 +80,10 @@ export class App {
   /** Id of a document that was asked for (URL) but is not in `/_docs` (yet). */
   private notFound: string | null = null;
   private eventsEverOpen = false;
+  private readonly peersPanel: PeersPanel;
+  private peersTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Documents just opened from a peer, not listed yet: id → what to say while waiting. */
+  private readonly pendingOpen = new Map<string, string>();
 
   // DOM
   private readonly root: HTMLElement;
@@ -96,6 +105,10 @@ export class App {
     remotesEl: HTMLElement;
     remoteEls: Map<string, HTMLElement>;
     content: HTMLElement;
+    share: HTMLSelectElement;
+    shareBar: HTMLElement;
+    shareHint: HTMLElement;
+    shareBusy: boolean;
   } | null = null;
 
   constructor(
@@ -130,6 +143,14 @@ export class App {
     });
     this.listEmpty = h("p", { class: "list-empty" }, "Loading…");
     this.eventsStatusEl = h("span", { class: "events-status", testid: "events-status", "aria-live": "polite" });
+    this.peersPanel = new PeersPanel({
+      backend: this.backend,
+      showError: (m) => this.showError(m),
+      localIds: () => new Set(this.docs.map((d) => d.id)),
+      localCopies: (peerId) => this.localCopiesFrom(peerId),
+      openFromPeer: (peer, docId, title) => this.openFromPeer(peer, docId, title),
+      refreshPeers: () => this.refreshPeers(),
+    });
 
     const sidebar = h(
       "aside",
@@ -154,6 +175,7 @@ export class App {
       ),
       this.filterInput,
       h("nav", { class: "doc-nav", "aria-label": "Document list" }, this.listEl, this.listEmpty),
+      this.peersPanel.el,
       h(
         "div",
         { class: "sidebar-footer" },
@@ -195,13 +217,14 @@ export class App {
         if (s.state === "open" && wasDown && (this.eventsEverOpen || !this.docsLoaded)) {
           void this.refreshDocs();
           void this.refreshRemotes();
+          void this.refreshPeers();
         }
         if (s.state === "open") this.eventsEverOpen = true;
       },
     );
     window.addEventListener("hashchange", () => this.route());
     setInterval(() => this.tick(), 1000);
-    await Promise.all([this.refreshDocs(), this.refreshRemotes(), this.loadHealth(false)]);
+    await Promise.all([this.refreshDocs(), this.refreshRemotes(), this.refreshPeers(), this.loadHealth(false)]);
     this.route();
   }
 
@@ -261,12 +284,18 @@ export class App {
         this.navigate(null);
       }
       for (const id of [...this.peers.keys()]) if (prev.has(id) && !ids.has(id)) this.closePeer(id);
-      if (this.notFound && this.notFound === this.currentId && ids.has(this.notFound)) this.openDoc(this.notFound);
+      for (const id of [...this.pendingOpen.keys()]) if (ids.has(id) && id !== this.notFound) this.pendingOpen.delete(id);
+      if (this.notFound && this.notFound === this.currentId && ids.has(this.notFound)) {
+        this.pendingOpen.delete(this.notFound);
+        this.openDoc(this.notFound);
+      }
     } catch (e) {
       this.showError(`Could not load documents: ${errorMessage(e)}`);
     }
     this.renderList();
     this.renderPaneHeader();
+    this.renderShare();
+    this.peersPanel.render();
   }
 
   private scheduleRefreshDocs(): void {
@@ -282,12 +311,40 @@ export class App {
       const list = await this.backend.listRemotes();
       const now = Date.now();
       this.remotes.clear();
-      for (const r of list) this.remotes.set(r.id, { info: r, receivedAt: now });
+      for (const r of list) applyRemoteEvent(this.remotes, r, { info: r, receivedAt: now });
     } catch (e) {
       this.showError(`Could not load server connections: ${errorMessage(e)}`);
     }
     this.renderList();
     this.renderRemotes();
+    this.peersPanel.render();
+  }
+
+  private async refreshPeers(): Promise<void> {
+    let list: PeerInfo[];
+    try {
+      list = await this.backend.listPeers();
+    } catch (e) {
+      this.showError(`Could not load nearby devices: ${errorMessage(e)}`);
+      return;
+    }
+    this.peersPanel.setPeers(list);
+    this.renderRemotes();
+  }
+
+  private scheduleRefreshPeers(): void {
+    if (this.peersTimer) return;
+    this.peersTimer = setTimeout(() => {
+      this.peersTimer = null;
+      void this.refreshPeers();
+    }, 100);
+  }
+
+  /** Documents on this device that sync with a LAN peer (remotes opened from the peers panel). */
+  private localCopiesFrom(peerId: string): Pick<DocSummary, "id" | "title">[] {
+    const ids = new Set<string>();
+    for (const { info } of this.remotes.values()) if (info.peer_id === peerId) ids.add(info.doc_id);
+    return [...ids].map((id) => ({ id, title: this.liveTitles.get(id) ?? this.docs.find((d) => d.id === id)?.title ?? null }));
   }
 
   private async loadHealth(report: boolean): Promise<Health | null> {
@@ -303,9 +360,13 @@ export class App {
     if (ev.event === "docs-changed") {
       this.scheduleRefreshDocs();
     } else if (ev.event === "remote") {
-      this.remotes.set(ev.remote.id, { info: ev.remote, receivedAt: Date.now() });
+      const known = this.remotes.has(ev.remote.id);
+      const kept = applyRemoteEvent(this.remotes, ev.remote, { info: ev.remote, receivedAt: Date.now() });
       this.renderList();
       this.renderRemotes();
+      if (kept !== known) this.peersPanel.render(); // local copies from a peer changed
+    } else if (ev.event === "peers-changed") {
+      this.scheduleRefreshPeers();
     }
   }
 
@@ -314,6 +375,7 @@ export class App {
     if ([...this.remotes.values()].some((r) => r.info.state === "reconnecting")) this.renderRemotes();
     if (this.eventsStatus.state === "reconnecting") this.renderEventsStatus();
     this.renderLink();
+    this.peersPanel.tick();
   }
 
   // ---- peers ---------------------------------------------------------------------------------
@@ -429,7 +491,12 @@ export class App {
       "button",
       { type: "button", class: "doc-item-button", onclick: () => this.navigate(id) },
       h("span", { class: "sync-dot", testid: "sync-dot", "aria-hidden": "true" }),
-      h("span", { class: "doc-item-text" }, h("span", { class: "doc-item-title" }), h("span", { class: "doc-item-meta" })),
+      h(
+        "span",
+        { class: "doc-item-text" },
+        h("span", { class: "doc-item-line" }, h("span", { class: "doc-item-title" }), h("span", { class: "share-slot" })),
+        h("span", { class: "doc-item-meta" }),
+      ),
       h("span", { class: "visually-hidden sync-label" }),
     );
     return h("li", { class: "doc-item", testid: "doc-item", "data-doc-id": id }, btn);
@@ -451,8 +518,21 @@ export class App {
     btn.title = `${title} — ${DOC_SYNC_LABEL[state]}`;
     setText(li.querySelector(".doc-item-title")!, title);
     setText(li.querySelector(".doc-item-meta")!, `${formatUpdated(d.updated, Date.now())} · ${formatSize(d.size)}`);
-    setText(li.querySelector(".sync-label")!, `(${DOC_SYNC_LABEL[state]})`);
+    setText(li.querySelector(".sync-label")!, `(${DOC_SYNC_LABEL[state]}${d.share && d.share !== "private" ? `, ${SHARE_LABEL[d.share]}` : ""})`);
     (li.querySelector(".sync-dot") as HTMLElement).dataset.state = state;
+    if (d.share) li.dataset.share = d.share;
+    else delete li.dataset.share;
+    // the badge exists only for shared documents
+    const slot = li.querySelector(".share-slot") as HTMLElement;
+    const badge = shareBadge(d.share);
+    const current = slot.firstElementChild as HTMLElement | null;
+    if (!badge) {
+      if (current) slot.replaceChildren();
+    } else if (!current || current.dataset.share !== d.share) {
+      slot.replaceChildren(
+        h("span", { class: "badge share-badge", testid: "share-badge", "data-share": d.share, title: badge.title, "aria-hidden": "true" }, badge.text),
+      );
+    }
   }
 
   private listKeydown(ev: KeyboardEvent): void {
@@ -498,6 +578,20 @@ export class App {
     );
   }
 
+  /** A document just opened from a peer, before the local copy is listed. */
+  private renderPending(id: string, message: string): void {
+    this.pane = null;
+    this.notFound = id;
+    this.main.replaceChildren(
+      h(
+        "div",
+        { class: "empty-pane", testid: "pending-open" },
+        h("h1", null, "Opening…"),
+        h("p", null, message),
+      ),
+    );
+  }
+
   private openDoc(id: string | null): void {
     this.notFound = null;
     this.docView?.destroy();
@@ -511,7 +605,9 @@ export class App {
     }
     this.updateItem(id);
     if (this.docsLoaded && !this.docs.some((d) => d.id === id)) {
-      this.renderNotFound(id);
+      const pending = this.pendingOpen.get(id);
+      if (pending) this.renderPending(id, pending);
+      else this.renderNotFound(id);
       return;
     }
     const entry = this.getPeer(id);
@@ -522,6 +618,20 @@ export class App {
     const remotesEl = h("ul", { class: "remotes", testid: "connections", "aria-label": "Server connections" });
     const btn = (testid: string, label: string, onclick: () => void, cls = "btn") =>
       h("button", { type: "button", class: cls, testid, onclick }, label);
+    const shareId = `share-${Math.random().toString(36).slice(2)}`;
+    const share = h(
+      "select",
+      { class: "share-select", id: shareId, testid: "share-policy", onchange: () => void this.changeShare(id) },
+      SHARE_POLICIES.map((p) => h("option", { value: p }, SHARE_LABEL[p])),
+    );
+    const shareHint = h("span", { class: "share-hint", testid: "share-hint", "aria-live": "polite" });
+    const shareBar = h(
+      "div",
+      { class: "share-bar", hidden: true },
+      h("label", { class: "share-label", for: shareId }, "Sharing"),
+      share,
+      shareHint,
+    );
     const el = h(
       "article",
       { class: "doc-pane", "data-doc-id": id },
@@ -538,17 +648,56 @@ export class App {
           btn("delete-doc", "Delete", () => void this.deleteDoc(id), "btn danger-outline"),
         ),
       ),
+      shareBar,
       remotesEl,
       content,
     );
-    this.pane = { id, el, title, meta, link, remotesEl, remoteEls: new Map(), content };
+    this.pane = { id, el, title, meta, link, remotesEl, remoteEls: new Map(), content, share, shareBar, shareHint, shareBusy: false };
     this.main.replaceChildren(el);
     this.docView = new DocView(entry.peer, { onError: (m) => this.showError(m) });
     content.append(this.docView.el);
     this.renderPaneHeader();
+    this.renderShare();
     this.renderRemotes();
     this.renderLink();
     this.onPeerChanged(id);
+  }
+
+  private renderShare(): void {
+    const pane = this.pane;
+    if (!pane) return;
+    const policy = this.docs.find((x) => x.id === pane.id)?.share;
+    // backends without share policies: no control
+    pane.shareBar.hidden = !policy;
+    if (!policy || pane.shareBusy) return;
+    if (pane.share.value !== policy) pane.share.value = policy;
+    pane.shareBar.dataset.share = policy;
+    setText(pane.shareHint, SHARE_HINT[policy]);
+  }
+
+  private async changeShare(id: string): Promise<void> {
+    const pane = this.pane;
+    if (!pane || pane.id !== id) return;
+    const policy = pane.share.value;
+    if (!isSharePolicy(policy)) return;
+    const doc = this.docs.find((d) => d.id === id);
+    const before: SharePolicy | undefined = doc?.share;
+    if (policy === before) return;
+    pane.shareBusy = true;
+    pane.share.setAttribute("aria-busy", "true");
+    setText(pane.shareHint, SHARE_HINT[policy]);
+    try {
+      await this.backend.setShare(id, policy);
+      if (doc) doc.share = policy;
+    } catch (e) {
+      this.showError(`Could not change the sharing of “${this.titleOf(id)}”: ${errorMessage(e)}`);
+    } finally {
+      pane.shareBusy = false;
+      pane.share.removeAttribute("aria-busy");
+    }
+    this.renderShare(); // back to the stored policy if it failed
+    this.updateItem(id);
+    await this.refreshDocs();
   }
 
   private renderPaneHeader(): void {
@@ -585,7 +734,7 @@ export class App {
           "li",
           { class: "remote", testid: "remote", "data-remote-id": info.id },
           h("span", { class: "sync-dot", "aria-hidden": "true" }),
-          h("span", { class: "remote-host", title: info.url }, remoteHost(info.url)),
+          h("span", { class: "remote-host", testid: "remote-host", title: info.url }, remoteHost(info.url)),
           h("span", { class: "remote-state", testid: "remote-state" }),
           h("span", { class: "badge-slot" }),
           h(
@@ -606,7 +755,13 @@ export class App {
       li.dataset.state = info.state;
       (li.querySelector(".sync-dot") as HTMLElement).dataset.state =
         info.state === "live" && info.in_sync ? "in-sync" : info.state;
-      setText(li.querySelector(".remote-state")!, formatRemoteState(info, receivedAt, now));
+      // a remote opened from the peers panel is named after the peer
+      const peer = peerOfRemote(info, this.peersPanel.all());
+      if (info.peer_id) li.dataset.peerId = info.peer_id;
+      setText(li.querySelector(".remote-host")!, peer ? `${peer.name} (nearby)` : remoteHost(info.url));
+      const note = info.state === "live" ? null : peerRemoteNote(peer);
+      const stateText = formatRemoteState(info, receivedAt, now);
+      setText(li.querySelector(".remote-state")!, note ? `${stateText} · ${note}` : stateText);
       // the badge exists only while in sync (simpler to query in tests than a hidden element)
       const slot = li.querySelector(".badge-slot") as HTMLElement;
       if (info.in_sync && !slot.firstChild) slot.append(h("span", { class: "badge in-sync", testid: "in-sync-badge" }, "in sync"));
@@ -752,6 +907,22 @@ export class App {
       },
     });
     if (!ok || !docId) return;
+    await Promise.all([this.refreshDocs(), this.refreshRemotes()]);
+    this.navigate(docId);
+  }
+
+  private async openFromPeer(peer: PeerInfo, docId: string, title: string): Promise<void> {
+    const name = displayTitle(title);
+    const local = this.docs.some((d) => d.id === docId);
+    try {
+      if (peer.online && !peer.certificate_changed) await this.backend.openPeerDoc(peer.id, docId);
+      else if (!local)
+        throw new Error(peer.certificate_changed ? "its certificate changed; connections are refused" : `${peer.name} is offline`);
+    } catch (e) {
+      this.showError(`Could not open “${name}” from ${peer.name}: ${errorMessage(e)}`);
+      return;
+    }
+    if (!local) this.pendingOpen.set(docId, `Fetching “${name}” from ${peer.name}…`);
     await Promise.all([this.refreshDocs(), this.refreshRemotes()]);
     this.navigate(docId);
   }

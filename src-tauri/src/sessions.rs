@@ -1,6 +1,7 @@
-//! The UI's Automerge peers: one sync session per open document, bridging a
-//! Tauri [`Channel`] (document → UI, one protocol line per message) and
-//! [`Peers::send`] (UI → document) to [`Service::attach_peer`].
+//! The sync sessions of the UI's Automerge peers, one per open document:
+//! each bridges a Tauri [`Channel`] (document → UI, one protocol line per
+//! message) and [`Sessions::send`] (UI → document) to
+//! [`Service::attach_peer`].
 //!
 //! Sessions are keyed by document ID (the UI keeps at most one peer per
 //! document); each also gets a numeric handle, so that closing a session
@@ -27,13 +28,13 @@ pub type Handle = u64;
 
 /// The open sync sessions.
 #[derive(Debug, Default)]
-pub struct Peers {
+pub struct Sessions {
     last_handle: AtomicU64,
-    open: Mutex<HashMap<DocId, Peer>>,
+    open: Mutex<HashMap<DocId, Session>>,
 }
 
 #[derive(Debug)]
-struct Peer {
+struct Session {
     handle: Handle,
     /// The UI's lines, in order, into the core's session.
     incoming: mpsc::UnboundedSender<Result<Bytes, Infallible>>,
@@ -41,7 +42,7 @@ struct Peer {
     relay: JoinHandle<()>,
 }
 
-impl Peer {
+impl Session {
     /// Ends the session: dropping `incoming` ends the core's side, aborting
     /// the relay stops messages to the UI.
     fn close(self) {
@@ -49,7 +50,7 @@ impl Peer {
     }
 }
 
-impl Peers {
+impl Sessions {
     /// Starts a sync session for `id`, replacing (and ending) any earlier one
     /// for the same document; the core's lines go to `channel`.
     pub fn open(
@@ -61,7 +62,7 @@ impl Peers {
         let (incoming, rx) = mpsc::unbounded_channel();
         let mut outgoing = service.attach_peer(&id, UnboundedReceiverStream::new(rx))?;
         let handle = self.last_handle.fetch_add(1, Ordering::Relaxed) + 1;
-        let peers: Weak<Self> = Arc::downgrade(self);
+        let sessions: Weak<Self> = Arc::downgrade(self);
         let doc = id.clone();
         let relay = tauri::async_runtime::spawn(async move {
             while let Some(line) = outgoing.recv().await {
@@ -72,16 +73,16 @@ impl Peers {
                 }
             }
             tracing::debug!(doc = %doc, handle, "sync session ended");
-            if let Some(peers) = peers.upgrade() {
-                peers.close(&doc, Some(handle));
+            if let Some(sessions) = sessions.upgrade() {
+                sessions.close(&doc, Some(handle));
             }
         });
-        let peer = Peer {
+        let session = Session {
             handle,
             incoming,
             relay,
         };
-        if let Some(old) = self.lock().insert(id, peer) {
+        if let Some(old) = self.lock().insert(id, session) {
             old.close();
         }
         Ok(handle)
@@ -95,15 +96,15 @@ impl Peers {
         }
         let mut open = self.lock();
         let sent = match open.get(id) {
-            Some(peer) => peer.incoming.send(Ok(Bytes::from(bytes))).is_ok(),
+            Some(session) => session.incoming.send(Ok(Bytes::from(bytes))).is_ok(),
             None => false,
         };
         if sent {
             return Ok(());
         }
         // The core ended the session (or it was never opened): forget it.
-        if let Some(peer) = open.remove(id) {
-            peer.close();
+        if let Some(session) = open.remove(id) {
+            session.close();
         }
         Err(CommandError::new(
             "not-open",
@@ -116,9 +117,9 @@ impl Peers {
     pub fn close(&self, id: &DocId, handle: Option<Handle>) -> bool {
         let mut open = self.lock();
         match open.get(id) {
-            Some(peer) if handle.is_none_or(|h| h == peer.handle) => {
-                if let Some(peer) = open.remove(id) {
-                    peer.close();
+            Some(session) if handle.is_none_or(|h| h == session.handle) => {
+                if let Some(session) = open.remove(id) {
+                    session.close();
                 }
                 true
             }
@@ -128,12 +129,12 @@ impl Peers {
 
     /// Ends every session (at shutdown).
     pub fn close_all(&self) {
-        for (_, peer) in self.lock().drain() {
-            peer.close();
+        for (_, session) in self.lock().drain() {
+            session.close();
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<DocId, Peer>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<DocId, Session>> {
         self.open.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -172,32 +173,34 @@ mod tests {
     async fn sessions_open_relay_replace_and_close_by_handle() {
         let service = Service::start(Hub::new(Arc::new(MemoryStore::new())));
         let id = service.create_doc("note").expect("create");
-        let peers = Arc::new(Peers::default());
+        let sessions = Arc::new(Sessions::default());
 
         let (first, mut first_rx) = channel();
-        let h1 = peers.open(&service, id.clone(), first).expect("open");
+        let h1 = sessions.open(&service, id.clone(), first).expect("open");
         let greeting = next(&mut first_rx).await.expect("a first line");
         assert!(greeting.starts_with(r#"{"event":"sync""#), "{greeting}");
         assert!(!greeting.ends_with('\n'));
-        peers.send(&id, r#"{"event":"ping"}"#.into()).expect("send");
+        sessions
+            .send(&id, r#"{"event":"ping"}"#.into())
+            .expect("send");
 
         // Re-opening replaces the first session: its channel is dropped.
         let (second, mut second_rx) = channel();
-        let h2 = peers.open(&service, id.clone(), second).expect("reopen");
+        let h2 = sessions.open(&service, id.clone(), second).expect("reopen");
         assert_ne!(h1, h2);
         while next(&mut first_rx).await.is_some() {}
         assert!(next(&mut second_rx).await.is_some());
 
         // A late close of the first session leaves the second alone.
-        assert!(!peers.close(&id, Some(h1)));
-        peers
+        assert!(!sessions.close(&id, Some(h1)));
+        sessions
             .send(&id, r#"{"event":"ping"}"#.into())
             .expect("still open");
-        assert!(peers.close(&id, Some(h2)));
+        assert!(sessions.close(&id, Some(h2)));
         while next(&mut second_rx).await.is_some() {}
-        let err = peers.send(&id, "{}".into()).expect_err("closed");
+        let err = sessions.send(&id, "{}".into()).expect_err("closed");
         assert_eq!(err.code, "not-open");
-        assert!(!peers.close(&id, None));
+        assert!(!sessions.close(&id, None));
         service.shutdown().await;
     }
 }
