@@ -103,9 +103,9 @@ describe("peer state", () => {
 
   it("explains a changed certificate and what to do", () => {
     const m = certificateChangedMessage(peer());
-    expect(m).toContain("different certificate");
+    expect(m).toContain("bob's certificate changed");
     expect(m).toContain("refuses to connect");
-    expect(m).toContain("forget it");
+    expect(m).toContain("Forget it");
     expect(m).toContain("codes");
   });
 

@@ -318,6 +318,120 @@ try {
     await b.waitForFunction((id) => !document.querySelector(`[data-testid="doc-item"][data-doc-id="${id}"]`), docId, { timeout: 10000 });
   });
 
+  // ---- LAN peers and sharing (simulated peers from the fake server's seed) ----
+  const peerSel = (id) => `${tid("peer")}[data-peer-id="${id}"]`;
+  const BOB = "bobpeer00000001";
+  const STUDIO = "studiopeer00001";
+  const CAROL = "carolpeer000001";
+
+  await check("peers panel lists nearby devices: certificate changed first, then online, then offline", async () => {
+    await a.waitForSelector(`${tid("peers-panel")} ${tid("peer")}`, { timeout: 10000 });
+    const ids = await a.locator(tid("peer")).evaluateAll((els) => els.map((e) => e.dataset.peerId));
+    assert(JSON.stringify(ids) === JSON.stringify([STUDIO, BOB, CAROL]), `order: ${ids}`);
+    const bob = a.locator(peerSel(BOB));
+    assert((await bob.getAttribute("data-online")) === "true", "bob should be online");
+    assert((await bob.locator(tid("peer-name")).textContent()) === "bob", "name");
+    assert((await bob.locator(tid("peer-state")).textContent()) === "online", "state");
+    assert((await bob.locator(tid("peer-verified")).textContent()) === "not verified", "verified");
+    assert((await bob.locator(tid("peer-code")).textContent()) === "482 915", "code");
+    assert((await bob.textContent()).includes("192.168.1.23:7450"), "address");
+    const carol = a.locator(peerSel(CAROL));
+    assert((await carol.getAttribute("data-online")) === "false", "carol should be offline");
+    assert(/^offline · seen 20 min ago$/.test(await carol.locator(tid("peer-state")).textContent()), "carol state");
+    const studio = a.locator(peerSel(STUDIO));
+    assert((await studio.locator(tid("peer-state")).textContent()) === "certificate changed", "studio state");
+    assert(await studio.locator(tid("peer-warning")).isVisible(), "the warning is visible without expanding");
+    assert(/refuses to connect/.test(await studio.locator(tid("peer-warning")).textContent()), "warning explains the refusal");
+  });
+
+  await check("expanding a peer lists its shared docs; Open makes the local copy and opens it", async () => {
+    await a.click(`${peerSel(BOB)} ${tid("peer-toggle")}`);
+    await a.waitForSelector(`${peerSel(BOB)} ${tid("peer-doc")}[data-doc-id="bob-plans"]`, { timeout: 10000 });
+    const docIds = await a.locator(`${peerSel(BOB)} ${tid("peer-doc")}`).evaluateAll((els) => els.map((e) => e.dataset.docId));
+    assert(JSON.stringify(docIds) === JSON.stringify(["bob-plans", "bob-recipes"]), `docs: ${docIds}`);
+    await a.screenshot({ path: `${shotBase}-peers.png` });
+    await a.click(`${peerSel(BOB)} ${tid("peer-doc")}[data-doc-id="bob-plans"] ${tid("open-peer-doc")}`);
+    await a.waitForSelector(`.doc-pane[data-doc-id="bob-plans"]`, { timeout: 10000 });
+    await a.waitForFunction(() => document.querySelector('[data-testid="doc-title"] .cm-content')?.textContent === "Bob's plans", null, {
+      timeout: 10000,
+    });
+    await a.waitForSelector(`${tid("doc-item")}[data-doc-id="bob-plans"]`);
+    await a.waitForFunction(() => document.querySelector('[data-testid="remote-host"]')?.textContent === "bob (nearby)", null, { timeout: 10000 });
+    await a.waitForSelector(tid("in-sync-badge"), { timeout: 10000 });
+    await a.waitForSelector(`${peerSel(BOB)} ${tid("peer-doc")}[data-doc-id="bob-plans"][data-local="true"]`);
+    // opening again just goes there (no second remote)
+    await a.click(`${peerSel(BOB)} ${tid("peer-doc")}[data-doc-id="bob-plans"] ${tid("open-peer-doc")}`);
+    await new Promise((r) => setTimeout(r, 300));
+    assert((await a.locator(tid("remote")).count()) === 1, "one remote only");
+  });
+
+  await check("verifying a peer after comparing codes", async () => {
+    await a.click(`${peerSel(BOB)} ${tid("verify-peer")}`);
+    assert((await a.textContent(tid("verify-code"))) === "482 915", "the dialog shows the code");
+    await a.click(tid("confirm-ok"));
+    await a.waitForFunction(
+      (sel) => document.querySelector(`${sel} [data-testid="peer-verified"]`)?.textContent === "verified",
+      peerSel(BOB),
+      { timeout: 10000 },
+    );
+    assert(await a.locator(`${peerSel(BOB)} ${tid("verify-peer")}`).isHidden(), "no verify button once verified");
+  });
+
+  await check("a peer going offline: the doc stays open and editable, and resyncs when it is back", async () => {
+    server.setPeerOnline(BOB, false);
+    await a.waitForSelector(`${peerSel(BOB)}[data-online="false"]`, { timeout: 5000 });
+    await a.waitForFunction(() => /reconnecting/.test(document.querySelector('[data-testid="remote-state"]')?.textContent ?? ""), null, {
+      timeout: 5000,
+    });
+    assert(/bob is offline/.test(await a.textContent(tid("remote-state"))), "the connection says why");
+    await a.screenshot({ path: `${shotBase}-peer-offline.png` });
+    // the peer's docs: the local copy is still listed and openable
+    await a.waitForSelector(`${peerSel(BOB)} ${tid("peer-doc")}[data-doc-id="bob-plans"]`);
+    assert((await a.locator(`${peerSel(BOB)} ${tid("peer-doc")}`).count()) === 1, "only the local copy while offline");
+    const body = `${tid("text-editor")}[data-path="/body"] .cm-content`;
+    await a.click(body);
+    await a.keyboard.press("Control+End");
+    await a.keyboard.type(" (edited offline)");
+    await a.waitForFunction(() => document.querySelector('[data-testid="link-status"]')?.textContent === "Connected");
+    const local = server.docs.get("bob-plans").doc.body;
+    assert(String(local).endsWith("(edited offline)"), `the local copy has the edit: ${local}`);
+    server.setPeerOnline(BOB, true);
+    await a.waitForSelector(`${peerSel(BOB)}[data-online="true"]`, { timeout: 5000 });
+    await a.waitForSelector(tid("in-sync-badge"), { timeout: 10000 });
+    await a.waitForSelector(`${peerSel(BOB)} ${tid("peer-doc")}[data-doc-id="bob-recipes"]`, { timeout: 10000 });
+  });
+
+  await check("share control: policy with its explanation, and a badge in the list", async () => {
+    const sel = tid("share-policy");
+    assert((await a.inputValue(sel)) === "private", "a copy from a peer starts private");
+    assert((await a.textContent(tid("share-hint"))) === "Only this device.", "private hint");
+    await a.selectOption(sel, "lan");
+    await a.waitForFunction(() => document.querySelector('[data-testid="share-hint"]')?.textContent?.includes("peers on your network"));
+    await a.waitForSelector(`${tid("doc-item")}[data-doc-id="bob-plans"] ${tid("share-badge")}[data-share="lan"]`, { timeout: 5000 });
+    assert(server.docs.get("bob-plans").share === "lan", "the server got the policy");
+    await a.selectOption(sel, "link");
+    await a.waitForSelector(`${tid("doc-item")}[data-doc-id="bob-plans"] ${tid("share-badge")}[data-share="link"]`, { timeout: 5000 });
+    assert(/Anyone with the link/.test(await a.textContent(tid("share-hint"))), "link hint");
+    await a.selectOption(sel, "private");
+    await a.waitForSelector(`${tid("doc-item")}[data-doc-id="bob-plans"] ${tid("share-badge")}`, { state: "detached", timeout: 5000 });
+    // the second browser follows (docs-changed)
+    await b.waitForSelector(`${tid("doc-item")}[data-doc-id="bob-plans"]`, { timeout: 5000 });
+  });
+
+  await check("a peer whose certificate changed: refused until forgotten, then trusted anew (unverified)", async () => {
+    const studio = peerSel(STUDIO);
+    await a.click(`${studio} ${tid("peer-toggle")}`);
+    assert((await a.locator(`${studio} ${tid("peer-doc")}`).count()) === 0, "nothing is fetched from it");
+    assert(/Nothing is fetched/.test(await a.textContent(`${studio} ${tid("peer-docs-note")}`)), "and it says so");
+    await a.click(`${studio} ${tid("forget-peer")}`);
+    await a.waitForSelector(tid("forget-dialog"));
+    await a.click(tid("confirm-ok"));
+    await a.waitForFunction((s) => document.querySelector(`${s} [data-testid="peer-state"]`)?.textContent === "online", studio, { timeout: 5000 });
+    assert(await a.locator(`${studio} ${tid("peer-warning")}`).isHidden(), "warning gone");
+    assert((await a.textContent(`${studio} ${tid("peer-verified")}`)) === "not verified", "unverified again");
+    await a.waitForSelector(`${studio} ${tid("peer-doc")}[data-doc-id="studio-notes"]`, { timeout: 5000 });
+  });
+
   await check("no console errors", async () => {
     const unexpected = consoleErrors.filter(
       (e) => !/Failed to load resource.*(404|500|400)/.test(e) && !/WebSocket connection to .*_ws\/.* failed/.test(e),

@@ -74,12 +74,11 @@ export function sortPeers<T extends Pick<PeerInfo, "id" | "name" | "online" | "c
   );
 }
 
-/** The warning shown on a peer whose certificate changed. */
+/** The warning shown on a peer whose certificate changed (kept short: it lives in the sidebar). */
 export function certificateChangedMessage(p: Pick<PeerInfo, "name">): string {
   return (
-    `${p.name} now presents a different certificate than the one this device trusted the first time. ` +
-    `Tandem refuses to connect to it. If ${p.name} was reinstalled or reset, forget it, then compare the ` +
-    `new verification codes on both devices; if you did not expect this, someone may be impersonating ${p.name}.`
+    `${p.name}'s certificate changed since this device first trusted it, so Tandem refuses to connect. ` +
+    `Forget it only if you know why (e.g. it was reinstalled), then compare the new codes on both devices.`
   );
 }
 

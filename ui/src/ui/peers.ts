@@ -191,7 +191,7 @@ export class PeersPanel {
     const warning = h(
       "div",
       { class: "peer-warning", role: "alert", testid: "peer-warning", hidden: true },
-      h("strong", null, "⚠ Certificate changed — connections refused"),
+      h("strong", null, "⚠ Connections refused"),
       warningText,
       warningDetail,
     );
@@ -278,12 +278,13 @@ export class PeersPanel {
     row.warning.hidden = !changed;
     if (changed) {
       setText(row.warningText, certificateChangedMessage(p));
+      row.warningDetail.title = `Trusted: ${p.fingerprint}\nNow: ${p.announced_fingerprint ?? "unknown"}`;
       setText(
         row.warningDetail,
-        `Trusted: ${shortFingerprint(p.fingerprint)} · now: ${shortFingerprint(p.announced_fingerprint) || "unknown"}`,
+        `Trusted ${shortFingerprint(p.fingerprint, 2, 1)}, now ${shortFingerprint(p.announced_fingerprint, 2, 1) || "unknown"}`,
       );
       if (row.forgetBtn.parentElement !== row.warning) row.warning.append(row.forgetBtn);
-      setText(row.forgetBtn, "Forget after comparing codes…");
+      setText(row.forgetBtn, "Forget…");
     } else {
       if (row.forgetBtn.parentElement !== row.actions) row.actions.append(row.forgetBtn);
       setText(row.forgetBtn, "Forget…");
