@@ -3,6 +3,7 @@
 //! [`CommandError`]s. Tauri maps the snake_case arguments to camelCase keys.
 
 use serde::Serialize;
+use tandem::discovery::peers::PeerInfo;
 use tandem::service::{DocListing, RemoteInfo, RemoteSpec};
 use tandem::share::SharePolicy;
 use tandem::DocId;
@@ -140,6 +141,40 @@ pub async fn add_remote(
 #[tauri::command]
 pub async fn remove_remote(app: State<'_, Desktop>, id: String) -> Result<()> {
     Ok(app.service.remove_remote(&id)?)
+}
+
+/// LAN peers, discovered now or remembered (none while discovery is off).
+#[tauri::command]
+pub async fn list_peers(app: State<'_, Desktop>) -> Result<Vec<PeerInfo>> {
+    Ok(app.service.peers())
+}
+
+/// The documents a LAN peer shares, fetched from it (its `GET /_docs`).
+#[tauri::command]
+pub async fn peer_docs(app: State<'_, Desktop>, id: String) -> Result<serde_json::Value> {
+    Ok(app.service.peer_docs(&id).await?)
+}
+
+/// Opens a LAN peer's shared document: a local copy kept in live sync.
+#[tauri::command]
+pub async fn open_peer_doc(
+    app: State<'_, Desktop>,
+    id: String,
+    doc_id: String,
+) -> Result<RemoteInfo> {
+    Ok(app.service.open_peer_doc(&id, &DocId::parse(&doc_id)?)?)
+}
+
+/// Records that the user compared and confirmed a peer's verification code.
+#[tauri::command]
+pub async fn verify_peer(app: State<'_, Desktop>, id: String) -> Result<PeerInfo> {
+    Ok(app.service.verify_peer(&id)?)
+}
+
+/// Forgets a peer's pinned certificate (after a legitimate change).
+#[tauri::command]
+pub async fn forget_peer(app: State<'_, Desktop>, id: String) -> Result<()> {
+    Ok(app.service.forget_peer(&id)?)
 }
 
 /// Liveness, version and where the embedded server listens.

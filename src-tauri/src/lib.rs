@@ -55,6 +55,11 @@ pub fn run() -> ExitCode {
             commands::list_remotes,
             commands::add_remote,
             commands::remove_remote,
+            commands::list_peers,
+            commands::peer_docs,
+            commands::open_peer_doc,
+            commands::verify_peer,
+            commands::forget_peer,
             commands::health,
         ])
         .build(tauri::generate_context!());

@@ -129,11 +129,8 @@ async function wd(method, path, body) {
 }
 const s = (path) => `/session/${session}${path}`;
 const find = async (css) => (await wd("POST", s("/element"), { using: "css selector", value: css }))[ELEMENT];
-const findAll = async (css) =>
-  (await wd("POST", s("/elements"), { using: "css selector", value: css })).map((e) => e[ELEMENT]);
 const click = (el) => wd("POST", s(`/element/${el}/click`), {});
 const sendKeys = (el, text) => wd("POST", s(`/element/${el}/value`), { text });
-const textOf = (el) => wd("GET", s(`/element/${el}/text`));
 const exec = (script, args = []) => wd("POST", s("/execute/sync"), { script, args });
 const execAsync = (script, args = []) => wd("POST", s("/execute/async"), { script, args });
 const waitFor = (css, ms) => until(css, () => find(css), ms);
@@ -396,6 +393,7 @@ async function main() {
     figures.cliSyncToScreenMs = Math.round(performance.now() - t0);
   });
 
+  let httpDocId = null;
   await check("a document made over HTTP appears in the list (docs-changed event)", async () => {
     const res = await fetch(`${serverUrl}/_docs`, {
       method: "POST",
@@ -404,6 +402,7 @@ async function main() {
       signal: AbortSignal.timeout(5000),
     });
     assert(res.status === 201, `POST /_docs: HTTP ${res.status}`);
+    httpDocId = (await res.json()).id;
     await until("the new entry", async () => {
       const texts = await exec(
         `return [...document.querySelectorAll("[data-testid=doc-item]")].map((e) => e.textContent);`,
@@ -421,7 +420,51 @@ async function main() {
     assert(notOpen.err?.code === "not-open", `got ${JSON.stringify(notOpen)}`);
   });
 
-  await check("screenshot", async () => {
+  await check("open_doc_channel → handle; close_doc_channel{id, handle} ends only that session", async () => {
+    // A raw channel, as @tauri-apps/api's Channel serialises one (on the
+    // document the UI has not opened, so its own sessions stay untouched).
+    const opened = await execAsync(
+      `const [id, done] = [arguments[0], arguments[arguments.length - 1]];
+       window.__e2eLines = [];
+       const cb = window.__TAURI_INTERNALS__.transformCallback((m) => window.__e2eLines.push(m));
+       window.__TAURI_INTERNALS__.invoke("open_doc_channel", { id, channel: "__CHANNEL__:" + cb })
+         .then((ok) => done({ ok }), (err) => done({ err }));`,
+      [httpDocId],
+    );
+    assert(Number.isInteger(opened.ok), `open_doc_channel: ${JSON.stringify(opened)}`);
+    const handle = opened.ok;
+    await until("the document's first sync line", async () =>
+      JSON.stringify(await exec("return window.__e2eLines;")).includes("sync"),
+    5000);
+    const ping = JSON.stringify({ event: "ping" });
+    assert((await invoke("send_sync", { id: httpDocId, line: ping })).ok === null, "send_sync on an open session");
+    const stale = await invoke("close_doc_channel", { id: httpDocId, handle: handle + 1000 });
+    assert(stale.ok === null, `close_doc_channel (stale handle): ${JSON.stringify(stale)}`);
+    assert((await invoke("send_sync", { id: httpDocId, line: ping })).ok === null, "a stale close ended the session");
+    const closed = await invoke("close_doc_channel", { id: httpDocId, handle });
+    assert(closed.ok === null, `close_doc_channel: ${JSON.stringify(closed)}`);
+    const after = await invoke("send_sync", { id: httpDocId, line: ping });
+    assert(after.err?.code === "not-open", `send_sync after close: ${JSON.stringify(after)}`);
+  });
+
+  await check("sharing and LAN-peer commands (discovery off)", async () => {
+    const set = await invoke("set_share", { id: docId, policy: "link" });
+    assert(set.ok === null, `set_share: ${JSON.stringify(set)}`);
+    const docs = await invoke("list_docs");
+    assert(docs.ok?.find((d) => d.id === docId)?.share === "link", `list_docs: ${JSON.stringify(docs)}`);
+    const back = await invoke("set_share", { id: docId, policy: "private" });
+    assert(back.ok === null, `set_share: ${JSON.stringify(back)}`);
+    const bogus = await invoke("set_share", { id: docId, policy: "everyone" });
+    assert(bogus.err?.code === "bad-input", `got ${JSON.stringify(bogus)}`);
+    const peers = await invoke("list_peers");
+    assert(Array.isArray(peers.ok) && peers.ok.length === 0, `list_peers: ${JSON.stringify(peers)}`);
+    const remote = await invoke("peer_docs", { id: "nobody" });
+    assert(remote.err?.code && remote.err.message, `peer_docs: ${JSON.stringify(remote)}`);
+  });
+
+  await check("no error is shown, then a screenshot", async () => {
+    const banner = await exec(`return document.querySelector("[data-testid=error-banner]")?.textContent ?? null;`);
+    assert(banner === null, `the UI shows an error: ${banner}`);
     // Park the caret at the end and give the UI a moment to settle its sync badges.
     await sleep(500);
     const png = Buffer.from(await wd("GET", s("/screenshot")), "base64");

@@ -1,0 +1,537 @@
+#!/usr/bin/env node
+// End-to-end: LAN peers in the web UI, for real, in network namespaces.
+//
+// Two namespaces joined by a veth pair, each running `tandem serve --mdns`
+// (alice and bob). mDNS runs only inside these namespaces: each one is checked
+// to hold nothing but `lo` and our veth end before a server starts, and every
+// other tandem run gets TANDEM_NO_MDNS=1. Chromium runs INSIDE alice's
+// namespace (through an executablePath wrapper), so the page reaches alice at
+// http://127.0.0.1:7450/_ui/ as the owner.
+//
+// Checks: bob appears in alice's peers panel (online, unverified, with the
+// same code bob shows); bob's shared doc is listed and opens as "Bob's plans";
+// typing on alice's page reaches bob; bob's CLI edits appear on alice's page
+// live; when bob stops, alice shows him offline and the doc stays editable;
+// when bob is back, alice's offline edit reaches him. Prints the discovery time
+// and the shared-edit latency, then `lan-peers e2e: N passed, M failed`.
+//
+//   cargo build --bin tandem && (cd ui && npm run build) && node ui/tests/e2e/lan-peers.mjs
+//   (TANDEM_BIN=…, CHROMIUM=/usr/bin/chromium, SHOT=/tmp/lan-peers.png override defaults)
+//
+// Without root or `ip netns`, prints `lan-peers e2e: skipped (<reason>)` and exits 0.
+import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, "../../..");
+const tandemBin = process.env.TANDEM_BIN ?? join(repo, "target/debug/tandem");
+const uiDir = join(repo, "ui/dist");
+const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const TOTAL_TIMEOUT_MS = Number(process.env.LAN_E2E_TIMEOUT_MS ?? 8 * 60_000);
+
+function skip(reason) {
+  console.log(`lan-peers e2e: skipped (${reason})`);
+  process.exit(0);
+}
+
+// ---- preconditions -----------------------------------------------------------------------------
+
+if (process.platform !== "linux") skip("network namespaces need Linux");
+if (typeof process.getuid !== "function" || process.getuid() !== 0) skip("not root");
+{
+  const r = spawnSync("ip", ["netns", "list"], { encoding: "utf8", timeout: 10_000 });
+  if (r.error || r.status !== 0) skip(`ip netns unavailable: ${(r.error?.message ?? r.stderr ?? "").trim() || `exit ${r.status}`}`);
+}
+
+// playwright-core is imported only now, so a skip needs nothing installed
+const { chromium } = await import("playwright-core");
+
+// ---- results -----------------------------------------------------------------------------------
+
+let passed = 0;
+let failed = 0;
+const figures = [];
+async function check(name, fn) {
+  const t0 = performance.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name} (${Math.round(performance.now() - t0)} ms)`);
+    return true;
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name}\n     ${String(e?.stack ?? e).split("\n").slice(0, 8).join("\n     ")}`);
+    return false;
+  }
+}
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const ms = (x) => `${Math.round(x)} ms`;
+function figure(line) {
+  figures.push(line);
+  console.log(`     ${line}`);
+}
+
+/** Polls `f` (sync or async) until it returns a truthy value, for at most `limit` ms. */
+async function within(limit, what, f, every = 50) {
+  const start = performance.now();
+  let last;
+  for (;;) {
+    try {
+      const v = await f();
+      if (v) return { value: v, took: performance.now() - start };
+    } catch (e) {
+      last = e;
+    }
+    if (performance.now() - start > limit) throw new Error(`timed out after ${limit} ms waiting for ${what}${last ? ` (last error: ${last.message ?? last})` : ""}`);
+    await sleep(every);
+  }
+}
+
+// ---- processes and clean-up --------------------------------------------------------------------
+
+const pid = process.pid;
+const tag = `tlp${pid % 100000}`; // ≤ 8 chars, so interface names stay ≤ 15
+const ns = { a: `${tag}a`, b: `${tag}b` };
+const veth = { a: `${tag}va`, b: `${tag}vb` };
+const subnet = `10.${230 + (pid % 10)}.${Math.floor(pid / 10) % 250}`;
+const addr = { a: `${subnet}.1`, b: `${subnet}.2` };
+const work = mkdtempSync(join(tmpdir(), "tandem-lan-e2e-"));
+const dataDir = { a: join(work, "alice"), b: join(work, "bob") };
+const madeNamespaces = [];
+const servers = new Set();
+let browser = null;
+let cleaning = null;
+
+/** Env for every tandem run except the two servers: mDNS off. */
+const quietEnv = { ...process.env, TANDEM_NO_MDNS: "1", RUST_LOG: "warn" };
+
+function sh(cmd, args, { timeout = 30_000, env = quietEnv } = {}) {
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout, env, stdio: ["ignore", "pipe", "pipe"] });
+  if (r.error) throw new Error(`${cmd} ${args.join(" ")}: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: exit ${r.status}: ${(r.stderr || r.stdout).trim()}`);
+  return r.stdout;
+}
+
+/** Runs the tandem CLI inside a namespace (mDNS off). */
+function tandemIn(nsName, args, timeout = 40_000) {
+  return sh("ip", ["netns", "exec", nsName, tandemBin, ...args], { timeout });
+}
+
+/** An owner request to the server of a namespace (loopback, plain HTTP). */
+function apiIn(nsName, path, { method = "GET", body } = {}) {
+  const args = ["netns", "exec", nsName, "curl", "-s", "-m", "5", "-w", "\n%{http_code}", "-X", method, `http://127.0.0.1:7450${path}`];
+  if (body !== undefined) args.push("-H", "content-type: application/json", "-d", JSON.stringify(body));
+  const out = sh("ip", args, { timeout: 10_000 });
+  const i = out.lastIndexOf("\n");
+  const status = Number(out.slice(i + 1));
+  const text = out.slice(0, i);
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    /* not JSON */
+  }
+  return { status, json, text };
+}
+
+async function stopServer(s) {
+  if (!s || s.exited) return;
+  try {
+    process.kill(s.child.pid, "SIGTERM");
+  } catch {
+    /* gone */
+  }
+  const deadline = Date.now() + 8000;
+  while (!s.exited && Date.now() < deadline) await sleep(50);
+  if (!s.exited) {
+    try {
+      process.kill(s.child.pid, "SIGKILL");
+    } catch {
+      /* gone */
+    }
+    const hard = Date.now() + 3000;
+    while (!s.exited && Date.now() < hard) await sleep(50);
+  }
+  servers.delete(s);
+}
+
+function cleanup() {
+  if (cleaning) return cleaning;
+  cleaning = (async () => {
+    if (browser) {
+      await Promise.race([browser.close().catch(() => {}), sleep(10_000)]);
+      browser = null;
+    }
+    await Promise.all([...servers].map((s) => stopServer(s)));
+    for (const n of madeNamespaces.reverse()) {
+      // anything still inside our namespace is ours: SIGKILL it before deleting
+      const pids = spawnSync("ip", ["netns", "pids", n], { encoding: "utf8", timeout: 5000 }).stdout?.split(/\s+/).filter(Boolean) ?? [];
+      for (const p of pids) {
+        try {
+          process.kill(Number(p), "SIGKILL");
+        } catch {
+          /* gone */
+        }
+      }
+      spawnSync("ip", ["netns", "del", n], { timeout: 10_000 });
+    }
+    madeNamespaces.length = 0;
+    rmSync(work, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+
+const watchdog = setTimeout(async () => {
+  console.log(`FAIL overall time limit of ${TOTAL_TIMEOUT_MS} ms reached`);
+  failed++;
+  await cleanup();
+  console.log(`lan-peers e2e: ${passed} passed, ${failed} failed`);
+  process.exit(1);
+}, TOTAL_TIMEOUT_MS);
+watchdog.unref();
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.on(sig, async () => {
+    console.log(`interrupted (${sig}); cleaning up`);
+    await cleanup();
+    console.log(`lan-peers e2e: ${passed} passed, ${failed + 1} failed`);
+    process.exit(1);
+  });
+}
+
+// ---- set-up helpers ----------------------------------------------------------------------------
+
+function cargoRunning() {
+  for (const p of readdirSync("/proc")) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const comm = readFileSync(`/proc/${p}/comm`, "utf8").trim();
+      if (comm === "cargo" || comm === "rustc") return true;
+    } catch {
+      /* raced */
+    }
+  }
+  return false;
+}
+
+/** The binary: used as is; built only if missing (after waiting for a build that is already running). */
+async function ensureBinary() {
+  if (existsSync(tandemBin)) return;
+  if (process.env.TANDEM_BIN) throw new Error(`TANDEM_BIN=${tandemBin} does not exist`);
+  const waitUntil = Date.now() + 15 * 60_000;
+  while (!existsSync(tandemBin) && cargoRunning() && Date.now() < waitUntil) {
+    console.log("     target/debug/tandem is missing and a cargo build is running; waiting…");
+    await sleep(10_000);
+  }
+  if (existsSync(tandemBin)) return;
+  console.log("     building target/debug/tandem (cargo build --bin tandem)…");
+  const r = spawnSync("cargo", ["build", "--bin", "tandem"], { cwd: repo, stdio: "inherit", timeout: 40 * 60_000, env: quietEnv });
+  if (r.status !== 0 || !existsSync(tandemBin)) throw new Error("cargo build --bin tandem failed");
+}
+
+function linkNames(nsName) {
+  return sh("ip", ["-n", nsName, "-o", "link"])
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => l.split(": ")[1]?.split("@")[0]);
+}
+
+function makeNetwork() {
+  const existing = sh("ip", ["netns", "list"]);
+  for (const n of Object.values(ns)) {
+    if (existing.split("\n").some((l) => l.split(" ")[0] === n)) throw new Error(`namespace ${n} already exists`);
+  }
+  for (const side of ["a", "b"]) {
+    sh("ip", ["netns", "add", ns[side]]);
+    madeNamespaces.push(ns[side]);
+    sh("ip", ["-n", ns[side], "link", "set", "lo", "up"]);
+  }
+  // created directly inside the two namespaces: never in the machine's own
+  sh("ip", ["link", "add", veth.a, "netns", ns.a, "type", "veth", "peer", "name", veth.b, "netns", ns.b]);
+  for (const side of ["a", "b"]) {
+    sh("ip", ["-n", ns[side], "addr", "add", `${addr[side]}/24`, "dev", veth[side]]);
+    sh("ip", ["-n", ns[side], "link", "set", veth[side], "up"]);
+  }
+  for (const side of ["a", "b"]) {
+    const names = linkNames(ns[side]);
+    if (JSON.stringify(names) !== JSON.stringify(["lo", veth[side]]))
+      throw new Error(`namespace ${ns[side]} holds unexpected interfaces: ${names.join(", ")}`);
+  }
+  // the link has carrier on both ends before anyone advertises
+  const deadline = Date.now() + 10_000;
+  const up = (side) => {
+    const l = sh("ip", ["-n", ns[side], "-o", "link", "show", "dev", veth[side]]);
+    return l.includes("LOWER_UP") && !l.includes("NO-CARRIER");
+  };
+  while (!(up("a") && up("b"))) {
+    if (Date.now() > deadline) throw new Error("the veth link did not come up");
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+  }
+}
+
+/** `tandem serve --mdns` inside a namespace we made (the only processes without TANDEM_NO_MDNS). */
+function startServer(side, name) {
+  const names = linkNames(ns[side]);
+  if (JSON.stringify(names) !== JSON.stringify(["lo", veth[side]]))
+    throw new Error(`refusing to start mDNS: namespace ${ns[side]} holds ${names.join(", ")}`);
+  const env = { ...process.env, RUST_LOG: "warn" };
+  delete env.TANDEM_NO_MDNS;
+  const spawnedAt = performance.now();
+  const child = spawn(
+    "ip",
+    ["netns", "exec", ns[side], tandemBin, "serve", "--mdns", "--listen", "0.0.0.0:7450", "--data-dir", dataDir[side], "--ui-dir", uiDir, "--name", name],
+    { env, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const s = { child, name, side, exited: false, spawnedAt, readyAt: 0, id: "", fingerprint: "", stderr: [] };
+  servers.add(s);
+  child.on("exit", () => {
+    s.exited = true;
+    s.exitedAt = performance.now();
+  });
+  createInterface({ input: child.stderr }).on("line", (l) => {
+    s.stderr.push(l);
+    if (s.stderr.length > 50) s.stderr.shift();
+  });
+  return new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`${name} did not start within 20 s:\n${s.stderr.join("\n")}`)), 20_000);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      rej(new Error(`${name} exited with ${code}:\n${s.stderr.join("\n")}`));
+    });
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      const fp = /^TLS certificate SHA-256 fingerprint: (\S+)/.exec(line);
+      if (fp) s.fingerprint = fp[1];
+      const lan = /^LAN discovery: on, as .* \(peer id (\S+)\)$/.exec(line);
+      if (lan) s.id = lan[1];
+      if (line.startsWith("Data directory:")) {
+        clearTimeout(timer);
+        if (!s.id) return rej(new Error(`${name} started without LAN discovery`));
+        s.readyAt = performance.now();
+        res(s);
+      }
+    });
+  });
+}
+
+// ---- the test ----------------------------------------------------------------------------------
+
+const tid = (id) => `[data-testid="${id}"]`;
+const BODY = `${tid("text-editor")}[data-path="/body"] .cm-content`;
+const docId = `bobplans${pid}`;
+const bobFile = join(work, "bob-plans.automerge");
+const pageErrors = [];
+let alice;
+let bob;
+let page;
+
+const bobExitedAt = (s) => s.exitedAt ?? NaN;
+const peerRow = () => `${tid("peer")}[data-peer-id="${bob.id}"]`;
+
+/** Text of the element at a document path on alice's page (an input's value, or an editor's text). */
+const pathText = (path) =>
+  page.evaluate((p) => {
+    const el = document.querySelector(`[data-path="${p}"]`);
+    if (!el) return null;
+    const input = el.querySelector("input");
+    if (input) return input.value;
+    return el.querySelector(".cm-content")?.textContent ?? null;
+  }, path);
+
+/** Bob's copy as JSON, read from inside his namespace. */
+const bobDoc = () => apiIn(ns.b, `/${docId}`).json;
+
+try {
+  await ensureBinary();
+  if (!existsSync(join(uiDir, "index.html"))) throw new Error(`${uiDir} is not built (cd ui && npm run build)`);
+  if (!existsSync(chromiumPath)) throw new Error(`no Chromium at ${chromiumPath}`);
+  console.log(`     namespaces ${ns.a} (${addr.a}) and ${ns.b} (${addr.b}); veth ${veth.a}/${veth.b}`);
+  makeNetwork();
+
+  alice = await startServer("a", "alice");
+  // Chromium inside alice's namespace, through a wrapper
+  const wrapper = join(work, "chromium-in-alice.sh");
+  writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${ns.a} ${chromiumPath} "$@"\n`);
+  chmodSync(wrapper, 0o755);
+  browser = await chromium.launch({
+    executablePath: wrapper,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    timeout: 60_000,
+  });
+  page = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
+  page.on("pageerror", (e) => pageErrors.push(String(e)));
+  page.setDefaultTimeout(20_000);
+  await page.goto("http://127.0.0.1:7450/_ui/");
+  await page.waitForSelector(tid("peers-panel"));
+
+  await check("alice's page loads as the owner, with an empty peers panel", async () => {
+    await page.waitForFunction(() => /No other Tandem devices/.test(document.querySelector(".peers-empty")?.textContent ?? ""));
+    assert((await page.locator(tid("peer")).count()) === 0, "no peers before bob starts");
+  });
+
+  let bobSpawnedAt = 0;
+  const discovered = await check("bob appears in alice's peers panel: online, not verified, with a code", async () => {
+    const started = startServer("b", "bob");
+    bobSpawnedAt = performance.now();
+    bob = await started;
+    await page.waitForSelector(`${peerRow()}[data-online="true"]`, { timeout: 20_000 });
+    const visibleAt = performance.now();
+    figure(
+      `discovery: bob's server start → peer row visible on alice's page: ${ms(visibleAt - bob.spawnedAt)} ` +
+        `(${ms(visibleAt - bob.readyAt)} after bob printed that it listens)`,
+    );
+    const row = page.locator(peerRow());
+    assert((await row.locator(tid("peer-name")).textContent()) === "bob", "name");
+    assert((await row.locator(tid("peer-state")).textContent()) === "online", "state");
+    assert((await row.locator(tid("peer-verified")).textContent()) === "not verified", "verified");
+    const code = await row.locator(tid("peer-code")).textContent();
+    assert(/^\d{3} \d{3}$/.test(code), `code: ${code}`);
+    const addrText = await row.locator(tid("peer-address")).textContent();
+    assert(addrText === `${addr.b}:7450`, `address: ${addrText}`);
+    // bob shows the same code for alice
+    const { value: onBob } = await within(20_000, "bob to see alice", () => apiIn(ns.b, "/_peers").json?.find((p) => p.id === alice.id));
+    assert(onBob.code === code, `codes differ: alice shows ${code}, bob shows ${onBob.code}`);
+  });
+  if (!discovered) throw new Error("bob was not discovered; the remaining checks need him");
+
+  await check("bob creates and shares a doc; alice lists it under bob", async () => {
+    tandemIn(ns.b, ["edit", bobFile, "--set", `title="Bob's plans"`, "--set", `body="hello"`]);
+    tandemIn(ns.b, ["sync", `http://127.0.0.1:7450/${docId}`, "--file", bobFile]);
+    tandemIn(ns.b, ["share", `http://127.0.0.1:7450/${docId}`, "lan"]);
+    await page.click(`${peerRow()} ${tid("peer-toggle")}`);
+    const item = `${peerRow()} ${tid("peer-doc")}[data-doc-id="${docId}"]`;
+    await within(20_000, "bob's doc in alice's list", async () => {
+      if (await page.locator(item).count()) return true;
+      if (await page.locator(`${peerRow()} ${tid("peer-docs-refresh")}:not([disabled])`).count())
+        await page.click(`${peerRow()} ${tid("peer-docs-refresh")}`);
+      await sleep(500);
+      return false;
+    });
+    const title = await page.locator(`${item} .peer-doc-title`).textContent();
+    assert(title === "Bob's plans", `listed title: ${title}`);
+  });
+
+  await check("opening it on alice shows Bob's plans, synced with bob", async () => {
+    await page.click(`${peerRow()} ${tid("peer-doc")}[data-doc-id="${docId}"] ${tid("open-peer-doc")}`);
+    await page.waitForSelector(`.doc-pane[data-doc-id="${docId}"]`);
+    await page.waitForFunction(() => document.querySelector('[data-testid="doc-title"] .cm-content')?.textContent === "Bob's plans");
+    await page.waitForFunction((sel) => document.querySelector(sel)?.textContent === "hello", BODY);
+    await page.waitForFunction(() => document.querySelector('[data-testid="remote-host"]')?.textContent === "bob (nearby)");
+    await page.waitForSelector(tid("in-sync-badge"));
+    assert((await page.inputValue(tid("share-policy"))) === "private", "alice's copy starts private");
+  });
+
+  await check("typing on alice's page reaches bob", async () => {
+    await page.click(BODY);
+    await page.keyboard.press("Control+End");
+    await page.keyboard.type(" from alice");
+    const { took } = await within(20_000, "alice's typing on bob", () => bobDoc()?.body === "hello from alice", 25);
+    figure(`alice's typing → on bob's server (polled with curl every ~25 ms): ${ms(took)} after the last key`);
+  });
+
+  await check("edits made on bob's side appear on alice's page live", async () => {
+    const samples = [];
+    const afterSync = [];
+    for (let i = 1; i <= 5; i++) {
+      const value = `hi alice #${i}`;
+      tandemIn(ns.b, ["sync", `http://127.0.0.1:7450/${docId}`, "--file", bobFile]); // pull what alice typed
+      tandemIn(ns.b, ["edit", bobFile, "--set", `from_bob=${JSON.stringify(value)}`]);
+      const t0 = performance.now();
+      const syncing = new Promise((res, rej) => {
+        const c = spawn("ip", ["netns", "exec", ns.b, tandemBin, "sync", `http://127.0.0.1:7450/${docId}`, "--file", bobFile], {
+          env: quietEnv,
+          stdio: "ignore",
+        });
+        const timer = setTimeout(() => c.kill("SIGKILL"), 40_000);
+        c.on("exit", (code) => {
+          clearTimeout(timer);
+          code === 0 ? res(performance.now()) : rej(new Error(`tandem sync exited with ${code}`));
+        });
+      });
+      await page.waitForFunction(
+        (v) => {
+          const el = document.querySelector('[data-path="/from_bob"]');
+          return (el?.querySelector("input")?.value ?? el?.querySelector(".cm-content")?.textContent) === v;
+        },
+        value,
+        { timeout: 20_000, polling: 5 },
+      );
+      const seen = performance.now();
+      const synced = await syncing;
+      samples.push(seen - t0);
+      afterSync.push(seen - synced);
+    }
+    const sorted = [...samples].sort((a, b) => a - b);
+    figure(
+      `shared-edit latency (bob's \`tandem sync\` push starts → visible on alice's screen), n=${samples.length}: ` +
+        `median ${ms(sorted[Math.floor(sorted.length / 2)])}, min ${ms(sorted[0])}, max ${ms(sorted[sorted.length - 1])} ` +
+        `[relative to the CLI returning: ${afterSync.map((x) => ms(x)).join(", ")}]`,
+    );
+    // and alice's own text is intact
+    assert((await pathText("/body")) === "hello from alice", "body changed unexpectedly");
+  });
+
+  await check("bob stops (SIGTERM): alice shows him offline within seconds; the doc stays open and editable", async () => {
+    const t0 = performance.now();
+    const stopping = stopServer(bob);
+    const [offlineAt, reconnectingAt] = await Promise.all([
+      page.waitForSelector(`${peerRow()}[data-online="false"]`, { timeout: 15_000 }).then(() => performance.now()),
+      page
+        .waitForFunction(() => /reconnecting/.test(document.querySelector('[data-testid="remote-state"]')?.textContent ?? ""), null, {
+          timeout: 30_000,
+          polling: 10,
+        })
+        .then(() => performance.now()),
+    ]);
+    figure(`bob's departure (SIGTERM) → shown offline in alice's peers panel: ${ms(offlineAt - t0)}`);
+    figure(`bob's departure (SIGTERM) → the open doc's connection shows reconnecting: ${ms(reconnectingAt - t0)}`);
+    assert(/^offline/.test(await page.locator(`${peerRow()} ${tid("peer-state")}`).textContent()), "state text");
+    await stopping;
+    figure(`bob's process exited ${ms(bobExitedAt(bob) - t0)} after SIGTERM`);
+    assert((await page.locator(`.doc-pane[data-doc-id="${docId}"]`).count()) === 1, "the doc is still open");
+    assert((await page.textContent(tid("link-status"))) === "Connected", "alice's page is still connected to alice");
+    await page.click(BODY);
+    await page.keyboard.press("Control+End");
+    await page.keyboard.type(" (offline)");
+    await within(10_000, "the offline edit on alice's server", () => apiIn(ns.a, `/${docId}`).json?.body === "hello from alice (offline)");
+    // bob's entry still lists the local copy, openable
+    await page.waitForSelector(`${peerRow()} ${tid("peer-doc")}[data-doc-id="${docId}"]`);
+    if (await page.locator(tid("error-banner")).count()) throw new Error(`error banner: ${await page.textContent(tid("error-banner"))}`);
+    if (process.env.SHOT) await page.screenshot({ path: process.env.SHOT.replace(/\.png$/, "-offline.png") });
+  });
+
+  await check("bob comes back (same data dir): online again, and alice's offline edit reaches him", async () => {
+    const t0 = performance.now();
+    bob = await startServer("b", "bob");
+    await page.waitForSelector(`${peerRow()}[data-online="true"]`, { timeout: 20_000 });
+    const online = performance.now();
+    figure(`bob's restart → shown online again on alice's page: ${ms(online - t0)}`);
+    await within(30_000, "alice's offline edit on bob", () => bobDoc()?.body === "hello from alice (offline)", 50);
+    figure(`bob back online → alice's offline edit on bob's server: ${ms(performance.now() - online)}`);
+    await page.waitForSelector(tid("in-sync-badge"), { timeout: 20_000 });
+    // and live again both ways
+    await page.click(BODY);
+    await page.keyboard.press("Control+End");
+    await page.keyboard.type("!");
+    await within(15_000, "a live keystroke on bob", () => bobDoc()?.body === "hello from alice (offline)!", 25);
+  });
+
+  await check("no page errors", async () => {
+    assert(pageErrors.length === 0, pageErrors.join("\n"));
+  });
+  if (process.env.SHOT) await page.screenshot({ path: process.env.SHOT });
+} catch (e) {
+  failed++;
+  console.log(`FAIL setup: ${e?.stack ?? e}`);
+} finally {
+  await cleanup();
+  clearTimeout(watchdog);
+}
+if (figures.length) console.log(`\nfigures:\n  ${figures.join("\n  ")}`);
+console.log(`lan-peers e2e: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
