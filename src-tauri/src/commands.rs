@@ -143,6 +143,21 @@ pub async fn remove_remote(app: State<'_, Desktop>, id: String) -> Result<()> {
     Ok(app.service.remove_remote(&id)?)
 }
 
+/// Whether the app is on the LAN now, and who it is there.
+#[tauri::command]
+pub async fn lan_status(app: State<'_, Desktop>) -> Result<crate::lan::LanStatus> {
+    Ok(app.lan.status().await)
+}
+
+/// Turns LAN presence on (even with nothing shared) or back to automatic.
+#[tauri::command]
+pub async fn set_lan_enabled(
+    app: State<'_, Desktop>,
+    enabled: bool,
+) -> Result<crate::lan::LanStatus> {
+    Ok(app.lan.set_enabled(enabled).await?)
+}
+
 /// LAN peers, discovered now or remembered (none while discovery is off).
 #[tauri::command]
 pub async fn list_peers(app: State<'_, Desktop>) -> Result<Vec<PeerInfo>> {

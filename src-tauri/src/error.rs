@@ -32,6 +32,12 @@ impl From<ServiceError> for CommandError {
     }
 }
 
+impl From<tandem::store::StoreError> for CommandError {
+    fn from(e: tandem::store::StoreError) -> Self {
+        Self::new("storage", e.to_string())
+    }
+}
+
 impl From<DocIdError> for CommandError {
     fn from(e: DocIdError) -> Self {
         Self::new("bad-input", e.to_string())

@@ -14,6 +14,7 @@
 pub mod commands;
 pub mod error;
 pub mod events;
+pub mod lan;
 pub mod sessions;
 pub mod state;
 
@@ -61,6 +62,8 @@ pub fn run() -> ExitCode {
             commands::verify_peer,
             commands::forget_peer,
             commands::health,
+            commands::lan_status,
+            commands::set_lan_enabled,
         ])
         .build(tauri::generate_context!());
     let app = match built {

@@ -13,7 +13,10 @@ use tandem::share::SharePolicy;
 use tandem::store::{Durability, SqliteStore, StoreError};
 use tauri::async_runtime::JoinHandle;
 
+use crate::lan::Lan;
 use crate::sessions::Sessions;
+use tandem::discovery::peers::Peers;
+use tandem::tls::Identity;
 
 /// The port the embedded server tries first, so that other Tandem instances
 /// and tools find it; the next ones are tried when it is taken.
@@ -45,6 +48,9 @@ pub enum StartError {
         #[source]
         source: StoreError,
     },
+    /// The TLS identity for LAN peers could not be made or read.
+    #[error("cannot set up the TLS certificate for LAN peers: {0}")]
+    Identity(#[from] tandem::tls::TlsError),
 }
 
 /// The core as the desktop app runs it (managed Tauri state).
@@ -55,6 +61,8 @@ pub struct Desktop {
     pub sessions: Arc<Sessions>,
     /// The embedded server's URL, or why there is none.
     pub listen: String,
+    /// Presence on the local network (while something is shared).
+    pub lan: Arc<Lan>,
     server: Mutex<Option<RunningServer>>,
     relay: Mutex<Option<JoinHandle<()>>>,
 }
@@ -82,7 +90,19 @@ impl Desktop {
         let options = ServiceOptions {
             default_share: SharePolicy::Private,
         };
-        let service = Service::start_with(Hub::new(Arc::new(store)), options);
+        let store: Arc<dyn tandem::store::Store> = Arc::new(store);
+        let service = Service::start_with(Hub::new(store.clone()), options);
+        // LAN peers: our certificate (made once, kept) and the peer list.
+        let identity = Identity::self_signed_in(data_dir)?;
+        let peers = Peers::new(identity.fingerprint().to_string(), store).map_err(|source| {
+            StartError::Store {
+                dir: data_dir.display().to_string(),
+                source,
+            }
+        })?;
+        service.attach_peers(peers.clone());
+        let lan = Lan::new(service.clone(), peers, identity);
+        lan.watch();
         let (server, listen) = match serve(&service, listen).await {
             Ok(running) => {
                 let url = running.url();
@@ -98,6 +118,7 @@ impl Desktop {
             service,
             sessions: Arc::default(),
             listen,
+            lan,
             server: Mutex::new(server),
             relay: Mutex::new(None),
         })
@@ -132,6 +153,7 @@ impl Desktop {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
+        self.lan.stop().await;
         if let Some(server) = server {
             server.shutdown().await;
         }

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::{default_data_dir, CliError};
+use crate::discovery::lan::advertise;
 use crate::discovery::mdns::Mdns;
 use crate::discovery::peers::Peers;
-use crate::discovery::Advertisement;
 use crate::hub::Hub;
 use crate::server::{self, ServerConfig, ServerOptions};
 use crate::service::{Service, ServiceOptions};
@@ -165,20 +165,16 @@ fn start_discovery(
     port: u16,
     fingerprint: crate::tls::Fingerprint,
 ) -> Result<(Mdns, String, String), CliError> {
-    if let Some(name) = &args.name {
-        store.put_setting("peer/name", Some(name))?;
-    }
-    let (id, name) = crate::discovery::identity(store.as_ref())?;
-    let (mdns, events) = Mdns::start(Advertisement {
-        id: id.clone(),
-        name: name.clone(),
-        port,
-        fingerprint: fingerprint.to_string(),
-    })?;
     let peers = Peers::new(fingerprint.to_string(), store.clone())?;
-    peers.run(events, tokio_util::sync::CancellationToken::new());
+    let (mdns, presence) = advertise(
+        &peers,
+        store.as_ref(),
+        args.name.as_deref(),
+        port,
+        fingerprint,
+    )?;
     service.attach_peers(peers);
-    Ok((mdns, id, name))
+    Ok((mdns, presence.id, presence.name))
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -10,6 +10,7 @@
 //! starts, so it is only ever started on request (`tandem serve --mdns`, the
 //! desktop app) and never when `TANDEM_NO_MDNS=1`.
 
+pub mod lan;
 pub mod mdns;
 pub mod peers;
 

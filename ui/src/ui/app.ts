@@ -325,7 +325,7 @@ export class App {
     try {
       list = await this.backend.listPeers();
     } catch (e) {
-      this.showError(`Could not load nearby devices: ${errorMessage(e)}`);
+      this.peersPanel.setError(e);
       return;
     }
     this.peersPanel.setPeers(list);

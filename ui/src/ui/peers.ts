@@ -74,6 +74,7 @@ export class PeersPanel {
   readonly el: HTMLElement;
   private peers: PeerInfo[] = [];
   private loaded = false;
+  private loadError: string | null = null;
   private readonly expanded = new Set<string>();
   private readonly docsState = new Map<string, DocsEntry>();
   private readonly rows = new Map<string, Row>();
@@ -109,6 +110,8 @@ export class PeersPanel {
     const before = new Map(this.peers.map((p) => [p.id, p]));
     this.peers = sortPeers(list);
     this.loaded = true;
+    this.loadError = null;
+    this.el.hidden = false;
     const ids = new Set(this.peers.map((p) => p.id));
     for (const id of [...this.expanded]) if (!ids.has(id)) this.expanded.delete(id);
     for (const id of [...this.docsState.keys()]) if (!ids.has(id)) this.docsState.delete(id);
@@ -119,6 +122,22 @@ export class PeersPanel {
       // it came (back) within reach while expanded: its list may have changed
       if (reachable && !wasReachable && this.expanded.has(p.id)) void this.fetchDocs(p.id);
     }
+    this.render();
+  }
+
+  /**
+   * The list could not be loaded: said inside the panel (not in the banner,
+   * it is background information). A backend without LAN peers at all (404,
+   * unknown command) hides the panel.
+   */
+  setError(e: unknown): void {
+    const status = e instanceof BackendError ? e.status : undefined;
+    const message = errorText(e);
+    if (status === 404 || /\b(command|unknown)\b.*\bnot found\b|unknown command/i.test(message)) {
+      this.el.hidden = true;
+      return;
+    }
+    this.loadError = `Could not load nearby devices: ${message}`;
     this.render();
   }
 
@@ -141,10 +160,12 @@ export class PeersPanel {
       this.rows.delete(id);
     }
     syncChildren(this.list, els);
-    this.empty.hidden = this.peers.length > 0;
+    this.empty.hidden = this.peers.length > 0 && !this.loadError;
+    this.empty.dataset.tone = this.loadError ? "error" : "muted";
     setText(
       this.empty,
-      this.loaded ? "No other Tandem devices found on your network (or discovery is off)." : "Looking for devices…",
+      this.loadError ??
+        (this.loaded ? "No other Tandem devices found on your network (or discovery is off)." : "Looking for devices…"),
     );
     setText(this.summary, peersSummary(this.peers));
   }

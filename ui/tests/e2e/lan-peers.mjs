@@ -54,15 +54,20 @@ const { chromium } = await import("playwright-core");
 
 let passed = 0;
 let failed = 0;
+/** Set when the run is being torn down early (time limit, signal): later checks are not run or counted. */
+let aborted = false;
 const figures = [];
 async function check(name, fn) {
+  if (aborted) return false;
   const t0 = performance.now();
   try {
     await fn();
+    if (aborted) return false;
     passed++;
     console.log(`ok   ${name} (${Math.round(performance.now() - t0)} ms)`);
     return true;
   } catch (e) {
+    if (aborted) return false;
     failed++;
     console.log(`FAIL ${name}\n     ${String(e?.stack ?? e).split("\n").slice(0, 8).join("\n     ")}`);
     return false;
@@ -188,22 +193,29 @@ function cleanup() {
   return cleaning;
 }
 
-const watchdog = setTimeout(async () => {
-  console.log(`FAIL overall time limit of ${TOTAL_TIMEOUT_MS} ms reached`);
-  failed++;
-  await cleanup();
-  console.log(`lan-peers e2e: ${passed} passed, ${failed} failed`);
-  process.exit(1);
-}, TOTAL_TIMEOUT_MS);
-watchdog.unref();
-for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
-  process.on(sig, async () => {
-    console.log(`interrupted (${sig}); cleaning up`);
+let finishing = null;
+/** Clean up, print the figures and the final line, exit. Runs once. */
+function finish() {
+  if (finishing) return finishing;
+  finishing = (async () => {
+    clearTimeout(watchdog);
     await cleanup();
-    console.log(`lan-peers e2e: ${passed} passed, ${failed + 1} failed`);
-    process.exit(1);
-  });
+    if (figures.length) console.log(`\nfigures:\n  ${figures.join("\n  ")}`);
+    console.log(`lan-peers e2e: ${passed} passed, ${failed} failed`);
+    process.exit(failed ? 1 : 0);
+  })();
+  return finishing;
 }
+/** Stop early: count one failure, stop further checks, clean up. */
+function abort(why) {
+  if (aborted) return;
+  console.log(`FAIL ${why}`);
+  failed++;
+  aborted = true;
+  void finish();
+}
+const watchdog = setTimeout(() => abort(`overall time limit of ${TOTAL_TIMEOUT_MS} ms reached; cleaning up`), TOTAL_TIMEOUT_MS);
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(sig, () => abort(`interrupted (${sig}); cleaning up`));
 
 // ---- set-up helpers ----------------------------------------------------------------------------
 
@@ -362,6 +374,10 @@ try {
     executablePath: wrapper,
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     timeout: 60_000,
+    // our own signal handlers clean up (servers, namespaces) and close the browser
+    handleSIGINT: false,
+    handleSIGTERM: false,
+    handleSIGHUP: false,
   });
   page = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
   page.on("pageerror", (e) => pageErrors.push(String(e)));
@@ -426,6 +442,15 @@ try {
     assert((await page.inputValue(tid("share-policy"))) === "private", "alice's copy starts private");
   });
 
+  await check("verifying bob after comparing codes", async () => {
+    const code = await page.textContent(`${peerRow()} ${tid("peer-code")}`);
+    await page.click(`${peerRow()} ${tid("verify-peer")}`);
+    assert((await page.textContent(tid("verify-code"))) === code, "the dialog shows the code");
+    await page.click(tid("confirm-ok"));
+    await page.waitForFunction((sel) => document.querySelector(sel)?.textContent === "verified", `${peerRow()} ${tid("peer-verified")}`);
+    assert(apiIn(ns.a, "/_peers").json?.find((p) => p.id === bob.id)?.verified === true, "alice's server recorded it");
+  });
+
   await check("typing on alice's page reaches bob", async () => {
     await page.click(BODY);
     await page.keyboard.press("Control+End");
@@ -476,6 +501,20 @@ try {
     assert((await pathText("/body")) === "hello from alice", "body changed unexpectedly");
   });
 
+  await check("the share control: alice shares her copy on the LAN and bob lists it; private again hides it", async () => {
+    const bobSees = () => apiIn(ns.b, `/_peers/${alice.id}/docs`);
+    await within(20_000, "bob to see alice", () => apiIn(ns.b, "/_peers").json?.some((p) => p.id === alice.id && p.online));
+    assert(!(bobSees().json ?? []).some((d) => d.id === docId), "private: not listed for bob");
+    await page.selectOption(tid("share-policy"), "lan");
+    await page.waitForSelector(`${tid("doc-item")}[data-doc-id="${docId}"] ${tid("share-badge")}[data-share="lan"]`);
+    assert(/peers on your network/.test(await page.textContent(tid("share-hint"))), "lan hint");
+    assert(apiIn(ns.a, "/_docs").json?.find((d) => d.id === docId)?.share === "lan", "alice's server has the policy");
+    await within(10_000, "alice's doc in bob's listing of alice", () => (bobSees().json ?? []).some((d) => d.id === docId && d.share === "lan"));
+    await page.selectOption(tid("share-policy"), "private");
+    await page.waitForSelector(`${tid("doc-item")}[data-doc-id="${docId}"] ${tid("share-badge")}`, { state: "detached" });
+    await within(10_000, "alice's doc gone from bob's listing", () => !(bobSees().json ?? [{ id: docId }]).some((d) => d.id === docId));
+  });
+
   await check("bob stops (SIGTERM): alice shows him offline within seconds; the doc stays open and editable", async () => {
     const t0 = performance.now();
     const stopping = stopServer(bob);
@@ -511,6 +550,7 @@ try {
     await page.waitForSelector(`${peerRow()}[data-online="true"]`, { timeout: 20_000 });
     const online = performance.now();
     figure(`bob's restart → shown online again on alice's page: ${ms(online - t0)}`);
+    assert((await page.textContent(`${peerRow()} ${tid("peer-verified")}`)) === "verified", "still verified after bob's restart");
     await within(30_000, "alice's offline edit on bob", () => bobDoc()?.body === "hello from alice (offline)", 50);
     figure(`bob back online → alice's offline edit on bob's server: ${ms(performance.now() - online)}`);
     await page.waitForSelector(tid("in-sync-badge"), { timeout: 20_000 });
@@ -526,12 +566,9 @@ try {
   });
   if (process.env.SHOT) await page.screenshot({ path: process.env.SHOT });
 } catch (e) {
-  failed++;
-  console.log(`FAIL setup: ${e?.stack ?? e}`);
-} finally {
-  await cleanup();
-  clearTimeout(watchdog);
+  if (!aborted) {
+    failed++;
+    console.log(`FAIL setup: ${e?.stack ?? e}`);
+  }
 }
-if (figures.length) console.log(`\nfigures:\n  ${figures.join("\n  ")}`);
-console.log(`lan-peers e2e: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+await finish();

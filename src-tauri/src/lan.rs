@@ -1,0 +1,141 @@
+//! The app on the local network: it listens beyond loopback (TLS) and
+//! advertises itself only while a document is shared (`lan` or `link`) or the
+//! user turned LAN presence on; otherwise nothing is exposed.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use serde::Serialize;
+use tandem::discovery::lan::{LanNode, Presence};
+use tandem::discovery::peers::Peers;
+use tandem::service::{Service, ServiceEvent};
+use tandem::tls::Identity;
+use tauri::async_runtime::JoinHandle;
+use tokio::sync::Mutex;
+
+const ENABLED_KEY: &str = "lan/enabled";
+
+/// What the UI shows about LAN presence.
+#[derive(Debug, Clone, Serialize)]
+pub struct LanStatus {
+    /// Whether the user turned LAN presence on (beyond what sharing asks for).
+    pub enabled: bool,
+    /// Whether the app listens on the LAN now.
+    pub listening: bool,
+    /// The LAN URL, when listening.
+    pub url: Option<String>,
+    /// Who we are on the network, when advertised.
+    pub presence: Option<Presence>,
+    /// This instance's certificate fingerprint (what peers pin).
+    pub fingerprint: String,
+}
+
+/// Starts and stops the LAN listener as sharing changes.
+pub struct Lan {
+    service: Arc<Service>,
+    peers: Arc<Peers>,
+    identity: Identity,
+    listen: SocketAddr,
+    node: Mutex<Option<LanNode>>,
+}
+
+impl Lan {
+    /// LAN presence for `service`, listening on `TANDEM_LAN_LISTEN` or any
+    /// free port of all interfaces when needed.
+    pub fn new(service: Arc<Service>, peers: Arc<Peers>, identity: Identity) -> Arc<Self> {
+        let listen = std::env::var("TANDEM_LAN_LISTEN")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
+        Arc::new(Self {
+            service,
+            peers,
+            identity,
+            listen,
+            node: Mutex::new(None),
+        })
+    }
+
+    fn enabled(&self) -> bool {
+        matches!(self.service.hub().store().get_setting(ENABLED_KEY), Ok(Some(v)) if v == "true")
+    }
+
+    fn wanted(&self) -> bool {
+        self.enabled()
+            || self
+                .service
+                .list_docs()
+                .map(|docs| docs.iter().any(|d| d.share.allows_peers()))
+                .unwrap_or(false)
+    }
+
+    /// Starts or stops the listener to match what is wanted now.
+    pub async fn reconcile(&self) {
+        let wanted = self.wanted();
+        let mut node = self.node.lock().await;
+        match (wanted, node.is_some()) {
+            (true, false) => {
+                match LanNode::start(&self.service, &self.peers, &self.identity, self.listen).await
+                {
+                    Ok(started) => *node = Some(started),
+                    Err(e) => tracing::error!(error = %e, "cannot go on the LAN"),
+                }
+            }
+            (false, true) => {
+                if let Some(running) = node.take() {
+                    running.stop().await;
+                    tracing::info!("off the LAN: nothing is shared");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Re-checks whenever the document list (and so sharing) changes.
+    pub fn watch(self: &Arc<Self>) -> JoinHandle<()> {
+        let this = Arc::clone(self);
+        let mut events = self.service.subscribe();
+        tauri::async_runtime::spawn(async move {
+            this.reconcile().await;
+            loop {
+                match events.recv().await {
+                    Ok(ServiceEvent::DocsChanged)
+                    | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        this.reconcile().await
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+        })
+    }
+
+    /// Turns LAN presence on or off by the user's choice.
+    pub async fn set_enabled(&self, enabled: bool) -> Result<LanStatus, tandem::store::StoreError> {
+        self.service
+            .hub()
+            .store()
+            .put_setting(ENABLED_KEY, Some(if enabled { "true" } else { "false" }))?;
+        self.reconcile().await;
+        Ok(self.status().await)
+    }
+
+    /// The current state.
+    pub async fn status(&self) -> LanStatus {
+        let node = self.node.lock().await;
+        LanStatus {
+            enabled: self.enabled(),
+            listening: node.is_some(),
+            url: node.as_ref().map(LanNode::url),
+            presence: node.as_ref().and_then(|n| n.presence().cloned()),
+            fingerprint: self.identity.fingerprint().to_string(),
+        }
+    }
+
+    /// Leaves the LAN (goodbye packets), at exit.
+    pub async fn stop(&self) {
+        if let Some(node) = self.node.lock().await.take() {
+            node.stop().await;
+        }
+    }
+}
