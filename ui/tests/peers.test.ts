@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { PeerInfo } from "../src/backend/types";
-import { applyRemoteEvent, docSyncState, formatRemoteState } from "../src/model/connection";
+import type { PeerInfo, RemoteInfo } from "../src/backend/types";
+import { RemoteTable, docSyncState, formatRemoteState } from "../src/model/connection";
 import {
   certificateChangedMessage,
+  effectiveLastSeen,
   formatCode,
   formatLastSeen,
   formatPeerState,
@@ -59,6 +60,14 @@ describe("peer state", () => {
     expect(formatPeerState(peer({ online: false, last_seen: 0 }), NOW)).toBe("offline");
     expect(formatPeerState(peer({ certificate_changed: true }), NOW)).toBe("certificate changed");
     expect(formatLastSeen(0, NOW)).toBeNull();
+  });
+
+  it("an offline peer was last seen when it left, if this UI saw it leave", () => {
+    const bob = peer({ online: false, last_seen: NOW - 3_600_000 });
+    expect(effectiveLastSeen(bob, undefined)).toBe(NOW - 3_600_000);
+    expect(effectiveLastSeen(bob, NOW - 60_000)).toBe(NOW - 60_000);
+    expect(effectiveLastSeen(peer({ last_seen: NOW }), NOW - 60_000)).toBe(NOW);
+    expect(effectiveLastSeen(peer({ last_seen: 0 }), undefined)).toBe(0);
   });
 
   it("formats verification and addresses", () => {
@@ -205,15 +214,57 @@ describe("share policies", () => {
 });
 
 describe("remote events", () => {
-  it("drops a removed remote and keeps the others", () => {
-    const m = new Map<string, string>();
-    expect(applyRemoteEvent(m, { id: "r1", state: "connecting" }, "a")).toBe(true);
-    expect(applyRemoteEvent(m, { id: "r1", state: "live" }, "b")).toBe(true);
-    expect(m.get("r1")).toBe("b");
-    expect(applyRemoteEvent(m, { id: "r1", state: "removed" }, "c")).toBe(false);
-    expect(m.has("r1")).toBe(false);
-    expect(applyRemoteEvent(m, { id: "r2", state: "removed" }, "d")).toBe(false);
-    expect(m.size).toBe(0);
+  const remote = (id: string, over: Partial<RemoteInfo> = {}): RemoteInfo => ({
+    id,
+    doc_id: "d",
+    url: "https://10.0.0.2:7450/d",
+    state: "live",
+    retry_in_ms: null,
+    error: null,
+    in_sync: false,
+    ...over,
+  });
+  const states = (t: RemoteTable) => [...t.values()].map((e) => `${e.info.id}:${e.info.state}${e.info.in_sync ? "+sync" : ""}`).sort();
+
+  it("events replace entries; a removed remote is dropped", () => {
+    const t = new RemoteTable();
+    expect(t.applyEvent(remote("r1", { state: "connecting" }), 1)).toBe(true);
+    expect(t.applyEvent(remote("r1", { in_sync: true }), 2)).toBe(true);
+    expect(states(t)).toEqual(["r1:live+sync"]);
+    expect(t.get("r1")?.receivedAt).toBe(2);
+    expect(t.applyEvent(remote("r1", { state: "removed" }), 3)).toBe(false);
+    expect(t.size).toBe(0);
+  });
+
+  it("a listing replaces what it knows about", () => {
+    const t = new RemoteTable();
+    t.applyEvent(remote("old"), 1);
+    t.applyList([remote("r1"), remote("r2", { state: "reconnecting", retry_in_ms: 500 })], t.mark(), 5);
+    expect(states(t)).toEqual(["r1:live", "r2:reconnecting"]);
+    expect(t.get("r2")?.receivedAt).toBe(5);
+  });
+
+  it("an event that arrived while the listing was fetched wins over it", () => {
+    const t = new RemoteTable();
+    const since = t.mark();
+    // the listing was made before these events, which arrive before its response
+    t.applyEvent(remote("r1", { in_sync: true }), 2);
+    t.applyEvent(remote("r3", { state: "connecting" }), 2);
+    t.applyEvent(remote("r2", { state: "removed" }), 2);
+    t.applyList([remote("r1"), remote("r2")], since, 3);
+    expect(states(t)).toEqual(["r1:live+sync", "r3:connecting"]);
+    // a later listing is authoritative again
+    t.applyList([remote("r1")], t.mark(), 4);
+    expect(states(t)).toEqual(["r1:live"]);
+  });
+
+  it("a local removal is not undone by a listing already on its way", () => {
+    const t = new RemoteTable();
+    t.applyList([remote("r1")], t.mark(), 1);
+    const since = t.mark();
+    t.remove("r1");
+    t.applyList([remote("r1")], since, 2);
+    expect(t.size).toBe(0);
   });
 
   it("stopped and removed remotes do not count for the sidebar dot", () => {

@@ -27,14 +27,28 @@ import {
   type SharePolicy,
 } from "./types";
 
-/** Tauri command errors arrive as strings or `{error}`/`{message}` objects. */
+/**
+ * The desktop shell's error codes, as the HTTP statuses the web backend would
+ * answer with (the UI reacts to a few: 404 unknown peer, 409 refused, 502 unreachable).
+ */
+const STATUS_OF_CODE: Record<string, number> = {
+  "not-found": 404,
+  "bad-input": 400,
+  "bad-document": 400,
+  "certificate-changed": 409,
+  peer: 409,
+  remote: 502,
+};
+
+/** Tauri command errors arrive as strings or `{error}` / `{code, message}` objects. */
 function toError(e: unknown): BackendError {
   if (e instanceof BackendError) return e;
   if (typeof e === "string") return new BackendError(e);
   if (e && typeof e === "object") {
-    const o = e as { error?: unknown; message?: unknown };
-    if (typeof o.error === "string") return new BackendError(o.error);
-    if (typeof o.message === "string") return new BackendError(o.message);
+    const o = e as { error?: unknown; message?: unknown; code?: unknown };
+    const status = typeof o.code === "string" ? STATUS_OF_CODE[o.code] : undefined;
+    if (typeof o.error === "string") return new BackendError(o.error, status);
+    if (typeof o.message === "string") return new BackendError(o.message, status);
   }
   return new BackendError(String(e));
 }

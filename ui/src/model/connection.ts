@@ -62,21 +62,80 @@ export const DOC_SYNC_LABEL: Record<DocSyncState, string> = {
   error: "Connection error",
 };
 
+export interface RemoteEntry {
+  info: RemoteInfo;
+  /** When this state was received (for "reconnecting in N s" countdowns). */
+  receivedAt: number;
+  /** Order of arrival, to tell a list fetched earlier from an event received later. */
+  seq: number;
+}
+
 /**
- * Fold one `remote` event into the remotes by id: a `removed` remote is
- * dropped, anything else replaces the entry. Returns whether it was kept.
+ * The remotes as the UI knows them, from `GET /_remotes` listings and
+ * `remote` events. A listing is older than any event that arrived while it
+ * was being fetched (events and listings travel on different connections),
+ * so such events win: a stale listing never undoes a newer state (e.g. the
+ * "in sync" that arrived just before it) nor brings back a removed remote.
  */
-export function applyRemoteEvent<E>(
-  remotes: Map<string, E>,
-  info: Pick<RemoteInfo, "id" | "state">,
-  entry: E,
-): boolean {
-  if (info.state === "removed") {
-    remotes.delete(info.id);
-    return false;
+export class RemoteTable {
+  private seq = 0;
+  private entries = new Map<string, RemoteEntry>();
+  /** Remotes removed by an event: id → seq of the removal. */
+  private readonly removedAt = new Map<string, number>();
+
+  get size(): number {
+    return this.entries.size;
   }
-  remotes.set(info.id, entry);
-  return true;
+
+  has(id: string): boolean {
+    return this.entries.has(id);
+  }
+
+  get(id: string): RemoteEntry | undefined {
+    return this.entries.get(id);
+  }
+
+  values(): IterableIterator<RemoteEntry> {
+    return this.entries.values();
+  }
+
+  /** Call before fetching a listing; pass the result to {@link applyList}. */
+  mark(): number {
+    return this.seq;
+  }
+
+  /** One `remote` event (or a local removal): returns whether the remote is (still) listed. */
+  applyEvent(info: RemoteInfo, now: number): boolean {
+    const seq = ++this.seq;
+    if (info.state === "removed") {
+      this.entries.delete(info.id);
+      this.removedAt.set(info.id, seq);
+      return false;
+    }
+    this.entries.set(info.id, { info, receivedAt: now, seq });
+    return true;
+  }
+
+  /** The remote was removed here (its DELETE succeeded). */
+  remove(id: string): void {
+    const e = this.entries.get(id);
+    if (e) this.applyEvent({ ...e.info, state: "removed" }, Date.now());
+    else this.removedAt.set(id, ++this.seq);
+  }
+
+  /** A listing requested at `since` (see {@link mark}). */
+  applyList(list: readonly RemoteInfo[], since: number, now: number): void {
+    const next = new Map<string, RemoteEntry>();
+    for (const r of list) {
+      if ((this.removedAt.get(r.id) ?? -1) > since || r.state === "removed") continue;
+      const cur = this.entries.get(r.id);
+      next.set(r.id, cur && cur.seq > since ? cur : { info: r, receivedAt: now, seq: since });
+    }
+    // added (by an event) after the listing was made
+    for (const [id, cur] of this.entries) if (!next.has(id) && cur.seq > since) next.set(id, cur);
+    this.entries = next;
+    for (const [id, seq] of this.removedAt) if (seq <= since) this.removedAt.delete(id);
+  }
 }
 
 export function remotesForDoc<T extends Pick<RemoteInfo, "doc_id">>(remotes: Iterable<T>, docId: string): T[] {

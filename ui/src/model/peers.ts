@@ -26,6 +26,16 @@ export function formatLastSeen(lastSeen: number, now: number): string | null {
   return formatUpdated(lastSeen, now);
 }
 
+/**
+ * When a peer was last seen, taking into account when this UI saw it go
+ * offline: the backend's `last_seen` only moves when the peer announces
+ * something new, so a peer that stayed online for an hour would otherwise be
+ * "seen 1 h ago" the moment it leaves.
+ */
+export function effectiveLastSeen(p: Pick<PeerInfo, "last_seen">, wentOfflineAt: number | undefined): number {
+  return Math.max(p.last_seen || 0, wentOfflineAt ?? 0);
+}
+
 /** "online", "offline · seen 5 min ago", "offline", "certificate changed". */
 export function formatPeerState(p: Pick<PeerInfo, "online" | "certificate_changed" | "last_seen">, now: number): string {
   const state = peerState(p);

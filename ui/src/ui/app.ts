@@ -8,12 +8,11 @@ import type {
   Health,
   LinkStatus,
   PeerInfo,
-  RemoteInfo,
   SharePolicy,
 } from "../backend/types";
 import {
   DOC_SYNC_LABEL,
-  applyRemoteEvent,
+  RemoteTable,
   docSyncState,
   formatLinkStatus,
   formatRemoteState,
@@ -42,11 +41,6 @@ interface OpenPeer {
   lastUsed: number;
 }
 
-interface RemoteEntry {
-  info: RemoteInfo;
-  receivedAt: number;
-}
-
 const MAX_OPEN_PEERS = 6;
 
 function brandMark(): HTMLElement {
@@ -68,7 +62,7 @@ export class App {
   private docsLoaded = false;
   private filter = "";
   private currentId: string | null = null;
-  private readonly remotes = new Map<string, RemoteEntry>();
+  private readonly remotes = new RemoteTable();
   private readonly peers = new Map<string, OpenPeer>();
   private readonly liveTitles = new Map<string, string | null>();
   private docView: DocView | null = null;
@@ -308,10 +302,9 @@ export class App {
 
   private async refreshRemotes(): Promise<void> {
     try {
+      const since = this.remotes.mark();
       const list = await this.backend.listRemotes();
-      const now = Date.now();
-      this.remotes.clear();
-      for (const r of list) applyRemoteEvent(this.remotes, r, { info: r, receivedAt: now });
+      this.remotes.applyList(list, since, Date.now());
     } catch (e) {
       this.showError(`Could not load server connections: ${errorMessage(e)}`);
     }
@@ -361,7 +354,7 @@ export class App {
       this.scheduleRefreshDocs();
     } else if (ev.event === "remote") {
       const known = this.remotes.has(ev.remote.id);
-      const kept = applyRemoteEvent(this.remotes, ev.remote, { info: ev.remote, receivedAt: Date.now() });
+      const kept = this.remotes.applyEvent(ev.remote, Date.now());
       this.renderList();
       this.renderRemotes();
       if (kept !== known) this.peersPanel.render(); // local copies from a peer changed
@@ -945,7 +938,7 @@ export class App {
     if (!sure) return;
     try {
       await this.backend.removeRemote(remoteId);
-      this.remotes.delete(remoteId);
+      this.remotes.remove(remoteId);
     } catch (e) {
       this.showError(`Could not remove the connection: ${errorMessage(e)}`);
     }

@@ -8,6 +8,7 @@ import { BackendError } from "../backend/types";
 import {
   type PeerDocsState,
   certificateChangedMessage,
+  effectiveLastSeen,
   formatCode,
   formatPeerState,
   formatVerified,
@@ -79,6 +80,8 @@ export class PeersPanel {
   private readonly docsState = new Map<string, DocsEntry>();
   private readonly rows = new Map<string, Row>();
   private readonly opening = new Set<string>();
+  /** When this UI saw a peer go offline (peer id → ms). */
+  private readonly wentOffline = new Map<string, number>();
   private readonly list: HTMLUListElement;
   private readonly empty: HTMLElement;
   private readonly summary: HTMLElement;
@@ -115,8 +118,11 @@ export class PeersPanel {
     const ids = new Set(this.peers.map((p) => p.id));
     for (const id of [...this.expanded]) if (!ids.has(id)) this.expanded.delete(id);
     for (const id of [...this.docsState.keys()]) if (!ids.has(id)) this.docsState.delete(id);
+    for (const id of [...this.wentOffline.keys()]) if (!ids.has(id)) this.wentOffline.delete(id);
     for (const p of this.peers) {
       const old = before.get(p.id);
+      if (old?.online && !p.online) this.wentOffline.set(p.id, Date.now());
+      else if (p.online) this.wentOffline.delete(p.id);
       const reachable = p.online && !p.certificate_changed;
       const wasReachable = !!old && old.online && !old.certificate_changed;
       // it came (back) within reach while expanded: its list may have changed
@@ -276,7 +282,8 @@ export class PeersPanel {
     };
   }
 
-  private updateRow(row: Row, p: PeerInfo, now: number): void {
+  private updateRow(row: Row, peer: PeerInfo, now: number): void {
+    const p = { ...peer, last_seen: effectiveLastSeen(peer, this.wentOffline.get(peer.id)) };
     const st = peerState(p);
     const open = this.expanded.has(p.id);
     row.li.dataset.online = String(p.online);

@@ -73,6 +73,26 @@ async function check(name, fn) {
     return false;
   }
 }
+/**
+ * A check that is expected to fail because of a known backend issue: a
+ * failure is reported as `xfail` (not counted), a pass as `XPASS` (counted as
+ * passed, and says the expectation can be dropped).
+ */
+async function xfail(name, issue, fn) {
+  if (aborted) return false;
+  const t0 = performance.now();
+  try {
+    await fn();
+    if (aborted) return false;
+    passed++;
+    console.log(`XPASS ${name} (${Math.round(performance.now() - t0)} ms) — fixed? drop the expected failure: ${issue}`);
+    return true;
+  } catch (e) {
+    if (aborted) return false;
+    console.log(`xfail ${name} — known backend issue: ${issue}\n     ${String(e?.message ?? e).split("\n")[0]}`);
+    return false;
+  }
+}
 function assert(cond, msg) {
   if (!cond) throw new Error(msg);
 }
@@ -560,6 +580,72 @@ try {
     await page.keyboard.type("!");
     await within(15_000, "a live keystroke on bob", () => bobDoc()?.body === "hello from alice (offline)!", 25);
   });
+
+  let oldCode = "";
+  await check("bob's certificate changes: alice is warned, connections are refused, her copy stays editable", async () => {
+    oldCode = await page.textContent(`${peerRow()} ${tid("peer-code")}`);
+    const oldFingerprint = bob.fingerprint;
+    await stopServer(bob);
+    rmSync(join(dataDir.b, "tls"), { recursive: true, force: true }); // same peer id, new certificate
+    bob = await startServer("b", "bob");
+    assert(bob.fingerprint && bob.fingerprint !== oldFingerprint, "bob should have a new certificate");
+    const t0 = performance.now();
+    await page.waitForSelector(`${peerRow()}[data-state="certificate-changed"]`, { timeout: 20_000 });
+    figure(`bob back with a new certificate → warning on alice's page: ${ms(performance.now() - t0)} after bob listens`);
+    const warning = page.locator(`${peerRow()} ${tid("peer-warning")}`);
+    assert(await warning.isVisible(), "the warning is visible");
+    assert(/refuses to connect/.test(await warning.textContent()), "the warning says connections are refused");
+    assert(/Forget it only if/.test(await warning.textContent()), "and how to accept a legitimate change");
+    assert((await page.textContent(`${peerRow()} ${tid("peer-state")}`)) === "certificate changed", "state");
+    assert(await page.locator(`${peerRow()} ${tid("verify-peer")}`).isHidden(), "no verifying a refused certificate");
+    await page.waitForFunction(() => /refused/.test(document.querySelector('[data-testid="remote-state"]')?.textContent ?? ""), null, {
+      timeout: 20_000,
+    });
+    await page.click(BODY);
+    await page.keyboard.press("Control+End");
+    await page.keyboard.type(" [cert]");
+    await within(10_000, "the edit on alice's server", () => String(apiIn(ns.a, `/${docId}`).json?.body).endsWith("[cert]"));
+    assert(!String(bobDoc()?.body).includes("[cert]"), "nothing reached bob through the refused certificate");
+  });
+
+  await check("forgetting bob (after comparing codes): trusted again, not verified, same code on both sides", async () => {
+    await page.click(`${peerRow()} ${tid("peer-warning")} ${tid("forget-peer")}`);
+    await page.waitForSelector(tid("forget-dialog"));
+    await page.click(tid("confirm-ok"));
+    await page.waitForSelector(`${peerRow()}[data-state="online"]`, { timeout: 10_000 });
+    assert(await page.locator(`${peerRow()} ${tid("peer-warning")}`).isHidden(), "warning gone");
+    assert((await page.textContent(`${peerRow()} ${tid("peer-verified")}`)) === "not verified", "unverified again");
+    const code = await page.textContent(`${peerRow()} ${tid("peer-code")}`);
+    assert(code !== oldCode, "a new code for the new certificate");
+    const { value: onBob } = await within(10_000, "bob's code for alice", () => apiIn(ns.b, "/_peers").json?.find((p) => p.id === alice.id));
+    assert(onBob.code === code, `codes differ: alice shows ${code}, bob shows ${onBob.code}`);
+    await page.waitForSelector(`${peerRow()} ${tid("peer-doc")}[data-doc-id="${docId}"] ${tid("open-peer-doc")}:not([disabled])`);
+  });
+
+  const resynced = await xfail(
+    "after the forget, alice's copy syncs with bob again by itself",
+    "DELETE /_peers/{id} does not re-pin remotes opened from that peer; they keep failing with 'certificate fingerprint mismatch', and POST /_peers/{id}/open returns the same broken remote",
+    () => within(8_000, "alice's [cert] edit on bob", () => String(bobDoc()?.body).includes("[cert]"), 100),
+  );
+  if (!resynced) {
+    await check("workaround: stop syncing, then Open again from the peers panel, re-pins and resyncs", async () => {
+      await page.click(tid("remove-remote"));
+      await page.click(tid("confirm-ok"));
+      await page.waitForSelector(tid("remote"), { state: "detached", timeout: 10_000 });
+      await page.click(`${peerRow()} ${tid("peer-doc")}[data-doc-id="${docId}"] ${tid("open-peer-doc")}`);
+      await within(20_000, "alice's [cert] edit on bob", () => String(bobDoc()?.body).includes("[cert]"), 100);
+      try {
+        await page.waitForSelector(tid("in-sync-badge"), { timeout: 20_000 });
+      } catch (e) {
+        const onPage = await page.evaluate(() =>
+          [...document.querySelectorAll('[data-testid="remote"]')].map((r) => `${r.dataset.remoteId} ${r.dataset.state}: ${r.textContent}`),
+        );
+        const remotes = apiIn(ns.a, "/_remotes").json;
+        const heads = { alice: apiIn(ns.a, "/_docs").json?.find((d) => d.id === docId)?.heads, bob: apiIn(ns.b, "/_docs").json?.find((d) => d.id === docId)?.heads };
+        throw new Error(`${e.message}\n  page: ${JSON.stringify(onPage)}\n  alice's /_remotes: ${JSON.stringify(remotes)}\n  heads: ${JSON.stringify(heads)}`);
+      }
+    });
+  }
 
   await check("no page errors", async () => {
     assert(pageErrors.length === 0, pageErrors.join("\n"));
