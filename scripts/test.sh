@@ -42,6 +42,9 @@ cargo test --workspace --locked
 echo "== Browser: two real servers, two pages"
 timeout 300 node ui/tests/e2e/two-servers.mjs </dev/null
 
+echo "== Browser: LAN peers in network namespaces made by the test (mDNS only there)"
+timeout 420 node ui/tests/e2e/lan-peers.mjs </dev/null
+
 if [ -x scripts/e2e-desktop.sh ]; then
   echo "== Desktop: the Tauri app under Xvfb, driven by WebDriver"
   timeout 900 scripts/e2e-desktop.sh </dev/null

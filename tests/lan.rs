@@ -571,6 +571,29 @@ fn a_peer_whose_certificate_changed_is_refused_and_the_user_is_told() {
     });
     assert_eq!(peer["fingerprint"], alice.fingerprint.as_str());
     assert_eq!(peer["verified"], false);
+    // The document opened before the change reconnects with the new pin.
+    within(
+        Duration::from_secs(30),
+        "the open document to sync again",
+        || {
+            let (_, remotes) = bob.api("GET", "/_remotes", None);
+            let plans = remotes
+                .as_array()?
+                .iter()
+                .find(|r| r["doc_id"] == "plans")?
+                .clone();
+            (plans["state"] == "live" && plans["fingerprint"] == alice.fingerprint.as_str())
+                .then_some(plans)
+        },
+    );
+    alice.write_doc(
+        dir.path(),
+        "plans",
+        &["--set", "after=\"the new certificate\""],
+    );
+    within(Duration::from_secs(20), "an edit after the re-pin", || {
+        (bob.read_doc("plans")["after"] == "the new certificate").then_some(())
+    });
 }
 
 #[test]

@@ -116,7 +116,7 @@ async fn private_by_default_peers_see_only_what_is_shared() {
         None,
     )
     .await;
-    let (status, _) = call(
+    let (status, body) = call(
         &s,
         OWNER,
         "PUT",
@@ -125,7 +125,22 @@ async fn private_by_default_peers_see_only_what_is_shared() {
         None,
     )
     .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.starts_with("{\"error\":"), "a JSON error: {body}");
+    let (status, _) = call(
+        &s,
+        OWNER,
+        "PUT",
+        "/_docs/missing/share",
+        r#"{"policy":"lan"}"#,
+        None,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "no policy for a document that does not exist"
+    );
 
     // Listings: the owner sees all three with their policies, a peer only the LAN one.
     let (_, owner_list) = call(&s, OWNER, "GET", "/_docs", "", None).await;

@@ -174,6 +174,7 @@ impl Peers {
                 match state.get_mut(&id) {
                     Some(p) if p.online => {
                         p.online = false;
+                        p.last_seen = now_ms();
                         tracing::info!(peer = %id, name = %p.name, "peer left");
                     }
                     _ => return,

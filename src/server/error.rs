@@ -30,6 +30,9 @@ pub enum ApiError {
     /// The request conflicts with the current state (e.g. a peer's certificate changed).
     #[error("{0}")]
     Conflict(String),
+    /// Something needed is not there right now (e.g. a peer is offline).
+    #[error("{0}")]
+    Unavailable(String),
     /// An upstream peer or server failed.
     #[error("{0}")]
     BadGateway(String),
@@ -63,6 +66,7 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

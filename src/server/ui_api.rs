@@ -35,6 +35,26 @@ impl From<ServiceError> for ApiError {
     }
 }
 
+/// A JSON request body whose rejections are `{"error":…}` like every other error.
+pub struct JsonBody<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for JsonBody<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(JsonBody(value)),
+            Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
+        }
+    }
+}
+
 /// Proof that the caller is the owner (see [`Caller`]).
 pub struct Owner;
 
@@ -68,7 +88,7 @@ pub struct NewDoc {
 pub async fn create_doc(
     State(state): State<AppState>,
     caller: Caller,
-    Json(new): Json<NewDoc>,
+    JsonBody(new): JsonBody<NewDoc>,
 ) -> Result<Response, ApiError> {
     caller.check_create(&state)?;
     let id = state.service.create_doc(&new.title)?;
@@ -195,7 +215,7 @@ pub async fn list_remotes(
 pub async fn add_remote(
     _: Owner,
     State(state): State<AppState>,
-    Json(spec): Json<RemoteSpec>,
+    JsonBody(spec): JsonBody<RemoteSpec>,
 ) -> Result<Response, ApiError> {
     let info = state.service.add_remote(spec)?;
     Ok((StatusCode::CREATED, Json(info)).into_response())
@@ -233,7 +253,7 @@ pub async fn set_share(
     State(state): State<AppState>,
     caller: Caller,
     Path(raw_id): Path<String>,
-    Json(request): Json<ShareRequest>,
+    JsonBody(request): JsonBody<ShareRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let id = DocId::parse(&raw_id)?;
     caller.require_owner()?;
@@ -272,7 +292,7 @@ pub async fn open_peer_doc(
     _: Owner,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Json(body): Json<OpenPeerDoc>,
+    JsonBody(body): JsonBody<OpenPeerDoc>,
 ) -> Result<Response, ApiError> {
     let remote = state.service.open_peer_doc(&id, &body.doc_id)?;
     Ok((StatusCode::CREATED, Json(remote)).into_response())

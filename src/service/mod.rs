@@ -82,7 +82,8 @@ impl ServiceError {
             Self::Doc(_) | Self::Store(_) => "storage",
             Self::Client(_) | Self::Unreachable(_) => "remote",
             Self::Peer(PeerError::CertificateChanged { .. }) => "certificate-changed",
-            Self::Peer(_) => "peer",
+            Self::Peer(PeerError::Unknown(_)) => "not-found",
+            Self::Peer(PeerError::Offline(_)) => "offline",
         }
     }
 }
@@ -219,8 +220,11 @@ impl Service {
         Ok(share::load(self.hub.store().as_ref(), id)?.unwrap_or(self.options.default_share))
     }
 
-    /// Sets a document's share policy.
+    /// Sets a document's share policy (the document must exist).
     pub fn set_share_policy(&self, id: &DocId, policy: SharePolicy) -> Result<(), ServiceError> {
+        if self.hub.open_existing(id)?.is_none() {
+            return Err(ServiceError::NotFound(format!("no document {id}")));
+        }
         share::save(self.hub.store().as_ref(), id, Some(policy))?;
         self.hub.notify_docs_changed();
         Ok(())
@@ -413,9 +417,16 @@ impl Service {
         Ok(self.peer_registry()?.mark_verified(peer_id)?)
     }
 
-    /// Forgets a peer's pinned certificate (after a legitimate change).
+    /// Forgets a peer's pinned certificate (after a legitimate change): its
+    /// current certificate is pinned, and documents opened from it reconnect
+    /// with the new pin.
     pub fn forget_peer(&self, peer_id: &str) -> Result<(), ServiceError> {
-        Ok(self.peer_registry()?.forget(peer_id)?)
+        let peers = self.peer_registry()?;
+        peers.forget(peer_id)?;
+        if let Some(peer) = peers.get(peer_id) {
+            self.remotes.repin_peer(peer_id, &peer.fingerprint)?;
+        }
+        Ok(())
     }
 
     /// Stops remotes and UI peers, waiting up to 5 s for them.

@@ -241,6 +241,33 @@ impl Remotes {
         Ok(())
     }
 
+    /// Re-pins every remote of a peer to `fingerprint` and restarts it (the
+    /// user accepted the peer's new certificate).
+    pub(crate) fn repin_peer(
+        self: &Arc<Self>,
+        peer_id: &str,
+        fingerprint: &str,
+    ) -> Result<(), ServiceError> {
+        let stale: Vec<Running> = {
+            let mut running = self.running();
+            let ids: Vec<String> = running
+                .iter()
+                .filter(|(_, r)| r.stored.peer_id.as_deref() == Some(peer_id))
+                .map(|(id, _)| id.clone())
+                .collect();
+            ids.into_iter()
+                .filter_map(|id| running.remove(&id))
+                .collect()
+        };
+        for old in stale {
+            old.cancel.cancel();
+            let mut stored = old.stored;
+            stored.fingerprint = Some(fingerprint.to_owned());
+            self.start(stored)?;
+        }
+        self.persist()
+    }
+
     /// Retries now every waiting remote of a peer that just came back.
     pub(crate) fn nudge_peer(&self, peer_id: &str) {
         for running in self.running().values() {

@@ -4,7 +4,8 @@
 //
 // Commands (Rust side, to be wired): list_docs, create_doc{title},
 // delete_doc{id}, export_doc{id} -> bytes, import_doc{bytes},
-// open_doc_channel{id, channel} + send_sync{id, line}, list_remotes,
+// open_doc_channel{id, channel} -> handle, send_sync{id, line},
+// close_doc_channel{id, handle}, list_remotes,
 // add_remote{req fields}, remove_remote{id}, health, list_peers,
 // peer_docs{id}, open_peer_doc{id, docId}, verify_peer{id}, forget_peer{id},
 // set_share{id, policy}; events `docs-changed`, `remote` (payload =
@@ -106,9 +107,13 @@ export class TauriBackend implements Backend {
       for (const l of text.split("\n")) if (l.trim()) handlers.onLine(l);
     };
     status({ state: "connecting" });
-    call<void>("open_doc_channel", { id, channel })
-      .then(() => {
-        if (closed) return;
+    // The session's handle: closing by handle cannot end a newer session of the same document.
+    let handle: number | null = null;
+    const closeSession = (h: number) => void call<void>("close_doc_channel", { id, handle: h }).catch(() => {});
+    call<number>("open_doc_channel", { id, channel })
+      .then((h) => {
+        handle = h;
+        if (closed) return closeSession(h); // closed while opening
         open = true;
         status({ state: "open" });
         handlers.onOpen();
@@ -129,6 +134,7 @@ export class TauriBackend implements Backend {
       close: () => {
         closed = true;
         channel.onmessage = () => {};
+        if (handle !== null) closeSession(handle);
         status({ state: "closed" });
       },
     };
