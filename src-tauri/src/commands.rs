@@ -149,13 +149,14 @@ pub async fn lan_status(app: State<'_, Desktop>) -> Result<crate::lan::LanStatus
     Ok(app.lan.status().await)
 }
 
-/// Turns LAN presence on (even with nothing shared) or back to automatic.
+/// Changes LAN settings: presence even with nothing shared, mDNS discovery,
+/// the name peers see.
 #[tauri::command]
-pub async fn set_lan_enabled(
+pub async fn set_lan_settings(
     app: State<'_, Desktop>,
-    enabled: bool,
+    settings: crate::lan::LanSettings,
 ) -> Result<crate::lan::LanStatus> {
-    Ok(app.lan.set_enabled(enabled).await?)
+    Ok(app.lan.configure(settings).await?)
 }
 
 /// LAN peers, discovered now or remembered (none while discovery is off).

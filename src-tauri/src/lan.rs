@@ -14,12 +14,18 @@ use tauri::async_runtime::JoinHandle;
 use tokio::sync::Mutex;
 
 const ENABLED_KEY: &str = "lan/enabled";
+const DISCOVERY_KEY: &str = "lan/mdns";
+const NAME_KEY: &str = "peer/name";
 
 /// What the UI shows about LAN presence.
 #[derive(Debug, Clone, Serialize)]
 pub struct LanStatus {
     /// Whether the user turned LAN presence on (beyond what sharing asks for).
     pub enabled: bool,
+    /// Whether mDNS discovery is on (advertise and find peers) while on the LAN.
+    pub discovery: bool,
+    /// The name other peers see.
+    pub name: String,
     /// Whether the app listens on the LAN now.
     pub listening: bool,
     /// The LAN URL, when listening.
@@ -28,6 +34,17 @@ pub struct LanStatus {
     pub presence: Option<Presence>,
     /// This instance's certificate fingerprint (what peers pin).
     pub fingerprint: String,
+}
+
+/// What the user may change (each field optional).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct LanSettings {
+    /// Stay on the LAN even with nothing shared.
+    pub enabled: Option<bool>,
+    /// Advertise and discover peers by mDNS.
+    pub discovery: Option<bool>,
+    /// The name other peers see.
+    pub name: Option<String>,
 }
 
 /// Starts and stops the LAN listener as sharing changes.
@@ -56,8 +73,18 @@ impl Lan {
         })
     }
 
+    fn setting(&self, key: &str) -> Option<String> {
+        self.service.hub().store().get_setting(key).ok().flatten()
+    }
+
     fn enabled(&self) -> bool {
-        matches!(self.service.hub().store().get_setting(ENABLED_KEY), Ok(Some(v)) if v == "true")
+        self.setting(ENABLED_KEY).as_deref() == Some("true")
+    }
+
+    /// mDNS is on unless the user switched it off (or `TANDEM_NO_MDNS`).
+    fn discovery(&self) -> bool {
+        self.setting(DISCOVERY_KEY).as_deref() != Some("false")
+            && !tandem::discovery::disabled_by_env()
     }
 
     fn wanted(&self) -> bool {
@@ -75,7 +102,14 @@ impl Lan {
         let mut node = self.node.lock().await;
         match (wanted, node.is_some()) {
             (true, false) => {
-                match LanNode::start(&self.service, &self.peers, &self.identity, self.listen).await
+                match LanNode::start(
+                    &self.service,
+                    &self.peers,
+                    &self.identity,
+                    self.listen,
+                    self.discovery(),
+                )
+                .await
                 {
                     Ok(started) => *node = Some(started),
                     Err(e) => tracing::error!(error = %e, "cannot go on the LAN"),
@@ -110,12 +144,32 @@ impl Lan {
         })
     }
 
-    /// Turns LAN presence on or off by the user's choice.
-    pub async fn set_enabled(&self, enabled: bool) -> Result<LanStatus, tandem::store::StoreError> {
-        self.service
-            .hub()
-            .store()
-            .put_setting(ENABLED_KEY, Some(if enabled { "true" } else { "false" }))?;
+    /// Changes the user's LAN settings; a running listener restarts so a
+    /// new name or discovery choice takes effect (peers see a goodbye, then
+    /// the new announcement).
+    pub async fn configure(
+        &self,
+        change: LanSettings,
+    ) -> Result<LanStatus, tandem::store::StoreError> {
+        let store = self.service.hub().store();
+        let flag = |on: bool| if on { "true" } else { "false" };
+        if let Some(enabled) = change.enabled {
+            store.put_setting(ENABLED_KEY, Some(flag(enabled)))?;
+        }
+        if let Some(discovery) = change.discovery {
+            store.put_setting(DISCOVERY_KEY, Some(flag(discovery)))?;
+        }
+        if let Some(name) = change
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            store.put_setting(NAME_KEY, Some(name))?;
+        }
+        if let Some(running) = self.node.lock().await.take() {
+            running.stop().await;
+        }
         self.reconcile().await;
         Ok(self.status().await)
     }
@@ -123,8 +177,13 @@ impl Lan {
     /// The current state.
     pub async fn status(&self) -> LanStatus {
         let node = self.node.lock().await;
+        let name = tandem::discovery::identity(self.service.hub().store().as_ref())
+            .map(|(_, name)| name)
+            .unwrap_or_else(|_| tandem::discovery::host_name());
         LanStatus {
             enabled: self.enabled(),
+            discovery: self.discovery(),
+            name,
             listening: node.is_some(),
             url: node.as_ref().map(LanNode::url),
             presence: node.as_ref().and_then(|n| n.presence().cloned()),

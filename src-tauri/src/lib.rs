@@ -63,7 +63,7 @@ pub fn run() -> ExitCode {
             commands::forget_peer,
             commands::health,
             commands::lan_status,
-            commands::set_lan_enabled,
+            commands::set_lan_settings,
         ])
         .build(tauri::generate_context!());
     let app = match built {

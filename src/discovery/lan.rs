@@ -73,13 +73,15 @@ pub struct LanNode {
 }
 
 impl LanNode {
-    /// Starts listening on `listen` with TLS (`identity`) for `service`, and
-    /// advertises it (unless `TANDEM_NO_MDNS` is set).
+    /// Starts listening on `listen` with TLS (`identity`) for `service`, and,
+    /// with `discovery` (and unless `TANDEM_NO_MDNS` is set), advertises it
+    /// and browses for peers by mDNS.
     pub async fn start(
         service: &Arc<Service>,
         peers: &Arc<Peers>,
         identity: &Identity,
         listen: SocketAddr,
+        discovery: bool,
     ) -> Result<Self, LanError> {
         let server = server::start_with_service(
             ServerConfig {
@@ -90,7 +92,7 @@ impl LanNode {
             service.clone(),
         )
         .await?;
-        let (mdns, presence) = if disabled_by_env() {
+        let (mdns, presence) = if !discovery || disabled_by_env() {
             (None, None)
         } else {
             let store = service.hub().store().clone();

@@ -14,6 +14,7 @@
 //
 // Environment (all optional): TANDEM_DESKTOP_BIN, TANDEM_BIN, TAURI_DRIVER,
 // WEBKIT_WEBDRIVER, SHOT (screenshot path), E2E_KEEP_TMP=1.
+import https from "node:https";
 import { spawn, spawnSync } from "node:child_process";
 import {
   closeSync,
@@ -460,6 +461,45 @@ async function main() {
     assert(Array.isArray(peers.ok) && peers.ok.length === 0, `list_peers: ${JSON.stringify(peers)}`);
     const remote = await invoke("peer_docs", { id: "nobody" });
     assert(remote.err?.code && remote.err.message, `peer_docs: ${JSON.stringify(remote)}`);
+  });
+
+  await check("sharing puts the app on the LAN over TLS; private again takes it off; the Local network settings", async () => {
+    const lanStatus = async () => (await invoke("lan_status")).ok;
+    const poll = async (what, test) => {
+      const deadline = Date.now() + 15000;
+      for (;;) {
+        const status = await lanStatus();
+        if (test(status)) return status;
+        if (Date.now() > deadline) throw new Error(`${what}: ${JSON.stringify(status)}`);
+        await sleep(100);
+      }
+    };
+    assert((await lanStatus()).listening === false, "nothing shared: not on the LAN");
+    await invoke("set_share", { id: docId, policy: "lan" });
+    const on = await poll("on the LAN once shared", (st) => st?.listening === true);
+    assert(on.presence === null, "mDNS stays off (TANDEM_NO_MDNS)");
+    const port = Number(new URL(on.url).port);
+    const health = await new Promise((resolve, reject) => {
+      const req = https.get({ host: "127.0.0.1", port, path: "/_health", rejectUnauthorized: false }, (res) => {
+        const fp = res.socket.getPeerCertificate().fingerprint256;
+        res.resume();
+        res.on("end", () => resolve({ status: res.statusCode, fp }));
+      });
+      req.on("error", reject);
+    });
+    assert(health.status === 200, `LAN listener /_health: ${health.status}`);
+    assert(health.fp === on.fingerprint, `the LAN listener presents the app's certificate: ${health.fp} vs ${on.fingerprint}`);
+    await invoke("set_share", { id: docId, policy: "private" });
+    await poll("off the LAN once private again", (st) => st?.listening === false);
+    // The Settings panel's switch does the same without sharing anything.
+    await click(await find("[data-testid=settings]"));
+    const stateText = () => exec(`return document.querySelector("[data-testid=lan-state]")?.textContent ?? "";`);
+    await until("[data-testid=lan-state]", async () => (/Not on the network/.test(await stateText()) ? true : null), 10000);
+    await click(await find("[data-testid=lan-enabled]"));
+    await until("[data-testid=lan-state]", async () => (/On the network at https:/.test(await stateText()) ? true : null), 15000);
+    await click(await find("[data-testid=lan-enabled]"));
+    await until("[data-testid=lan-state]", async () => (/Not on the network/.test(await stateText()) ? true : null), 15000);
+    await click(await find("[data-testid=settings-dialog] [data-testid=confirm-ok]"));
   });
 
   await check("no error is shown, then a screenshot", async () => {

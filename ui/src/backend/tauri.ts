@@ -22,6 +22,7 @@ import {
   type DocChannelHandlers,
   type DocSummary,
   type Health,
+  type LanStatus,
   type LinkStatus,
   type PeerInfo,
   type RemoteInfo,
@@ -37,6 +38,7 @@ const STATUS_OF_CODE: Record<string, number> = {
   "bad-input": 400,
   "bad-document": 400,
   "certificate-changed": 409,
+  offline: 503,
   peer: 409,
   remote: 502,
 };
@@ -165,6 +167,14 @@ export class TauriBackend implements Backend {
 
   health(): Promise<Health> {
     return call("health");
+  }
+
+  lanStatus(): Promise<LanStatus> {
+    return call("lan_status");
+  }
+
+  setLanSettings(change: Partial<Pick<LanStatus, "enabled" | "discovery" | "name">>): Promise<LanStatus> {
+    return call("set_lan_settings", { settings: change });
   }
 
   listPeers(): Promise<PeerInfo[]> {

@@ -123,6 +123,22 @@ export interface DocChannel {
   close(): void;
 }
 
+/** The desktop app on the local network. */
+export interface LanStatus {
+  /** Stay on the LAN even with nothing shared. */
+  enabled: boolean;
+  /** Advertise and find peers by mDNS while on the LAN. */
+  discovery: boolean;
+  /** The name other peers see. */
+  name: string;
+  /** Whether the app listens on the LAN now (something is shared, or enabled). */
+  listening: boolean;
+  url: string | null;
+  presence: { id: string; name: string } | null;
+  /** This device's certificate fingerprint. */
+  fingerprint: string;
+}
+
 export interface Backend {
   readonly kind: "web" | "tauri";
   listDocs(): Promise<DocSummary[]>;
@@ -148,6 +164,10 @@ export interface Backend {
   forgetPeer(peerId: string): Promise<void>;
   /** Set a document's share policy. */
   setShare(docId: string, policy: SharePolicy): Promise<void>;
+  /** The desktop app's presence on the local network (absent in a browser: `tandem serve` is configured by flags). */
+  lanStatus?(): Promise<LanStatus>;
+  /** Change LAN settings (desktop app only); each field optional. */
+  setLanSettings?(change: Partial<Pick<LanStatus, "enabled" | "discovery" | "name">>): Promise<LanStatus>;
   /** Backend-wide events; `onStatus` reports the event link itself. Returns unsubscribe. */
   subscribe(onEvent: (ev: BackendEvent) => void, onStatus?: (s: LinkStatus) => void): () => void;
 }

@@ -218,6 +218,7 @@ export function peerDocsView(
 /** A friendlier message for a failed `peerDocs` / `openPeerDoc`. */
 export function peerErrorMessage(peer: Pick<PeerInfo, "name">, status: number | undefined, message: string): string {
   if (status === 502) return `Cannot reach ${peer.name} right now (${message}).`;
+  if (status === 503) return `${peer.name} is offline.`;
   if (status === 404) return `${peer.name} is no longer known here.`;
   return message;
 }

@@ -6,6 +6,7 @@ import type {
   DocChannel,
   DocSummary,
   Health,
+  LanStatus,
   LinkStatus,
   PeerInfo,
   SharePolicy,
@@ -958,9 +959,10 @@ export class App {
       h("dt", null, "Backend"),
       h("dd", null, this.backend.kind === "tauri" ? "Desktop app (Tauri)" : `HTTP (${location.origin})`),
     );
+    const lan = this.backend.lanStatus ? this.lanSettings() : null;
     const dialog = openDialog({
       title: "Settings",
-      body: [h("div", { testid: "settings-panel" }, dl)],
+      body: [h("div", { testid: "settings-panel" }, dl, ...(lan ? [lan] : []))],
       okLabel: "Close",
       hideCancel: true,
       testid: "settings-dialog",
@@ -969,5 +971,45 @@ export class App {
     setText(listen, hres?.listen ?? "unavailable");
     setText(version, hres?.version ?? "unavailable");
     await dialog;
+  }
+
+  /** The desktop app's "Local network" settings: presence, discovery, name. */
+  private lanSettings(): HTMLElement {
+    const state = h("p", { class: "lan-state", testid: "lan-state", "aria-live": "polite" }, "…");
+    const enabled = h("input", { type: "checkbox", testid: "lan-enabled", name: "lan-enabled" }) as HTMLInputElement;
+    const discovery = h("input", { type: "checkbox", testid: "lan-discovery", name: "lan-discovery" }) as HTMLInputElement;
+    const name = h("input", { type: "text", testid: "lan-name", name: "lan-name", autocomplete: "off" }) as HTMLInputElement;
+    const show = (s: LanStatus) => {
+      enabled.checked = s.enabled;
+      discovery.checked = s.discovery;
+      if (document.activeElement !== name) name.value = s.name;
+      setText(
+        state,
+        s.listening
+          ? `On the network at ${s.url ?? "?"}${s.presence ? `, visible as “${s.presence.name}”` : " (not advertised)"}.`
+          : "Not on the network: nothing is shared.",
+      );
+    };
+    const apply = async (change: Partial<Pick<LanStatus, "enabled" | "discovery" | "name">>) => {
+      try {
+        if (this.backend.setLanSettings) show(await this.backend.setLanSettings(change));
+      } catch (e) {
+        this.showError(`Could not change the network settings: ${errorMessage(e)}`);
+      }
+    };
+    enabled.onchange = () => void apply({ enabled: enabled.checked });
+    discovery.onchange = () => void apply({ discovery: discovery.checked });
+    name.onchange = () => void apply({ name: name.value });
+    void this.backend.lanStatus?.().then(show, (e) => this.showError(`Could not read the network settings: ${errorMessage(e)}`));
+    return h(
+      "fieldset",
+      { class: "lan-settings", testid: "lan-settings" },
+      h("legend", null, "Local network"),
+      state,
+      h("label", null, enabled, " Stay on the network even when nothing is shared"),
+      h("label", null, discovery, " Find peers and be found (mDNS)"),
+      h("label", null, "Name others see ", name),
+      h("p", { class: "hint" }, "Only documents you share are visible to others; the app listens on the network only while something is shared or you turn it on here."),
+    );
   }
 }

@@ -405,8 +405,8 @@ export class PeersPanel {
       const p = this.get(id) ?? { name: id };
       const status = e instanceof BackendError ? e.status : undefined;
       next = { loading: false, docs: prev?.docs ?? null, error: peerErrorMessage(p, status, errorText(e)), fetchedAt: Date.now(), seq };
-      // 409/404: the peer's state changed under us (offline, certificate, forgotten)
-      if (status === 409 || status === 404) void this.host.refreshPeers();
+      // 409/404/503: the peer's state changed under us (certificate, forgotten, offline)
+      if (status === 409 || status === 404 || status === 503) void this.host.refreshPeers();
     }
     if (this.docsState.get(id)?.seq !== seq) return; // a newer request is under way
     this.docsState.set(id, next);
