@@ -16,7 +16,6 @@ use url::Url;
 
 use super::{ClientConfig, ClientError, HttpVersion};
 use crate::hub::Document;
-use crate::protocol::line::encode_sync;
 use crate::protocol::{SyncSession, NDJSON, NDJSON_UTF8};
 
 /// The most redirects followed for one sync (PROTOCOL.md §4).
@@ -83,10 +82,13 @@ pub(crate) async fn open(
     let mut visited = HashSet::new();
     loop {
         visited.insert(url.clone());
-        let (tx, rx) = mpsc::channel::<Bytes>(OUTBOX);
-        if let Some(first) = doc.generate(session) {
-            // Cannot fail: the channel is new and has room.
-            let _ = tx.try_send(encode_sync(&first.encode()));
+        // Our first message goes in before the request: the same lines as
+        // later on (split for peers with short lines), in a channel with room for them.
+        let first = doc.pending_lines(session);
+        let (tx, rx) = mpsc::channel::<Bytes>(OUTBOX.max(first.len()));
+        for line in first {
+            // Cannot fail: the channel is new and has room for every line.
+            let _ = tx.try_send(line);
         }
         let body = reqwest::Body::wrap_stream(ReceiverStream::new(rx).map(Ok::<_, std::io::Error>));
         let mut request = http

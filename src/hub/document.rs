@@ -133,11 +133,6 @@ impl Document {
         serde_json::to_value(automerge::AutoSerde::from(&*doc)).unwrap_or(serde_json::Value::Null)
     }
 
-    /// The next message for the peer behind `session`, if it needs one.
-    pub fn generate(&self, session: &mut SyncSession) -> Option<Message> {
-        session.generate(&self.lock())
-    }
-
     /// Everything the peer behind `session` needs now, as encoded lines the
     /// peer can read (split for peers with short lines, see
     /// [`SyncSession::generate_split`]). Empty when the peer is up to date or

@@ -112,8 +112,8 @@ impl Hub {
         self.open(id).map(Some)
     }
 
-    /// Every stored document, plus open ones that have not been written yet
-    /// are left out (they have no content).
+    /// Every stored document. Documents open in memory but never written
+    /// (nothing in them yet) are not listed.
     pub fn list(&self) -> Result<Vec<DocSummary>, StoreError> {
         self.store.list()
     }
