@@ -24,12 +24,14 @@
 //! - [`tls`] — self-signed certificates, fingerprints and pinning.
 //! - [`edit`] — small path-based edits (`tandem edit`).
 //! - [`doc_id`] — validated document IDs.
+//! - [`host`] — this machine's name and loopback checks.
 
 pub mod cli;
 pub mod client;
 pub mod discovery;
 pub mod doc_id;
 pub mod edit;
+pub mod host;
 pub mod hub;
 pub mod protocol;
 pub mod server;

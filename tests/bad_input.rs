@@ -71,7 +71,7 @@ async fn raw(server: &RunningServer, head: &str, body: &[u8]) -> (u16, String) {
 }
 
 fn request(method: &str, path: &str, headers: &str, body_len: usize) -> String {
-    format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}Content-Length: {body_len}\r\n\r\n")
+    format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{headers}Content-Length: {body_len}\r\n\r\n")
 }
 
 fn error_of(response: &str) -> String {
@@ -277,7 +277,7 @@ async fn a_bad_first_line_is_a_400_and_changes_nothing() {
 /// Opens a chunked HTTP/1.1 sync and returns the stream after the 200 head.
 async fn open_stream(server: &RunningServer, path: &str, first: &str) -> BufReader<TcpStream> {
     let mut s = TcpStream::connect(server.local_addr()).await.unwrap();
-    let head = format!("PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {NDJSON}\r\nTransfer-Encoding: chunked\r\n\r\n");
+    let head = format!("PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {NDJSON}\r\nTransfer-Encoding: chunked\r\n\r\n");
     s.write_all(head.as_bytes()).await.unwrap();
     write_chunk(&mut s, first.as_bytes()).await;
     let mut reader = BufReader::new(s);
@@ -359,7 +359,7 @@ async fn an_oversized_line_is_refused_without_waiting_for_its_end() {
     let (server, hub, _dir) = sqlite_server(options).await;
     // First line: 4 KiB with no newline, and the body never ends.
     let mut s = TcpStream::connect(server.local_addr()).await.unwrap();
-    let head = format!("PUT /big HTTP/1.1\r\nHost: x\r\nContent-Type: {NDJSON}\r\nTransfer-Encoding: chunked\r\n\r\n");
+    let head = format!("PUT /big HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {NDJSON}\r\nTransfer-Encoding: chunked\r\n\r\n");
     s.write_all(head.as_bytes()).await.unwrap();
     write_chunk(&mut s, &[b'x'; 4096]).await;
     let mut reader = BufReader::new(s);

@@ -156,6 +156,9 @@ struct Peer {
     child: Option<Child>,
     fingerprint: String,
     id: String,
+    /// The owner token from the peer's data directory: owner rights need it,
+    /// even from the peer's own machine.
+    token: String,
 }
 
 impl Drop for Peer {
@@ -219,19 +222,25 @@ fn start_peer(ns: &str, name: &str, data_dir: &Path) -> Peer {
         !id.is_empty() && !fingerprint.is_empty(),
         "{name} did not start with discovery"
     );
+    let token = std::fs::read_to_string(data_dir.join("owner-token"))
+        .expect("serve writes the owner token into its data directory")
+        .trim()
+        .to_owned();
     Peer {
         ns: ns.to_owned(),
         name: name.to_owned(),
         child: Some(child),
         fingerprint,
         id,
+        token,
     }
 }
 
 impl Peer {
     /// Runs the `tandem` CLI inside this peer's namespace.
     fn tandem(&self, args: &[&str]) -> Result<String, String> {
-        let mut all = vec!["ip", "netns", "exec", &self.ns, TANDEM];
+        let token = format!("TANDEM_TOKEN={}", self.token);
+        let mut all = vec!["ip", "netns", "exec", &self.ns, "env", &token, TANDEM];
         all.extend_from_slice(args);
         sh(&all)
     }
@@ -239,6 +248,7 @@ impl Peer {
     /// An HTTP request to this peer's own server, from inside its namespace (as the owner).
     fn api(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
         let url = format!("http://127.0.0.1:7450{path}");
+        let auth = format!("Authorization: Bearer {}", self.token);
         let mut args = vec![
             "ip",
             "netns",
@@ -246,6 +256,8 @@ impl Peer {
             &self.ns,
             "curl",
             "-s",
+            "-H",
+            &auth,
             "-w",
             "\n%{http_code}",
             "-X",

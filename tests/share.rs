@@ -1,5 +1,7 @@
 //! Share policies as the server enforces them: what the owner and what a peer
-//! (a non-loopback caller) may list, read, sync, create, delete and share.
+//! (a caller without the owner's token) may list, read, sync, create, delete
+//! and share. Being on this machine grants nothing: `LOCAL` calls from
+//! loopback without a token and is a peer like any other.
 
 mod common;
 
@@ -16,20 +18,25 @@ use tandem::store::MemoryStore;
 use tower::ServiceExt;
 
 const PEER: &str = "10.0.0.7:50000";
+/// Calls from `OWNER` carry the owner token.
 const OWNER: &str = "127.0.0.1:50000";
+/// Another local user: loopback, no token.
+const LOCAL: &str = "127.0.0.1:50001";
+const OWNER_TOKEN: &str = "owner-secret-for-tests-0123456789";
 
 struct Server {
     router: axum::Router,
     service: Arc<Service>,
 }
 
-fn server(default_share: SharePolicy, tokens: Vec<String>) -> Server {
+fn server(default_share: SharePolicy, tokens: Vec<&str>) -> Server {
     let service = Service::start_with(
         Hub::new(Arc::new(MemoryStore::new())),
         ServiceOptions { default_share },
     );
     let options = ServerOptions {
-        tokens,
+        tokens: tokens.into_iter().map(Into::into).collect(),
+        owner_token: Some(OWNER_TOKEN.into()),
         ..ServerOptions::default()
     };
     Server {
@@ -51,9 +58,11 @@ async fn call(
     } else {
         "application/x-ndjson"
     };
+    let token = token.or((from == OWNER).then_some(OWNER_TOKEN));
     let mut builder = Request::builder()
         .method(method)
         .uri(path)
+        .header("host", "127.0.0.1:7450")
         .header("content-type", content_type);
     if let Some(t) = token {
         builder = builder.header("authorization", format!("Bearer {t}"));
@@ -188,7 +197,7 @@ async fn private_by_default_peers_see_only_what_is_shared() {
 
 #[tokio::test]
 async fn a_team_server_shares_everything_and_tokens_make_owners() {
-    let s = server(SharePolicy::Lan, vec!["t".into()]);
+    let s = server(SharePolicy::Lan, vec!["t"]);
     let doc = s.service.create_doc("Team doc").unwrap();
     let (status, _) = call(&s, PEER, "GET", "/_docs", "", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);

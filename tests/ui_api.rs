@@ -23,15 +23,27 @@ async fn json(response: reqwest::Response) -> serde_json::Value {
     response.json().await.unwrap()
 }
 
+/// An HTTP client holding the owner token (as the CLI and the signed-in UI do).
 fn http() -> reqwest::Client {
     let tls = tandem::tls::Trust::System
         .client_config(&[b"http/1.1"])
         .unwrap();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {OWNER_TOKEN}").parse().unwrap(),
+    );
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
+        .default_headers(headers)
         .no_proxy()
         .build()
         .unwrap()
+}
+
+/// A WebSocket URL on `server` carrying the owner token (browsers cannot set headers).
+fn ws_url(server: &RunningServer, path: &str) -> String {
+    format!("ws://{}{path}?access_token={OWNER_TOKEN}", server.local_addr())
 }
 
 #[tokio::test]
@@ -153,8 +165,9 @@ fn apply_frame(doc: &mut automerge::Automerge, state: &mut automerge::sync::Stat
 async fn a_ui_peer_over_the_websocket_syncs_both_ways() {
     let hub = Hub::new(Arc::new(MemoryStore::new()));
     let server = start_server_with(hub.clone(), None, ServerOptions::default()).await;
-    let ws_url = format!("ws://{}/_ws/notes", server.local_addr());
-    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
+    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url(&server, "/_ws/notes"))
+        .await
+        .unwrap();
     let mut ui = automerge::Automerge::new();
     let mut state = automerge::sync::State::new();
     ui.transact::<_, _, automerge::AutomergeError>(|tx| {
@@ -197,7 +210,7 @@ async fn a_ui_peer_over_the_websocket_syncs_both_ways() {
 async fn events_announce_new_documents_and_remote_states() {
     let server = start_server().await;
     let (mut events, _) =
-        tokio_tungstenite::connect_async(format!("ws://{}/_events", server.local_addr()))
+        tokio_tungstenite::connect_async(ws_url(&server, "/_events"))
             .await
             .unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -362,12 +375,22 @@ async fn only_the_owner_manages_remotes() {
     let router = tandem::server::app(tandem::server::AppState::new(
         service,
         "http://x".into(),
-        ServerOptions::default(),
+        ServerOptions {
+            owner_token: Some(OWNER_TOKEN.into()),
+            ..ServerOptions::default()
+        },
     ));
-    for (remote, expected) in [("192.168.1.20:5000", 403), ("127.0.0.1:5000", 200)] {
-        let mut request = axum::http::Request::get("/_remotes")
-            .body(axum::body::Body::empty())
-            .unwrap();
+    // Being on this machine grants nothing: only the owner token does.
+    for (remote, token, expected) in [
+        ("192.168.1.20:5000", None, 403),
+        ("127.0.0.1:5000", None, 403),
+        ("127.0.0.1:5000", Some(OWNER_TOKEN), 200),
+    ] {
+        let mut request = axum::http::Request::get("/_remotes").header("host", "127.0.0.1:7450");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let mut request = request.body(axum::body::Body::empty()).unwrap();
         request
             .extensions_mut()
             .insert(tandem::server::listener::ConnectionInfo {

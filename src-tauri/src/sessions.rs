@@ -60,7 +60,11 @@ impl Sessions {
         channel: Channel<String>,
     ) -> Result<Handle, CommandError> {
         let (incoming, rx) = mpsc::unbounded_channel();
-        let mut outgoing = service.attach_peer(&id, UnboundedReceiverStream::new(rx))?;
+        let mut outgoing = service.attach_peer(
+            &id,
+            UnboundedReceiverStream::new(rx),
+            tandem::server::connection::PeerRights::default(),
+        )?;
         let handle = self.last_handle.fetch_add(1, Ordering::Relaxed) + 1;
         let sessions: Weak<Self> = Arc::downgrade(self);
         let doc = id.clone();

@@ -12,6 +12,9 @@ use crate::discovery::lan::advertise;
 use crate::discovery::mdns::Mdns;
 use crate::discovery::peers::Peers;
 use crate::hub::Hub;
+use crate::server::tokens::{
+    owner_token_in, read_token_file, write_private, TokenGrant, OWNER_TOKEN_FILE,
+};
 use crate::server::{self, ServerConfig, ServerOptions};
 use crate::service::{Service, ServiceOptions};
 use crate::share::SharePolicy;
@@ -36,9 +39,25 @@ pub(crate) struct ServeArgs {
     /// PEM private key for --cert.
     #[arg(long, value_name = "PEM", requires = "cert")]
     key: Option<PathBuf>,
-    /// Require this bearer token (repeatable) on everything but /_health.
-    #[arg(long = "token", value_name = "T")]
+    /// Accept this owner token (repeatable) and refuse callers without a
+    /// token. Visible in `ps`: prefer --token-file or TANDEM_TOKEN.
+    #[arg(long = "token", value_name = "T", env = "TANDEM_TOKEN", hide_env_values = true)]
     tokens: Vec<String>,
+    /// Accept the named tokens in FILE (`NAME ROLE SECRET [DOC,…]` per line,
+    /// ROLE read|write|owner; mode 0600) and refuse callers without a token.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// A host name this server is reached by (repeatable), besides IP
+    /// addresses, localhost and this machine's name; requests addressed to
+    /// any other name are refused (DNS-rebinding protection).
+    #[arg(long = "public-host", value_name = "NAME")]
+    public_hosts: Vec<String>,
+    /// Accept tokens over plain HTTP from other machines (they travel in clear).
+    #[arg(long)]
+    allow_plain_http_tokens: bool,
+    /// The most connections served at once.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    max_connections: usize,
     /// Longest accepted ndjson line, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = crate::protocol::DEFAULT_MAX_LINE)]
     max_line: usize,
@@ -60,6 +79,10 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "DIR")]
     ui_dir: Option<PathBuf>,
 }
+
+/// The file in the data directory that says where a running server listens
+/// (so the CLI sends the owner token only there).
+pub(crate) const SERVER_FILE: &str = "server.json";
 
 /// Where the built web UI is, if anywhere: `$TANDEM_UI_DIR`, the source
 /// tree's `ui/dist` (for `cargo run`), or `./ui/dist`.
@@ -104,10 +127,31 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     } else {
         SharePolicy::Lan
     };
+    let mut tokens: Vec<TokenGrant> = args.tokens.iter().map(TokenGrant::owner).collect();
+    if let Some(file) = &args.token_file {
+        tokens.extend(read_token_file(file)?);
+    }
+    if !tokens.is_empty()
+        && tls.is_none()
+        && !crate::host::is_loopback(args.listen.ip())
+        && !args.allow_plain_http_tokens
+    {
+        return Err(format!(
+            "tokens would travel in clear over plain HTTP on {}: add --tls, listen on 127.0.0.1, or pass --allow-plain-http-tokens",
+            args.listen
+        )
+        .into());
+    }
+    let owner_token = owner_token_in(&data_dir)
+        .map_err(|e| format!("cannot create the owner token in {}: {e}", data_dir.display()))?;
     let service = Service::start_with(hub, ServiceOptions { default_share });
     let ui_dir = args.ui_dir.clone().or_else(default_ui_dir);
     let options = ServerOptions {
-        tokens: args.tokens.clone(),
+        tokens,
+        owner_token: Some(owner_token),
+        public_hosts: args.public_hosts.clone(),
+        allow_plain_http_tokens: args.allow_plain_http_tokens,
+        max_connections: args.max_connections,
         max_line: args.max_line,
         ui_dir: ui_dir.clone(),
         ..ServerOptions::default()
@@ -139,15 +183,31 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
             writeln!(out, "TLS certificate SHA-256 fingerprint: {fp}")?;
         }
         if ui_dir.is_some() {
-            writeln!(out, "Web UI: {}/_ui/", running.url())?;
+            writeln!(out, "Web UI: {}/_ui/ (sign in with the owner token)", running.url())?;
         }
+        writeln!(
+            out,
+            "Owner token: {} (owner rights: keep it private)",
+            data_dir.join(OWNER_TOKEN_FILE).display()
+        )?;
         if let Some((_, id, name)) = &discovery {
             writeln!(out, "LAN discovery: on, as {name:?} (peer id {id})")?;
         }
         writeln!(out, "Data directory: {}", data_dir.display())?;
         out.flush()?;
     }
+    let runtime_file = data_dir.join(SERVER_FILE);
+    let urls = if running.fingerprint().is_some() {
+        vec![running.url(), running.plain_url()]
+    } else {
+        vec![running.url()]
+    };
+    let record = serde_json::json!({ "urls": urls, "pid": std::process::id() });
+    if let Err(e) = write_private(&runtime_file, record.to_string().as_bytes()) {
+        tracing::warn!(error = %e, file = %runtime_file.display(), "cannot record where this server listens; the CLI will need --token");
+    }
     wait_for_signal().await;
+    let _ = std::fs::remove_file(&runtime_file);
     tracing::info!("shutting down: saying goodbye, draining streams and flushing the store");
     if let Some((mdns, _, _)) = discovery {
         mdns.shutdown().await;

@@ -86,12 +86,4 @@ pub fn identity(
     Ok((id, name))
 }
 
-/// The machine's host name, or `tandem` if it has none.
-pub fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|s| s.trim().to_owned())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "tandem".to_owned())
-}
+pub use crate::host::host_name;

@@ -1,58 +1,137 @@
-//! Bearer tokens: when the server has any, every route but `/_health` needs one.
+//! Who is calling: the credential a request carries becomes its [`Caller`].
+//!
+//! A credential is a bearer token (`Authorization: Bearer …`), a browser
+//! session cookie made by signing in with a token ([`super::signin`]), or —
+//! only on the WebSocket routes, where a browser cannot set headers —
+//! `?access_token=`. The owner's token (created 0600 in the data directory)
+//! is always accepted. A wrong credential is refused outright (`401`), never
+//! silently treated as none. Without a credential a caller is anonymous: on a
+//! server with configured tokens it is refused except for `/_health` and the
+//! sign-in page; elsewhere it is a peer bound by share policies.
+
+use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::header;
+use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 
+use super::access::Caller;
 use super::error::ApiError;
+use super::listener::ConnectionInfo;
 use super::state::AppState;
+use super::tokens::TokenGrant;
 
-/// Middleware refusing requests without a valid `Authorization: Bearer` token.
-pub async fn require_token(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if state.options.tokens.is_empty() || request.uri().path() == "/_health" {
-        return next.run(request).await;
-    }
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .map(str::to_owned)
-        // Browsers cannot set headers on a WebSocket: allow `?access_token=` (RFC 6750 §2.3).
-        .or_else(|| query_token(request.uri().query()));
-    match presented {
-        Some(token)
-            if state
-                .options
-                .tokens
-                .iter()
-                .any(|t| constant_time_eq(t.as_bytes(), token.as_bytes())) =>
-        {
-            next.run(request).await
-        }
-        _ => ApiError::Unauthorized.into_response(),
-    }
+/// The session cookie's name on a server listening on `port` (cookies are
+/// not separated by port, so two local servers must not share one name).
+pub fn session_cookie_name(port: u16) -> String {
+    format!("tandem_session_{port}")
 }
 
-/// Compares without an early exit, so timing does not reveal a prefix.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Paths anyone may reach, even on a token-gated server.
+fn is_public(method: &Method, path: &str) -> bool {
+    path == "/_health"
+        || path == "/_signin"
+        || path == "/_signout"
+        || (method == Method::GET && path == "/")
+        || (method == Method::GET && path.starts_with("/_ui/assets/"))
+        || (method == Method::GET && (path == "/_ui/favicon.svg" || path == "/_ui/favicon.ico"))
+}
+
+/// Whether the path is the UI's page itself (sent to sign-in when anonymous).
+fn is_ui_page(path: &str) -> bool {
+    path == "/_ui" || path == "/_ui/" || path == "/_ui/index.html"
+}
+
+/// The bearer token of an `Authorization` header.
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+/// A cookie's value from the `Cookie` headers.
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
 }
 
 fn query_token(query: Option<&str>) -> Option<String> {
     url::form_urlencoded::parse(query?.as_bytes())
         .find(|(k, _)| k == "access_token")
         .map(|(_, v)| v.into_owned())
+}
+
+/// What a request presented, before it is checked.
+enum Presented {
+    Nothing,
+    Token(String),
+    Session(String),
+}
+
+fn presented(state: &AppState, request: &Request) -> Presented {
+    if let Some(token) = bearer(request.headers()) {
+        return Presented::Token(token);
+    }
+    let path = request.uri().path();
+    if path.starts_with("/_ws/") || path == "/_events" {
+        if let Some(token) = query_token(request.uri().query()) {
+            return Presented::Token(token);
+        }
+    }
+    match cookie(request.headers(), &state.session_cookie) {
+        Some(id) => Presented::Session(id),
+        None => Presented::Nothing,
+    }
+}
+
+/// Middleware: resolves the [`Caller`] and refuses what it may not reach at all.
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let info = request.extensions().get::<ConnectionInfo>().copied();
+    let path = request.uri().path().to_owned();
+    let grant: Option<Arc<TokenGrant>> = match presented(&state, &request) {
+        Presented::Token(token) => {
+            if let Some(info) = info {
+                if !info.tls
+                    && !crate::host::is_loopback(info.remote.ip())
+                    && !state.options.allow_plain_http_tokens
+                {
+                    tracing::warn!(remote = %info.remote, "a token arrived over plain HTTP from another machine; refused");
+                    return ApiError::Forbidden(
+                        "tokens are refused over plain HTTP from other machines: connect with https:// (serve --tls), or start the server with --allow-plain-http-tokens".into(),
+                    )
+                    .into_response();
+                }
+            }
+            match state.credentials.check(&token) {
+                Some(grant) => Some(grant),
+                None => return ApiError::Unauthorized.into_response(),
+            }
+        }
+        // A stale session (e.g. after a restart) is like none: sign in again.
+        Presented::Session(id) => state.credentials.session(&id),
+        Presented::Nothing => None,
+    };
+    if grant.is_none() && !is_public(request.method(), &path) {
+        if is_ui_page(&path) {
+            return Redirect::to("/_signin").into_response();
+        }
+        if state.credentials.gated() {
+            return ApiError::Unauthorized.into_response();
+        }
+    }
+    request.extensions_mut().insert(Caller::new(grant));
+    next.run(request).await
 }

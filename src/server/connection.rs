@@ -36,6 +36,26 @@ pub enum Ending {
     Error(String),
 }
 
+/// The rights a connection's peer holds, re-checked whenever they may have
+/// changed (a share policy was changed): the connection ends at once when
+/// they are gone.
+pub struct AccessCheck {
+    /// Moves whenever access rules change.
+    pub changes: tokio::sync::watch::Receiver<u64>,
+    /// Whether the peer may still sync the document.
+    pub allowed: Box<dyn Fn() -> bool + Send + Sync>,
+}
+
+/// What the peer may do (set from its credential).
+#[derive(Default)]
+pub struct PeerRights {
+    /// The peer may read but not change the document: a message carrying
+    /// changes ends the connection with an error.
+    pub read_only: bool,
+    /// Re-checked on every access change; `None` for the owner.
+    pub check: Option<AccessCheck>,
+}
+
 /// A live connection between one peer and one document.
 pub struct Connection {
     /// The document being synced.
@@ -50,7 +70,31 @@ pub struct Connection {
     pub ping_interval: Duration,
     /// How long one line may wait for the peer to read.
     pub write_timeout: Duration,
+    /// What the peer may do.
+    pub rights: PeerRights,
 }
+
+/// Waits for the next access change, forever when there is no check.
+async fn access_changed(check: &mut Option<AccessCheck>) {
+    match check {
+        Some(check) => {
+            if check.changes.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Whether a sync message carries changes (a read-only peer's may not).
+/// Undecodable messages are left for [`apply_sync`] to refuse.
+pub fn carries_changes(payload: &[u8]) -> bool {
+    automerge::sync::Message::decode(payload).is_ok_and(|m| !m.changes.is_empty())
+}
+
+/// The refusal a read-only peer gets when it sends changes.
+pub const READ_ONLY_REFUSAL: &str =
+    "this connection may only read (its token has the read role): changes were refused";
 
 impl Connection {
     /// Sends one line, waiting at most `write_timeout` for room.
@@ -134,6 +178,9 @@ impl Connection {
                         // Apply whatever else already arrived in the same write.
                         let mut batch = vec![bytes];
                         let tail = reader.drain_buffered(&mut batch, MAX_BATCH);
+                        if self.rights.read_only && batch.iter().any(|b| carries_changes(b)) {
+                            return self.fail(READ_ONLY_REFUSAL.into()).await;
+                        }
                         if let Err(reason) = apply_sync(&self.doc, &mut self.session, batch).await {
                             return self.fail(reason).await;
                         }
@@ -152,6 +199,14 @@ impl Connection {
                 changed = changes.changed() => {
                     if changed.is_err() {
                         return self.fail("document closed".into()).await;
+                    }
+                }
+                _ = access_changed(&mut self.rights.check) => {
+                    let allowed = self.rights.check.as_ref().is_none_or(|c| (c.allowed)());
+                    if !allowed {
+                        return self
+                            .fail(format!("access to document {} was withdrawn by its owner", self.doc.id()))
+                            .await;
                     }
                 }
                 _ = &mut pace, if paced => {}

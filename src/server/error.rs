@@ -48,6 +48,18 @@ pub enum ApiError {
     /// The `Content-Type` is not ndjson (utf-8).
     #[error("unsupported content type {0:?}: send application/x-ndjson; charset=utf-8")]
     UnsupportedMediaType(String),
+    /// The request names a host this server does not answer to (DNS rebinding).
+    #[error("this server does not answer to the host name {0:?} (DNS-rebinding protection); if that is its public name, start it with --public-host {0}")]
+    MisdirectedHost(String),
+    /// A web page of another origin tried to reach the server.
+    #[error("refused {0}: only this server's own UI may call it from a browser")]
+    CrossOrigin(String),
+    /// The document was deleted and is not to be re-created silently.
+    #[error("{0}")]
+    Gone(String),
+    /// The disk holding the store is full.
+    #[error("{0}")]
+    InsufficientStorage(String),
     /// The server is shutting down.
     #[error("server is shutting down")]
     ShuttingDown,
@@ -72,6 +84,10 @@ impl ApiError {
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Self::MisdirectedHost(_) => StatusCode::MISDIRECTED_REQUEST,
+            Self::CrossOrigin(_) => StatusCode::FORBIDDEN,
+            Self::Gone(_) => StatusCode::GONE,
+            Self::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

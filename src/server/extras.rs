@@ -16,11 +16,14 @@ pub async fn list_docs(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    let docs = if caller.owner {
+    let docs: Vec<_> = if caller.is_owner() {
         state.service.list_docs()?
     } else {
         state.service.list_shared_docs()?
-    };
+    }
+    .into_iter()
+    .filter(|d| caller.may_list(&d.summary.id))
+    .collect();
     Ok(Json(docs).into_response())
 }
 

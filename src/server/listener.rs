@@ -27,16 +27,62 @@ pub struct ConnectionInfo {
 
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
+/// Limits that protect the server from clients that connect and then stall.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnectionLimits {
+    /// The most connections served at once.
+    pub max_connections: usize,
+    /// How long the first byte, the TLS handshake and each request's headers may take.
+    pub handshake_timeout: Duration,
+}
+
+/// The soft limit on open files, from `/proc/self/limits` (Linux), if known.
+fn open_files_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// The connection cap actually applied: the configured one, but never so
+/// many that the process runs out of file descriptors for its store and logs.
+pub(crate) fn effective_cap(configured: usize) -> usize {
+    match open_files_limit() {
+        Some(files) => configured.min(files.saturating_sub(64).max(16)),
+        None => configured,
+    }
+}
+
 /// Accepts connections until `stop` is cancelled; each connection is served
 /// on its own task in `tasks`, and told to finish gracefully on `stop`.
+/// At most `limits.max_connections` are served at once: past that, new ones
+/// wait in the kernel's backlog until one ends (logged once per episode).
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     router: Router,
     tls: Option<TlsAcceptor>,
     stop: CancellationToken,
     tasks: TaskTracker,
+    limits: ConnectionLimits,
 ) {
+    let cap = effective_cap(limits.max_connections);
+    let slots = Arc::new(tokio::sync::Semaphore::new(cap));
     loop {
+        let permit = match slots.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                tracing::warn!(
+                    limit = cap,
+                    "connection limit reached: new connections wait until others end (raise it with --max-connections, or the open-files limit: ulimit -n)"
+                );
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    permit = slots.clone().acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => return,
+                    },
+                }
+            }
+        };
         let accepted = tokio::select! {
             _ = stop.cancelled() => return,
             accepted = listener.accept() => accepted,
@@ -55,7 +101,8 @@ pub(crate) async fn accept_loop(
         let tls = tls.clone();
         let stop = stop.clone();
         tasks.spawn(async move {
-            if let Err(e) = serve_connection(stream, remote, router, tls, stop).await {
+            let _slot = permit;
+            if let Err(e) = serve_connection(stream, remote, router, tls, stop, limits).await {
                 tracing::debug!(%remote, error = %e, "connection ended with an error");
             }
         });
@@ -68,24 +115,33 @@ async fn serve_connection(
     router: Router,
     tls: Option<TlsAcceptor>,
     stop: CancellationToken,
+    limits: ConnectionLimits,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut first = [0u8; 1];
-    let peeked = tokio::time::timeout(Duration::from_secs(10), stream.peek(&mut first)).await;
+    let peeked = tokio::time::timeout(limits.handshake_timeout, stream.peek(&mut first)).await;
     if !matches!(peeked, Ok(Ok(1))) {
         return Ok(()); // closed or silent before sending anything
     }
     match tls {
         Some(acceptor) if first[0] == TLS_HANDSHAKE_RECORD => {
-            let tls_stream = acceptor.accept(stream).await?;
+            let tls_stream =
+                match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await {
+                    Ok(handshake) => handshake?,
+                    Err(_) => {
+                        tracing::debug!(%remote, "TLS handshake timed out");
+                        return Ok(());
+                    }
+                };
             serve_http(
                 TokioIo::new(tls_stream),
                 ConnectionInfo { remote, tls: true },
                 router,
                 stop,
+                limits,
             )
             .await
         }
-        Some(_) if !remote.ip().is_loopback() => {
+        Some(_) if !crate::host::is_loopback(remote.ip()) => {
             tracing::debug!(%remote, "refusing plaintext HTTP from a non-loopback peer on a TLS server");
             Ok(())
         }
@@ -95,6 +151,7 @@ async fn serve_connection(
                 ConnectionInfo { remote, tls: false },
                 router,
                 stop,
+                limits,
             )
             .await
         }
@@ -106,6 +163,7 @@ async fn serve_http<I>(
     info: ConnectionInfo,
     router: Router,
     stop: CancellationToken,
+    limits: ConnectionLimits,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -122,7 +180,7 @@ where
         .http1()
         .keep_alive(true)
         .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30));
+        .header_read_timeout(limits.handshake_timeout);
     builder
         .http2()
         .timer(hyper_util::rt::TokioTimer::new())

@@ -11,10 +11,13 @@ pub mod auth;
 pub mod connection;
 pub mod error;
 pub mod extras;
+pub mod gate;
 pub mod listener;
 pub mod router;
 pub mod state;
+pub mod signin;
 pub mod sync;
+pub mod tokens;
 pub mod ui_api;
 
 use std::net::SocketAddr;
@@ -119,6 +122,10 @@ pub async fn start_with_service(
     } else {
         "http"
     };
+    let limits = listener::ConnectionLimits {
+        max_connections: config.options.max_connections,
+        handshake_timeout: config.options.handshake_timeout,
+    };
     let state = AppState::new(service, format!("{scheme}://{local_addr}"), config.options);
     let router = app(state.clone());
     let stop_accepting = state.shutdown.child_token();
@@ -128,6 +135,7 @@ pub async fn start_with_service(
         acceptor,
         stop_accepting.clone(),
         state.tasks.clone(),
+        limits,
     ));
     tracing::info!(%local_addr, tls = fingerprint.is_some(), "listening");
     Ok(RunningServer {
@@ -169,6 +177,11 @@ impl RunningServer {
     /// The hub being served.
     pub fn hub(&self) -> &Arc<Hub> {
         &self.state.hub
+    }
+
+    /// The owner's secret: a bearer token with every right on this server.
+    pub fn owner_token(&self) -> &str {
+        &self.state.owner_secret
     }
 
     /// The service being served.

@@ -4,9 +4,11 @@ use axum::routing::{delete, get, post, put};
 use axum::{middleware, Router};
 use tower_http::services::ServeDir;
 
-use super::auth::require_token;
+use super::auth::authenticate;
+use super::gate::check_request;
 use super::extras::{delete_doc, fallback, get_doc, list_docs, method_not_allowed};
 use super::state::AppState;
+use super::signin;
 use super::sync::sync_doc;
 use super::ui_api;
 
@@ -16,6 +18,9 @@ pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/", get(ui_api::root).put(fallback).post(fallback))
         .route("/_health", get(ui_api::health))
+        .route("/_signin", get(signin::form).post(signin::sign_in))
+        .route("/_signout", post(signin::sign_out))
+        .route("/_session", get(signin::whoami))
         .route("/_docs", get(list_docs).post(ui_api::create_doc))
         .route("/_import", post(ui_api::import_doc))
         .route("/_ws/{doc_id}", get(ui_api::doc_socket))
@@ -43,7 +48,9 @@ pub fn app(state: AppState) -> Router {
             ServeDir::new(dir).append_index_html_on_directories(true),
         );
     }
+    // Layers run outside-in: the gate (Host, Origin) first, then credentials.
     router
-        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .layer(middleware::from_fn_with_state(state.clone(), check_request))
         .with_state(state)
 }

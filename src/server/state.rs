@@ -6,6 +6,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::gate::AllowedHosts;
+use super::tokens::{Credentials, TokenGrant};
 use crate::hub::Hub;
 use crate::protocol::DEFAULT_MAX_LINE;
 use crate::service::Service;
@@ -13,8 +15,22 @@ use crate::service::Service;
 /// Tunables of the HTTP layer.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
-    /// Bearer tokens; when non-empty, every route but `/_health` needs one.
-    pub tokens: Vec<String>,
+    /// Team tokens (named, with a role and an optional document scope); when
+    /// any are set, callers without a credential are refused.
+    pub tokens: Vec<TokenGrant>,
+    /// The owner's secret (the data directory's `owner-token`); a random one
+    /// when `None` (tests read it back from the running server).
+    pub owner_token: Option<String>,
+    /// Host names, besides IP literals, `localhost` and this machine's own
+    /// names, that requests may be addressed to (`--public-host`).
+    pub public_hosts: Vec<String>,
+    /// Accept tokens over plain HTTP from other machines (they travel in clear).
+    pub allow_plain_http_tokens: bool,
+    /// The most connections served at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// How long a client may take to complete the TLS handshake, and to send
+    /// the headers of a request.
+    pub handshake_timeout: Duration,
     /// The longest accepted ndjson line, in bytes.
     pub max_line: usize,
     /// How long an idle stream waits before sending `{"event":"ping"}`.
@@ -35,6 +51,11 @@ impl Default for ServerOptions {
     fn default() -> Self {
         Self {
             tokens: Vec::new(),
+            owner_token: None,
+            public_hosts: Vec::new(),
+            allow_plain_http_tokens: false,
+            max_connections: 4096,
+            handshake_timeout: Duration::from_secs(10),
             max_line: DEFAULT_MAX_LINE,
             ping_interval: Duration::from_secs(15),
             first_line_wait: Duration::from_secs(1),
@@ -60,12 +81,30 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Every per-connection task, so shutdown can wait for them.
     pub tasks: TaskTracker,
+    /// The tokens and browser sessions accepted.
+    pub credentials: Arc<Credentials>,
+    /// The host names requests may be addressed to.
+    pub allowed_hosts: AllowedHosts,
+    /// The name of this server's session cookie.
+    pub session_cookie: String,
+    /// The owner's secret.
+    pub(crate) owner_secret: Arc<str>,
 }
 
 impl AppState {
     /// State for a router over `service`, listening at `listen`.
     pub fn new(service: Arc<Service>, listen: String, options: ServerOptions) -> Self {
+        let owner = options
+            .owner_token
+            .clone()
+            .unwrap_or_else(super::tokens::random_secret);
+        let credentials = Arc::new(Credentials::new(&owner, options.tokens.clone()));
+        let allowed_hosts = AllowedHosts::for_this_machine(&options.public_hosts);
         Self {
+            owner_secret: owner.into(),
+            credentials,
+            allowed_hosts,
+            session_cookie: super::auth::session_cookie_name(listen_port(&listen)),
             hub: service.hub().clone(),
             service,
             listen,
@@ -74,4 +113,10 @@ impl AppState {
             tasks: TaskTracker::new(),
         }
     }
+}
+
+fn listen_port(url: &str) -> u16 {
+    url.rsplit_once(':')
+        .and_then(|(_, port)| port.parse().ok())
+        .unwrap_or(0)
 }

@@ -19,7 +19,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::access::Caller;
 use super::admission::{accepts_ndjson, check_content_type};
-use super::connection::Connection;
+use super::connection::{carries_changes, Connection, READ_ONLY_REFUSAL};
 use super::error::ApiError;
 use super::state::AppState;
 use crate::doc_id::DocId;
@@ -65,7 +65,17 @@ pub async fn sync_doc(
         return Err(ApiError::NotAcceptable("application/x-ndjson"));
     }
     check_content_type(request.headers())?;
-    caller.check_doc(&state, &id)?;
+    let access = caller.check_doc(&state, &id)?;
+    if request.headers().contains_key(header::ORIGIN)
+        && !request.headers().contains_key(header::CONTENT_TYPE)
+    {
+        // A browser can send a body without a Content-Type (a Blob, sendBeacon)
+        // without asking first; a real sync client always names ndjson.
+        return Err(ApiError::UnsupportedMediaType(
+            "(none, from a browser)".into(),
+        ));
+    }
+    let rights = caller.rights(&state.service, &id, access);
     if state.shutdown.is_cancelled() {
         return Err(ApiError::ShuttingDown);
     }
@@ -89,6 +99,9 @@ pub async fn sync_doc(
     .await;
     match first {
         Ok(Ok(Some(bytes))) => {
+            if rights.read_only && carries_changes(&bytes) {
+                return Err(ApiError::Forbidden(READ_ONLY_REFUSAL.into()));
+            }
             apply_sync(&doc, &mut session, vec![bytes])
                 .await
                 .map_err(ApiError::BadRequest)?;
@@ -106,6 +119,7 @@ pub async fn sync_doc(
         shutdown: state.shutdown.child_token(),
         ping_interval: state.options.ping_interval,
         write_timeout: state.options.write_timeout,
+        rights,
     };
     state.tasks.spawn(async move {
         let ending = connection.run(reader, body_done, follow).await;

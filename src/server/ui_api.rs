@@ -120,12 +120,13 @@ pub async fn doc_socket(
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let id = DocId::parse(&raw_id)?;
-    caller.check_doc(&state, &id)?;
+    let access = caller.check_doc(&state, &id)?;
+    let rights = caller.rights(&state.service, &id, access);
     let service = state.service.clone();
     Ok(upgrade
         .max_message_size(state.options.max_line)
         .on_upgrade(move |socket| async move {
-            if let Err(e) = bridge(socket, service, id).await {
+            if let Err(e) = bridge(socket, service, id, rights).await {
                 tracing::debug!(error = %e, "UI socket ended");
             }
         }))
@@ -135,6 +136,7 @@ async fn bridge(
     socket: WebSocket,
     service: std::sync::Arc<crate::service::Service>,
     id: DocId,
+    rights: crate::server::connection::PeerRights,
 ) -> Result<(), ServiceError> {
     let (mut sink, stream) = socket.split();
     let incoming = stream
@@ -148,7 +150,7 @@ async fn bridge(
             }
         })
         .boxed();
-    let mut outgoing = service.attach_peer(&id, incoming)?;
+    let mut outgoing = service.attach_peer(&id, incoming, rights)?;
     while let Some(bytes) = outgoing.recv().await {
         let text =
             String::from_utf8_lossy(bytes.strip_suffix(b"\n").unwrap_or(&bytes)).into_owned();
@@ -185,7 +187,7 @@ pub async fn events_socket(
                 event = events.recv() => {
                     let json = match event {
                         Ok(crate::service::ServiceEvent::Remote { .. } | crate::service::ServiceEvent::PeersChanged)
-                            if !caller.owner =>
+                            if !caller.is_owner() =>
                         {
                             continue
                         }

@@ -24,7 +24,7 @@ use crate::discovery::peers::{PeerError, PeerInfo, Peers};
 use crate::doc_id::DocId;
 use crate::hub::{DocError, Hub, HubEvent};
 use crate::protocol::{EventReader, SyncSession, DEFAULT_MAX_LINE};
-use crate::server::connection::Connection;
+use crate::server::connection::{Connection, PeerRights};
 use crate::share::{self, SharePolicy};
 use crate::store::{DocSummary, StoreError};
 use remotes::Remotes;
@@ -123,6 +123,8 @@ pub struct Service {
     shutdown: CancellationToken,
     tasks: TaskTracker,
     peers: std::sync::OnceLock<Arc<Peers>>,
+    /// Moves whenever who may reach which document changes.
+    access: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Service {
@@ -158,6 +160,7 @@ impl Service {
             shutdown: shutdown.clone(),
             tasks: tasks.clone(),
             peers: std::sync::OnceLock::new(),
+            access: tokio::sync::watch::channel(0).0,
         });
         let mut hub_events = hub.subscribe();
         tasks.spawn(async move {
@@ -226,6 +229,8 @@ impl Service {
             return Err(ServiceError::NotFound(format!("no document {id}")));
         }
         share::save(self.hub.store().as_ref(), id, Some(policy))?;
+        // Live connections re-check their rights: a peer that lost them is cut off now.
+        self.access.send_modify(|v| *v += 1);
         self.hub.notify_docs_changed();
         Ok(())
     }
@@ -274,6 +279,7 @@ impl Service {
         &self,
         id: &DocId,
         incoming: S,
+        rights: PeerRights,
     ) -> Result<mpsc::Receiver<Bytes>, ServiceError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin + Send + 'static,
@@ -288,6 +294,7 @@ impl Service {
             shutdown: self.shutdown.child_token(),
             ping_interval: Duration::from_secs(15),
             write_timeout: Duration::from_secs(60),
+            rights,
         };
         self.tasks.spawn(async move {
             let ending = connection
@@ -296,6 +303,12 @@ impl Service {
             tracing::debug!(?ending, "UI peer detached");
         });
         Ok(rx)
+    }
+
+    /// A receiver that moves whenever access rules change (a share policy
+    /// was set): live connections of peers re-check their rights then.
+    pub fn access_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.access.subscribe()
     }
 
     /// Every remote and its state.

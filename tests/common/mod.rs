@@ -17,6 +17,9 @@ use tandem::tls::{Identity, Trust};
 use tandem::DocId;
 use url::Url;
 
+/// The owner token of every server these helpers start (unless a test sets its own).
+pub const OWNER_TOKEN: &str = "test-owner-token-0123456789abcdef";
+
 /// The most any single wait in these tests may take.
 pub const WAIT: Duration = Duration::from_secs(15);
 
@@ -47,8 +50,9 @@ pub async fn start_server_at(
     listen: SocketAddr,
     hub: Arc<Hub>,
     tls: Option<Identity>,
-    options: ServerOptions,
+    mut options: ServerOptions,
 ) -> RunningServer {
+    options.owner_token.get_or_insert_with(|| OWNER_TOKEN.to_owned());
     server::start(
         ServerConfig {
             listen,

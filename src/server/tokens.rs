@@ -1,0 +1,400 @@
+//! Credentials the server accepts: named bearer tokens with a role and an
+//! optional document scope, the owner's token, and browser sessions made by
+//! signing in with a token.
+//!
+//! Token file format (`serve --token-file FILE`), one token per line, `#`
+//! comments and blank lines ignored:
+//!
+//! ```text
+//! # name   role    secret                         [doc,doc,…]
+//! alice    write   3f9c0a…                        notes,plans
+//! ci       read    91bd2e…
+//! ```
+//!
+//! A line with the secret alone is an owner token (as `--token` values are).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rand::RngCore;
+
+use crate::doc_id::DocId;
+
+/// What a token holder may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Read and sync documents, but send no changes.
+    Read,
+    /// Read, sync and change documents, and create new ones.
+    Write,
+    /// Everything, including share policies, deletes, remotes and peers.
+    Owner,
+}
+
+impl std::str::FromStr for Role {
+    type Err = TokenFileError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "read" => Ok(Self::Read),
+            "write" => Ok(Self::Write),
+            "owner" => Ok(Self::Owner),
+            other => Err(TokenFileError::BadRole(other.to_owned())),
+        }
+    }
+}
+
+/// One accepted credential.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenGrant {
+    /// Who holds it (shown in logs, never the secret).
+    pub name: String,
+    /// What it allows.
+    pub role: Role,
+    /// The documents it reaches; `None` for all.
+    pub docs: Option<Vec<DocId>>,
+    secret: String,
+}
+
+impl std::fmt::Debug for TokenGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenGrant")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("docs", &self.docs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenGrant {
+    /// A grant for `secret` with `role`, reaching every document.
+    pub fn new(name: impl Into<String>, role: Role, secret: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            role,
+            docs: None,
+            secret: secret.into(),
+        }
+    }
+
+    /// An owner token (what `--token T` gives).
+    pub fn owner(secret: impl Into<String>) -> Self {
+        Self::new("owner", Role::Owner, secret)
+    }
+
+    /// Limits the grant to `docs`.
+    pub fn scoped(mut self, docs: Vec<DocId>) -> Self {
+        self.docs = Some(docs);
+        self
+    }
+
+    /// Whether the grant reaches document `id`.
+    pub fn reaches(&self, id: &DocId) -> bool {
+        self.docs.as_ref().is_none_or(|docs| docs.contains(id))
+    }
+
+    /// The secret (for tests and for writing the owner token file).
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+}
+
+impl From<&str> for TokenGrant {
+    /// An owner token, as `--token` gives.
+    fn from(secret: &str) -> Self {
+        Self::owner(secret)
+    }
+}
+
+/// Why a token file could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenFileError {
+    /// Reading the file failed.
+    #[error("cannot read token file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Others may read the file.
+    #[error("token file {0} is readable by other users; run `chmod 600 {0}`")]
+    TooOpen(String),
+    /// A line is malformed.
+    #[error("token file {path}, line {line}: {reason} (expected `NAME ROLE SECRET [DOC,…]` or a secret alone)")]
+    BadLine {
+        /// The file.
+        path: String,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A role other than read, write or owner.
+    #[error("unknown role {0:?}: use read, write or owner")]
+    BadRole(String),
+    /// A secret too short to resist guessing.
+    #[error("token {0:?} is shorter than 16 characters; use a long random secret (e.g. `openssl rand -hex 32`)")]
+    TooShort(String),
+}
+
+/// The shortest secret accepted from a token file.
+const MIN_SECRET: usize = 16;
+
+/// Reads a token file (see the module docs).
+pub fn read_token_file(path: &Path) -> Result<Vec<TokenGrant>, TokenFileError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| TokenFileError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(|source| TokenFileError::Read {
+                path: shown.clone(),
+                source,
+            })?
+            .permissions()
+            .mode();
+        if mode & 0o044 != 0 {
+            return Err(TokenFileError::TooOpen(shown));
+        }
+    }
+    parse_token_lines(&text, &shown)
+}
+
+/// Parses token-file text; `path` names it in errors.
+pub fn parse_token_lines(text: &str, path: &str) -> Result<Vec<TokenGrant>, TokenFileError> {
+    let mut grants = Vec::new();
+    for (index, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bad = |reason: String| TokenFileError::BadLine {
+            path: path.to_owned(),
+            line: index + 1,
+            reason,
+        };
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let grant = match fields.as_slice() {
+            [secret] => TokenGrant::new(format!("token-{}", index + 1), Role::Owner, *secret),
+            [name, role, secret] => TokenGrant::new(*name, role.parse()?, *secret),
+            [name, role, secret, docs] => {
+                let docs = docs
+                    .split(',')
+                    .map(|d| DocId::parse(d).map_err(|e| bad(format!("document {d:?}: {e}"))))
+                    .collect::<Result<Vec<_>, _>>()?;
+                TokenGrant::new(*name, role.parse()?, *secret).scoped(docs)
+            }
+            _ => return Err(bad(format!("{} fields", fields.len()))),
+        };
+        if grant.secret.len() < MIN_SECRET {
+            return Err(TokenFileError::TooShort(grant.name));
+        }
+        grants.push(grant);
+    }
+    Ok(grants)
+}
+
+/// A fresh random secret: 32 bytes, hex.
+pub fn random_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// The owner token of a data directory: `DIR/owner-token` (mode 0600),
+/// created with a random secret on first use.
+pub fn owner_token_in(dir: &Path) -> std::io::Result<String> {
+    let path = dir.join(OWNER_TOKEN_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => return Ok(text.trim().to_owned()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    std::fs::create_dir_all(dir)?;
+    let secret = random_secret();
+    write_private(&path, format!("{secret}\n").as_bytes())?;
+    Ok(secret)
+}
+
+/// The owner token's file name inside a data directory.
+pub const OWNER_TOKEN_FILE: &str = "owner-token";
+
+/// Writes `bytes` to `path`, readable and writable by this user only.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&tmp)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Every credential a server accepts, and the browser sessions signed in with them.
+#[derive(Debug)]
+pub struct Credentials {
+    grants: Vec<Arc<TokenGrant>>,
+    /// Whether anyone without a credential is refused (a team server with tokens).
+    gated: bool,
+    sessions: Mutex<HashMap<String, Arc<TokenGrant>>>,
+}
+
+/// The most browser sessions kept at once; the oldest is dropped past it.
+const MAX_SESSIONS: usize = 1024;
+
+impl Credentials {
+    /// The owner's token plus the configured `tokens`. With any configured
+    /// tokens, callers without a credential are refused.
+    pub fn new(owner_secret: &str, tokens: Vec<TokenGrant>) -> Self {
+        let gated = !tokens.is_empty();
+        let mut grants: Vec<Arc<TokenGrant>> = tokens.into_iter().map(Arc::new).collect();
+        grants.push(Arc::new(TokenGrant::owner(owner_secret)));
+        Self {
+            grants,
+            gated,
+            sessions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether callers without a credential are refused.
+    pub fn gated(&self) -> bool {
+        self.gated
+    }
+
+    /// The grant for a presented secret, compared in constant time against
+    /// every token (so timing tells nothing about which, or how much, matched).
+    pub fn check(&self, presented: &str) -> Option<Arc<TokenGrant>> {
+        let mut found = None;
+        for grant in &self.grants {
+            if constant_time_eq(grant.secret.as_bytes(), presented.as_bytes()) {
+                found = Some(grant.clone());
+            }
+        }
+        found
+    }
+
+    /// Starts a browser session for `grant`; returns its id (the cookie value).
+    pub fn start_session(&self, grant: Arc<TokenGrant>) -> String {
+        let id = random_secret();
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        if sessions.len() >= MAX_SESSIONS {
+            if let Some(key) = sessions.keys().next().cloned() {
+                sessions.remove(&key);
+            }
+        }
+        sessions.insert(id.clone(), grant);
+        id
+    }
+
+    /// The grant behind a session cookie.
+    pub fn session(&self, id: &str) -> Option<Arc<TokenGrant>> {
+        let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        sessions
+            .iter()
+            .find(|(key, _)| constant_time_eq(key.as_bytes(), id.as_bytes()))
+            .map(|(_, grant)| grant.clone())
+    }
+
+    /// Ends a browser session.
+    pub fn end_session(&self, id: &str) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        sessions.remove(id);
+    }
+}
+
+/// Compares without an early exit, so timing does not reveal a prefix.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = (a.len() ^ b.len()) as u8 | u8::from(a.len() != b.len());
+    for (i, x) in a.iter().enumerate() {
+        diff |= x ^ b.get(i).copied().unwrap_or(0);
+    }
+    diff == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_lines() {
+        let text = "# team\nalice write 0123456789abcdef0123 notes,plans\n\nci read ffffffffffffffffffff\n0000000000000000aaaa\n";
+        let grants = parse_token_lines(text, "t").unwrap();
+        assert_eq!(grants.len(), 3);
+        assert_eq!(grants[0].name, "alice");
+        assert_eq!(grants[0].role, Role::Write);
+        assert!(grants[0].reaches(&DocId::parse("notes").unwrap()));
+        assert!(!grants[0].reaches(&DocId::parse("other").unwrap()));
+        assert_eq!(grants[1].role, Role::Read);
+        assert_eq!(grants[2].role, Role::Owner);
+        for bad in [
+            "a b",
+            "a admin 0123456789abcdef0123",
+            "a read short",
+            "a read 0123456789abcdef0123 _bad",
+        ] {
+            assert!(parse_token_lines(bad, "t").is_err(), "{bad}");
+        }
+        let err = parse_token_lines("a admin 0123456789abcdef0123", "t").unwrap_err();
+        assert!(err.to_string().contains("read, write or owner"), "{err}");
+    }
+
+    #[test]
+    fn check_finds_the_right_grant() {
+        let creds = Credentials::new(
+            "owner-secret-0123456789",
+            vec![TokenGrant::new("r", Role::Read, "read-secret-0123456789")],
+        );
+        assert!(creds.gated());
+        assert_eq!(
+            creds.check("read-secret-0123456789").unwrap().role,
+            Role::Read
+        );
+        assert_eq!(
+            creds.check("owner-secret-0123456789").unwrap().role,
+            Role::Owner
+        );
+        assert!(creds.check("read-secret-012345678").is_none());
+        assert!(creds.check("").is_none());
+        let session = creds.start_session(creds.check("read-secret-0123456789").unwrap());
+        assert_eq!(creds.session(&session).unwrap().name, "r");
+        creds.end_session(&session);
+        assert!(creds.session(&session).is_none());
+    }
+
+    #[test]
+    fn owner_token_file_is_private_and_stable() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = owner_token_in(dir.path()).unwrap();
+        assert_eq!(first.len(), 64);
+        assert_eq!(owner_token_in(dir.path()).unwrap(), first);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(OWNER_TOKEN_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+}
