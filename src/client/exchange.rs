@@ -177,7 +177,7 @@ impl<'a> Exchange<'a> {
                         Ok(Some(Event::Ping | Event::Other(_))) => {}
                         Ok(None) => return ExchangeEnd::Closed,
                         Err(ReadError::Transport(reason)) => return self.fail_transport(reason),
-                        Err(ReadError::Line(e)) => {
+                        Err(e @ (ReadError::Line(_) | ReadError::Busy { .. } | ReadError::Stalled(_))) => {
                             return ExchangeEnd::Failed(ClientError::Protocol { url: self.url.to_string(), reason: e.to_string() });
                         }
                     }

@@ -61,6 +61,12 @@ pub fn decode_line(line: &[u8]) -> Result<Option<Event>, LineError> {
     if line.is_empty() {
         return Ok(None);
     }
+    if line[0] != b'{' {
+        // Serde would read a JSON array into the struct's fields in order;
+        // PROTOCOL.md §2 wants an object.
+        let shown = String::from_utf8_lossy(&line[..line.len().min(40)]).into_owned();
+        return Err(LineError::NotJson(format!("expected an object, got {shown:?}")));
+    }
     let raw: RawLine<'_> =
         serde_json::from_slice(line).map_err(|e| LineError::NotJson(e.to_string()))?;
     let event = match raw.event.as_deref() {
@@ -94,6 +100,18 @@ fn trim_ascii(mut s: &[u8]) -> &[u8] {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod array_tests {
+    use super::*;
+
+    #[test]
+    fn a_json_array_is_not_a_line() {
+        let err = decode_line(br#"["sync","QgAAAQAAAA=="]"#).unwrap_err();
+        assert!(matches!(err, LineError::NotJson(_)), "{err}");
+        assert!(decode_line(br#"  {"event":"sync","data":"QgAAAQAAAA=="}"#).is_ok());
+    }
 }
 
 /// Encodes a sync message as one line, newline included.

@@ -10,7 +10,7 @@ pub mod session;
 
 pub use line::{Event, LineError};
 pub use pacer::Pacer;
-pub use reader::{EventReader, ReadError, DEFAULT_MAX_LINE};
+pub use reader::{EventReader, ReadBudget, ReadError, DEFAULT_MAX_LINE};
 pub use session::{SyncSession, Until};
 
 /// The media type of request and response bodies.

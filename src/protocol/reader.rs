@@ -20,6 +20,39 @@ pub enum ReadError {
     /// The underlying stream failed (connection dropped, body error).
     #[error("stream failed: {0}")]
     Transport(String),
+    /// Unfinished lines of all connections together passed the server's budget.
+    #[error("the server holds too many unfinished lines ({limit} bytes in all); send shorter lines or try again later")]
+    Busy {
+        /// The shared budget, in bytes.
+        limit: usize,
+    },
+    /// A line was started and then no byte came for too long.
+    #[error("a line was left unfinished for {0:?}; the connection is closed")]
+    Stalled(std::time::Duration),
+}
+
+/// A memory budget shared by many readers: the bytes of unfinished lines
+/// they may hold at once, so that many connections each sending part of a
+/// long line cannot exhaust memory together.
+#[derive(Debug)]
+pub struct ReadBudget {
+    used: std::sync::atomic::AtomicUsize,
+    limit: usize,
+}
+
+impl ReadBudget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: usize) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self {
+            used: std::sync::atomic::AtomicUsize::new(0),
+            limit,
+        })
+    }
+
+    /// Bytes held right now.
+    pub fn used(&self) -> usize {
+        self.used.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// Incremental line splitter: push bytes in, take complete lines out.
@@ -70,6 +103,11 @@ impl LineSplitter {
         Ok(None)
     }
 
+    /// Bytes buffered (the start of an unfinished line, or lines not yet taken).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     /// What is left once the stream has ended: a last line with no newline.
     pub fn finish(&mut self) -> Option<Bytes> {
         self.scanned = 0;
@@ -82,6 +120,20 @@ pub struct EventReader<S> {
     stream: S,
     splitter: LineSplitter,
     ended: bool,
+    budget: Option<std::sync::Arc<ReadBudget>>,
+    /// Bytes of `budget` this reader holds.
+    held: usize,
+    partial_timeout: Option<std::time::Duration>,
+}
+
+impl<S> Drop for EventReader<S> {
+    fn drop(&mut self) {
+        if let Some(budget) = &self.budget {
+            budget
+                .used
+                .fetch_sub(self.held, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }
 
 impl<S, E> EventReader<S>
@@ -95,7 +147,46 @@ where
             stream,
             splitter: LineSplitter::new(max_line),
             ended: false,
+            budget: None,
+            held: 0,
+            partial_timeout: None,
         }
+    }
+
+    /// Counts this reader's unfinished lines against `budget`.
+    pub fn with_budget(mut self, budget: std::sync::Arc<ReadBudget>) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Ends the stream with [`ReadError::Stalled`] when a line has been
+    /// started and no byte arrives for `timeout`.
+    pub fn with_partial_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.partial_timeout = Some(timeout);
+        self
+    }
+
+    /// Brings this reader's share of the budget up to date with its buffer.
+    fn account(&mut self) -> Result<(), ReadError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Some(budget) = &self.budget else {
+            return Ok(());
+        };
+        let now = self.splitter.buffered();
+        if now > self.held {
+            let grow = now - self.held;
+            let total = budget.used.fetch_add(grow, Relaxed) + grow;
+            self.held = now;
+            if total > budget.limit {
+                return Err(ReadError::Busy {
+                    limit: budget.limit,
+                });
+            }
+        } else if now < self.held {
+            budget.used.fetch_sub(self.held - now, Relaxed);
+            self.held = now;
+        }
+        Ok(())
     }
 
     /// Moves the sync payloads of lines that are already complete in the
@@ -124,7 +215,9 @@ where
     /// Cancel-safe: bytes already read stay buffered if the future is dropped.
     pub async fn next_event(&mut self) -> Result<Option<Event>, ReadError> {
         loop {
-            if let Some(line) = self.splitter.next_line()? {
+            let line = self.splitter.next_line()?;
+            self.account()?;
+            if let Some(line) = line {
                 match decode_line(&line)? {
                     Some(event) => return Ok(Some(event)),
                     None => continue,
@@ -136,8 +229,20 @@ where
                     None => Ok(None),
                 };
             }
-            match self.stream.next().await {
-                Some(Ok(chunk)) => self.splitter.push(&chunk),
+            let next = match self.partial_timeout {
+                Some(limit) if self.splitter.buffered() > 0 => {
+                    match tokio::time::timeout(limit, self.stream.next()).await {
+                        Ok(next) => next,
+                        Err(_) => return Err(ReadError::Stalled(limit)),
+                    }
+                }
+                _ => self.stream.next().await,
+            };
+            match next {
+                Some(Ok(chunk)) => {
+                    self.splitter.push(&chunk);
+                    self.account()?;
+                }
                 Some(Err(e)) => return Err(ReadError::Transport(e.to_string())),
                 None => self.ended = true,
             }
@@ -190,6 +295,43 @@ mod tests {
             err,
             ReadError::Line(LineError::TooLong { limit: 64 })
         ));
+    }
+
+    #[tokio::test]
+    async fn unfinished_lines_share_one_budget_and_are_released() {
+        let budget = ReadBudget::new(150);
+        let partial = [b'x'; 100];
+        let mut first = EventReader::new(
+            Box::pin(chunks(&[&partial]).chain(stream::pending())),
+            1024,
+        )
+        .with_budget(budget.clone());
+        let waited =
+            tokio::time::timeout(std::time::Duration::from_millis(50), first.next_event()).await;
+        assert!(waited.is_err(), "first reader waits for the rest of its line");
+        assert_eq!(budget.used(), 100);
+        let mut second = EventReader::new(Box::pin(chunks(&[&partial])), 1024)
+            .with_budget(budget.clone());
+        let err = second.next_event().await.unwrap_err();
+        assert!(matches!(err, ReadError::Busy { limit: 150 }), "{err}");
+        drop(second);
+        drop(first);
+        assert_eq!(budget.used(), 0, "dropped readers give their share back");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_started_line_that_stalls_is_ended() {
+        let mut r = EventReader::new(
+            Box::pin(chunks(&[b"{\"event\":"]).chain(stream::pending())),
+            1024,
+        )
+        .with_partial_timeout(std::time::Duration::from_secs(60));
+        let err = r.next_event().await.unwrap_err();
+        assert!(matches!(err, ReadError::Stalled(_)), "{err}");
+        // An idle stream with no unfinished line is not a stall.
+        let mut idle = EventReader::new(Box::pin(stream::pending::<Result<Bytes, std::io::Error>>()), 1024)
+            .with_partial_timeout(std::time::Duration::from_secs(60));
+        assert!(tokio::time::timeout(std::time::Duration::from_secs(3600), idle.next_event()).await.is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The axum router: which path goes to which handler.
 
 use axum::routing::{delete, get, post, put};
+use axum::extract::DefaultBodyLimit;
 use axum::{middleware, Router};
 use tower_http::services::ServeDir;
 
@@ -22,7 +23,10 @@ pub fn app(state: AppState) -> Router {
         .route("/_signout", post(signin::sign_out))
         .route("/_session", get(signin::whoami))
         .route("/_docs", get(list_docs).post(ui_api::create_doc))
-        .route("/_import", post(ui_api::import_doc))
+        .route(
+            "/_import",
+            post(ui_api::import_doc).layer(DefaultBodyLimit::max(state.options.max_upload)),
+        )
         .route("/_ws/{doc_id}", get(ui_api::doc_socket))
         .route("/_events", get(ui_api::events_socket))
         .route(

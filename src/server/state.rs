@@ -9,7 +9,7 @@ use tokio_util::task::TaskTracker;
 use super::gate::AllowedHosts;
 use super::tokens::{Credentials, TokenGrant};
 use crate::hub::Hub;
-use crate::protocol::DEFAULT_MAX_LINE;
+use crate::protocol::{ReadBudget, DEFAULT_MAX_LINE};
 use crate::service::Service;
 
 /// Tunables of the HTTP layer.
@@ -41,6 +41,10 @@ pub struct ServerOptions {
     /// How long one line may wait for a client that does not read, before the
     /// connection is dropped.
     pub write_timeout: Duration,
+    /// The bytes of unfinished lines all connections together may hold.
+    pub read_budget: usize,
+    /// How long a started line may wait for its next byte.
+    pub partial_line_timeout: Duration,
     /// The largest `.automerge` upload accepted by the import endpoint.
     pub max_upload: usize,
     /// A built web UI to serve under `/_ui/` (the `ui/dist` directory).
@@ -61,6 +65,8 @@ impl Default for ServerOptions {
             first_line_wait: Duration::from_secs(1),
             write_timeout: Duration::from_secs(30),
             max_upload: 256 * 1024 * 1024,
+            read_budget: 512 * 1024 * 1024,
+            partial_line_timeout: Duration::from_secs(60),
             ui_dir: None,
         }
     }
@@ -89,6 +95,8 @@ pub struct AppState {
     pub session_cookie: String,
     /// The owner's secret.
     pub(crate) owner_secret: Arc<str>,
+    /// The memory all connections' unfinished lines share.
+    pub read_budget: Arc<ReadBudget>,
 }
 
 impl AppState {
@@ -101,6 +109,7 @@ impl AppState {
         let credentials = Arc::new(Credentials::new(&owner, options.tokens.clone()));
         let allowed_hosts = AllowedHosts::for_this_machine(&options.public_hosts);
         Self {
+            read_budget: ReadBudget::new(options.read_budget),
             owner_secret: owner.into(),
             credentials,
             allowed_hosts,

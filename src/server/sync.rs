@@ -82,7 +82,9 @@ pub async fn sync_doc(
     let doc = state.hub.open(&id)?;
     let mut session = SyncSession::new();
     let body = request.into_body().into_data_stream();
-    let mut reader = EventReader::new(body, state.options.max_line);
+    let mut reader = EventReader::new(body, state.options.max_line)
+        .with_budget(state.read_budget.clone())
+        .with_partial_timeout(state.options.partial_line_timeout);
 
     // Read (and apply) the first sync line before answering.
     let mut body_done = false;
