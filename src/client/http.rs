@@ -158,7 +158,10 @@ pub(crate) async fn open(
         }
         let response = request.send().await.map_err(|e| ClientError::Transport {
             url: url.to_string(),
-            reason: if own_origin {
+            reason: if own_origin
+                || url.scheme() != "https"
+                || matches!(config.trust, Trust::System)
+            {
                 describe_reqwest(&e)
             } else {
                 format!(
