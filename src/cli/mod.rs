@@ -2,6 +2,7 @@
 //! subcommand is a thin layer over the library; errors surface as one line.
 
 mod cat;
+mod credentials;
 mod docs;
 mod edit;
 mod peers;
@@ -100,25 +101,29 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// One JSON request to a Tandem server (loopback or with a token); the
-/// server's `{"error"}` text becomes the error.
+/// One JSON request to a Tandem server with `credential`'s token; the
+/// server's `{"error"}` text becomes the error. Redirects are not followed
+/// (the token must not go anywhere else), and a token is not sent over plain
+/// `http://` off loopback unless allowed.
 pub(crate) async fn http_json(
     method: reqwest::Method,
-    url: &str,
-    token: Option<&str>,
+    url: &url::Url,
+    credential: &credentials::Credential,
     body: Option<serde_json::Value>,
 ) -> Result<serde_json::Value, CliError> {
+    let loopback = crate::client::is_loopback(url);
+    if credential.token.is_some()
+        && url.scheme() == "http"
+        && !loopback
+        && !credential.allow_plain_http_tokens
+    {
+        return Err(crate::client::ClientError::PlainHttpToken {
+            host: url.host_str().unwrap_or_default().to_owned(),
+        }
+        .into());
+    }
     // Owner operations go to this machine's own server, whose certificate is
     // self-signed: skip the check only for loopback hosts.
-    let host = url::Url::parse(url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_default();
-    let loopback = host == "localhost"
-        || host
-            .trim_matches(['[', ']'])
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
     let trust = if loopback {
         crate::tls::Trust::Insecure
     } else {
@@ -127,11 +132,12 @@ pub(crate) async fn http_json(
     let tls = trust.client_config(&[b"http/1.1"])?;
     let client = reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
+        .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .timeout(std::time::Duration::from_secs(10))
         .build()?;
-    let mut request = client.request(method, url);
-    if let Some(token) = token {
+    let mut request = client.request(method, url.clone());
+    if let Some(token) = &credential.token {
         request = request.bearer_auth(token);
     }
     if let Some(body) = body {
@@ -142,6 +148,18 @@ pub(crate) async fn http_json(
         .await
         .map_err(|e| format!("cannot reach {url}: {}", crate::client::describe_error(&e)))?;
     let status = response.status();
+    if status.is_redirection() {
+        let to = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("nowhere");
+        return Err(format!(
+            "{url} answered {} (to {to}); redirects are not followed here, use the server's own URL",
+            status.as_u16()
+        )
+        .into());
+    }
     let value: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
     if !status.is_success() {
         let message = value["error"]

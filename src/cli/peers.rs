@@ -1,7 +1,11 @@
 //! `tandem peers`: the LAN peers a running Tandem has discovered.
 
-use clap::Args;
+use std::path::PathBuf;
 
+use clap::Args;
+use url::Url;
+
+use super::credentials::TokenArgs;
 use super::CliError;
 
 /// Flags of `tandem peers`.
@@ -13,14 +17,20 @@ pub(crate) struct PeersArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
-    /// Bearer token, if the server has one.
-    #[arg(long, env = "TANDEM_TOKEN", value_name = "T")]
-    token: Option<String>,
+    /// The local Tandem's data directory, where its owner token is found
+    /// (default: the platform data directory).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    tokens: TokenArgs,
 }
 
 pub(crate) async fn run(args: PeersArgs) -> Result<(), CliError> {
-    let url = format!("{}/_peers", args.url.trim_end_matches('/'));
-    let peers = super::http_json(reqwest::Method::GET, &url, args.token.as_deref(), None).await?;
+    let base = Url::parse(&args.url).map_err(|e| format!("invalid --url {:?}: {e}", args.url))?;
+    let credential = args.tokens.resolve(&base, args.data_dir.as_deref())?;
+    let peers_url = format!("{}/_peers", credential.url.as_str().trim_end_matches('/'));
+    let url = Url::parse(&peers_url).map_err(|e| format!("invalid --url {:?}: {e}", args.url))?;
+    let peers = super::http_json(reqwest::Method::GET, &url, &credential, None).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&peers)?);
         return Ok(());

@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::Args;
 use url::Url;
 
+use super::credentials::TokenArgs;
 use super::CliError;
 use crate::client::{ClientConfig, HttpVersion};
 use crate::tls::{Fingerprint, Trust};
@@ -22,9 +23,12 @@ pub(crate) struct RemoteArgs {
     /// Do not check the server's certificate at all.
     #[arg(long, short = 'k')]
     insecure: bool,
-    /// Bearer token for the server.
-    #[arg(long, env = "TANDEM_TOKEN", value_name = "T")]
-    token: Option<String>,
+    #[command(flatten)]
+    tokens: TokenArgs,
+    /// The local Tandem's data directory, where the owner token of the
+    /// server running from it is found (default: the platform data directory).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
     /// Speak HTTP/1.1 only.
     #[arg(long = "http1.1", conflicts_with = "http2")]
     http1: bool,
@@ -34,10 +38,33 @@ pub(crate) struct RemoteArgs {
 }
 
 impl RemoteArgs {
-    /// A client configuration for `url`.
+    /// A client configuration for `url`: trust, token (see
+    /// [`TokenArgs::resolve`]) and HTTP version. Certificate options with an
+    /// `http://` URL are an error (`--insecure` only a warning): they would
+    /// be silently ignored.
     pub(crate) fn client_config(&self, url: &Url) -> Result<ClientConfig, CliError> {
-        let mut config = ClientConfig::new(url.clone());
-        config.token = self.token.clone();
+        if url.scheme() == "http" {
+            let flag = if self.fingerprint.is_some() {
+                Some(("--fingerprint", "pins a TLS certificate"))
+            } else if self.ca.is_some() {
+                Some(("--ca", "trusts a TLS certificate authority"))
+            } else {
+                None
+            };
+            if let Some((flag, what)) = flag {
+                return Err(format!(
+                    "{flag} {what}, but URL is http://; use https:// or drop {flag}"
+                )
+                .into());
+            }
+            if self.insecure {
+                tracing::warn!(%url, "--insecure has no effect on an http:// URL (there is no certificate to check)");
+            }
+        }
+        let credential = self.tokens.resolve(url, self.data_dir.as_deref())?;
+        let mut config = ClientConfig::new(credential.url);
+        config.token = credential.token;
+        config.allow_plain_http_tokens = credential.allow_plain_http_tokens;
         config.trust = match (&self.fingerprint, &self.ca, self.insecure) {
             (Some(fp), _, _) => Trust::Pinned(*fp),
             (_, Some(ca), _) => Trust::custom_ca_file(ca)?,

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::credentials::TokenArgs;
 use super::remote::parse_doc_url;
 use super::CliError;
 use crate::share::SharePolicy;
@@ -21,16 +22,18 @@ pub(crate) struct ShareArgs {
     target: String,
     /// private (owner only), lan (listed for and syncable by peers) or link (syncable, not listed).
     policy: SharePolicy,
-    /// Change the policy in this data directory instead of through a server.
+    /// With a document ID: change the policy in this data directory instead
+    /// of through a server. With a URL: where the running server's owner
+    /// token is found (default: the platform data directory).
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Bearer token, if the server has one.
-    #[arg(long, env = "TANDEM_TOKEN", value_name = "T")]
-    token: Option<String>,
+    #[command(flatten)]
+    tokens: TokenArgs,
 }
 
 pub(crate) async fn run(args: ShareArgs) -> Result<(), CliError> {
-    if let Some(dir) = &args.data_dir {
+    let is_url = args.target.starts_with("http://") || args.target.starts_with("https://");
+    if let (Some(dir), false) = (&args.data_dir, is_url) {
         let id =
             crate::DocId::parse(&args.target).map_err(|e| format!("{:?}: {e}", args.target))?;
         if !dir.join(SqliteStore::FILE_NAME).exists() {
@@ -42,17 +45,13 @@ pub(crate) async fn run(args: ShareArgs) -> Result<(), CliError> {
         return Ok(());
     }
     let (url, id) = parse_doc_url(&args.target)?;
-    let mut base = url.clone();
-    base.set_path("");
-    let endpoint = format!("{}/_docs/{id}/share", base.as_str().trim_end_matches('/'));
+    let credential = args.tokens.resolve(&url, args.data_dir.as_deref())?;
+    let mut endpoint = credential.url.clone();
+    endpoint.set_query(None);
+    endpoint.set_fragment(None);
+    endpoint.set_path(&format!("/_docs/{id}/share"));
     let body = serde_json::json!({ "policy": args.policy });
-    super::http_json(
-        reqwest::Method::PUT,
-        &endpoint,
-        args.token.as_deref(),
-        Some(body),
-    )
-    .await?;
+    super::http_json(reqwest::Method::PUT, &endpoint, &credential, Some(body)).await?;
     println!("{id} is now {}", args.policy);
     Ok(())
 }

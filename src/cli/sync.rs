@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::remote::{parse_doc_url, RemoteArgs};
 use super::serve::wait_for_signal;
 use super::CliError;
-use crate::client::{ConnectionStatus, SyncClient};
+use crate::client::{ConnectionStatus, LiveOptions, SyncClient};
 use crate::hub::Hub;
 use crate::protocol::Until;
 use crate::store::FileStore;
@@ -74,9 +74,17 @@ pub(crate) async fn run(args: SyncArgs) -> Result<(), CliError> {
     }
     let cancel = CancellationToken::new();
     let (status_tx, mut status_rx) = tokio::sync::watch::channel(ConnectionStatus::Connecting);
-    let task = {
+    let mut task = {
         let (doc, cancel, client) = (doc.clone(), cancel.clone(), client.clone());
-        tokio::spawn(async move { client.sync_live(&doc, cancel, status_tx, None).await })
+        let options = LiveOptions {
+            cancel,
+            status: status_tx,
+            store: None,
+            wake: None,
+        };
+        // Stops by itself when retrying cannot help (refused token, deleted
+        // document, …); other failures are reported below and retried.
+        tokio::spawn(async move { client.follow(&doc, options).await })
     };
     let reporter = tokio::spawn(async move {
         while status_rx.changed().await.is_ok() {
@@ -87,10 +95,17 @@ pub(crate) async fn run(args: SyncArgs) -> Result<(), CliError> {
             );
         }
     });
-    wait_for_signal().await;
+    let ended = tokio::select! {
+        _ = wait_for_signal() => None,
+        ended = &mut task => Some(ended),
+    };
     cancel.cancel();
-    let _ = task.await;
+    let ended = match ended {
+        Some(ended) => ended,
+        None => task.await,
+    };
     reporter.abort();
     doc.compact_now();
+    ended.map_err(|e| format!("the sync task failed: {e}"))??;
     Ok(())
 }

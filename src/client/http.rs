@@ -1,7 +1,7 @@
 //! Opening a sync stream: the HTTP client, the request, and redirects.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,9 +14,11 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use url::Url;
 
+use super::origin::same_origin;
 use super::{ClientConfig, ClientError, HttpVersion};
 use crate::hub::Document;
 use crate::protocol::{SyncSession, NDJSON, NDJSON_UTF8};
+use crate::tls::Trust;
 
 /// The most redirects followed for one sync (PROTOCOL.md §4).
 pub(crate) const MAX_REDIRECTS: usize = 10;
@@ -32,15 +34,57 @@ pub(crate) struct Opened {
     pub body: mpsc::Sender<Bytes>,
 }
 
-/// Builds a reqwest client for `config`: our own TLS trust, no automatic
-/// redirects (a streamed body cannot be replayed by reqwest), the HTTP version asked for.
-pub(crate) fn build_client(config: &ClientConfig) -> Result<reqwest::Client, ClientError> {
+/// The HTTP clients of one [`SyncClient`](super::SyncClient): one with the
+/// configured trust for the configured origin, and one with the system's
+/// trust for any other origin a redirect leads to (a certificate pin, custom
+/// CA or `--insecure` was given for one server, not for wherever it points).
+pub(crate) struct Clients {
+    own: reqwest::Client,
+    /// Built on the first redirect to another origin.
+    foreign: Mutex<Option<reqwest::Client>>,
+}
+
+impl Clients {
+    /// The client for `config`'s origin; the other one waits until needed.
+    pub(crate) fn new(config: &ClientConfig) -> Result<Self, ClientError> {
+        let own = build_client(config, &config.trust)?;
+        let foreign = matches!(config.trust, Trust::System).then(|| own.clone());
+        Ok(Self {
+            own,
+            foreign: Mutex::new(foreign),
+        })
+    }
+
+    /// The client for a hop: the configured one on the configured origin,
+    /// the system-trust one elsewhere.
+    fn for_hop(
+        &self,
+        config: &ClientConfig,
+        own_origin: bool,
+    ) -> Result<reqwest::Client, ClientError> {
+        if own_origin {
+            return Ok(self.own.clone());
+        }
+        let mut foreign = self.foreign.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(client) = foreign.as_ref() {
+            return Ok(client.clone());
+        }
+        let client = build_client(config, &Trust::System)?;
+        *foreign = Some(client.clone());
+        Ok(client)
+    }
+}
+
+/// Builds a reqwest client for `config` with `trust`: no automatic
+/// redirects (a streamed body cannot be replayed by reqwest, and [`open`]
+/// decides what follows a redirect), the HTTP version asked for.
+fn build_client(config: &ClientConfig, trust: &Trust) -> Result<reqwest::Client, ClientError> {
     let alpn: &[&[u8]] = match config.http {
         HttpVersion::Http1 => &[b"http/1.1"],
         HttpVersion::Http2 => &[b"h2"],
         HttpVersion::Auto => &[b"h2", b"http/1.1"],
     };
-    let tls = config.trust.client_config(alpn)?;
+    let tls = trust.client_config(alpn)?;
     let mut builder = reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .redirect(reqwest::redirect::Policy::none())
@@ -66,8 +110,13 @@ pub(crate) fn build_client(config: &ClientConfig) -> Result<reqwest::Client, Cli
 /// Opens the sync stream, following 307/308 redirects with a fresh sync
 /// state each hop. Our first message is in the body before the request goes
 /// out. Returns the final URL and the open stream.
+///
+/// The token and the configured trust go only to the configured origin
+/// (scheme, host and port): a hop to any other origin gets no
+/// `Authorization` and is checked against the system's roots. A redirect
+/// from `https://` to `http://` is refused.
 pub(crate) async fn open(
-    http: &reqwest::Client,
+    clients: &Clients,
     config: &ClientConfig,
     doc: &Arc<Document>,
     session: &mut SyncSession,
@@ -91,6 +140,8 @@ pub(crate) async fn open(
             let _ = tx.try_send(line);
         }
         let body = reqwest::Body::wrap_stream(ReceiverStream::new(rx).map(Ok::<_, std::io::Error>));
+        let own_origin = same_origin(&config.url, &url);
+        let http = clients.for_hop(config, own_origin)?;
         let mut request = http
             .put(url.clone())
             .header(CONTENT_TYPE, NDJSON_UTF8)
@@ -102,12 +153,25 @@ pub(crate) async fn open(
             // asked for; on HTTP/2 the header is harmless.
             request = request.header(EXPECT, HeaderValue::from_static("100-continue"));
         }
-        if let Some(token) = &config.token {
+        if let (Some(token), true) = (&config.token, own_origin) {
             request = request.header(AUTHORIZATION, format!("Bearer {token}"));
         }
         let response = request.send().await.map_err(|e| ClientError::Transport {
             url: url.to_string(),
-            reason: describe_reqwest(&e),
+            reason: if own_origin
+                || url.scheme() != "https"
+                || matches!(config.trust, Trust::System)
+            {
+                describe_reqwest(&e)
+            } else {
+                format!(
+                    "{} (reached through a redirect from {}: a certificate pin, --ca or \
+                     --insecure given for that server does not apply here, the system's \
+                     trust does; to trust this server, sync with {url} directly)",
+                    describe_reqwest(&e),
+                    config.url.origin().ascii_serialization(),
+                )
+            },
         })?;
         let status = response.status();
         if status == StatusCode::OK {
@@ -130,7 +194,13 @@ pub(crate) async fn open(
                     reason: format!("more than {MAX_REDIRECTS} redirects"),
                 });
             }
-            tracing::debug!(from = %url, to = %next, "following redirect");
+            if !same_origin(&config.url, &next)
+                && (config.token.is_some() || !matches!(config.trust, Trust::System))
+            {
+                tracing::info!(from = %url, to = %next, "following a redirect to another origin without the token and with the system's trust");
+            } else {
+                tracing::debug!(from = %url, to = %next, "following redirect");
+            }
             url = next;
             *session = SyncSession::new();
             continue;
@@ -166,6 +236,16 @@ fn redirect_target(url: &Url, response: &reqwest::Response) -> Result<Url, Clien
             reason: format!("Location {next} is not http(s)"),
         });
     }
+    if url.scheme() == "https" && next.scheme() == "http" {
+        return Err(ClientError::Redirect {
+            url: url.to_string(),
+            reason: format!(
+                "it points to plain http:// ({next}), which would send the document \
+                 unencrypted; ask the server's owner to redirect to https://, or sync \
+                 with that URL directly if you accept that"
+            ),
+        });
+    }
     Ok(next)
 }
 
@@ -177,7 +257,7 @@ async fn status_error(url: &Url, response: reqwest::Response) -> ClientError {
         .ok()
         .and_then(Result::ok)
         .unwrap_or_default();
-    let message = serde_json::from_slice::<serde_json::Value>(&body)
+    let text = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
         .unwrap_or_else(|| {
@@ -190,12 +270,26 @@ async fn status_error(url: &Url, response: reqwest::Response) -> ClientError {
                 text
             }
         });
+    let message = if status == StatusCode::GONE {
+        // The server keeps a tombstone: the document was deleted there, and
+        // syncing again would only resurrect it.
+        if text.eq_ignore_ascii_case("gone") {
+            DELETED.to_owned()
+        } else {
+            format!("{DELETED} ({text})")
+        }
+    } else {
+        text
+    };
     ClientError::Status {
         url: url.to_string(),
         status: status.as_u16(),
         message,
     }
 }
+
+/// What a `410 Gone` means for a sync.
+const DELETED: &str = "the document was deleted on the server";
 
 /// reqwest's Display hides the cause (e.g. a certificate mismatch); walk the chain.
 pub(crate) fn describe_reqwest(e: &reqwest::Error) -> String {

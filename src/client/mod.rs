@@ -10,9 +10,11 @@
 mod backoff;
 mod exchange;
 mod http;
+mod origin;
 mod status;
 
 pub use backoff::Backoff;
+pub use origin::is_loopback;
 pub use status::ConnectionStatus;
 
 use std::sync::Arc;
@@ -45,8 +47,12 @@ pub enum HttpVersion {
 pub struct ClientConfig {
     /// The document's URL, e.g. `https://host:7450/notes`.
     pub url: Url,
-    /// A bearer token, if the server wants one.
+    /// A bearer token, if the server wants one. It is sent only to this
+    /// URL's origin, never across a redirect to another one.
     pub token: Option<String>,
+    /// Send the token over plain `http://` to a host that is not loopback
+    /// (refused by default: anyone on the path could read it).
+    pub allow_plain_http_tokens: bool,
     /// How to trust the server's certificate.
     pub trust: Trust,
     /// The HTTP version to use.
@@ -66,6 +72,7 @@ impl ClientConfig {
         Self {
             url,
             token: None,
+            allow_plain_http_tokens: false,
             trust: Trust::System,
             http: HttpVersion::Auto,
             max_line: DEFAULT_MAX_LINE,
@@ -107,6 +114,12 @@ pub enum ClientError {
         status: u16,
         /// The server's `{"error"}` text, or the body.
         message: String,
+    },
+    /// A token would have travelled unencrypted to another machine.
+    #[error("refusing to send a token in clear to {host}; use https:// or pass --allow-plain-http-tokens")]
+    PlainHttpToken {
+        /// The host it would have gone to.
+        host: String,
     },
     /// A redirect could not be followed.
     #[error("redirect from {url} not followed: {reason}")]
@@ -160,12 +173,20 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// Whether trying again cannot help (bad URL, refused token, TLS setup).
+    /// Whether trying again cannot help (bad URL, refused token, TLS setup,
+    /// a deleted document, a request the server will never accept).
+    ///
+    /// `507 Insufficient Storage` is not permanent: space may be freed, so a
+    /// live sync reports it and retries later; `5xx` and `429` likewise.
     pub fn is_permanent(&self) -> bool {
         match self {
             Self::BadUrl { .. } | Self::Tls(_) | Self::Redirect { .. } => true,
+            Self::PlainHttpToken { .. } => true,
             Self::Status { status, .. } => {
-                matches!(status, 400 | 401 | 403 | 404 | 405 | 406 | 415)
+                matches!(
+                    status,
+                    400 | 401 | 403 | 404 | 405 | 406 | 410 | 413 | 415 | 421
+                )
             }
             _ => false,
         }
@@ -187,7 +208,7 @@ pub struct SyncReport {
 #[derive(Clone)]
 pub struct SyncClient {
     config: Arc<ClientConfig>,
-    http: reqwest::Client,
+    http: Arc<http::Clients>,
 }
 
 impl std::fmt::Debug for SyncClient {
@@ -199,12 +220,15 @@ impl std::fmt::Debug for SyncClient {
 }
 
 impl SyncClient {
-    /// Builds the HTTP client for `config`.
+    /// Builds the HTTP client for `config`; refuses a token that would go
+    /// over plain `http://` to another machine
+    /// ([`ClientConfig::allow_plain_http_tokens`]).
     pub fn new(config: ClientConfig) -> Result<Self, ClientError> {
-        let http = http::build_client(&config)?;
+        origin::check_token_transport(&config)?;
+        let http = http::Clients::new(&config)?;
         Ok(Self {
             config: Arc::new(config),
-            http,
+            http: Arc::new(http),
         })
     }
 
@@ -292,8 +316,32 @@ impl SyncClient {
         .await
     }
 
-    /// [`SyncClient::sync_live`] with every option.
+    /// [`SyncClient::sync_live`] with every option. Retries every failure,
+    /// permanent ones too (a peer may start sharing the document later).
     pub async fn sync_live_with(&self, doc: &Arc<Document>, options: LiveOptions) {
+        // Cannot fail: only `follow` stops on an error.
+        let _ = self.live(doc, options, false).await;
+    }
+
+    /// Like [`SyncClient::sync_live_with`], but gives up at once when the
+    /// server's answer means retrying cannot help ([`ClientError::is_permanent`]:
+    /// a refused token, a deleted document, …) and returns that error.
+    /// Other failures (unreachable, `5xx` such as `507` for a full disk) are
+    /// reported on the status channel and retried with backoff.
+    pub async fn follow(
+        &self,
+        doc: &Arc<Document>,
+        options: LiveOptions,
+    ) -> Result<(), ClientError> {
+        self.live(doc, options, true).await
+    }
+
+    async fn live(
+        &self,
+        doc: &Arc<Document>,
+        options: LiveOptions,
+        stop_on_permanent: bool,
+    ) -> Result<(), ClientError> {
         let LiveOptions {
             cancel,
             status,
@@ -335,6 +383,11 @@ impl SyncClient {
                         }
                     }
                 }
+                Err(e) if stop_on_permanent && e.is_permanent() => {
+                    tracing::warn!(url = %self.config.url, error = %e, "sync cannot continue");
+                    status.send_replace(ConnectionStatus::Stopped);
+                    return Err(e);
+                }
                 Err(e) => e.to_string(),
             };
             let delay = backoff.next_delay();
@@ -356,6 +409,7 @@ impl SyncClient {
             }
         }
         status.send_replace(ConnectionStatus::Stopped);
+        Ok(())
     }
 }
 
