@@ -7,17 +7,18 @@
 //! from any of them reaches all the others.
 
 mod document;
+pub(crate) mod load;
 
 pub use document::{apply_sync, doc_info, title_of, DocError, Document};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
-use automerge::{Automerge, LoadOptions, OnPartialLoad};
+use automerge::Automerge;
 use tokio::sync::broadcast;
 
 use crate::doc_id::DocId;
-use crate::store::{DocSummary, Store, StoreError};
+use crate::store::{now_ms, DocSummary, Store, StoreError, Tombstone};
 
 /// Something that happened to the set of documents (for UIs and listings).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,20 +76,49 @@ impl Hub {
 
     /// Opens a document, loading it from the store or starting it empty.
     /// An empty document is only written to the store once it changes.
+    ///
+    /// A deleted document (one with a tombstone) is not brought back:
+    /// [`DocError::Tombstoned`]; [`Hub::remove_tombstone`] allows it again.
+    /// Stored chunks that Automerge rejects are quarantined (the `load`
+    /// module explains why), reported with an error log, and
+    /// the document is saved afresh, so what is in memory is what a reload
+    /// gives and no later write depends on a rejected row.
     pub fn open(&self, id: &DocId) -> Result<Arc<Document>, DocError> {
         if let Some(doc) = self.get_open(id) {
             return Ok(doc);
         }
+        if let Some(tombstone) = self.store.tombstone(id)? {
+            return Err(DocError::Tombstoned {
+                id: id.clone(),
+                tombstone,
+            });
+        }
         // Load outside the map lock: a big document takes a while, and other
         // documents should not wait for it.
-        let (loaded, stored) = match self.store.load(id)? {
-            Some(bytes) => (load_tolerant(id, &bytes)?, true),
+        let (loaded, stored) = match self.store.load_parts(id)? {
+            Some(parts) => {
+                let loaded = load::load(&parts)?;
+                if !loaded.rejected.is_empty() {
+                    return self.open_repairing(id);
+                }
+                (loaded.doc, true)
+            }
             None => (Automerge::new(), false),
         };
         let mut open = self.open_map();
         if let Some(doc) = open.get(id).and_then(Weak::upgrade) {
             return Ok(doc); // someone else won the race; use theirs
         }
+        Ok(self.insert(&mut open, id, loaded, stored))
+    }
+
+    fn insert(
+        &self,
+        open: &mut HashMap<DocId, Weak<Document>>,
+        id: &DocId,
+        loaded: Automerge,
+        stored: bool,
+    ) -> Arc<Document> {
         open.retain(|_, weak| weak.strong_count() > 0);
         let doc = Document::new(
             id.clone(),
@@ -98,13 +128,63 @@ impl Hub {
             stored,
         );
         open.insert(id.clone(), Arc::downgrade(&doc));
-        Ok(doc)
+        doc
+    }
+
+    /// Opens a document some of whose chunks Automerge rejects: moves them to
+    /// quarantine and saves what loads as a fresh snapshot.
+    ///
+    /// All of it happens under the map lock, after loading again: with no
+    /// open `Document` for `id` nobody can append to it meanwhile, so the
+    /// snapshot cannot replace a chunk it does not contain.
+    fn open_repairing(&self, id: &DocId) -> Result<Arc<Document>, DocError> {
+        let mut open = self.open_map();
+        if let Some(doc) = open.get(id).and_then(Weak::upgrade) {
+            return Ok(doc);
+        }
+        let Some(parts) = self.store.load_parts(id)? else {
+            return Ok(self.insert(&mut open, id, Automerge::new(), false));
+        };
+        let loaded = load::load(&parts)?;
+        for rejected in &loaded.rejected {
+            tracing::error!(
+                doc = %id,
+                seq = rejected.seq,
+                error = %rejected.error,
+                "a stored change of this document is damaged; it was moved to quarantine and \
+                 the document loaded without it. Run `tandem doctor` for details"
+            );
+            self.store.quarantine(id, rejected.seq, &rejected.error)?;
+        }
+        if !loaded.rejected.is_empty() {
+            self.store
+                .compact(id, &loaded.doc.save(), &doc_info(&loaded.doc))?;
+        }
+        Ok(self.insert(&mut open, id, loaded.doc, true))
+    }
+
+    /// The tombstone of `id`, if it was deleted.
+    pub fn tombstone(&self, id: &DocId) -> Result<Option<Tombstone>, StoreError> {
+        self.store.tombstone(id)
+    }
+
+    /// Forgets the tombstone of `id`, so it can be created again; `false` if
+    /// there was none.
+    pub fn remove_tombstone(&self, id: &DocId) -> Result<bool, StoreError> {
+        self.store.remove_tombstone(id)
     }
 
     /// Opens a document only if it exists (stored, or open in memory).
+    /// A deleted one is [`DocError::Tombstoned`].
     pub fn open_existing(&self, id: &DocId) -> Result<Option<Arc<Document>>, DocError> {
         if let Some(doc) = self.get_open(id) {
             return Ok(Some(doc));
+        }
+        if let Some(tombstone) = self.store.tombstone(id)? {
+            return Err(DocError::Tombstoned {
+                id: id.clone(),
+                tombstone,
+            });
         }
         if self.store.load(id)?.is_none() {
             return Ok(None);
@@ -130,6 +210,34 @@ impl Hub {
         Ok(existed)
     }
 
+    /// Deletes a document and leaves a tombstone, so that it is not brought
+    /// back by a peer or client that still has a copy ([`Hub::open`] answers
+    /// [`DocError::Tombstoned`] from now on). `everywhere` records whether the
+    /// owner asked for peers to delete it too. Returns the tombstone, or
+    /// `None` (and writes nothing) if there was no such document.
+    pub fn delete_with_tombstone(
+        &self,
+        id: &DocId,
+        everywhere: bool,
+    ) -> Result<Option<Tombstone>, DocError> {
+        let heads = match self.get_open(id) {
+            Some(doc) => doc.heads().iter().map(|h| h.to_string()).collect(),
+            None => match self.store.list()?.into_iter().find(|d| &d.id == id) {
+                Some(summary) => summary.heads,
+                None => return Ok(None),
+            },
+        };
+        let tombstone = Tombstone {
+            deleted_at_ms: now_ms(),
+            heads,
+            everywhere,
+        };
+        // The tombstone first: an open racing with the delete then finds it.
+        self.store.put_tombstone(id, &tombstone)?;
+        self.delete(id)?;
+        Ok(Some(tombstone))
+    }
+
     /// Saves every open document's snapshot and checkpoints the store.
     pub fn flush(&self) -> Result<(), StoreError> {
         let docs: Vec<_> = self.open_map().values().filter_map(Weak::upgrade).collect();
@@ -137,22 +245,5 @@ impl Hub {
             doc.compact_now();
         }
         self.store.flush()
-    }
-}
-
-/// Loads stored bytes, keeping whatever valid prefix there is if the tail is
-/// damaged (a single-file store whose process died mid-append).
-fn load_tolerant(id: &DocId, bytes: &[u8]) -> Result<Automerge, DocError> {
-    match Automerge::load(bytes) {
-        Ok(doc) => Ok(doc),
-        Err(strict) => {
-            let doc = Automerge::load_with_options(
-                bytes,
-                LoadOptions::new().on_partial_load(OnPartialLoad::Ignore),
-            )
-            .map_err(|_| DocError::Automerge(strict))?;
-            tracing::warn!(doc = %id, "stored document had a damaged tail; loaded the valid part");
-            Ok(doc)
-        }
     }
 }
