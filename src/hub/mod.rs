@@ -247,3 +247,110 @@ impl Hub {
         self.store.flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{DocInfo, Durability, MemoryStore, SqliteStore};
+    use automerge::transaction::Transactable;
+    use automerge::ReadDoc;
+
+    fn id(s: &str) -> DocId {
+        DocId::parse(s).unwrap()
+    }
+
+    fn put(doc: &Document, key: &str, value: &str) -> Result<(), DocError> {
+        doc.change(|tx| tx.put(automerge::ROOT, key, value))
+    }
+
+    fn keys(doc: &Document) -> Vec<String> {
+        doc.read(|d| d.keys(automerge::ROOT).collect())
+    }
+
+    #[test]
+    fn a_damaged_row_is_quarantined_and_later_writes_survive_a_reload() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let notes = id("notes");
+        {
+            let doc = Hub::new(store.clone()).open(&notes).unwrap();
+            put(&doc, "a", "1").unwrap();
+            put(&doc, "b", "2").unwrap();
+        }
+        store
+            .append(&notes, b"\x85\x6f\x4a\x83garbage", &DocInfo::default())
+            .unwrap();
+        let doc = Hub::new(store.clone()).open(&notes).unwrap();
+        assert_eq!(keys(&doc), ["a", "b"]);
+        let quarantined = store.quarantined().unwrap();
+        assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+        put(&doc, "c", "3").unwrap();
+        drop(doc);
+        let doc = Hub::new(store.clone()).open(&notes).unwrap();
+        assert_eq!(
+            keys(&doc),
+            ["a", "b", "c"],
+            "the write after the repair stuck"
+        );
+        assert_eq!(store.quarantined().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_tombstoned_document_is_not_reopened_until_its_tombstone_is_removed() {
+        let hub = Hub::new(Arc::new(MemoryStore::new()));
+        let gone = id("gone");
+        let doc = hub.open(&gone).unwrap();
+        put(&doc, "k", "v").unwrap();
+        let heads: Vec<String> = doc.heads().iter().map(|h| h.to_string()).collect();
+        let tombstone = hub.delete_with_tombstone(&gone, true).unwrap().unwrap();
+        assert_eq!((tombstone.heads, tombstone.everywhere), (heads, true));
+        assert!(doc.is_deleted());
+        assert!(put(&doc, "k", "again").is_err());
+        drop(doc);
+        assert!(matches!(hub.open(&gone), Err(DocError::Tombstoned { .. })));
+        assert!(matches!(
+            hub.open_existing(&gone),
+            Err(DocError::Tombstoned { .. })
+        ));
+        assert!(hub.tombstone(&gone).unwrap().is_some());
+        assert!(hub.list().unwrap().is_empty());
+        assert_eq!(
+            hub.delete_with_tombstone(&id("never"), false).unwrap(),
+            None
+        );
+        assert!(hub.remove_tombstone(&gone).unwrap());
+        assert!(
+            keys(&hub.open(&gone).unwrap()).is_empty(),
+            "a new, empty document"
+        );
+    }
+
+    #[test]
+    fn a_change_that_does_not_fit_on_disk_is_disk_full_and_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let notes = id("notes");
+        {
+            let store = Arc::new(SqliteStore::open_dir(dir.path(), Durability::Process).unwrap());
+            let hub = Hub::new(store.clone());
+            let doc = hub.open(&notes).unwrap();
+            put(&doc, "a", "1").unwrap();
+            put(&doc, "b", "2").unwrap();
+            let heads = doc.heads();
+            store.set_max_page_count(store.page_count());
+            // Random text does not compress, so it needs new pages.
+            let big: String = (0..200_000)
+                .map(|i| char::from(b'a' + ((i * 7919 + i / 13) % 26) as u8))
+                .collect();
+            let err = put(&doc, "big", &big).unwrap_err();
+            assert!(
+                matches!(&err, DocError::Store(e) if e.is_disk_full()),
+                "{err:?}"
+            );
+            assert_eq!(doc.heads(), heads, "the failed change is rolled back");
+            assert_eq!(keys(&doc), ["a", "b"]);
+        }
+        let hub = Hub::new(Arc::new(
+            SqliteStore::open_dir(dir.path(), Durability::Process).unwrap(),
+        ));
+        assert_eq!(keys(&hub.open(&notes).unwrap()), ["a", "b"]);
+    }
+}

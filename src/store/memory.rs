@@ -181,3 +181,38 @@ impl Store for MemoryStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_quarantine_and_tombstones_behave_like_the_sqlite_store() {
+        let store = MemoryStore::new();
+        let id = DocId::parse("m").unwrap();
+        for chunk in [b"a", b"b", b"c"] {
+            store.append(&id, chunk, &DocInfo::default()).unwrap();
+        }
+        let seqs: Vec<i64> = store
+            .load_parts(&id)
+            .unwrap()
+            .unwrap()
+            .chunks
+            .iter()
+            .map(|c| c.seq)
+            .collect();
+        store.quarantine(&id, seqs[1], "bad").unwrap();
+        assert_eq!(store.load(&id).unwrap().unwrap(), b"ac");
+        assert_eq!(store.quarantined().unwrap()[0].seq, seqs[1]);
+        let tombstone = Tombstone {
+            deleted_at_ms: 1,
+            heads: vec![],
+            everywhere: false,
+        };
+        store.put_tombstone(&id, &tombstone).unwrap();
+        assert_eq!(store.tombstone(&id).unwrap(), Some(tombstone));
+        assert!(store.remove_tombstone(&id).unwrap());
+        assert!(store.delete(&id).unwrap());
+        assert!(store.quarantined().unwrap().is_empty());
+    }
+}
