@@ -141,3 +141,24 @@ impl Store for FileStore {
         self.scratch.put_setting(key, value)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `/dev/full` answers every write with ENOSPC, as a full disk does.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_write_to_a_full_disk_is_disk_full() {
+        let store = FileStore::new("/dev/full");
+        let id = DocId::parse("x").unwrap();
+        let err = store
+            .append(&id, b"change", &DocInfo::default())
+            .unwrap_err();
+        assert!(err.is_disk_full(), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "the disk holding /dev/full is full; free some space and try again"
+        );
+    }
+}

@@ -121,9 +121,20 @@ impl SqliteStore {
     fn open_in(data_dir: &Path, durability: Durability, lock: bool) -> Result<Self, StoreError> {
         perms::ensure_private_dir(data_dir)
             .map_err(|source| StoreError::io("create data directory", data_dir, source))?;
-        let lock = lock.then(|| DirLock::acquire(data_dir)).transpose()?;
+        let held = lock.then(|| DirLock::acquire(data_dir)).transpose()?;
         let mut store = Self::open(&data_dir.join(Self::FILE_NAME), durability)?;
-        store._lock = lock;
+        if lock {
+            // Said at every start, not only when the rows were set aside.
+            let quarantined = store.quarantined()?;
+            if !quarantined.is_empty() {
+                tracing::error!(
+                    dir = %data_dir.display(),
+                    count = quarantined.len(),
+                    "some stored changes are damaged and quarantined; run `tandem doctor` for details"
+                );
+            }
+        }
+        store._lock = held;
         Ok(store)
     }
 
