@@ -108,6 +108,14 @@ impl Identity {
         if !cert.exists() || !key.exists() {
             generate_self_signed(&cert, &key)?;
         }
+        // A key left readable by an older version is tightened to 0600.
+        use crate::store::perms::{tighten, DIR_MODE, FILE_MODE};
+        for (path, mode) in [(&dir, DIR_MODE), (&key, FILE_MODE)] {
+            tighten(path, mode).map_err(|source| TlsError::Write {
+                path: path.display().to_string(),
+                source,
+            })?;
+        }
         Self::from_pem_files(&cert, &key)
     }
 
@@ -142,7 +150,7 @@ fn generate_self_signed(cert_path: &PathBuf, key_path: &PathBuf) -> Result<(), T
     let certified = rcgen::generate_simple_self_signed(names)?;
     let write = |path: &PathBuf, contents: String| {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| TlsError::Write {
+            crate::store::perms::ensure_private_dir(parent).map_err(|source| TlsError::Write {
                 path: parent.display().to_string(),
                 source,
             })?;
@@ -157,17 +165,7 @@ fn generate_self_signed(cert_path: &PathBuf, key_path: &PathBuf) -> Result<(), T
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options.open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
+    crate::store::perms::write_private_file(path, bytes)
 }
 
 /// A SHA-256 certificate fingerprint.
@@ -417,5 +415,20 @@ mod tests {
         Trust::Pinned(first.fingerprint())
             .client_config(&[b"h2"])
             .unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_private_key_is_owner_only_whatever_the_umask_and_an_old_loose_one_is_tightened() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        Identity::self_signed_in(dir.path()).unwrap();
+        let key = dir.path().join("tls/key.pem");
+        assert_eq!(mode(&key), 0o600);
+        assert_eq!(mode(&dir.path().join("tls")), 0o700);
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        Identity::self_signed_in(dir.path()).unwrap();
+        assert_eq!(mode(&key), 0o600);
     }
 }

@@ -23,7 +23,7 @@ pub(crate) fn run(args: DocsArgs) -> Result<(), CliError> {
     if !dir.join(SqliteStore::FILE_NAME).exists() {
         return Err(format!("no Tandem store in {}", dir.display()).into());
     }
-    let docs = SqliteStore::open_dir(&dir, Durability::Process)?.list()?;
+    let docs = SqliteStore::open_dir_unlocked(&dir, Durability::Process)?.list()?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&docs)?);
         return Ok(());

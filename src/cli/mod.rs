@@ -4,6 +4,7 @@
 mod cat;
 mod credentials;
 mod docs;
+mod doctor;
 mod edit;
 mod peers;
 mod remote;
@@ -36,6 +37,8 @@ enum Command {
     Edit(edit::EditArgs),
     /// List the documents in a data directory.
     Docs(docs::DocsArgs),
+    /// Check a data directory: lock, permissions, damaged or quarantined changes.
+    Doctor(doctor::DoctorArgs),
     /// List the LAN peers a running Tandem has discovered.
     Peers(peers::PeersArgs),
     /// Set a document's share policy (private, lan, link).
@@ -86,6 +89,7 @@ pub fn main() -> ExitCode {
             Command::Cat(args) => cat::run(args).await,
             Command::Edit(args) => edit::run(args),
             Command::Docs(args) => docs::run(args),
+            Command::Doctor(args) => doctor::run(args),
             Command::Peers(args) => peers::run(args).await,
             Command::Share(args) => share::run(args).await,
         }

@@ -39,7 +39,7 @@ pub(crate) async fn run(args: ShareArgs) -> Result<(), CliError> {
         if !dir.join(SqliteStore::FILE_NAME).exists() {
             return Err(format!("no Tandem store in {}", dir.display()).into());
         }
-        let store = SqliteStore::open_dir(dir, Durability::Process)?;
+        let store = SqliteStore::open_dir_unlocked(dir, Durability::Process)?;
         crate::share::save(&store, &id, Some(args.policy))?;
         println!("{id} is now {}", args.policy);
         return Ok(());

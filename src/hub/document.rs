@@ -17,7 +17,7 @@ use tokio::sync::watch;
 
 use crate::doc_id::DocId;
 use crate::protocol::SyncSession;
-use crate::store::{DocInfo, Store, StoreError};
+use crate::store::{DocInfo, Store, StoreError, Tombstone};
 
 /// Why an operation on a document failed.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +32,15 @@ pub enum DocError {
     /// The document was deleted while in use.
     #[error("document {0} was deleted")]
     Deleted(DocId),
+    /// The document was deleted earlier and its tombstone forbids bringing
+    /// it back; the owner can remove the tombstone to create it again.
+    #[error("document {id} was deleted; it is not recreated unless its owner allows it again")]
+    Tombstoned {
+        /// The document.
+        id: DocId,
+        /// When and how it was deleted.
+        tombstone: Tombstone,
+    },
 }
 
 /// An open document.

@@ -7,17 +7,18 @@
 //! from any of them reaches all the others.
 
 mod document;
+pub(crate) mod load;
 
 pub use document::{apply_sync, doc_info, title_of, DocError, Document};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
-use automerge::{Automerge, LoadOptions, OnPartialLoad};
+use automerge::Automerge;
 use tokio::sync::broadcast;
 
 use crate::doc_id::DocId;
-use crate::store::{DocSummary, Store, StoreError};
+use crate::store::{now_ms, DocSummary, Store, StoreError, Tombstone};
 
 /// Something that happened to the set of documents (for UIs and listings).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,20 +76,49 @@ impl Hub {
 
     /// Opens a document, loading it from the store or starting it empty.
     /// An empty document is only written to the store once it changes.
+    ///
+    /// A deleted document (one with a tombstone) is not brought back:
+    /// [`DocError::Tombstoned`]; [`Hub::remove_tombstone`] allows it again.
+    /// Stored chunks that Automerge rejects are quarantined (the `load`
+    /// module explains why), reported with an error log, and
+    /// the document is saved afresh, so what is in memory is what a reload
+    /// gives and no later write depends on a rejected row.
     pub fn open(&self, id: &DocId) -> Result<Arc<Document>, DocError> {
         if let Some(doc) = self.get_open(id) {
             return Ok(doc);
         }
+        if let Some(tombstone) = self.store.tombstone(id)? {
+            return Err(DocError::Tombstoned {
+                id: id.clone(),
+                tombstone,
+            });
+        }
         // Load outside the map lock: a big document takes a while, and other
         // documents should not wait for it.
-        let (loaded, stored) = match self.store.load(id)? {
-            Some(bytes) => (load_tolerant(id, &bytes)?, true),
+        let (loaded, stored) = match self.store.load_parts(id)? {
+            Some(parts) => {
+                let loaded = load::load(&parts)?;
+                if !loaded.rejected.is_empty() {
+                    return self.open_repairing(id);
+                }
+                (loaded.doc, true)
+            }
             None => (Automerge::new(), false),
         };
         let mut open = self.open_map();
         if let Some(doc) = open.get(id).and_then(Weak::upgrade) {
             return Ok(doc); // someone else won the race; use theirs
         }
+        Ok(self.insert(&mut open, id, loaded, stored))
+    }
+
+    fn insert(
+        &self,
+        open: &mut HashMap<DocId, Weak<Document>>,
+        id: &DocId,
+        loaded: Automerge,
+        stored: bool,
+    ) -> Arc<Document> {
         open.retain(|_, weak| weak.strong_count() > 0);
         let doc = Document::new(
             id.clone(),
@@ -98,13 +128,63 @@ impl Hub {
             stored,
         );
         open.insert(id.clone(), Arc::downgrade(&doc));
-        Ok(doc)
+        doc
+    }
+
+    /// Opens a document some of whose chunks Automerge rejects: moves them to
+    /// quarantine and saves what loads as a fresh snapshot.
+    ///
+    /// All of it happens under the map lock, after loading again: with no
+    /// open `Document` for `id` nobody can append to it meanwhile, so the
+    /// snapshot cannot replace a chunk it does not contain.
+    fn open_repairing(&self, id: &DocId) -> Result<Arc<Document>, DocError> {
+        let mut open = self.open_map();
+        if let Some(doc) = open.get(id).and_then(Weak::upgrade) {
+            return Ok(doc);
+        }
+        let Some(parts) = self.store.load_parts(id)? else {
+            return Ok(self.insert(&mut open, id, Automerge::new(), false));
+        };
+        let loaded = load::load(&parts)?;
+        for rejected in &loaded.rejected {
+            tracing::error!(
+                doc = %id,
+                seq = rejected.seq,
+                error = %rejected.error,
+                "a stored change of this document is damaged; it was moved to quarantine and \
+                 the document loaded without it. Run `tandem doctor` for details"
+            );
+            self.store.quarantine(id, rejected.seq, &rejected.error)?;
+        }
+        if !loaded.rejected.is_empty() {
+            self.store
+                .compact(id, &loaded.doc.save(), &doc_info(&loaded.doc))?;
+        }
+        Ok(self.insert(&mut open, id, loaded.doc, true))
+    }
+
+    /// The tombstone of `id`, if it was deleted.
+    pub fn tombstone(&self, id: &DocId) -> Result<Option<Tombstone>, StoreError> {
+        self.store.tombstone(id)
+    }
+
+    /// Forgets the tombstone of `id`, so it can be created again; `false` if
+    /// there was none.
+    pub fn remove_tombstone(&self, id: &DocId) -> Result<bool, StoreError> {
+        self.store.remove_tombstone(id)
     }
 
     /// Opens a document only if it exists (stored, or open in memory).
+    /// A deleted one is [`DocError::Tombstoned`].
     pub fn open_existing(&self, id: &DocId) -> Result<Option<Arc<Document>>, DocError> {
         if let Some(doc) = self.get_open(id) {
             return Ok(Some(doc));
+        }
+        if let Some(tombstone) = self.store.tombstone(id)? {
+            return Err(DocError::Tombstoned {
+                id: id.clone(),
+                tombstone,
+            });
         }
         if self.store.load(id)?.is_none() {
             return Ok(None);
@@ -130,6 +210,34 @@ impl Hub {
         Ok(existed)
     }
 
+    /// Deletes a document and leaves a tombstone, so that it is not brought
+    /// back by a peer or client that still has a copy ([`Hub::open`] answers
+    /// [`DocError::Tombstoned`] from now on). `everywhere` records whether the
+    /// owner asked for peers to delete it too. Returns the tombstone, or
+    /// `None` (and writes nothing) if there was no such document.
+    pub fn delete_with_tombstone(
+        &self,
+        id: &DocId,
+        everywhere: bool,
+    ) -> Result<Option<Tombstone>, DocError> {
+        let heads = match self.get_open(id) {
+            Some(doc) => doc.heads().iter().map(|h| h.to_string()).collect(),
+            None => match self.store.list()?.into_iter().find(|d| &d.id == id) {
+                Some(summary) => summary.heads,
+                None => return Ok(None),
+            },
+        };
+        let tombstone = Tombstone {
+            deleted_at_ms: now_ms(),
+            heads,
+            everywhere,
+        };
+        // The tombstone first: an open racing with the delete then finds it.
+        self.store.put_tombstone(id, &tombstone)?;
+        self.delete(id)?;
+        Ok(Some(tombstone))
+    }
+
     /// Saves every open document's snapshot and checkpoints the store.
     pub fn flush(&self) -> Result<(), StoreError> {
         let docs: Vec<_> = self.open_map().values().filter_map(Weak::upgrade).collect();
@@ -140,19 +248,109 @@ impl Hub {
     }
 }
 
-/// Loads stored bytes, keeping whatever valid prefix there is if the tail is
-/// damaged (a single-file store whose process died mid-append).
-fn load_tolerant(id: &DocId, bytes: &[u8]) -> Result<Automerge, DocError> {
-    match Automerge::load(bytes) {
-        Ok(doc) => Ok(doc),
-        Err(strict) => {
-            let doc = Automerge::load_with_options(
-                bytes,
-                LoadOptions::new().on_partial_load(OnPartialLoad::Ignore),
-            )
-            .map_err(|_| DocError::Automerge(strict))?;
-            tracing::warn!(doc = %id, "stored document had a damaged tail; loaded the valid part");
-            Ok(doc)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{DocInfo, Durability, MemoryStore, SqliteStore};
+    use automerge::transaction::Transactable;
+    use automerge::ReadDoc;
+
+    fn id(s: &str) -> DocId {
+        DocId::parse(s).unwrap()
+    }
+
+    fn put(doc: &Document, key: &str, value: &str) -> Result<(), DocError> {
+        doc.change(|tx| tx.put(automerge::ROOT, key, value))
+    }
+
+    fn keys(doc: &Document) -> Vec<String> {
+        doc.read(|d| d.keys(automerge::ROOT).collect())
+    }
+
+    #[test]
+    fn a_damaged_row_is_quarantined_and_later_writes_survive_a_reload() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let notes = id("notes");
+        {
+            let doc = Hub::new(store.clone()).open(&notes).unwrap();
+            put(&doc, "a", "1").unwrap();
+            put(&doc, "b", "2").unwrap();
         }
+        store
+            .append(&notes, b"\x85\x6f\x4a\x83garbage", &DocInfo::default())
+            .unwrap();
+        let doc = Hub::new(store.clone()).open(&notes).unwrap();
+        assert_eq!(keys(&doc), ["a", "b"]);
+        let quarantined = store.quarantined().unwrap();
+        assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+        put(&doc, "c", "3").unwrap();
+        drop(doc);
+        let doc = Hub::new(store.clone()).open(&notes).unwrap();
+        assert_eq!(
+            keys(&doc),
+            ["a", "b", "c"],
+            "the write after the repair stuck"
+        );
+        assert_eq!(store.quarantined().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_tombstoned_document_is_not_reopened_until_its_tombstone_is_removed() {
+        let hub = Hub::new(Arc::new(MemoryStore::new()));
+        let gone = id("gone");
+        let doc = hub.open(&gone).unwrap();
+        put(&doc, "k", "v").unwrap();
+        let heads: Vec<String> = doc.heads().iter().map(|h| h.to_string()).collect();
+        let tombstone = hub.delete_with_tombstone(&gone, true).unwrap().unwrap();
+        assert_eq!((tombstone.heads, tombstone.everywhere), (heads, true));
+        assert!(doc.is_deleted());
+        assert!(put(&doc, "k", "again").is_err());
+        drop(doc);
+        assert!(matches!(hub.open(&gone), Err(DocError::Tombstoned { .. })));
+        assert!(matches!(
+            hub.open_existing(&gone),
+            Err(DocError::Tombstoned { .. })
+        ));
+        assert!(hub.tombstone(&gone).unwrap().is_some());
+        assert!(hub.list().unwrap().is_empty());
+        assert_eq!(
+            hub.delete_with_tombstone(&id("never"), false).unwrap(),
+            None
+        );
+        assert!(hub.remove_tombstone(&gone).unwrap());
+        assert!(
+            keys(&hub.open(&gone).unwrap()).is_empty(),
+            "a new, empty document"
+        );
+    }
+
+    #[test]
+    fn a_change_that_does_not_fit_on_disk_is_disk_full_and_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let notes = id("notes");
+        {
+            let store = Arc::new(SqliteStore::open_dir(dir.path(), Durability::Process).unwrap());
+            let hub = Hub::new(store.clone());
+            let doc = hub.open(&notes).unwrap();
+            put(&doc, "a", "1").unwrap();
+            put(&doc, "b", "2").unwrap();
+            let heads = doc.heads();
+            store.set_max_page_count(store.page_count());
+            // Random text does not compress, so it needs new pages.
+            let big: String = (0..200_000)
+                .map(|i| char::from(b'a' + ((i * 7919 + i / 13) % 26) as u8))
+                .collect();
+            let err = put(&doc, "big", &big).unwrap_err();
+            assert!(
+                matches!(&err, DocError::Store(e) if e.is_disk_full()),
+                "{err:?}"
+            );
+            assert_eq!(doc.heads(), heads, "the failed change is rolled back");
+            assert_eq!(keys(&doc), ["a", "b"]);
+        }
+        let hub = Hub::new(Arc::new(
+            SqliteStore::open_dir(dir.path(), Durability::Process).unwrap(),
+        ));
+        assert_eq!(keys(&hub.open(&notes).unwrap()), ["a", "b"]);
     }
 }

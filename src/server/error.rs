@@ -104,6 +104,8 @@ impl From<DocError> for ApiError {
         match e {
             DocError::Automerge(e) => Self::BadRequest(format!("automerge rejected the data: {e}")),
             DocError::Deleted(id) => Self::NotFound(format!("document {id} was deleted")),
+            // TODO(lead): 410 Gone for a tombstone, 507 for StoreError::DiskFull.
+            e @ DocError::Tombstoned { .. } => Self::NotFound(e.to_string()),
             DocError::Store(e) => Self::Internal(e.to_string()),
         }
     }

@@ -79,6 +79,7 @@ impl ServiceError {
             Self::BadInput(_) => "bad-input",
             Self::Doc(DocError::Automerge(_)) => "bad-document",
             Self::Doc(DocError::Deleted(_)) => "not-found",
+            Self::Doc(DocError::Tombstoned { .. }) => "deleted",
             Self::Doc(_) | Self::Store(_) => "storage",
             Self::Client(_) | Self::Unreachable(_) => "remote",
             Self::Peer(PeerError::CertificateChanged { .. }) => "certificate-changed",

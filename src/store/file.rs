@@ -10,10 +10,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::{now_ms, Backlog, DocInfo, DocSummary, MemoryStore, Store, StoreError};
+use super::{now_ms, Backlog, DocInfo, DocSummary, MemoryStore, Store, StoreError, Tombstone};
 use crate::doc_id::DocId;
 
-/// A [`Store`] holding a single document in a file.
+/// A [`Store`] holding a single document in a file. Sync states, settings
+/// and tombstones live in memory only.
 pub struct FileStore {
     path: PathBuf,
     backlog: Mutex<Backlog>,
@@ -37,11 +38,7 @@ impl FileStore {
     }
 
     fn io(&self, op: &'static str) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-        move |source| StoreError::Io {
-            op,
-            path: self.path.display().to_string(),
-            source,
-        }
+        move |source| StoreError::io(op, &self.path, source)
     }
 
     /// Writes `bytes` as the whole file, atomically.
@@ -116,6 +113,18 @@ impl Store for FileStore {
         )))
     }
 
+    fn put_tombstone(&self, id: &DocId, tombstone: &Tombstone) -> Result<(), StoreError> {
+        self.scratch.put_tombstone(id, tombstone)
+    }
+
+    fn tombstone(&self, id: &DocId) -> Result<Option<Tombstone>, StoreError> {
+        self.scratch.tombstone(id)
+    }
+
+    fn remove_tombstone(&self, id: &DocId) -> Result<bool, StoreError> {
+        self.scratch.remove_tombstone(id)
+    }
+
     fn load_sync_state(&self, id: &DocId, peer: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.scratch.load_sync_state(id, peer)
     }
@@ -130,5 +139,26 @@ impl Store for FileStore {
 
     fn put_setting(&self, key: &str, value: Option<&str>) -> Result<(), StoreError> {
         self.scratch.put_setting(key, value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `/dev/full` answers every write with ENOSPC, as a full disk does.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_write_to_a_full_disk_is_disk_full() {
+        let store = FileStore::new("/dev/full");
+        let id = DocId::parse("x").unwrap();
+        let err = store
+            .append(&id, b"change", &DocInfo::default())
+            .unwrap_err();
+        assert!(err.is_disk_full(), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "the disk holding /dev/full is full; free some space and try again"
+        );
     }
 }

@@ -9,10 +9,13 @@
 //! [`Store::append`] returning only once the chunk is written.
 
 mod file;
+mod lock;
 mod memory;
+pub mod perms;
 mod sqlite;
 
 pub use file::FileStore;
+pub use lock::DirLock;
 pub use memory::MemoryStore;
 pub use sqlite::{Durability, SqliteStore};
 
@@ -91,6 +94,89 @@ pub enum StoreError {
     /// The store cannot hold this document (a single-file store asked for another ID).
     #[error("{0}")]
     Unsupported(String),
+    /// Another process holds the data directory's lock.
+    #[error("another Tandem is already using {dir} ({}); stop it or pass another --data-dir", pid_text(.pid))]
+    Locked {
+        /// The data directory.
+        dir: String,
+        /// The process holding it, as it wrote into the lock file.
+        pid: Option<u32>,
+    },
+    /// A write failed because the disk (or the database's size limit) is full;
+    /// nothing of the failed write was kept.
+    #[error("the disk holding {path} is full; free some space and try again")]
+    DiskFull {
+        /// The file that could not grow.
+        path: String,
+    },
+}
+
+fn pid_text(pid: &Option<u32>) -> String {
+    pid.map_or_else(|| "pid unknown".to_owned(), |pid| format!("pid {pid}"))
+}
+
+impl StoreError {
+    /// Whether the failure was a full disk (HTTP 507 at the edge).
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, Self::DiskFull { .. })
+    }
+
+    /// An I/O failure on `path`, as [`StoreError::DiskFull`] when the disk is full.
+    pub(crate) fn io(op: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
+        let path = path.display().to_string();
+        if source.kind() == std::io::ErrorKind::StorageFull {
+            Self::DiskFull { path }
+        } else {
+            Self::Io { op, path, source }
+        }
+    }
+}
+
+/// The record left behind by a deleted document, so that a peer or a client
+/// still holding a copy does not silently bring it back.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Tombstone {
+    /// When the document was deleted, in milliseconds since the Unix epoch.
+    pub deleted_at_ms: i64,
+    /// The document's heads (hex) when it was deleted.
+    pub heads: Vec<String>,
+    /// Whether the owner asked for it to be deleted on peers too ("delete
+    /// everywhere") rather than only here.
+    pub everywhere: bool,
+}
+
+/// A document's stored bytes, row by row, so that one damaged row can be set
+/// aside without losing the others.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredDoc {
+    /// The snapshot (a saved document), empty if none.
+    pub snapshot: Vec<u8>,
+    /// The chunks appended since, in order.
+    pub chunks: Vec<StoredChunk>,
+}
+
+/// One appended chunk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredChunk {
+    /// Its position in the store (increasing with every append).
+    pub seq: i64,
+    /// Change chunks, as from `Automerge::save_after`.
+    pub data: Vec<u8>,
+}
+
+/// A chunk that Automerge rejected on load, moved aside instead of deleted.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct QuarantinedRow {
+    /// The document it belonged to.
+    pub doc_id: String,
+    /// Its position among the document's chunks.
+    pub seq: i64,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Why it was rejected.
+    pub error: String,
+    /// When it was quarantined, in milliseconds since the Unix epoch.
+    pub quarantined_ms: i64,
 }
 
 /// Persistent storage for documents, per-peer sync states and settings.
@@ -117,6 +203,33 @@ pub trait Store: Send + Sync + 'static {
     fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError>;
     /// Stores a setting (JSON text); `None` removes it.
     fn put_setting(&self, key: &str, value: Option<&str>) -> Result<(), StoreError>;
+    /// The document's stored rows (snapshot, then each chunk on its own), or
+    /// `None` if unknown. Stores without rows return everything as the snapshot.
+    fn load_parts(&self, id: &DocId) -> Result<Option<StoredDoc>, StoreError> {
+        Ok(self.load(id)?.map(|snapshot| StoredDoc {
+            snapshot,
+            chunks: Vec::new(),
+        }))
+    }
+    /// Moves the chunk `seq` of `id` out of the document into quarantine,
+    /// recording `error`. A chunk already gone is not an error.
+    fn quarantine(&self, id: &DocId, seq: i64, error: &str) -> Result<(), StoreError> {
+        let _ = (seq, error);
+        Err(StoreError::Unsupported(format!(
+            "this store keeps no separate rows to quarantine for {id}"
+        )))
+    }
+    /// Every quarantined chunk, by document then position.
+    fn quarantined(&self) -> Result<Vec<QuarantinedRow>, StoreError> {
+        Ok(Vec::new())
+    }
+    /// Records that `id` was deleted (replacing any earlier tombstone).
+    fn put_tombstone(&self, id: &DocId, tombstone: &Tombstone) -> Result<(), StoreError>;
+    /// The tombstone of `id`, if it was deleted and not brought back since.
+    fn tombstone(&self, id: &DocId) -> Result<Option<Tombstone>, StoreError>;
+    /// Forgets the tombstone of `id` (the owner recreates the document);
+    /// `false` if there was none.
+    fn remove_tombstone(&self, id: &DocId) -> Result<bool, StoreError>;
     /// Makes everything written so far durable and tidy (checkpoint); called at shutdown.
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())

@@ -6,13 +6,22 @@
 //! transaction; with WAL and `synchronous=NORMAL` a commit survives the process
 //! being killed (the WAL is written before `append` returns) but not a power
 //! cut; `Durability::Full` fsyncs every commit for that.
+//!
+//! A server holds the data directory's [`DirLock`] for the store's lifetime
+//! (two servers would compact each other's changes away); the directory is
+//! `0700` and the database files `0600` (see [`super::perms`]). A chunk that
+//! Automerge rejects is moved to the `quarantine` table rather than deleted,
+//! and a full disk is reported as [`StoreError::DiskFull`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{now_ms, Backlog, DocInfo, DocSummary, Store, StoreError};
+use super::{
+    now_ms, perms, Backlog, DirLock, DocInfo, DocSummary, QuarantinedRow, Store, StoreError,
+    StoredChunk, StoredDoc, Tombstone,
+};
 use crate::doc_id::DocId;
 
 /// How hard each commit works to stay on disk.
@@ -29,6 +38,8 @@ pub enum Durability {
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// Held (not read) for as long as the store is open.
+    _lock: Option<DirLock>,
 }
 
 const SCHEMA: &str = "
@@ -59,29 +70,82 @@ CREATE TABLE IF NOT EXISTS settings (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS quarantine (
+    doc_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    bytes BLOB NOT NULL,
+    error TEXT NOT NULL,
+    time_ms INTEGER NOT NULL,
+    PRIMARY KEY (doc_id, seq)
+);
+CREATE TABLE IF NOT EXISTS tombstones (
+    doc_id TEXT PRIMARY KEY,
+    deleted_ms INTEGER NOT NULL,
+    heads TEXT NOT NULL,
+    everywhere INTEGER NOT NULL
+);
 ";
 
-fn db(op: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
-    move |source| StoreError::Database { op, source }
+/// Turns a SQLite error into a [`StoreError`]: a full disk (or a database at
+/// its size limit) becomes [`StoreError::DiskFull`] naming `path`.
+fn db<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError + 'a {
+    move |source| match &source {
+        rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::DiskFull => {
+            StoreError::DiskFull {
+                path: path.display().to_string(),
+            }
+        }
+        _ => StoreError::Database { op, source },
+    }
 }
 
 impl SqliteStore {
     /// The database file name inside a data directory.
     pub const FILE_NAME: &'static str = "tandem.sqlite3";
 
-    /// Opens (creating if needed) the store in `data_dir`.
+    /// Opens (creating if needed) the store in `data_dir` for a server: takes
+    /// the directory's lock for the store's lifetime, so a second one fails
+    /// with [`StoreError::Locked`]. The directory is made `0700`.
     pub fn open_dir(data_dir: &Path, durability: Durability) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
-            op: "create data directory",
-            path: data_dir.display().to_string(),
-            source,
-        })?;
-        Self::open(&data_dir.join(Self::FILE_NAME), durability)
+        Self::open_in(data_dir, durability, true)
     }
 
-    /// Opens (creating if needed) the database file at `path`.
+    /// Opens the store in `data_dir` without the lock, for short-lived tools
+    /// that may run next to a server (`tandem docs`, `tandem doctor`,
+    /// `tandem share --data-dir`): SQLite keeps their reads and small writes
+    /// consistent with the server's.
+    pub fn open_dir_unlocked(data_dir: &Path, durability: Durability) -> Result<Self, StoreError> {
+        Self::open_in(data_dir, durability, false)
+    }
+
+    fn open_in(data_dir: &Path, durability: Durability, lock: bool) -> Result<Self, StoreError> {
+        perms::ensure_private_dir(data_dir)
+            .map_err(|source| StoreError::io("create data directory", data_dir, source))?;
+        let held = lock.then(|| DirLock::acquire(data_dir)).transpose()?;
+        let mut store = Self::open(&data_dir.join(Self::FILE_NAME), durability)?;
+        if lock {
+            // Said at every start, not only when the rows were set aside.
+            let quarantined = store.quarantined()?;
+            if !quarantined.is_empty() {
+                tracing::error!(
+                    dir = %data_dir.display(),
+                    count = quarantined.len(),
+                    "some stored changes are damaged and quarantined; run `tandem doctor` for details"
+                );
+            }
+        }
+        store._lock = held;
+        Ok(store)
+    }
+
+    /// Opens (creating if needed) the database file at `path`, with mode
+    /// `0600` for it and its `-wal`/`-shm` files. Takes no lock.
     pub fn open(path: &Path, durability: Durability) -> Result<Self, StoreError> {
-        let conn = Connection::open(path).map_err(db("open the database"))?;
+        // Created by us, not by SQLite, so its mode does not depend on the
+        // umask; SQLite gives the -wal and -shm files the database's mode.
+        perms::open_private_file(path)
+            .map_err(|source| StoreError::io("create the database", path, source))?;
+        let conn = Connection::open(path).map_err(db(path, "open the database"))?;
         let sync = match durability {
             Durability::Process => "NORMAL",
             Durability::Full => "FULL",
@@ -89,12 +153,20 @@ impl SqliteStore {
         conn.execute_batch(&format!(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;"
         ))
-        .map_err(db("configure the database"))?;
+        .map_err(db(path, "configure the database"))?;
         conn.execute_batch(SCHEMA)
-            .map_err(db("create the schema"))?;
+            .map_err(db(path, "create the schema"))?;
+        for suffix in ["-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            let file = PathBuf::from(name);
+            perms::tighten(&file, perms::FILE_MODE)
+                .map_err(|source| StoreError::io("set the mode of", &file, source))?;
+        }
         Ok(Self {
             conn: Mutex::new(conn),
             path: path.to_owned(),
+            _lock: None,
         })
     }
 
@@ -107,6 +179,34 @@ impl SqliteStore {
         // A panic while holding the lock cannot leave SQLite inconsistent
         // (transactions roll back), so a poisoned lock is still usable.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn err(&self, op: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
+        db(&self.path, op)
+    }
+
+    /// Caps the database at `pages` pages (SQLite's `max_page_count`), so
+    /// tests can fill the "disk".
+    #[cfg(test)]
+    pub(crate) fn set_max_page_count(&self, pages: u64) {
+        let conn = self.conn();
+        let current: u64 = conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap_or(0);
+        conn.query_row(
+            &format!("PRAGMA max_page_count = {}", pages.max(current)),
+            [],
+            |_| Ok(()),
+        )
+        .unwrap_or(());
+    }
+
+    /// The database's size in pages now (for tests that fill it).
+    #[cfg(test)]
+    pub(crate) fn page_count(&self) -> u64 {
+        self.conn()
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap_or(0)
     }
 }
 
@@ -124,17 +224,19 @@ impl Store for SqliteStore {
                 |r| r.get(0),
             )
             .optional()
-            .map_err(db("load a document"))?;
+            .map_err(self.err("load a document"))?;
         let Some(snapshot) = snapshot else {
             return Ok(None);
         };
         let mut bytes = snapshot.unwrap_or_default();
         let mut stmt = conn
             .prepare_cached("SELECT data FROM chunks WHERE doc_id = ?1 ORDER BY seq")
-            .map_err(db("load a document"))?;
-        let mut rows = stmt.query([id.as_str()]).map_err(db("load a document"))?;
-        while let Some(row) = rows.next().map_err(db("load a document"))? {
-            let chunk = row.get_ref(0).map_err(db("load a document"))?;
+            .map_err(self.err("load a document"))?;
+        let mut rows = stmt
+            .query([id.as_str()])
+            .map_err(self.err("load a document"))?;
+        while let Some(row) = rows.next().map_err(self.err("load a document"))? {
+            let chunk = row.get_ref(0).map_err(self.err("load a document"))?;
             bytes.extend_from_slice(chunk.as_blob().unwrap_or_default());
         }
         Ok(Some(bytes))
@@ -142,7 +244,7 @@ impl Store for SqliteStore {
 
     fn append(&self, id: &DocId, chunk: &[u8], info: &DocInfo) -> Result<Backlog, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction().map_err(db("append a change"))?;
+        let tx = conn.transaction().map_err(self.err("append a change"))?;
         let now = now_ms();
         tx.execute(
             "INSERT INTO docs (id, title, heads, created_ms, updated_ms, chunk_count, chunk_size)
@@ -157,10 +259,10 @@ impl Store for SqliteStore {
                 chunk.len() as i64
             ],
         )
-        .map_err(db("append a change"))?;
+        .map_err(self.err("append a change"))?;
         tx.prepare_cached("INSERT INTO chunks (doc_id, data) VALUES (?1, ?2)")
             .and_then(|mut s| s.execute(params![id.as_str(), chunk]))
-            .map_err(db("append a change"))?;
+            .map_err(self.err("append a change"))?;
         let backlog = tx
             .query_row(
                 "SELECT chunk_count, chunk_size, snapshot_size FROM docs WHERE id = ?1",
@@ -173,14 +275,14 @@ impl Store for SqliteStore {
                     })
                 },
             )
-            .map_err(db("append a change"))?;
-        tx.commit().map_err(db("commit a change"))?;
+            .map_err(self.err("append a change"))?;
+        tx.commit().map_err(self.err("commit a change"))?;
         Ok(backlog)
     }
 
     fn compact(&self, id: &DocId, snapshot: &[u8], info: &DocInfo) -> Result<(), StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction().map_err(db("compact a document"))?;
+        let tx = conn.transaction().map_err(self.err("compact a document"))?;
         let now = now_ms();
         tx.execute(
             "INSERT INTO docs (id, title, heads, snapshot, snapshot_size, created_ms, updated_ms)
@@ -196,10 +298,10 @@ impl Store for SqliteStore {
                 now
             ],
         )
-        .map_err(db("compact a document"))?;
+        .map_err(self.err("compact a document"))?;
         tx.execute("DELETE FROM chunks WHERE doc_id = ?1", [id.as_str()])
-            .map_err(db("compact a document"))?;
-        tx.commit().map_err(db("compact a document"))
+            .map_err(self.err("compact a document"))?;
+        tx.commit().map_err(self.err("compact a document"))
     }
 
     fn list(&self) -> Result<Vec<DocSummary>, StoreError> {
@@ -208,17 +310,17 @@ impl Store for SqliteStore {
             .prepare(
                 "SELECT id, title, heads, snapshot_size + chunk_size, updated_ms FROM docs ORDER BY id",
             )
-            .map_err(db("list documents"))?;
+            .map_err(self.err("list documents"))?;
         let rows = stmt
             .query_map([], |r| {
                 let id: String = r.get(0)?;
                 let heads: String = r.get(2)?;
                 Ok((id, r.get(1)?, heads, r.get::<_, i64>(3)?, r.get(4)?))
             })
-            .map_err(db("list documents"))?;
+            .map_err(self.err("list documents"))?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, title, heads, size, updated) = row.map_err(db("list documents"))?;
+            let (id, title, heads, size, updated) = row.map_err(self.err("list documents"))?;
             // IDs were validated on the way in; skip anything foreign rather than fail the list.
             let Ok(id) = DocId::parse(&id) else { continue };
             out.push(DocSummary {
@@ -234,15 +336,17 @@ impl Store for SqliteStore {
 
     fn delete(&self, id: &DocId) -> Result<bool, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction().map_err(db("delete a document"))?;
+        let tx = conn.transaction().map_err(self.err("delete a document"))?;
         let n = tx
             .execute("DELETE FROM docs WHERE id = ?1", [id.as_str()])
-            .map_err(db("delete a document"))?;
+            .map_err(self.err("delete a document"))?;
         tx.execute("DELETE FROM chunks WHERE doc_id = ?1", [id.as_str()])
-            .map_err(db("delete a document"))?;
+            .map_err(self.err("delete a document"))?;
         tx.execute("DELETE FROM sync_states WHERE doc_id = ?1", [id.as_str()])
-            .map_err(db("delete a document"))?;
-        tx.commit().map_err(db("delete a document"))?;
+            .map_err(self.err("delete a document"))?;
+        tx.execute("DELETE FROM quarantine WHERE doc_id = ?1", [id.as_str()])
+            .map_err(self.err("delete a document"))?;
+        tx.commit().map_err(self.err("delete a document"))?;
         Ok(n > 0)
     }
 
@@ -254,7 +358,7 @@ impl Store for SqliteStore {
                 |r| r.get(0),
             )
             .optional()
-            .map_err(db("load a sync state"))
+            .map_err(self.err("load a sync state"))
     }
 
     fn save_sync_state(&self, id: &DocId, peer: &str, state: &[u8]) -> Result<(), StoreError> {
@@ -265,7 +369,7 @@ impl Store for SqliteStore {
                 params![id.as_str(), peer, state],
             )
             .map(drop)
-            .map_err(db("save a sync state"))
+            .map_err(self.err("save a sync state"))
     }
 
     fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
@@ -274,7 +378,7 @@ impl Store for SqliteStore {
                 r.get(0)
             })
             .optional()
-            .map_err(db("read a setting"))
+            .map_err(self.err("read a setting"))
     }
 
     fn put_setting(&self, key: &str, value: Option<&str>) -> Result<(), StoreError> {
@@ -288,13 +392,141 @@ impl Store for SqliteStore {
             None => conn.execute("DELETE FROM settings WHERE key = ?1", [key]),
         }
         .map(drop)
-        .map_err(db("write a setting"))
+        .map_err(self.err("write a setting"))
+    }
+
+    fn load_parts(&self, id: &DocId) -> Result<Option<StoredDoc>, StoreError> {
+        let conn = self.conn();
+        let snapshot: Option<Option<Vec<u8>>> = conn
+            .query_row(
+                "SELECT snapshot FROM docs WHERE id = ?1",
+                [id.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err("load a document"))?;
+        let Some(snapshot) = snapshot else {
+            return Ok(None);
+        };
+        let mut stmt = conn
+            .prepare_cached("SELECT seq, data FROM chunks WHERE doc_id = ?1 ORDER BY seq")
+            .map_err(self.err("load a document"))?;
+        let chunks = stmt
+            .query_map([id.as_str()], |r| {
+                Ok(StoredChunk {
+                    seq: r.get(0)?,
+                    data: r.get(1)?,
+                })
+            })
+            .map_err(self.err("load a document"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err("load a document"))?;
+        Ok(Some(StoredDoc {
+            snapshot: snapshot.unwrap_or_default(),
+            chunks,
+        }))
+    }
+
+    fn quarantine(&self, id: &DocId, seq: i64, error: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction()
+            .map_err(self.err("quarantine a change"))?;
+        let moved = tx
+            .execute(
+                "INSERT OR REPLACE INTO quarantine (doc_id, seq, bytes, error, time_ms)
+                 SELECT doc_id, seq, data, ?3, ?4 FROM chunks WHERE doc_id = ?1 AND seq = ?2",
+                params![id.as_str(), seq, error, now_ms()],
+            )
+            .map_err(self.err("quarantine a change"))?;
+        if moved > 0 {
+            tx.execute(
+                "UPDATE docs SET chunk_count = chunk_count - 1,
+                    chunk_size = chunk_size - (SELECT length(data) FROM chunks WHERE seq = ?2)
+                 WHERE id = ?1",
+                params![id.as_str(), seq],
+            )
+            .map_err(self.err("quarantine a change"))?;
+            tx.execute(
+                "DELETE FROM chunks WHERE doc_id = ?1 AND seq = ?2",
+                params![id.as_str(), seq],
+            )
+            .map_err(self.err("quarantine a change"))?;
+        }
+        tx.commit().map_err(self.err("quarantine a change"))
+    }
+
+    fn quarantined(&self) -> Result<Vec<QuarantinedRow>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT doc_id, seq, length(bytes), error, time_ms FROM quarantine
+                 ORDER BY doc_id, seq",
+            )
+            .map_err(self.err("list quarantined changes"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(QuarantinedRow {
+                    doc_id: r.get(0)?,
+                    seq: r.get(1)?,
+                    size: r.get::<_, i64>(2)? as u64,
+                    error: r.get(3)?,
+                    quarantined_ms: r.get(4)?,
+                })
+            })
+            .map_err(self.err("list quarantined changes"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err("list quarantined changes"))?;
+        Ok(rows)
+    }
+
+    fn put_tombstone(&self, id: &DocId, tombstone: &Tombstone) -> Result<(), StoreError> {
+        let heads = serde_json::to_string(&tombstone.heads).unwrap_or_else(|_| "[]".into());
+        self.conn()
+            .execute(
+                "INSERT INTO tombstones (doc_id, deleted_ms, heads, everywhere)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(doc_id) DO UPDATE SET deleted_ms = ?2, heads = ?3, everywhere = ?4",
+                params![
+                    id.as_str(),
+                    tombstone.deleted_at_ms,
+                    heads,
+                    tombstone.everywhere
+                ],
+            )
+            .map(drop)
+            .map_err(self.err("write a tombstone"))
+    }
+
+    fn tombstone(&self, id: &DocId) -> Result<Option<Tombstone>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT deleted_ms, heads, everywhere FROM tombstones WHERE doc_id = ?1",
+                [id.as_str()],
+                |r| {
+                    let heads: String = r.get(1)?;
+                    Ok(Tombstone {
+                        deleted_at_ms: r.get(0)?,
+                        heads: serde_json::from_str(&heads).unwrap_or_default(),
+                        everywhere: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.err("read a tombstone"))
+    }
+
+    fn remove_tombstone(&self, id: &DocId) -> Result<bool, StoreError> {
+        self.conn()
+            .execute("DELETE FROM tombstones WHERE doc_id = ?1", [id.as_str()])
+            .map(|n| n > 0)
+            .map_err(self.err("remove a tombstone"))
     }
 
     fn flush(&self) -> Result<(), StoreError> {
         self.conn()
             .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
-            .map_err(db("checkpoint the database"))
+            .map_err(self.err("checkpoint the database"))
     }
 }
 
@@ -352,5 +584,131 @@ mod tests {
         );
         store.put_setting("k", None).unwrap();
         assert_eq!(store.get_setting("k").unwrap(), None);
+    }
+
+    #[test]
+    fn a_second_open_of_the_same_data_directory_is_refused_until_the_first_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = SqliteStore::open_dir(dir.path(), Durability::Process).unwrap();
+        let err = SqliteStore::open_dir(dir.path(), Durability::Process)
+            .err()
+            .expect("the second open fails");
+        assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
+        let line = err.to_string();
+        assert_eq!(
+            line,
+            format!(
+                "another Tandem is already using {} (pid {}); stop it or pass another --data-dir",
+                dir.path().display(),
+                std::process::id()
+            )
+        );
+        // Tools that run next to a server open it without the lock.
+        let tool = SqliteStore::open_dir_unlocked(dir.path(), Durability::Process).unwrap();
+        assert!(tool.list().unwrap().is_empty());
+        drop(first);
+        SqliteStore::open_dir(dir.path(), Durability::Process).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_data_directory_is_0700_and_the_database_files_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("data");
+        let store = SqliteStore::open_dir(&dir, Durability::Process).unwrap();
+        store
+            .append(&DocId::parse("d").unwrap(), b"x", &info("t"))
+            .unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        for name in [
+            "tandem.sqlite3",
+            "tandem.sqlite3-wal",
+            "tandem.sqlite3-shm",
+            "tandem.lock",
+        ] {
+            assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
+        }
+        drop(store);
+        // An existing directory and database left looser are tightened.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let db = dir.join("tandem.sqlite3");
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _store = SqliteStore::open_dir(&dir, Durability::Process).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&db), 0o600);
+    }
+
+    #[test]
+    fn rows_load_one_by_one_and_a_quarantined_row_moves_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_dir(dir.path(), Durability::Process).unwrap();
+        let id = DocId::parse("q").unwrap();
+        store.compact(&id, b"SNAP", &info("a")).unwrap();
+        for chunk in [b"one", b"two", b"333"] {
+            store.append(&id, chunk, &info("a")).unwrap();
+        }
+        let parts = store.load_parts(&id).unwrap().unwrap();
+        assert_eq!(parts.snapshot, b"SNAP");
+        let data: Vec<&[u8]> = parts.chunks.iter().map(|c| &c.data[..]).collect();
+        assert_eq!(data, [&b"one"[..], b"two", b"333"]);
+        let bad = parts.chunks[1].seq;
+        store.quarantine(&id, bad, "bad change chunk").unwrap();
+        store.quarantine(&id, bad, "again").unwrap(); // already gone: fine
+        assert_eq!(store.load(&id).unwrap().unwrap(), b"SNAPone333");
+        let q = store.quarantined().unwrap();
+        assert_eq!(q.len(), 1);
+        assert_eq!((q[0].doc_id.as_str(), q[0].seq), ("q", bad));
+        assert_eq!((q[0].size, q[0].error.as_str()), (3, "bad change chunk"));
+        assert_eq!(store.list().unwrap()[0].size, 10, "sizes follow");
+        assert!(store.delete(&id).unwrap());
+        assert!(store.quarantined().unwrap().is_empty());
+    }
+
+    #[test]
+    fn tombstones_are_kept_across_reopening_and_removable() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = DocId::parse("gone").unwrap();
+        let tombstone = Tombstone {
+            deleted_at_ms: 42,
+            heads: vec!["ab".into()],
+            everywhere: true,
+        };
+        {
+            let store = SqliteStore::open_dir(dir.path(), Durability::Process).unwrap();
+            assert_eq!(store.tombstone(&id).unwrap(), None);
+            store.put_tombstone(&id, &tombstone).unwrap();
+        }
+        let store = SqliteStore::open_dir(dir.path(), Durability::Process).unwrap();
+        assert_eq!(store.tombstone(&id).unwrap(), Some(tombstone));
+        assert!(store.remove_tombstone(&id).unwrap());
+        assert!(!store.remove_tombstone(&id).unwrap());
+        assert_eq!(store.tombstone(&id).unwrap(), None);
+    }
+
+    #[test]
+    fn a_full_database_is_disk_full_and_keeps_what_was_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_dir(dir.path(), Durability::Process).unwrap();
+        let id = DocId::parse("full").unwrap();
+        store.append(&id, b"kept", &info("a")).unwrap();
+        store.set_max_page_count(store.page_count());
+        let err = store
+            .append(&id, &vec![7; 256 * 1024], &info("b"))
+            .unwrap_err();
+        assert!(err.is_disk_full(), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the disk holding {} is full; free some space and try again",
+                dir.path().join(SqliteStore::FILE_NAME).display()
+            )
+        );
+        assert_eq!(store.load(&id).unwrap().unwrap(), b"kept");
+        drop(store);
+        let store = SqliteStore::open_dir(dir.path(), Durability::Process).unwrap();
+        assert_eq!(store.load(&id).unwrap().unwrap(), b"kept");
+        assert_eq!(store.list().unwrap()[0].title.as_deref(), Some("a"));
     }
 }
