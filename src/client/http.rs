@@ -55,6 +55,11 @@ impl Clients {
         })
     }
 
+    /// The client for the configured origin.
+    pub(crate) fn own(&self) -> &reqwest::Client {
+        &self.own
+    }
+
     /// The client for a hop: the configured one on the configured origin,
     /// the system-trust one elsewhere.
     fn for_hop(

@@ -237,6 +237,34 @@ impl SyncClient {
         &self.config
     }
 
+    /// Asks the server to delete the document (`DELETE URL`, with this
+    /// client's token and trust; redirects are not followed). Needs owner
+    /// rights there.
+    pub async fn delete_upstream(&self) -> Result<(), ClientError> {
+        let url = self.config.url.clone();
+        let mut request = self.http.own().delete(url.clone());
+        if let Some(token) = &self.config.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(|e| ClientError::Transport {
+            url: url.to_string(),
+            reason: describe_error(&e),
+        })?;
+        let status = response.status();
+        if status.is_success() || status == reqwest::StatusCode::GONE {
+            return Ok(());
+        }
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        Err(ClientError::Remote {
+            url: url.to_string(),
+            message: format!(
+                "answered {}: {}",
+                status.as_u16(),
+                body["error"].as_str().unwrap_or("the document was not deleted")
+            ),
+        })
+    }
+
     /// Syncs until `until` holds, or fails after `timeout`.
     pub async fn sync_once(
         &self,

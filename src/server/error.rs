@@ -95,7 +95,11 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        Self::Internal(e.to_string())
+        if e.is_disk_full() {
+            Self::InsufficientStorage(e.to_string())
+        } else {
+            Self::Internal(e.to_string())
+        }
     }
 }
 
@@ -104,9 +108,10 @@ impl From<DocError> for ApiError {
         match e {
             DocError::Automerge(e) => Self::BadRequest(format!("automerge rejected the data: {e}")),
             DocError::Deleted(id) => Self::NotFound(format!("document {id} was deleted")),
-            // TODO(lead): 410 Gone for a tombstone, 507 for StoreError::DiskFull.
-            e @ DocError::Tombstoned { .. } => Self::NotFound(e.to_string()),
-            DocError::Store(e) => Self::Internal(e.to_string()),
+            DocError::Tombstoned { id, .. } => Self::Gone(format!(
+                "document {id} was deleted by its owner and is not re-created; the owner can allow its id again with DELETE /_docs/{id}/tombstone"
+            )),
+            DocError::Store(e) => e.into(),
         }
     }
 }

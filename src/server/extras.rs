@@ -1,7 +1,7 @@
 //! Tandem's own endpoints (PROTOCOL.md §5): health, listing, reading and
 //! deleting documents.
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -68,16 +68,38 @@ pub async fn get_doc(
     }
 }
 
-/// `DELETE /{doc_id}` (owner only).
+/// Query of `DELETE /{doc_id}`.
+#[derive(Debug, serde::Deserialize, Default)]
+pub struct DeleteQuery {
+    /// `true`: also delete it on every server it is synced with.
+    #[serde(default)]
+    pub everywhere: bool,
+}
+
+/// `DELETE /{doc_id}` (owner only): deleted here, with a tombstone; with
+/// `?everywhere=true` also on every server it syncs with (the answer lists
+/// each remote's outcome).
 pub async fn delete_doc(
     State(state): State<AppState>,
     caller: Caller,
     Path(raw_id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+    Query(query): Query<DeleteQuery>,
+) -> Result<Response, ApiError> {
     let id = DocId::parse(&raw_id)?;
     caller.require_owner()?;
-    state.service.delete_doc(&id)?;
-    Ok(StatusCode::NO_CONTENT)
+    if !query.everywhere {
+        state.service.delete_doc(&id)?;
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let outcomes = state.service.delete_doc_everywhere(&id).await?;
+    let remotes: Vec<_> = outcomes
+        .into_iter()
+        .map(|(url, result)| match result {
+            Ok(()) => serde_json::json!({ "url": url, "deleted": true }),
+            Err(e) => serde_json::json!({ "url": url, "deleted": false, "error": e }),
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "id": id, "remotes": remotes })).into_response())
 }
 
 /// Anything no route matched: a sync to a path that is not one valid ID is a

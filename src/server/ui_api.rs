@@ -21,6 +21,9 @@ use crate::service::{RemoteSpec, ServiceError};
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         match e {
+            ServiceError::Peer(crate::discovery::peers::PeerError::Offline(m)) => {
+                ApiError::Unavailable(format!("{m} is offline"))
+            }
             ServiceError::NotFound(m) => ApiError::NotFound(m),
             ServiceError::BadInput(m) => ApiError::BadRequest(m),
             ServiceError::Doc(e) => e.into(),
@@ -263,6 +266,17 @@ pub async fn set_share(
     Ok(Json(
         serde_json::json!({ "id": id, "policy": request.policy }),
     ))
+}
+
+/// `DELETE /_docs/{doc_id}/tombstone` (owner): a deleted document's id may be used again.
+pub async fn allow_again(
+    _: Owner,
+    State(state): State<AppState>,
+    Path(raw_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = DocId::parse(&raw_id)?;
+    state.service.allow_again(&id)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /_peers` (owner): discovered and remembered LAN peers.

@@ -244,14 +244,44 @@ impl Service {
         Ok(id)
     }
 
-    /// Deletes a document and stops its remotes.
+    /// Deletes a document here ("delete here"): stops its remotes and leaves
+    /// a tombstone, so that no peer or client that still has a copy brings it
+    /// back silently (they are told it was deleted: `410 Gone`).
     pub fn delete_doc(&self, id: &DocId) -> Result<(), ServiceError> {
+        self.delete_locally(id, false)
+    }
+
+    /// Deletes a document here and asks every server it syncs with to delete
+    /// it too ("delete everywhere"); peers following it there learn it was
+    /// deleted. Returns each remote's URL with the outcome there; the local
+    /// delete stands even if a remote refused.
+    pub async fn delete_doc_everywhere(
+        &self,
+        id: &DocId,
+    ) -> Result<Vec<(String, Result<(), String>)>, ServiceError> {
+        if self.hub.open_existing(id)?.is_none() {
+            return Err(ServiceError::NotFound(format!("no document {id}")));
+        }
+        let outcomes = self.remotes.delete_upstream(id).await;
+        self.delete_locally(id, true)?;
+        Ok(outcomes)
+    }
+
+    fn delete_locally(&self, id: &DocId, everywhere: bool) -> Result<(), ServiceError> {
         self.remotes.remove_doc(id)?;
         share::save(self.hub.store().as_ref(), id, None)?;
-        if self.hub.delete(id)? {
+        match self.hub.delete_with_tombstone(id, everywhere)? {
+            Some(_) => Ok(()),
+            None => Err(ServiceError::NotFound(format!("no document {id}"))),
+        }
+    }
+
+    /// Lets a deleted document's id be used again (removes its tombstone).
+    pub fn allow_again(&self, id: &DocId) -> Result<(), ServiceError> {
+        if self.hub.remove_tombstone(id)? {
             Ok(())
         } else {
-            Err(ServiceError::NotFound(format!("no document {id}")))
+            Err(ServiceError::NotFound(format!("document {id} was not deleted")))
         }
     }
 

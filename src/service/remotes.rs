@@ -285,6 +285,37 @@ impl Remotes {
             .collect()
     }
 
+    /// Asks every server a document is synced with to delete it too; each
+    /// remote's URL with what happened there.
+    pub(crate) async fn delete_upstream(&self, doc_id: &DocId) -> Vec<(String, Result<(), String>)> {
+        let targets: Vec<StoredRemote> = self
+            .running()
+            .values()
+            .filter(|r| &r.stored.doc_id == doc_id)
+            .map(|r| r.stored.clone())
+            .collect();
+        let mut outcomes = Vec::new();
+        for stored in targets {
+            let result = async {
+                let url = Url::parse(&stored.url).map_err(|e| e.to_string())?;
+                let mut config = ClientConfig::new(url);
+                config.token = stored.token.clone();
+                config.trust = match &stored.fingerprint {
+                    Some(fp) => Trust::Pinned(Fingerprint::parse(fp).map_err(|e| e.to_string())?),
+                    None => Trust::System,
+                };
+                let client = SyncClient::new(config).map_err(|e| e.to_string())?;
+                client.delete_upstream().await.map_err(|e| e.to_string())
+            }
+            .await;
+            if let Err(e) = &result {
+                tracing::warn!(remote = %stored.url, error = %e, "the remote copy was not deleted");
+            }
+            outcomes.push((stored.url.clone(), result));
+        }
+        outcomes
+    }
+
     fn start(self: &Arc<Self>, stored: StoredRemote) -> Result<RemoteInfo, ServiceError> {
         let url = Url::parse(&stored.url).map_err(|e| ServiceError::BadInput(e.to_string()))?;
         let mut config = ClientConfig::new(url);
