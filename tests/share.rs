@@ -1,7 +1,7 @@
 //! Share policies as the server enforces them: what the owner and what a peer
 //! (a caller without the owner's token) may list, read, sync, create, delete
-//! and share. Being on this machine grants nothing: `LOCAL` calls from
-//! loopback without a token and is a peer like any other.
+//! and share. Being on this machine grants nothing: a caller on
+//! loopback without a token is a peer like any other (see tests/security.rs).
 
 mod common;
 
@@ -20,8 +20,6 @@ use tower::ServiceExt;
 const PEER: &str = "10.0.0.7:50000";
 /// Calls from `OWNER` carry the owner token.
 const OWNER: &str = "127.0.0.1:50000";
-/// Another local user: loopback, no token.
-const LOCAL: &str = "127.0.0.1:50001";
 const OWNER_TOKEN: &str = "owner-secret-for-tests-0123456789";
 
 struct Server {
