@@ -10,6 +10,7 @@ use tandem::hub::Hub;
 use tandem::server::{self, RunningServer, ServerConfig, ServerError};
 use tandem::service::{Service, ServiceOptions};
 use tandem::share::SharePolicy;
+use tandem::server::tokens::{owner_token_in, ListeningRecord};
 use tandem::store::{Durability, SqliteStore, StoreError};
 use tauri::async_runtime::JoinHandle;
 
@@ -64,6 +65,8 @@ pub struct Desktop {
     /// Presence on the local network (while something is shared).
     pub lan: Arc<Lan>,
     server: Mutex<Option<RunningServer>>,
+    /// `server.json` in the data dir, so the CLI finds the owner token's server.
+    record: Mutex<Option<ListeningRecord>>,
     relay: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -103,9 +106,23 @@ impl Desktop {
         service.attach_peers(peers.clone());
         let lan = Lan::new(service.clone(), peers, identity);
         lan.watch();
-        let (server, listen) = match serve(&service, listen).await {
+        // Owner rights on the embedded server need the owner token (the app
+        // itself uses IPC; the CLI finds the token through server.json).
+        let owner_token = owner_token_in(data_dir).map_err(|source| StartError::Store {
+            dir: data_dir.display().to_string(),
+            source: StoreError::Io {
+                op: "create the owner token",
+                path: data_dir.join(tandem::server::tokens::OWNER_TOKEN_FILE).display().to_string(),
+                source,
+            },
+        })?;
+        let mut record = None;
+        let (server, listen) = match serve(&service, listen, &owner_token).await {
             Ok(running) => {
                 let url = running.url();
+                record = ListeningRecord::write(data_dir, std::slice::from_ref(&url))
+                    .inspect_err(|e| tracing::warn!(error = %e, "cannot write server.json"))
+                    .ok();
                 (Some(running), url)
             }
             Err(e) => {
@@ -120,6 +137,7 @@ impl Desktop {
             listen,
             lan,
             server: Mutex::new(server),
+            record: Mutex::new(record),
             relay: Mutex::new(None),
         })
     }
@@ -157,6 +175,7 @@ impl Desktop {
         if let Some(server) = server {
             server.shutdown().await;
         }
+        drop(self.record.lock().unwrap_or_else(PoisonError::into_inner).take());
         self.service.shutdown().await;
         // Remotes may have written after the server's flush.
         if let Err(e) = self.service.hub().flush() {
@@ -167,8 +186,16 @@ impl Desktop {
 }
 
 /// Starts the embedded server on `listen`, or on the first free default port.
-async fn serve(service: &Arc<Service>, listen: Listen) -> Result<RunningServer, ServerError> {
-    let start = |addr| server::start_with_service(ServerConfig::plain(addr), service.clone());
+async fn serve(
+    service: &Arc<Service>,
+    listen: Listen,
+    owner_token: &str,
+) -> Result<RunningServer, ServerError> {
+    let start = |addr| {
+        let mut config = ServerConfig::plain(addr);
+        config.options.owner_token = Some(owner_token.to_owned());
+        server::start_with_service(config, service.clone())
+    };
     if let Listen::Exactly(addr) = listen {
         return start(addr).await;
     }

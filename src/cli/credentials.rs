@@ -18,9 +18,9 @@ use url::{Host, Url};
 use super::CliError;
 
 /// The file in the data directory holding the owner's secret (one line).
-pub(crate) const OWNER_TOKEN_FILE: &str = "owner-token";
+pub(crate) use crate::server::tokens::OWNER_TOKEN_FILE;
 /// The file a running server writes into its data directory.
-pub(crate) const SERVER_FILE: &str = "server.json";
+pub(crate) use crate::server::tokens::SERVER_FILE;
 
 /// The longest token file read (a token is one short line).
 const MAX_TOKEN_FILE: u64 = 64 * 1024;

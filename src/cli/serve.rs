@@ -13,7 +13,7 @@ use crate::discovery::mdns::Mdns;
 use crate::discovery::peers::Peers;
 use crate::hub::Hub;
 use crate::server::tokens::{
-    owner_token_in, read_token_file, write_private, TokenGrant, OWNER_TOKEN_FILE,
+    owner_token_in, read_token_file, ListeningRecord, TokenGrant, OWNER_TOKEN_FILE,
 };
 use crate::server::{self, ServerConfig, ServerOptions};
 use crate::service::{Service, ServiceOptions};
@@ -79,10 +79,6 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "DIR")]
     ui_dir: Option<PathBuf>,
 }
-
-/// The file in the data directory that says where a running server listens
-/// (so the CLI sends the owner token only there).
-pub(crate) const SERVER_FILE: &str = "server.json";
 
 /// Where the built web UI is, if anywhere: `$TANDEM_UI_DIR`, the source
 /// tree's `ui/dist` (for `cargo run`), or `./ui/dist`.
@@ -196,18 +192,16 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
         writeln!(out, "Data directory: {}", data_dir.display())?;
         out.flush()?;
     }
-    let runtime_file = data_dir.join(SERVER_FILE);
     let urls = if running.fingerprint().is_some() {
         vec![running.url(), running.plain_url()]
     } else {
         vec![running.url()]
     };
-    let record = serde_json::json!({ "urls": urls, "pid": std::process::id() });
-    if let Err(e) = write_private(&runtime_file, record.to_string().as_bytes()) {
-        tracing::warn!(error = %e, file = %runtime_file.display(), "cannot record where this server listens; the CLI will need --token");
-    }
+    let record = ListeningRecord::write(&data_dir, &urls)
+        .inspect_err(|e| tracing::warn!(error = %e, "cannot record where this server listens; the CLI will need --token"))
+        .ok();
     wait_for_signal().await;
-    let _ = std::fs::remove_file(&runtime_file);
+    drop(record);
     tracing::info!("shutting down: saying goodbye, draining streams and flushing the store");
     if let Some((mdns, _, _)) = discovery {
         mdns.shutdown().await;

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use rand::RngCore;
 
 use crate::doc_id::DocId;
+use crate::store::perms::write_private_file;
 
 /// What a token holder may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -221,33 +222,37 @@ pub fn owner_token_in(dir: &Path) -> std::io::Result<String> {
     }
     std::fs::create_dir_all(dir)?;
     let secret = random_secret();
-    write_private(&path, format!("{secret}\n").as_bytes())?;
+    write_private_file(&path, format!("{secret}\n").as_bytes())?;
     Ok(secret)
 }
 
 /// The owner token's file name inside a data directory.
 pub const OWNER_TOKEN_FILE: &str = "owner-token";
 
-/// Writes `bytes` to `path`, readable and writable by this user only.
-pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+/// The file in a data directory that says where its running server listens
+/// (`{"urls": […], "pid": N}`, mode 0600), so the CLI sends the owner token
+/// there and nowhere else.
+pub const SERVER_FILE: &str = "server.json";
+
+/// While alive, `DIR/server.json` says where this process's server listens;
+/// the file is removed on drop.
+#[derive(Debug)]
+pub struct ListeningRecord(std::path::PathBuf);
+
+impl ListeningRecord {
+    /// Writes the record for `urls` into `dir`.
+    pub fn write(dir: &Path, urls: &[String]) -> std::io::Result<Self> {
+        let path = dir.join(SERVER_FILE);
+        let record = serde_json::json!({ "urls": urls, "pid": std::process::id() });
+        write_private_file(&path, record.to_string().as_bytes())?;
+        Ok(Self(path))
     }
-    let mut file = options.open(&tmp)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+}
+
+impl Drop for ListeningRecord {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
 }
 
 /// Every credential a server accepts, and the browser sessions signed in with them.

@@ -263,7 +263,9 @@ function cli(args) {
     encoding: "utf8",
     timeout: 60000,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, TANDEM_NO_MDNS: "1" },
+    // The app's data dir: the CLI finds the owner token there (server.json
+    // names the app's server), as a user's CLI does with the app running.
+    env: { ...process.env, TANDEM_NO_MDNS: "1", TANDEM_DATA_DIR: dataDir },
   });
   if (r.status !== 0) throw new Error(`tandem ${args.join(" ")}: exit ${r.status ?? r.signal}: ${r.stderr.trim()}`);
   return r.stdout;
@@ -395,10 +397,24 @@ async function main() {
   });
 
   let httpDocId = null;
-  await check("a document made over HTTP appears in the list (docs-changed event)", async () => {
-    const res = await fetch(`${serverUrl}/_docs`, {
+  await check("the embedded server gives strangers nothing: no owner token, no private documents", async () => {
+    const list = await fetch(`${serverUrl}/_docs`, { signal: AbortSignal.timeout(5000) });
+    assert(list.status === 200, `GET /_docs: HTTP ${list.status}`);
+    assert(!(await list.text()).includes(docId), "a private document was listed to a caller without the owner token");
+    const made = await fetch(`${serverUrl}/_docs`, {
       method: "POST",
       headers: { "content-type": "application/json" },
+      body: JSON.stringify({ title: "intruder" }),
+      signal: AbortSignal.timeout(5000),
+    });
+    assert(made.status === 403, `POST /_docs without the owner token: HTTP ${made.status}`);
+  });
+
+  await check("a document made over HTTP appears in the list (docs-changed event)", async () => {
+    const ownerToken = readFileSync(join(dataDir, "owner-token"), "utf8").trim();
+    const res = await fetch(`${serverUrl}/_docs`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${ownerToken}` },
       body: JSON.stringify({ title: HTTP_TITLE }),
       signal: AbortSignal.timeout(5000),
     });
