@@ -4,6 +4,7 @@
 mod cat;
 mod docs;
 mod edit;
+mod limits;
 mod peers;
 mod remote;
 mod serve;

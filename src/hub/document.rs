@@ -16,6 +16,7 @@ use automerge::{Automerge, AutomergeError, ChangeHash, ObjType, ReadDoc, Value};
 use tokio::sync::watch;
 
 use crate::doc_id::DocId;
+use crate::protocol::guard::{self, GuardError, Limits};
 use crate::protocol::SyncSession;
 use crate::store::{DocInfo, Store, StoreError};
 
@@ -32,6 +33,9 @@ pub enum DocError {
     /// The document was deleted while in use.
     #[error("document {0} was deleted")]
     Deleted(DocId),
+    /// The data is over a limit (or malformed) and was not given to Automerge.
+    #[error("refused before loading: {0}")]
+    Refused(#[from] GuardError),
 }
 
 /// An open document.
@@ -48,6 +52,8 @@ pub struct Document {
     events: tokio::sync::broadcast::Sender<super::HubEvent>,
     /// The title as last listed, `None` inside until first stored.
     listed_title: Mutex<Option<Option<String>>>,
+    /// What a sync message or import may hold before Automerge sees it.
+    limits: Limits,
 }
 
 impl std::fmt::Debug for Document {
@@ -66,6 +72,7 @@ impl Document {
         store: Arc<dyn Store>,
         events: tokio::sync::broadcast::Sender<super::HubEvent>,
         stored: bool,
+        limits: Limits,
     ) -> Arc<Self> {
         let listed_title = stored.then(|| title_of(&doc));
         Arc::new_cyclic(|this| Self {
@@ -78,7 +85,13 @@ impl Document {
             this: this.clone(),
             events,
             listed_title: Mutex::new(listed_title),
+            limits,
         })
+    }
+
+    /// The limits sync messages and imports are checked against.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The document's ID.
@@ -199,8 +212,10 @@ impl Document {
         .map(|(_, t)| t)
     }
 
-    /// Merges saved bytes (a `.automerge` file or chunks) into the document.
+    /// Merges saved bytes (a `.automerge` file or chunks) into the document,
+    /// once they passed [`guard::check_saved`].
     pub fn load_bytes(&self, bytes: &[u8]) -> Result<bool, DocError> {
+        guard::check_saved(bytes, &self.limits)?;
         self.mutate(|doc| {
             doc.load_incremental(bytes)
                 .map(drop)
@@ -329,47 +344,66 @@ const BIG_MESSAGE: usize = 64 * 1024;
 
 /// Applies sync messages (the payloads of consecutive lines) from the peer
 /// behind `session`, in one write: one store append and one wake-up of the
-/// other connections for the whole batch. Messages before a malformed one
-/// are kept.
+/// other connections for the whole batch. Every message is checked against
+/// the document's [`Limits`] before Automerge inflates anything in it.
+/// Messages before a malformed or refused one are kept.
 pub async fn apply_sync(
     doc: &Arc<Document>,
     session: &mut SyncSession,
     payloads: Vec<Vec<u8>>,
 ) -> Result<bool, String> {
     let total: usize = payloads.iter().map(Vec::len).sum();
-    let mut messages = Vec::with_capacity(payloads.len());
-    let mut decode_error = None;
-    for bytes in &payloads {
-        match Message::decode(bytes) {
-            Ok(message) => messages.push(message),
-            Err(e) => {
-                decode_error = Some(format!("invalid sync message: {e}"));
-                break;
-            }
-        }
-    }
     let describe = |e: DocError| match e {
         DocError::Automerge(e) => format!("sync message rejected: {e}"),
         other => other.to_string(),
     };
-    let changed = if messages.is_empty() {
-        false
-    } else if total < BIG_MESSAGE {
-        doc.receive_many(session, messages).map_err(describe)?
-    } else {
-        let doc = Arc::clone(doc);
-        let mut owned = std::mem::take(session);
-        let (owned, result) = tokio::task::spawn_blocking(move || {
-            let result = doc.receive_many(&mut owned, messages);
-            (owned, result)
-        })
-        .await
-        .map_err(|e| format!("internal error applying a message: {e}"))?;
-        *session = owned;
-        result.map_err(describe)?
+    let apply = move |doc: &Document, session: &mut SyncSession| {
+        let (messages, refused) = decode_checked(&payloads, doc.limits());
+        let changed = if messages.is_empty() {
+            false
+        } else {
+            doc.receive_many(session, messages).map_err(describe)?
+        };
+        match refused {
+            Some(e) => Err(e),
+            None => Ok(changed),
+        }
     };
-    match decode_error {
-        Some(e) => Err(e),
-        None => Ok(changed),
+    if total < BIG_MESSAGE {
+        return apply(doc, session);
     }
+    // Checking a big message can mean inflating hundreds of MiB to measure
+    // it: do that off the runtime too.
+    let doc = Arc::clone(doc);
+    let mut owned = std::mem::take(session);
+    let (owned, result) = tokio::task::spawn_blocking(move || {
+        let result = apply(&doc, &mut owned);
+        (owned, result)
+    })
+    .await
+    .map_err(|e| format!("internal error applying a message: {e}"))?;
+    *session = owned;
+    result
+}
+
+/// Decodes and checks payloads up to the first bad one; returns the good
+/// messages and why the bad one was refused.
+fn decode_checked(payloads: &[Vec<u8>], limits: &Limits) -> (Vec<Message>, Option<String>) {
+    let mut messages = Vec::with_capacity(payloads.len());
+    for bytes in payloads {
+        // Decoding copies the chunks but inflates nothing; the guard runs
+        // before `receive_sync_message`, which is where Automerge inflates.
+        let checked = Message::decode(bytes)
+            .map_err(|e| e.to_string())
+            .and_then(|m| {
+                guard::check_message(&m, limits)
+                    .map(|()| m)
+                    .map_err(|e| e.to_string())
+            });
+        match checked {
+            Ok(message) => messages.push(message),
+            Err(e) => return (messages, Some(format!("invalid sync message: {e}"))),
+        }
+    }
+    (messages, None)
 }

@@ -17,6 +17,7 @@ use automerge::{Automerge, LoadOptions, OnPartialLoad};
 use tokio::sync::broadcast;
 
 use crate::doc_id::DocId;
+use crate::protocol::guard::{self, Limits};
 use crate::store::{DocSummary, Store, StoreError};
 
 /// Something that happened to the set of documents (for UIs and listings).
@@ -31,6 +32,8 @@ pub struct Hub {
     store: Arc<dyn Store>,
     open: Mutex<HashMap<DocId, Weak<Document>>>,
     events: broadcast::Sender<HubEvent>,
+    /// What one sync message or stored document may hold (see [`Limits`]).
+    limits: Limits,
 }
 
 impl std::fmt::Debug for Hub {
@@ -40,13 +43,25 @@ impl std::fmt::Debug for Hub {
 }
 
 impl Hub {
-    /// A hub over `store`.
+    /// A hub over `store`, with the default [`Limits`].
     pub fn new(store: Arc<dyn Store>) -> Arc<Self> {
+        Self::with_limits(store, Limits::default())
+    }
+
+    /// A hub over `store` whose documents refuse sync messages, imports and
+    /// stored data over `limits` before Automerge inflates them.
+    pub fn with_limits(store: Arc<dyn Store>, limits: Limits) -> Arc<Self> {
         Arc::new(Self {
             store,
             open: Mutex::new(HashMap::new()),
             events: broadcast::channel(64).0,
+            limits,
         })
+    }
+
+    /// The limits every document of this hub checks its input against.
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// The store behind the hub.
@@ -82,7 +97,10 @@ impl Hub {
         // Load outside the map lock: a big document takes a while, and other
         // documents should not wait for it.
         let (loaded, stored) = match self.store.load(id)? {
-            Some(bytes) => (load_tolerant(id, &bytes)?, true),
+            Some(bytes) => {
+                guard::check_saved(&bytes, &self.limits)?;
+                (load_tolerant(id, &bytes)?, true)
+            }
             None => (Automerge::new(), false),
         };
         let mut open = self.open_map();
@@ -96,6 +114,7 @@ impl Hub {
             Arc::clone(&self.store),
             self.events.clone(),
             stored,
+            self.limits,
         );
         open.insert(id.clone(), Arc::downgrade(&doc));
         Ok(doc)

@@ -89,6 +89,7 @@ impl From<DocError> for ApiError {
             DocError::Automerge(e) => Self::BadRequest(format!("automerge rejected the data: {e}")),
             DocError::Deleted(id) => Self::NotFound(format!("document {id} was deleted")),
             DocError::Store(e) => Self::Internal(e.to_string()),
+            DocError::Refused(e) => Self::BadRequest(format!("refused before loading: {e}")),
         }
     }
 }
