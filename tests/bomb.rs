@@ -216,3 +216,92 @@ async fn a_client_refuses_a_bomb_from_a_hostile_server() {
     );
     assert!(doc.heads().is_empty(), "nothing applied");
 }
+
+/// A saved-document chunk whose one ops column is a deflate stream of 1 GiB
+/// of zeros (about 1 MB): the same bomb in a `.automerge` file.
+fn bomb_file() -> Vec<u8> {
+    let zeros = std::io::repeat(0).take(1 << 30);
+    let mut stream = Vec::new();
+    flate2::read::DeflateEncoder::new(zeros, flate2::Compression::default())
+        .read_to_end(&mut stream)
+        .unwrap();
+    // No actors, heads or change columns; one deflated integer ops column.
+    let mut body = vec![0, 0, 0, 1];
+    uleb(&mut body, (7 << 4) | 0b1000 | 2);
+    uleb(&mut body, stream.len() as u64);
+    body.extend(&stream);
+    let mut chunk = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 0];
+    uleb(&mut chunk, body.len() as u64);
+    chunk.extend(&body);
+    chunk
+}
+
+#[tokio::test]
+async fn imports_and_stored_documents_are_guarded_too() {
+    use std::sync::Arc;
+    use tandem::hub::{DocError, Hub};
+    use tandem::store::{DocInfo, MemoryStore, Store};
+    let _serial = SERIAL.lock().await;
+    let bomb = bomb_file();
+    with_flat_memory("saved bombs", async {
+        // An import through the service (what `POST /_import` and the app call).
+        let service = tandem::service::Service::start(Hub::new(Arc::new(MemoryStore::new())));
+        let err = service.import_doc(&bomb).expect_err("refused").to_string();
+        assert!(err.contains("--max-inflated-bytes"), "{err}");
+        // Merging saved bytes into an open document.
+        let (_hub, doc) = local_doc("merge");
+        assert!(matches!(doc.load_bytes(&bomb), Err(DocError::Refused(_))));
+        // A store holding a bomb (say, a planted .automerge file).
+        let store = Arc::new(MemoryStore::new());
+        let id = common::id("planted");
+        store.compact(&id, &bomb, &DocInfo::default()).unwrap();
+        let err = Hub::new(store).open(&id).expect_err("refused").to_string();
+        assert!(err.contains("--max-inflated-bytes"), "{err}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_hub_applies_the_limits_it_was_given() {
+    use std::sync::Arc;
+    use tandem::hub::{DocError, Hub};
+    use tandem::protocol::Limits;
+    use tandem::store::MemoryStore;
+    // A real document whose save has compressed columns.
+    let (_hub, source) = local_doc("source");
+    source
+        .change(|tx| {
+            let text = automerge::transaction::Transactable::put_object(
+                tx,
+                automerge::ROOT,
+                "text",
+                automerge::ObjType::Text,
+            )?;
+            automerge::transaction::Transactable::splice_text(
+                tx,
+                &text,
+                0,
+                0,
+                &"la la la ".repeat(5000),
+            )
+        })
+        .unwrap();
+    let saved = source.save();
+    let strict = Hub::with_limits(
+        Arc::new(MemoryStore::new()),
+        Limits {
+            max_inflated_bytes: 4096,
+            ..Limits::default()
+        },
+    );
+    assert_eq!(strict.limits().max_inflated_bytes, 4096);
+    let doc = strict.open(&common::id("strict")).unwrap();
+    assert_eq!(doc.limits().max_inflated_bytes, 4096);
+    let err = doc.load_bytes(&saved).expect_err("over 4 KiB inflated");
+    assert!(matches!(err, DocError::Refused(_)), "{err}");
+    let (_hub, relaxed) = local_doc("relaxed");
+    assert!(
+        relaxed.load_bytes(&saved).unwrap(),
+        "the default limits take it"
+    );
+}

@@ -160,7 +160,7 @@ pub enum GuardError {
 
 /// `268435456` → `"256 MiB"`; sizes that are not whole MiB stay in bytes.
 fn human(bytes: u64) -> String {
-    if bytes >= MIB && bytes % MIB == 0 {
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
         format!("{} MiB", bytes / MIB)
     } else {
         format!("{bytes} bytes")

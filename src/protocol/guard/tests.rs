@@ -96,7 +96,11 @@ fn a_real_compressed_change_passes() {
         "automerge compressed the change"
     );
     check_saved(&bytes, &Limits::default()).unwrap();
-    check_sync_message(&sync_message(&[bytes.clone()]), &Limits::default()).unwrap();
+    check_sync_message(
+        &sync_message(std::slice::from_ref(&bytes)),
+        &Limits::default(),
+    )
+    .unwrap();
     // …and it is measured: it inflates to more than 1 KiB.
     let tiny = Limits {
         max_inflated_bytes: 1024,
