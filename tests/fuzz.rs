@@ -59,10 +59,10 @@ fn env_u64(name: &str) -> Option<u64> {
     )
 }
 
-/// The time one target may run: `TANDEM_FUZZ_SECONDS` over all five targets.
+/// The time one target may run: `TANDEM_FUZZ_SECONDS` over all four targets.
 fn time_per_target() -> Duration {
     let total = env_u64("TANDEM_FUZZ_SECONDS").unwrap_or(10);
-    Duration::from_secs(total) / 5
+    Duration::from_secs(total) / 4
 }
 
 /// Runs `target` on mutations of `samples` until the time is up; panics with
