@@ -130,7 +130,8 @@ async fn documents_are_created_listed_exported_imported_and_deleted() {
             .await
             .unwrap()
             .status(),
-        404
+        410,
+        "a deleted document says so (tombstone)"
     );
     let listed = json(http().get(format!("{base}/_docs")).send().await.unwrap()).await;
     assert_eq!(listed.as_array().unwrap().len(), 1);

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::limits::LimitArgs;
 use super::remote::{parse_doc_url, RemoteArgs};
 use super::CliError;
 use crate::client::SyncClient;
@@ -22,12 +23,14 @@ pub(crate) struct CatArgs {
     timeout: f64,
     #[command(flatten)]
     remote: RemoteArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 pub(crate) async fn run(args: CatArgs) -> Result<(), CliError> {
     let json = if args.source.starts_with("http://") || args.source.starts_with("https://") {
         let (url, id) = parse_doc_url(&args.source)?;
-        let hub = Hub::new(Arc::new(MemoryStore::new()));
+        let hub = Hub::with_limits(Arc::new(MemoryStore::new()), args.limits.limits());
         let doc = hub.open(&id)?;
         let client = SyncClient::new(args.remote.client_config(&url)?)?;
         let timeout =
@@ -39,6 +42,8 @@ pub(crate) async fn run(args: CatArgs) -> Result<(), CliError> {
     } else {
         let bytes =
             std::fs::read(&args.source).map_err(|e| format!("cannot read {}: {e}", args.source))?;
+        crate::protocol::guard::check_saved(&bytes, &args.limits.limits())
+            .map_err(|e| format!("{} was not loaded: {e}", args.source))?;
         let doc = automerge::Automerge::load(&bytes)
             .map_err(|e| format!("{} is not an Automerge document: {e}", args.source))?;
         serde_json::to_value(automerge::AutoSerde::from(&doc))?

@@ -6,6 +6,7 @@ mod credentials;
 mod docs;
 mod doctor;
 mod edit;
+mod limits;
 mod peers;
 mod remote;
 mod serve;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use clap::Args;
 
+use super::limits::LimitArgs;
 use super::{default_data_dir, CliError};
 use crate::discovery::lan::advertise;
 use crate::discovery::mdns::Mdns;
@@ -78,6 +79,8 @@ pub(crate) struct ServeArgs {
     /// repository's ui/dist next to the binary or in the current directory].
     #[arg(long, value_name = "DIR")]
     ui_dir: Option<PathBuf>,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 /// Where the built web UI is, if anywhere: `$TANDEM_UI_DIR`, the source
@@ -108,7 +111,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
         Durability::Process
     };
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(&data_dir, durability)?);
-    let hub = Hub::new(store.clone());
+    let hub = Hub::with_limits(store.clone(), args.limits.limits());
     let mdns = args.mdns && !args.no_mdns && !crate::discovery::disabled_by_env();
     if args.mdns && !mdns {
         tracing::info!("mDNS is switched off (--no-mdns or TANDEM_NO_MDNS)");

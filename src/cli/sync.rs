@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
+use super::limits::LimitArgs;
 use super::remote::{parse_doc_url, RemoteArgs};
 use super::serve::wait_for_signal;
 use super::CliError;
@@ -38,12 +39,14 @@ pub(crate) struct SyncArgs {
     timeout: f64,
     #[command(flatten)]
     remote: RemoteArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 pub(crate) async fn run(args: SyncArgs) -> Result<(), CliError> {
     let (url, id) = parse_doc_url(&args.url)?;
     let store = Arc::new(FileStore::new(&args.file));
-    let hub = Hub::new(store.clone());
+    let hub = Hub::with_limits(store.clone(), args.limits.limits());
     let doc = hub.open(&id)?;
     let client = SyncClient::new(args.remote.client_config(&url)?)?;
     if !args.follow {

@@ -164,7 +164,7 @@ impl<'a> Exchange<'a> {
                             let mut batch = vec![bytes];
                             let tail = reader.drain_buffered(&mut batch, MAX_BATCH);
                             if let Err(reason) = apply_sync(self.doc, &mut self.session, batch).await {
-                                return ExchangeEnd::Failed(ClientError::Protocol { url: self.url.to_string(), reason });
+                                return ExchangeEnd::Failed(ClientError::Protocol { url: self.url.to_string(), reason: reason.to_string() });
                             }
                             pacer.received();
                             if let Err(e) = tail {

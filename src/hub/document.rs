@@ -16,6 +16,7 @@ use automerge::{Automerge, AutomergeError, ChangeHash, ObjType, ReadDoc, Value};
 use tokio::sync::watch;
 
 use crate::doc_id::DocId;
+use crate::protocol::guard::{self, GuardError, Limits};
 use crate::protocol::SyncSession;
 use crate::store::{DocInfo, Store, StoreError, Tombstone};
 
@@ -41,6 +42,9 @@ pub enum DocError {
         /// When and how it was deleted.
         tombstone: Tombstone,
     },
+    /// The data is over a limit (or malformed) and was not given to Automerge.
+    #[error("refused before loading: {0}")]
+    Refused(#[from] GuardError),
 }
 
 /// An open document.
@@ -57,6 +61,8 @@ pub struct Document {
     events: tokio::sync::broadcast::Sender<super::HubEvent>,
     /// The title as last listed, `None` inside until first stored.
     listed_title: Mutex<Option<Option<String>>>,
+    /// What a sync message or import may hold before Automerge sees it.
+    limits: Limits,
 }
 
 impl std::fmt::Debug for Document {
@@ -75,6 +81,7 @@ impl Document {
         store: Arc<dyn Store>,
         events: tokio::sync::broadcast::Sender<super::HubEvent>,
         stored: bool,
+        limits: Limits,
     ) -> Arc<Self> {
         let listed_title = stored.then(|| title_of(&doc));
         Arc::new_cyclic(|this| Self {
@@ -87,7 +94,13 @@ impl Document {
             this: this.clone(),
             events,
             listed_title: Mutex::new(listed_title),
+            limits,
         })
+    }
+
+    /// The limits sync messages and imports are checked against.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The document's ID.
@@ -208,8 +221,10 @@ impl Document {
         .map(|(_, t)| t)
     }
 
-    /// Merges saved bytes (a `.automerge` file or chunks) into the document.
+    /// Merges saved bytes (a `.automerge` file or chunks) into the document,
+    /// once they passed [`guard::check_saved`].
     pub fn load_bytes(&self, bytes: &[u8]) -> Result<bool, DocError> {
+        guard::check_saved(bytes, &self.limits)?;
         self.mutate(|doc| {
             doc.load_incremental(bytes)
                 .map(drop)
@@ -338,47 +353,83 @@ const BIG_MESSAGE: usize = 64 * 1024;
 
 /// Applies sync messages (the payloads of consecutive lines) from the peer
 /// behind `session`, in one write: one store append and one wake-up of the
-/// other connections for the whole batch. Messages before a malformed one
-/// are kept.
+/// other connections for the whole batch. Every message is checked against
+/// the document's [`Limits`] before Automerge inflates anything in it.
+/// Messages before a malformed or refused one are kept.
 pub async fn apply_sync(
     doc: &Arc<Document>,
     session: &mut SyncSession,
     payloads: Vec<Vec<u8>>,
-) -> Result<bool, String> {
+) -> Result<bool, SyncError> {
     let total: usize = payloads.iter().map(Vec::len).sum();
+    let apply = move |doc: &Document, session: &mut SyncSession| {
+        let (messages, refused) = decode_checked(&payloads, doc.limits());
+        let changed = if messages.is_empty() {
+            false
+        } else {
+            doc.receive_many(session, messages).map_err(|e| match e {
+                DocError::Automerge(e) => SyncError::Rejected(e.to_string()),
+                other => SyncError::Doc(other),
+            })?
+        };
+        match refused {
+            Some(e) => Err(SyncError::Invalid(e)),
+            None => Ok(changed),
+        }
+    };
+    if total < BIG_MESSAGE {
+        return apply(doc, session);
+    }
+    // Checking a big message can mean inflating hundreds of MiB to measure
+    // it: do that off the runtime too.
+    let doc = Arc::clone(doc);
+    let mut owned = std::mem::take(session);
+    let (owned, result) = tokio::task::spawn_blocking(move || {
+        let result = apply(&doc, &mut owned);
+        (owned, result)
+    })
+    .await
+    .map_err(|e| SyncError::Internal(e.to_string()))?;
+    *session = owned;
+    result
+}
+
+/// Why a peer's sync messages were not (all) applied.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// A message could not be decoded or is over a limit (the peer's fault).
+    #[error("{0}")]
+    Invalid(String),
+    /// Automerge refused a message's content (the peer's fault).
+    #[error("sync message rejected: {0}")]
+    Rejected(String),
+    /// The document could not take the change (deleted, disk full, …).
+    #[error(transparent)]
+    Doc(DocError),
+    /// Applying failed inside this process.
+    #[error("internal error applying a message: {0}")]
+    Internal(String),
+}
+
+/// Decodes and checks payloads up to the first bad one; returns the good
+/// messages and why the bad one was refused.
+fn decode_checked(payloads: &[Vec<u8>], limits: &Limits) -> (Vec<Message>, Option<String>) {
     let mut messages = Vec::with_capacity(payloads.len());
-    let mut decode_error = None;
-    for bytes in &payloads {
-        match Message::decode(bytes) {
+    for bytes in payloads {
+        // Decoding copies the chunks but inflates nothing; the guard runs
+        // before `receive_sync_message`, which is where Automerge inflates.
+        let checked = Message::decode(bytes)
+            .map_err(|e| e.to_string())
+            .and_then(|m| {
+                guard::check_message(&m, limits)
+                    .map(|()| m)
+                    .map_err(|e| e.to_string())
+            });
+        match checked {
             Ok(message) => messages.push(message),
-            Err(e) => {
-                decode_error = Some(format!("invalid sync message: {e}"));
-                break;
-            }
+            Err(e) => return (messages, Some(format!("invalid sync message: {e}"))),
         }
     }
-    let describe = |e: DocError| match e {
-        DocError::Automerge(e) => format!("sync message rejected: {e}"),
-        other => other.to_string(),
-    };
-    let changed = if messages.is_empty() {
-        false
-    } else if total < BIG_MESSAGE {
-        doc.receive_many(session, messages).map_err(describe)?
-    } else {
-        let doc = Arc::clone(doc);
-        let mut owned = std::mem::take(session);
-        let (owned, result) = tokio::task::spawn_blocking(move || {
-            let result = doc.receive_many(&mut owned, messages);
-            (owned, result)
-        })
-        .await
-        .map_err(|e| format!("internal error applying a message: {e}"))?;
-        *session = owned;
-        result.map_err(describe)?
-    };
-    match decode_error {
-        Some(e) => Err(e),
-        None => Ok(changed),
-    }
+    (messages, None)
 }

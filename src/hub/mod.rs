@@ -9,7 +9,7 @@
 mod document;
 pub(crate) mod load;
 
-pub use document::{apply_sync, doc_info, title_of, DocError, Document};
+pub use document::{apply_sync, doc_info, title_of, DocError, Document, SyncError};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -18,6 +18,7 @@ use automerge::Automerge;
 use tokio::sync::broadcast;
 
 use crate::doc_id::DocId;
+use crate::protocol::guard::{self, Limits};
 use crate::store::{now_ms, DocSummary, Store, StoreError, Tombstone};
 
 /// Something that happened to the set of documents (for UIs and listings).
@@ -32,6 +33,8 @@ pub struct Hub {
     store: Arc<dyn Store>,
     open: Mutex<HashMap<DocId, Weak<Document>>>,
     events: broadcast::Sender<HubEvent>,
+    /// What one sync message or stored document may hold (see [`Limits`]).
+    limits: Limits,
 }
 
 impl std::fmt::Debug for Hub {
@@ -41,13 +44,25 @@ impl std::fmt::Debug for Hub {
 }
 
 impl Hub {
-    /// A hub over `store`.
+    /// A hub over `store`, with the default [`Limits`].
     pub fn new(store: Arc<dyn Store>) -> Arc<Self> {
+        Self::with_limits(store, Limits::default())
+    }
+
+    /// A hub over `store` whose documents refuse sync messages, imports and
+    /// stored data over `limits` before Automerge inflates them.
+    pub fn with_limits(store: Arc<dyn Store>, limits: Limits) -> Arc<Self> {
         Arc::new(Self {
             store,
             open: Mutex::new(HashMap::new()),
             events: broadcast::channel(64).0,
+            limits,
         })
+    }
+
+    /// The limits every document of this hub checks its input against.
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// The store behind the hub.
@@ -97,6 +112,10 @@ impl Hub {
         // documents should not wait for it.
         let (loaded, stored) = match self.store.load_parts(id)? {
             Some(parts) => {
+                guard::check_saved(&parts.snapshot, &self.limits)?;
+                for chunk in &parts.chunks {
+                    guard::check_saved(&chunk.data, &self.limits)?;
+                }
                 let loaded = load::load(&parts)?;
                 if !loaded.rejected.is_empty() {
                     return self.open_repairing(id);
@@ -126,6 +145,7 @@ impl Hub {
             Arc::clone(&self.store),
             self.events.clone(),
             stored,
+            self.limits,
         );
         open.insert(id.clone(), Arc::downgrade(&doc));
         doc

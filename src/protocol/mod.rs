@@ -1,13 +1,16 @@
 //! The ndjson sync protocol, without I/O: the line codec ([`line`]), a
 //! streaming line reader with a size limit ([`reader`]), the per-connection
-//! sync session with the client's termination checks ([`session`]) and the
-//! pacing of messages on a busy document ([`pacer`]).
+//! sync session with the client's termination checks ([`session`]), the
+//! pacing of messages on a busy document ([`pacer`]) and the bounds checked on
+//! Automerge data before Automerge inflates it ([`guard`]).
 
+pub mod guard;
 pub mod line;
 pub mod pacer;
 pub mod reader;
 pub mod session;
 
+pub use guard::{GuardError, Limits};
 pub use line::{Event, LineError};
 pub use pacer::Pacer;
 pub use reader::{EventReader, ReadBudget, ReadError, DEFAULT_MAX_LINE};

@@ -182,7 +182,7 @@ impl Connection {
                             return self.fail(READ_ONLY_REFUSAL.into()).await;
                         }
                         if let Err(reason) = apply_sync(&self.doc, &mut self.session, batch).await {
-                            return self.fail(reason).await;
+                            return self.fail(reason.to_string()).await;
                         }
                         pacer.received();
                         if let Err(e) = tail {

@@ -112,6 +112,7 @@ impl From<DocError> for ApiError {
                 "document {id} was deleted by its owner and is not re-created; the owner can allow its id again with DELETE /_docs/{id}/tombstone"
             )),
             DocError::Store(e) => e.into(),
+            DocError::Refused(e) => Self::BadRequest(format!("refused before loading: {e}")),
         }
     }
 }

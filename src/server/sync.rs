@@ -23,7 +23,7 @@ use super::connection::{carries_changes, Connection, READ_ONLY_REFUSAL};
 use super::error::ApiError;
 use super::state::AppState;
 use crate::doc_id::DocId;
-use crate::hub::apply_sync;
+use crate::hub::{apply_sync, SyncError};
 use crate::protocol::{Event, EventReader, SyncSession, NDJSON_UTF8};
 
 /// Query parameters of a sync request.
@@ -106,7 +106,11 @@ pub async fn sync_doc(
             }
             apply_sync(&doc, &mut session, vec![bytes])
                 .await
-                .map_err(ApiError::BadRequest)?;
+                .map_err(|e| match e {
+                    SyncError::Doc(e) => ApiError::from(e),
+                    SyncError::Internal(e) => ApiError::Internal(e),
+                    peer_fault => ApiError::BadRequest(peer_fault.to_string()),
+                })?;
         }
         Ok(Ok(None)) => body_done = true,
         Ok(Err(e)) => return Err(ApiError::BadRequest(e.to_string())),

@@ -77,7 +77,7 @@ impl ServiceError {
         match self {
             Self::NotFound(_) => "not-found",
             Self::BadInput(_) => "bad-input",
-            Self::Doc(DocError::Automerge(_)) => "bad-document",
+            Self::Doc(DocError::Automerge(_) | DocError::Refused(_)) => "bad-document",
             Self::Doc(DocError::Deleted(_)) => "not-found",
             Self::Doc(DocError::Tombstoned { .. }) => "deleted",
             Self::Doc(_) | Self::Store(_) => "storage",
@@ -296,6 +296,9 @@ impl Service {
 
     /// Imports `.automerge` bytes as a new document.
     pub fn import_doc(&self, bytes: &[u8]) -> Result<DocId, ServiceError> {
+        // Bounded before Automerge inflates anything (issue #7).
+        crate::protocol::guard::check_saved(bytes, &self.hub.limits())
+            .map_err(|e| ServiceError::BadInput(format!("not imported: {e}")))?;
         automerge::Automerge::load(bytes)
             .map_err(|e| ServiceError::BadInput(format!("not an Automerge document: {e}")))?;
         let id = DocId::random();
