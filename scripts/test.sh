@@ -39,6 +39,9 @@ echo "== UI: install, unit tests, build"
 echo "== Rust: unit and integration tests"
 cargo test --workspace --locked
 
+echo "== Fuzzing: line reader, sync-message guard, request admission (2 min)"
+scripts/fuzz.sh 120
+
 echo "== Browser: two real servers, two pages"
 timeout 300 node ui/tests/e2e/two-servers.mjs </dev/null
 

@@ -126,6 +126,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     } else {
         SharePolicy::Lan
     };
+    if std::env::args().any(|a| a == "--token" || a.starts_with("--token=")) {
+        tracing::warn!("a token given with --token is visible to every user of this machine (ps); use --token-file or TANDEM_TOKEN");
+    }
     let mut tokens: Vec<TokenGrant> = args.tokens.iter().map(TokenGrant::owner).collect();
     if let Some(file) = &args.token_file {
         tokens.extend(read_token_file(file)?);
