@@ -178,6 +178,13 @@ impl ClientError {
     ///
     /// `507 Insufficient Storage` is not permanent: space may be freed, so a
     /// live sync reports it and retries later; `5xx` and `429` likewise.
+    /// Whether the server said the document was deleted there (`410 Gone`):
+    /// no retry will bring it back.
+    pub fn is_gone(&self) -> bool {
+        matches!(self, Self::Status { status: 410, .. })
+    }
+
+    /// Whether retrying cannot help (the request itself is refused).
     pub fn is_permanent(&self) -> bool {
         match self {
             Self::BadUrl { .. } | Self::Tls(_) | Self::Redirect { .. } => true,
@@ -411,9 +418,13 @@ impl SyncClient {
                         }
                     }
                 }
-                Err(e) if stop_on_permanent && e.is_permanent() => {
+                // A deleted document never comes back: stop even a sync that
+                // otherwise retries everything, and say why.
+                Err(e) if (stop_on_permanent && e.is_permanent()) || e.is_gone() => {
                     tracing::warn!(url = %self.config.url, error = %e, "sync cannot continue");
-                    status.send_replace(ConnectionStatus::Stopped);
+                    status.send_replace(ConnectionStatus::Failed {
+                        error: e.to_string(),
+                    });
                     return Err(e);
                 }
                 Err(e) => e.to_string(),

@@ -22,4 +22,10 @@ pub enum ConnectionStatus {
     },
     /// Stopped on request.
     Stopped,
+    /// Stopped for good: retrying cannot help (e.g. the document was deleted
+    /// on the server); says why.
+    Failed {
+        /// What happened, in words.
+        error: String,
+    },
 }

@@ -106,6 +106,7 @@ fn info(stored: &StoredRemote, status: &ConnectionStatus) -> RemoteInfo {
             false,
         ),
         ConnectionStatus::Stopped => ("stopped", None, None, false),
+        ConnectionStatus::Failed { error } => ("error", None, Some(error.clone()), false),
     };
     RemoteInfo {
         id: stored.id.clone(),
