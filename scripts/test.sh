@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Tandem test: Rust unit + integration tests, the UI's Vitest unit
-# tests, the two-server browser test (Chromium), and the desktop app under Xvfb
-# (WebDriver). On a fresh Debian machine it first installs what the tests need
+# tests, the browser tests (Chromium: two servers, web-page attacks, LAN peers)
+# and the desktop app under Xvfb (WebDriver). On a fresh Debian machine it first
+# installs what the tests need
 # (as root, or through sudo). mDNS stays off everywhere except inside network
 # namespaces that the tests create themselves.
 set -euo pipefail
@@ -44,6 +45,9 @@ scripts/fuzz.sh 120
 
 echo "== Browser: two real servers, two pages"
 timeout 300 node ui/tests/e2e/two-servers.mjs </dev/null
+
+echo "== Browser: pages of other origins and a rebinding name get nothing; the UI still works after sign-in"
+timeout 300 node ui/tests/e2e/browser-security.mjs </dev/null
 
 echo "== Browser: LAN peers in network namespaces made by the test (mDNS only there)"
 timeout 420 node ui/tests/e2e/lan-peers.mjs </dev/null

@@ -3,6 +3,9 @@
 //   WebBackend   – HTTP + WebSocket to `tandem serve` (same origin)
 //   TauriBackend – `invoke` + `Channel` inside the desktop app
 // Everything above this layer (model, views) is transport-agnostic.
+import type { SessionInfo } from "./session";
+
+export type { SessionInfo } from "./session";
 
 /**
  * Who may see and sync a document (enforced by the server):
@@ -168,6 +171,13 @@ export interface Backend {
   lanStatus?(): Promise<LanStatus>;
   /** Change LAN settings (desktop app only); each field optional. */
   setLanSettings?(change: Partial<Pick<LanStatus, "enabled" | "discovery" | "name">>): Promise<LanStatus>;
+  /**
+   * Who the browser is signed in as (web backend only: the desktop app has no
+   * sign-in). Sends the page to sign in when the session is gone.
+   */
+  session?(): Promise<SessionInfo>;
+  /** End the browser session and go to the sign-in page (web backend only). */
+  signOut?(): Promise<void>;
   /** Backend-wide events; `onStatus` reports the event link itself. Returns unsubscribe. */
   subscribe(onEvent: (ev: BackendEvent) => void, onStatus?: (s: LinkStatus) => void): () => void;
 }

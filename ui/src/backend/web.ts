@@ -1,6 +1,9 @@
 // WebBackend: HTTP + WebSocket to `tandem serve`. The API lives at the page
-// origin (the UI itself is served under `/_ui/`).
+// origin (the UI itself is served under `/_ui/`). The browser is signed in by
+// an HttpOnly session cookie (see ./session.ts); when the session is gone the
+// page goes to `/_signin`.
 import { backoffDelay } from "../model/connection";
+import { SESSION_PATH, SIGN_IN_PATH, SIGN_OUT_PATH, type SessionInfo, SessionWatch, parseSession } from "./session";
 import {
   type AddRemoteRequest,
   type AddRemoteResult,
@@ -53,7 +56,10 @@ class ReconnectingSocket {
       onMessage(data: string): void;
       onStatus(s: LinkStatus): void;
       onDown?(): void;
+      /** The server closed the socket before it ever opened (refused, or unreachable). */
+      onRefused?(): void;
     },
+    private readonly Socket: typeof WebSocket = globalThis.WebSocket,
   ) {
     this.h.onStatus({ state: "connecting" });
     this.connect();
@@ -63,13 +69,15 @@ class ReconnectingSocket {
     if (this.closed) return;
     let ws: WebSocket;
     try {
-      ws = new WebSocket(this.url);
+      ws = new this.Socket(this.url);
     } catch (e) {
       this.scheduleReconnect(String(e));
       return;
     }
     this.ws = ws;
+    let opened = false;
     ws.onopen = () => {
+      opened = true;
       if (this.closed) return;
       this.attempt = 0;
       this.h.onStatus({ state: "open" });
@@ -84,6 +92,7 @@ class ReconnectingSocket {
       if (this.ws !== ws) return;
       this.ws = null;
       this.h.onDown?.();
+      if (!opened) this.h.onRefused?.();
       this.scheduleReconnect(ev.reason || undefined);
     };
     ws.onerror = () => {
@@ -104,7 +113,7 @@ class ReconnectingSocket {
   }
 
   send(line: string): boolean {
-    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    if (!this.ws || this.ws.readyState !== this.Socket.OPEN) return false;
     this.ws.send(line);
     return true;
   }
@@ -126,12 +135,38 @@ class ReconnectingSocket {
   }
 }
 
+/** Options of a {@link WebBackend} (defaults are the browser's). */
+export interface WebBackendOptions {
+  /** Leave for the sign-in page (default: `location.assign(origin + "/_signin")`). */
+  goToSignIn?: () => void;
+  /** The WebSocket class (default: the global one). */
+  WebSocket?: typeof WebSocket;
+}
+
 export class WebBackend implements Backend {
   readonly kind = "web" as const;
   private readonly base: string;
+  private readonly Socket: typeof WebSocket;
+  /** Sends the page to sign in once the session is gone. */
+  readonly sessionWatch: SessionWatch;
 
-  constructor(origin: string = location.origin) {
+  constructor(origin: string = location.origin, options: WebBackendOptions = {}) {
     this.base = origin.replace(/\/+$/, "");
+    this.Socket = options.WebSocket ?? globalThis.WebSocket;
+    const goToSignIn = options.goToSignIn ?? (() => location.assign(this.url(SIGN_IN_PATH)));
+    this.sessionWatch = new SessionWatch({
+      fetchSession: async () => {
+        const res = await fetch(this.url(SESSION_PATH), { headers: { Accept: "application/json" }, cache: "no-store" });
+        let body: unknown = null;
+        try {
+          body = await res.json();
+        } catch {
+          /* not JSON */
+        }
+        return { status: res.status, body };
+      },
+      goToSignIn,
+    });
   }
 
   private url(path: string): string {
@@ -149,8 +184,35 @@ export class WebBackend implements Backend {
     } catch (e) {
       throw new BackendError(`Cannot reach the Tandem server (${(e as Error).message ?? e}).`);
     }
-    if (!res.ok) throw await errorFrom(res);
+    if (!res.ok) {
+      this.sessionWatch.onStatus(res.status);
+      throw await errorFrom(res);
+    }
     return res;
+  }
+
+  private socket(path: string, h: ConstructorParameters<typeof ReconnectingSocket>[1]): ReconnectingSocket {
+    return new ReconnectingSocket(
+      this.wsUrl(path),
+      { ...h, onRefused: () => void this.sessionWatch.check() },
+      this.Socket,
+    );
+  }
+
+  async session(): Promise<SessionInfo> {
+    const s = parseSession(await this.json<unknown>(SESSION_PATH, { cache: "no-store" }));
+    if (s.name === null) this.sessionWatch.signInAgain();
+    return s;
+  }
+
+  async signOut(): Promise<void> {
+    try {
+      // the answer is a redirect to the sign-in page: go there ourselves
+      await fetch(this.url(SIGN_OUT_PATH), { method: "POST", redirect: "manual" });
+    } catch (e) {
+      throw new BackendError(`Cannot reach the Tandem server to sign out (${(e as Error).message ?? e}).`);
+    }
+    this.sessionWatch.signInAgain();
   }
 
   private async json<T>(path: string, init: RequestInit = {}): Promise<T> {
@@ -193,7 +255,7 @@ export class WebBackend implements Backend {
   }
 
   openDoc(id: string, handlers: DocChannelHandlers): DocChannel {
-    const sock = new ReconnectingSocket(this.wsUrl("/_ws/" + encodeURIComponent(id)), {
+    const sock = this.socket("/_ws/" + encodeURIComponent(id), {
       onOpen: () => handlers.onOpen(),
       onMessage: (line) => handlers.onLine(line),
       onStatus: (s) => handlers.onStatus?.(s),
@@ -246,7 +308,7 @@ export class WebBackend implements Backend {
   }
 
   subscribe(onEvent: (ev: BackendEvent) => void, onStatus?: (s: LinkStatus) => void): () => void {
-    const sock = new ReconnectingSocket(this.wsUrl("/_events"), {
+    const sock = this.socket("/_events", {
       onOpen: () => {},
       onMessage: (line) => {
         let v: unknown;

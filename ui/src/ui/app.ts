@@ -9,8 +9,10 @@ import type {
   LanStatus,
   LinkStatus,
   PeerInfo,
+  SessionInfo,
   SharePolicy,
 } from "../backend/types";
+import { sessionLabel } from "../backend/session";
 import {
   DOC_SYNC_LABEL,
   RemoteTable,
@@ -91,6 +93,9 @@ export class App {
   private readonly bannerText: HTMLElement;
   private readonly main: HTMLElement;
   private readonly eventsStatusEl: HTMLElement;
+  /** Who is signed in, and "Sign out" (browser only; absent in the desktop app). */
+  private readonly sessionEl: HTMLElement | null;
+  private readonly sessionNameEl: HTMLElement;
   private pane: {
     id: string;
     el: HTMLElement;
@@ -138,6 +143,15 @@ export class App {
     });
     this.listEmpty = h("p", { class: "list-empty" }, "Loading…");
     this.eventsStatusEl = h("span", { class: "events-status", testid: "events-status", "aria-live": "polite" });
+    this.sessionNameEl = h("span", { class: "session-name", testid: "session-name" });
+    this.sessionEl = this.backend.signOut
+      ? h(
+          "div",
+          { class: "sidebar-session", testid: "session", hidden: true },
+          h("span", { class: "session-label" }, "Signed in as ", this.sessionNameEl),
+          h("button", { type: "button", class: "btn subtle", testid: "sign-out", onclick: () => void this.signOut() }, "Sign out"),
+        )
+      : null;
     this.peersPanel = new PeersPanel({
       backend: this.backend,
       showError: (m) => this.showError(m),
@@ -171,6 +185,7 @@ export class App {
       this.filterInput,
       h("nav", { class: "doc-nav", "aria-label": "Document list" }, this.listEl, this.listEmpty),
       this.peersPanel.el,
+      this.sessionEl,
       h(
         "div",
         { class: "sidebar-footer" },
@@ -219,8 +234,31 @@ export class App {
     );
     window.addEventListener("hashchange", () => this.route());
     setInterval(() => this.tick(), 1000);
-    await Promise.all([this.refreshDocs(), this.refreshRemotes(), this.refreshPeers(), this.loadHealth(false)]);
+    await Promise.all([this.refreshDocs(), this.refreshRemotes(), this.refreshPeers(), this.loadHealth(false), this.loadSession()]);
     this.route();
+  }
+
+  // ---- session (browser only) ----------------------------------------------------------------
+
+  private async loadSession(): Promise<void> {
+    if (!this.backend.session || !this.sessionEl) return;
+    let s: SessionInfo;
+    try {
+      s = await this.backend.session();
+    } catch {
+      return; // the other start-up calls report an unreachable server
+    }
+    setText(this.sessionNameEl, sessionLabel(s));
+    this.sessionEl.dataset.role = s.role ?? "";
+    this.sessionEl.hidden = s.name === null;
+  }
+
+  private async signOut(): Promise<void> {
+    try {
+      await this.backend.signOut?.();
+    } catch (e) {
+      this.showError(`Could not sign out: ${errorMessage(e)}`);
+    }
   }
 
   private route(): void {

@@ -6,7 +6,9 @@
 // to hold nothing but `lo` and our veth end before a server starts, and every
 // other tandem run gets TANDEM_NO_MDNS=1. Chromium runs INSIDE alice's
 // namespace (through an executablePath wrapper), so the page reaches alice at
-// http://127.0.0.1:7450/_ui/ as the owner.
+// http://127.0.0.1:7450/_ui/, where it signs in with alice's owner token (being
+// on loopback grants nothing). Owner calls and bob's CLI use the owner tokens
+// of the two data directories.
 //
 // Checks: bob appears in alice's peers panel (online, unverified, with the
 // same code bob shows); bob's shared doc is listed and opens as "Bob's plans";
@@ -20,17 +22,31 @@
 //
 // Without root or `ip netns`, prints `lan-peers e2e: skipped (<reason>)` and exits 0.
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
+import {
+  assert,
+  begin,
+  check,
+  chromiumPath,
+  fail,
+  figure,
+  finish,
+  launchChromium,
+  ms,
+  onCleanup,
+  repo,
+  signIn,
+  sleep,
+  stopProcess,
+  tandemBin,
+  tempDir,
+  tid,
+  uiDir,
+  until,
+} from "./harness.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, "../../..");
-const tandemBin = process.env.TANDEM_BIN ?? join(repo, "target/debug/tandem");
-const uiDir = join(repo, "ui/dist");
-const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const TOTAL_TIMEOUT_MS = Number(process.env.LAN_E2E_TIMEOUT_MS ?? 8 * 60_000);
 
 function skip(reason) {
@@ -47,57 +63,7 @@ if (typeof process.getuid !== "function" || process.getuid() !== 0) skip("not ro
   if (r.error || r.status !== 0) skip(`ip netns unavailable: ${(r.error?.message ?? r.stderr ?? "").trim() || `exit ${r.status}`}`);
 }
 
-// playwright-core is imported only now, so a skip needs nothing installed
-const { chromium } = await import("playwright-core");
-
-// ---- results -----------------------------------------------------------------------------------
-
-let passed = 0;
-let failed = 0;
-/** Set when the run is being torn down early (time limit, signal): later checks are not run or counted. */
-let aborted = false;
-const figures = [];
-async function check(name, fn) {
-  if (aborted) return false;
-  const t0 = performance.now();
-  try {
-    await fn();
-    if (aborted) return false;
-    passed++;
-    console.log(`ok   ${name} (${Math.round(performance.now() - t0)} ms)`);
-    return true;
-  } catch (e) {
-    if (aborted) return false;
-    failed++;
-    console.log(`FAIL ${name}\n     ${String(e?.stack ?? e).split("\n").slice(0, 8).join("\n     ")}`);
-    return false;
-  }
-}
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const ms = (x) => `${Math.round(x)} ms`;
-function figure(line) {
-  figures.push(line);
-  console.log(`     ${line}`);
-}
-
-/** Polls `f` (sync or async) until it returns a truthy value, for at most `limit` ms. */
-async function within(limit, what, f, every = 50) {
-  const start = performance.now();
-  let last;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v) return { value: v, took: performance.now() - start };
-    } catch (e) {
-      last = e;
-    }
-    if (performance.now() - start > limit) throw new Error(`timed out after ${limit} ms waiting for ${what}${last ? ` (last error: ${last.message ?? last})` : ""}`);
-    await sleep(every);
-  }
-}
+begin("lan-peers e2e", { timeoutMs: TOTAL_TIMEOUT_MS });
 
 // ---- processes and clean-up --------------------------------------------------------------------
 
@@ -107,12 +73,10 @@ const ns = { a: `${tag}a`, b: `${tag}b` };
 const veth = { a: `${tag}va`, b: `${tag}vb` };
 const subnet = `10.${230 + (pid % 10)}.${Math.floor(pid / 10) % 250}`;
 const addr = { a: `${subnet}.1`, b: `${subnet}.2` };
-const work = mkdtempSync(join(tmpdir(), "tandem-lan-e2e-"));
+const work = tempDir("tandem-lan-e2e-");
 const dataDir = { a: join(work, "alice"), b: join(work, "bob") };
 const madeNamespaces = [];
 const servers = new Set();
-let browser = null;
-let cleaning = null;
 
 /** Env for every tandem run except the two servers: mDNS off. */
 const quietEnv = { ...process.env, TANDEM_NO_MDNS: "1", RUST_LOG: "warn" };
@@ -129,9 +93,14 @@ function tandemIn(nsName, args, timeout = 40_000) {
   return sh("ip", ["netns", "exec", nsName, tandemBin, ...args], { timeout });
 }
 
-/** An owner request to the server of a namespace (loopback, plain HTTP). */
+/** The owner token of a side's data directory (written by its server at start). */
+const ownerToken = (side) => readFileSync(join(dataDir[side], "owner-token"), "utf8").trim();
+const sideOf = (nsName) => (nsName === ns.a ? "a" : "b");
+
+/** An owner request to the server of a namespace (loopback, plain HTTP, its owner token). */
 function apiIn(nsName, path, { method = "GET", body } = {}) {
-  const args = ["netns", "exec", nsName, "curl", "-s", "-m", "5", "-w", "\n%{http_code}", "-X", method, `http://127.0.0.1:7450${path}`];
+  const auth = `authorization: Bearer ${ownerToken(sideOf(nsName))}`;
+  const args = ["netns", "exec", nsName, "curl", "-s", "-m", "5", "-H", auth, "-w", "\n%{http_code}", "-X", method, `http://127.0.0.1:7450${path}`];
   if (body !== undefined) args.push("-H", "content-type: application/json", "-d", JSON.stringify(body));
   const out = sh("ip", args, { timeout: 10_000 });
   const i = out.lastIndexOf("\n");
@@ -148,74 +117,27 @@ function apiIn(nsName, path, { method = "GET", body } = {}) {
 
 async function stopServer(s) {
   if (!s || s.exited) return;
-  try {
-    process.kill(s.child.pid, "SIGTERM");
-  } catch {
-    /* gone */
-  }
-  const deadline = Date.now() + 8000;
-  while (!s.exited && Date.now() < deadline) await sleep(50);
-  if (!s.exited) {
-    try {
-      process.kill(s.child.pid, "SIGKILL");
-    } catch {
-      /* gone */
-    }
-    const hard = Date.now() + 3000;
-    while (!s.exited && Date.now() < hard) await sleep(50);
-  }
+  await stopProcess(s.child);
   servers.delete(s);
 }
 
-function cleanup() {
-  if (cleaning) return cleaning;
-  cleaning = (async () => {
-    if (browser) {
-      await Promise.race([browser.close().catch(() => {}), sleep(10_000)]);
-      browser = null;
-    }
-    await Promise.all([...servers].map((s) => stopServer(s)));
-    for (const n of madeNamespaces.reverse()) {
-      // anything still inside our namespace is ours: SIGKILL it before deleting
-      const pids = spawnSync("ip", ["netns", "pids", n], { encoding: "utf8", timeout: 5000 }).stdout?.split(/\s+/).filter(Boolean) ?? [];
-      for (const p of pids) {
-        try {
-          process.kill(Number(p), "SIGKILL");
-        } catch {
-          /* gone */
-        }
+// clean-up (after the browser closes): our servers, then our namespaces
+onCleanup(() => {
+  for (const n of madeNamespaces.reverse()) {
+    // anything still inside our namespace is ours: SIGKILL it before deleting
+    const pids = spawnSync("ip", ["netns", "pids", n], { encoding: "utf8", timeout: 5000 }).stdout?.split(/\s+/).filter(Boolean) ?? [];
+    for (const p of pids) {
+      try {
+        process.kill(Number(p), "SIGKILL");
+      } catch {
+        /* gone */
       }
-      spawnSync("ip", ["netns", "del", n], { timeout: 10_000 });
     }
-    madeNamespaces.length = 0;
-    rmSync(work, { recursive: true, force: true });
-  })();
-  return cleaning;
-}
-
-let finishing = null;
-/** Clean up, print the figures and the final line, exit. Runs once. */
-function finish() {
-  if (finishing) return finishing;
-  finishing = (async () => {
-    clearTimeout(watchdog);
-    await cleanup();
-    if (figures.length) console.log(`\nfigures:\n  ${figures.join("\n  ")}`);
-    console.log(`lan-peers e2e: ${passed} passed, ${failed} failed`);
-    process.exit(failed ? 1 : 0);
-  })();
-  return finishing;
-}
-/** Stop early: count one failure, stop further checks, clean up. */
-function abort(why) {
-  if (aborted) return;
-  console.log(`FAIL ${why}`);
-  failed++;
-  aborted = true;
-  void finish();
-}
-const watchdog = setTimeout(() => abort(`overall time limit of ${TOTAL_TIMEOUT_MS} ms reached; cleaning up`), TOTAL_TIMEOUT_MS);
-for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(sig, () => abort(`interrupted (${sig}); cleaning up`));
+    spawnSync("ip", ["netns", "del", n], { timeout: 10_000 });
+  }
+  madeNamespaces.length = 0;
+});
+onCleanup(() => Promise.all([...servers].map((s) => stopServer(s))));
 
 // ---- set-up helpers ----------------------------------------------------------------------------
 
@@ -333,7 +255,6 @@ function startServer(side, name) {
 
 // ---- the test ----------------------------------------------------------------------------------
 
-const tid = (id) => `[data-testid="${id}"]`;
 const BODY = `${tid("text-editor")}[data-path="/body"] .cm-content`;
 const docId = `bobplans${pid}`;
 const bobFile = join(work, "bob-plans.automerge");
@@ -370,18 +291,11 @@ try {
   const wrapper = join(work, "chromium-in-alice.sh");
   writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${ns.a} ${chromiumPath} "$@"\n`);
   chmodSync(wrapper, 0o755);
-  browser = await chromium.launch({
-    executablePath: wrapper,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    timeout: 60_000,
-    // our own signal handlers clean up (servers, namespaces) and close the browser
-    handleSIGINT: false,
-    handleSIGTERM: false,
-    handleSIGHUP: false,
-  });
+  const browser = await launchChromium([], { executablePath: wrapper });
   page = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
   page.on("pageerror", (e) => pageErrors.push(String(e)));
   page.setDefaultTimeout(20_000);
+  await signIn(page, { url: "http://127.0.0.1:7450", ownerToken: ownerToken("a") });
   await page.goto("http://127.0.0.1:7450/_ui/");
   await page.waitForSelector(tid("peers-panel"));
 
@@ -410,18 +324,18 @@ try {
     const addrText = await row.locator(tid("peer-address")).textContent();
     assert(addrText === `${addr.b}:7450`, `address: ${addrText}`);
     // bob shows the same code for alice
-    const { value: onBob } = await within(20_000, "bob to see alice", () => apiIn(ns.b, "/_peers").json?.find((p) => p.id === alice.id));
+    const { value: onBob } = await until(20_000, "bob to see alice", () => apiIn(ns.b, "/_peers").json?.find((p) => p.id === alice.id));
     assert(onBob.code === code, `codes differ: alice shows ${code}, bob shows ${onBob.code}`);
   });
   if (!discovered) throw new Error("bob was not discovered; the remaining checks need him");
 
   await check("bob creates and shares a doc; alice lists it under bob", async () => {
     tandemIn(ns.b, ["edit", bobFile, "--set", `title="Bob's plans"`, "--set", `body="hello"`]);
-    tandemIn(ns.b, ["sync", `http://127.0.0.1:7450/${docId}`, "--file", bobFile]);
-    tandemIn(ns.b, ["share", `http://127.0.0.1:7450/${docId}`, "lan"]);
+    tandemIn(ns.b, ["sync", `http://127.0.0.1:7450/${docId}`, "--file", bobFile, "--token-file", join(dataDir.b, "owner-token")]);
+    tandemIn(ns.b, ["share", `http://127.0.0.1:7450/${docId}`, "lan", "--token-file", join(dataDir.b, "owner-token")]);
     await page.click(`${peerRow()} ${tid("peer-toggle")}`);
     const item = `${peerRow()} ${tid("peer-doc")}[data-doc-id="${docId}"]`;
-    await within(20_000, "bob's doc in alice's list", async () => {
+    await until(20_000, "bob's doc in alice's list", async () => {
       if (await page.locator(item).count()) return true;
       if (await page.locator(`${peerRow()} ${tid("peer-docs-refresh")}:not([disabled])`).count())
         await page.click(`${peerRow()} ${tid("peer-docs-refresh")}`);
@@ -455,7 +369,7 @@ try {
     await page.click(BODY);
     await page.keyboard.press("Control+End");
     await page.keyboard.type(" from alice");
-    const { took } = await within(20_000, "alice's typing on bob", () => bobDoc()?.body === "hello from alice", 25);
+    const { took } = await until(20_000, "alice's typing on bob", () => bobDoc()?.body === "hello from alice", 25);
     figure(`alice's typing → on bob's server (polled with curl every ~25 ms): ${ms(took)} after the last key`);
   });
 
@@ -464,11 +378,11 @@ try {
     const afterSync = [];
     for (let i = 1; i <= 5; i++) {
       const value = `hi alice #${i}`;
-      tandemIn(ns.b, ["sync", `http://127.0.0.1:7450/${docId}`, "--file", bobFile]); // pull what alice typed
+      tandemIn(ns.b, ["sync", `http://127.0.0.1:7450/${docId}`, "--file", bobFile, "--token-file", join(dataDir.b, "owner-token")]); // pull what alice typed
       tandemIn(ns.b, ["edit", bobFile, "--set", `from_bob=${JSON.stringify(value)}`]);
       const t0 = performance.now();
       const syncing = new Promise((res, rej) => {
-        const c = spawn("ip", ["netns", "exec", ns.b, tandemBin, "sync", `http://127.0.0.1:7450/${docId}`, "--file", bobFile], {
+        const c = spawn("ip", ["netns", "exec", ns.b, tandemBin, "sync", `http://127.0.0.1:7450/${docId}`, "--file", bobFile, "--token-file", join(dataDir.b, "owner-token")], {
           env: quietEnv,
           stdio: "ignore",
         });
@@ -503,16 +417,16 @@ try {
 
   await check("the share control: alice shares her copy on the LAN and bob lists it; private again hides it", async () => {
     const bobSees = () => apiIn(ns.b, `/_peers/${alice.id}/docs`);
-    await within(20_000, "bob to see alice", () => apiIn(ns.b, "/_peers").json?.some((p) => p.id === alice.id && p.online));
+    await until(20_000, "bob to see alice", () => apiIn(ns.b, "/_peers").json?.some((p) => p.id === alice.id && p.online));
     assert(!(bobSees().json ?? []).some((d) => d.id === docId), "private: not listed for bob");
     await page.selectOption(tid("share-policy"), "lan");
     await page.waitForSelector(`${tid("doc-item")}[data-doc-id="${docId}"] ${tid("share-badge")}[data-share="lan"]`);
     assert(/peers on your network/.test(await page.textContent(tid("share-hint"))), "lan hint");
     assert(apiIn(ns.a, "/_docs").json?.find((d) => d.id === docId)?.share === "lan", "alice's server has the policy");
-    await within(10_000, "alice's doc in bob's listing of alice", () => (bobSees().json ?? []).some((d) => d.id === docId && d.share === "lan"));
+    await until(10_000, "alice's doc in bob's listing of alice", () => (bobSees().json ?? []).some((d) => d.id === docId && d.share === "lan"));
     await page.selectOption(tid("share-policy"), "private");
     await page.waitForSelector(`${tid("doc-item")}[data-doc-id="${docId}"] ${tid("share-badge")}`, { state: "detached" });
-    await within(10_000, "alice's doc gone from bob's listing", () => !(bobSees().json ?? [{ id: docId }]).some((d) => d.id === docId));
+    await until(10_000, "alice's doc gone from bob's listing", () => !(bobSees().json ?? [{ id: docId }]).some((d) => d.id === docId));
   });
 
   await check("bob stops (SIGTERM): alice shows him offline within seconds; the doc stays open and editable", async () => {
@@ -537,7 +451,7 @@ try {
     await page.click(BODY);
     await page.keyboard.press("Control+End");
     await page.keyboard.type(" (offline)");
-    await within(10_000, "the offline edit on alice's server", () => apiIn(ns.a, `/${docId}`).json?.body === "hello from alice (offline)");
+    await until(10_000, "the offline edit on alice's server", () => apiIn(ns.a, `/${docId}`).json?.body === "hello from alice (offline)");
     // bob's entry still lists the local copy, openable
     await page.waitForSelector(`${peerRow()} ${tid("peer-doc")}[data-doc-id="${docId}"]`);
     if (await page.locator(tid("error-banner")).count()) throw new Error(`error banner: ${await page.textContent(tid("error-banner"))}`);
@@ -551,14 +465,14 @@ try {
     const online = performance.now();
     figure(`bob's restart → shown online again on alice's page: ${ms(online - t0)}`);
     assert((await page.textContent(`${peerRow()} ${tid("peer-verified")}`)) === "verified", "still verified after bob's restart");
-    await within(30_000, "alice's offline edit on bob", () => bobDoc()?.body === "hello from alice (offline)", 50);
+    await until(30_000, "alice's offline edit on bob", () => bobDoc()?.body === "hello from alice (offline)", 50);
     figure(`bob back online → alice's offline edit on bob's server: ${ms(performance.now() - online)}`);
     await page.waitForSelector(tid("in-sync-badge"), { timeout: 20_000 });
     // and live again both ways
     await page.click(BODY);
     await page.keyboard.press("Control+End");
     await page.keyboard.type("!");
-    await within(15_000, "a live keystroke on bob", () => bobDoc()?.body === "hello from alice (offline)!", 25);
+    await until(15_000, "a live keystroke on bob", () => bobDoc()?.body === "hello from alice (offline)!", 25);
   });
 
   let oldCode = "";
@@ -584,7 +498,7 @@ try {
     await page.click(BODY);
     await page.keyboard.press("Control+End");
     await page.keyboard.type(" [cert]");
-    await within(10_000, "the edit on alice's server", () => String(apiIn(ns.a, `/${docId}`).json?.body).endsWith("[cert]"));
+    await until(10_000, "the edit on alice's server", () => String(apiIn(ns.a, `/${docId}`).json?.body).endsWith("[cert]"));
     assert(!String(bobDoc()?.body).includes("[cert]"), "nothing reached bob through the refused certificate");
   });
 
@@ -597,13 +511,13 @@ try {
     assert((await page.textContent(`${peerRow()} ${tid("peer-verified")}`)) === "not verified", "unverified again");
     const code = await page.textContent(`${peerRow()} ${tid("peer-code")}`);
     assert(code !== oldCode, "a new code for the new certificate");
-    const { value: onBob } = await within(10_000, "bob's code for alice", () => apiIn(ns.b, "/_peers").json?.find((p) => p.id === alice.id));
+    const { value: onBob } = await until(10_000, "bob's code for alice", () => apiIn(ns.b, "/_peers").json?.find((p) => p.id === alice.id));
     assert(onBob.code === code, `codes differ: alice shows ${code}, bob shows ${onBob.code}`);
     await page.waitForSelector(`${peerRow()} ${tid("peer-doc")}[data-doc-id="${docId}"] ${tid("open-peer-doc")}:not([disabled])`);
   });
 
   await check("after the forget, alice's copy syncs with bob again by itself (re-pinned)", () =>
-    within(20_000, "alice's [cert] edit on bob", () => String(bobDoc()?.body).includes("[cert]"), 100),
+    until(20_000, "alice's [cert] edit on bob", () => String(bobDoc()?.body).includes("[cert]"), 100),
   );
 
   await check("no page errors", async () => {
@@ -611,9 +525,6 @@ try {
   });
   if (process.env.SHOT) await page.screenshot({ path: process.env.SHOT });
 } catch (e) {
-  if (!aborted) {
-    failed++;
-    console.log(`FAIL setup: ${e?.stack ?? e}`);
-  }
+  fail(`setup: ${e?.stack ?? e}`);
 }
 await finish();

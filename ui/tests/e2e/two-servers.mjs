@@ -7,99 +7,38 @@
 //
 //   cargo build && npm run build && node tests/e2e/two-servers.mjs
 //   (TANDEM_BIN=…/tandem, CHROMIUM=/usr/bin/chromium, SHOT=… override defaults)
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+//
+// Each page signs in with its server's owner token first (being on loopback
+// grants nothing).
+import { api, assert, begin, check, fail, finish, launchChromium, serve, signIn, tid } from "./harness.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, "../../..");
-const tandemBin = process.env.TANDEM_BIN ?? join(repo, "target/debug/tandem");
-const uiDir = join(repo, "ui/dist");
-const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
-
-let passed = 0;
-let failed = 0;
-async function check(name, fn) {
-  const t0 = performance.now();
-  try {
-    await fn();
-    passed++;
-    console.log(`ok   ${name} (${Math.round(performance.now() - t0)} ms)`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${name}\n     ${String(e?.stack ?? e).split("\n").slice(0, 8).join("\n     ")}`);
-  }
-}
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-
-/** Starts `tandem serve` on a free port; resolves with its base URL. */
-function serve(name) {
-  const dataDir = mkdtempSync(join(tmpdir(), `tandem-e2e-${name}-`));
-  const child = spawn(tandemBin, ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--ui-dir", uiDir], {
-    env: { ...process.env, TANDEM_NO_MDNS: "1", RUST_LOG: "warn" },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`${name} did not start`)), 15000);
-    child.on("exit", (code) => rej(new Error(`${name} exited with ${code}`)));
-    createInterface({ input: child.stdout }).on("line", (line) => {
-      const m = /^Tandem listening on (\S+)/.exec(line);
-      if (m) {
-        clearTimeout(timer);
-        res({ url: m[1], child, dataDir });
-      }
-    });
-  });
-}
-
-async function api(base, method, path, body) {
-  const r = await fetch(`${base}${path}`, {
-    method,
-    headers: body ? { "content-type": "application/json" } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await r.text();
-  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
+begin("two-server e2e", { timeoutMs: 280_000 });
 
 const percentile = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
 
-const tid = (id) => `[data-testid="${id}"]`;
 const body = `${tid("text-editor")}[data-path="/body"] .cm-content`;
-const servers = [];
-let browser;
 try {
   const A = await serve("A");
   const B = await serve("B");
-  servers.push(A, B);
-  const { id } = await api(A.url, "POST", "/_docs", { title: "Shared notes" });
+  const { id } = await api(A, "POST", "/_docs", { title: "Shared notes" });
   // B opens the document from A: a local copy that stays in live sync.
-  await api(B.url, "POST", "/_remotes", { url: `${A.url}/${id}`, doc_id: null, token: null, fingerprint: null, trust: false });
+  await api(B, "POST", "/_remotes", { url: `${A.url}/${id}`, doc_id: null, token: null, fingerprint: null, trust: false });
 
-  browser = await chromium.launch({
-    executablePath,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const browser = await launchChromium();
   const errors = [];
-  const open = async (base) => {
+  const open = async (server) => {
     const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
     page.on("pageerror", (e) => errors.push(String(e)));
-    await page.goto(`${base}/_ui/#/doc/${encodeURIComponent(id)}`);
+    await signIn(page, server);
+    await page.goto(`${server.url}/_ui/#/doc/${encodeURIComponent(id)}`);
     await page.waitForSelector(body, { timeout: 20000 });
     return page;
   };
-  const a = await open(A.url);
-  const b = await open(B.url);
+  const a = await open(A);
+  const b = await open(B);
   const text = (p) => p.textContent(body);
 
   await check("B's copy came from A through the remote, and says so", async () => {
@@ -186,14 +125,6 @@ try {
   });
   if (process.env.SHOT) await b.screenshot({ path: process.env.SHOT });
 } catch (e) {
-  failed++;
-  console.log(`FAIL setup: ${e?.stack ?? e}`);
-} finally {
-  await browser?.close().catch(() => {});
-  for (const s of servers) {
-    s.child.kill("SIGTERM");
-    rmSync(s.dataDir, { recursive: true, force: true });
-  }
+  fail(`setup: ${e?.stack ?? e}`);
 }
-console.log(`two-server e2e: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+await finish();
