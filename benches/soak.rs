@@ -88,24 +88,33 @@ fn main() {
             let doc_url = url::Url::parse(&format!("{url}/soak-{}", i % docs)).expect("url");
             let client = SyncClient::new(ClientConfig::new(doc_url)).expect("client");
             let hub = Hub::new(Arc::new(MemoryStore::new()));
-            let doc = hub.open(&tandem::DocId::parse(&format!("soak-{}", i % docs)).expect("id")).expect("doc");
+            let doc = hub
+                .open(&tandem::DocId::parse(&format!("soak-{}", i % docs)).expect("id"))
+                .expect("doc");
             let (status, _) = tokio::sync::watch::channel(ConnectionStatus::Connecting);
             let (task_doc, task_cancel) = (doc.clone(), cancel.clone());
-            tokio::spawn(async move { client.sync_live(&task_doc, task_cancel, status, None).await });
+            tokio::spawn(
+                async move { client.sync_live(&task_doc, task_cancel, status, None).await },
+            );
             locals.push((hub, doc));
             if i % 100 == 99 {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
         let editor = {
-            let (cancel, docs) = (cancel.clone(), locals.iter().map(|(_, d)| d.clone()).collect::<Vec<_>>());
+            let (cancel, docs) = (
+                cancel.clone(),
+                locals.iter().map(|(_, d)| d.clone()).collect::<Vec<_>>(),
+            );
             tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_millis(1000 / edits_per_second.max(1)));
+                let mut tick =
+                    tokio::time::interval(Duration::from_millis(1000 / edits_per_second.max(1)));
                 let mut n: u64 = 0;
                 while !cancel.is_cancelled() {
                     tick.tick().await;
                     let doc = &docs[(n as usize * 7919) % docs.len()];
-                    let _ = doc.change(|tx| tx.put(automerge::ROOT, format!("k{}", n % 50), n as i64));
+                    let _ =
+                        doc.change(|tx| tx.put(automerge::ROOT, format!("k{}", n % 50), n as i64));
                     n += 1;
                 }
                 n
@@ -116,7 +125,11 @@ fn main() {
         while started.elapsed() < Duration::from_secs(seconds) {
             tokio::time::sleep(Duration::from_secs(10)).await;
             let rss = rss_kib(pid);
-            println!("soak: t={:>4} s  server RSS {:>7} KiB", started.elapsed().as_secs(), rss);
+            println!(
+                "soak: t={:>4} s  server RSS {:>7} KiB",
+                started.elapsed().as_secs(),
+                rss
+            );
             samples.push((started.elapsed().as_secs(), rss));
         }
         cancel.cancel();
@@ -124,10 +137,16 @@ fn main() {
         println!("soak: {edits} edits made");
         samples
     });
-    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
     let _ = server.wait();
 
-    let steady: Vec<u64> = samples.iter().filter(|(t, _)| *t >= 60).map(|(_, r)| *r).collect();
+    let steady: Vec<u64> = samples
+        .iter()
+        .filter(|(t, _)| *t >= 60)
+        .map(|(_, r)| *r)
+        .collect();
     let Some(&first) = steady.first() else {
         println!("soak: too short to judge (needs > 60 s)");
         return;

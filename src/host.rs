@@ -36,10 +36,24 @@ mod tests {
 
     #[test]
     fn loopback_forms() {
-        for yes in ["127.0.0.1", "127.8.9.1", "[::1]", "localhost", "LOCALHOST.", "a.localhost", "[::ffff:127.0.0.1]"] {
+        for yes in [
+            "127.0.0.1",
+            "127.8.9.1",
+            "[::1]",
+            "localhost",
+            "LOCALHOST.",
+            "a.localhost",
+            "[::ffff:127.0.0.1]",
+        ] {
             assert!(is_loopback_host(yes), "{yes}");
         }
-        for no in ["10.0.0.1", "example.com", "[::]", "localhost.example.com", "0.0.0.0"] {
+        for no in [
+            "10.0.0.1",
+            "example.com",
+            "[::]",
+            "localhost.example.com",
+            "0.0.0.0",
+        ] {
             assert!(!is_loopback_host(no), "{no}");
         }
         assert!(is_loopback("::ffff:127.0.0.1".parse().unwrap()));

@@ -15,7 +15,6 @@ use tandem::store::{Durability, SqliteStore, Store};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-
 async fn sqlite_server(options: ServerOptions) -> (RunningServer, Arc<Hub>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let hub = Hub::new(

@@ -77,7 +77,12 @@ async fn a_rebinding_host_name_reaches_nothing_even_with_a_token() {
     }
     // The document is untouched, and the right names still work.
     for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}")] {
-        let (status, _) = raw(&server, &request_to(&host, "GET", &format!("/{doc}"), &auth, 0), b"").await;
+        let (status, _) = raw(
+            &server,
+            &request_to(&host, "GET", &format!("/{doc}"), &auth, 0),
+            b"",
+        )
+        .await;
         assert_eq!(status, 200, "{host}");
     }
     assert_eq!(
@@ -98,9 +103,19 @@ async fn a_public_host_name_is_answered_when_given() {
         },
     )
     .await;
-    let (status, _) = raw(&server, &request_to("sync.example.com", "GET", "/_health", "", 0), b"").await;
+    let (status, _) = raw(
+        &server,
+        &request_to("sync.example.com", "GET", "/_health", "", 0),
+        b"",
+    )
+    .await;
     assert_eq!(status, 200);
-    let (status, _) = raw(&server, &request_to("other.example.com", "GET", "/_health", "", 0), b"").await;
+    let (status, _) = raw(
+        &server,
+        &request_to("other.example.com", "GET", "/_health", "", 0),
+        b"",
+    )
+    .await;
     assert_eq!(status, 421);
     server.shutdown().await;
 }
@@ -113,7 +128,9 @@ async fn websocket(url: &str, headers: &[(&'static str, String)]) -> Result<(), 
     }
     match tokio_tungstenite::connect_async(request).await {
         Ok(_) => Ok(()),
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            Err(response.status().as_u16())
+        }
         Err(e) => panic!("unexpected WebSocket error: {e}"),
     }
 }
@@ -135,7 +152,10 @@ async fn pages_of_other_origins_cannot_open_websockets_or_change_anything() {
             websocket(&with_token(&path), &[("origin", "null".into())]).await,
             Err(403)
         );
-        assert_eq!(websocket(&with_token(&path), &[("origin", own.clone())]).await, Ok(()));
+        assert_eq!(
+            websocket(&with_token(&path), &[("origin", own.clone())]).await,
+            Ok(())
+        );
     }
     // State-changing requests from another page: refused before any handler.
     let body = r#"{"policy":"lan"}"#;
@@ -144,7 +164,10 @@ async fn pages_of_other_origins_cannot_open_websockets_or_change_anything() {
         "Sec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: cors\r\n".to_owned(),
         "Sec-Fetch-Site: same-site\r\nSec-Fetch-Mode: no-cors\r\n".to_owned(),
     ] {
-        let headers = format!("{extra}{}Content-Type: application/json\r\n", bearer(OWNER_TOKEN));
+        let headers = format!(
+            "{extra}{}Content-Type: application/json\r\n",
+            bearer(OWNER_TOKEN)
+        );
         let (status, response) = raw(
             &server,
             &request("PUT", &format!("/_docs/{doc}/share"), &headers, body.len()),
@@ -155,7 +178,10 @@ async fn pages_of_other_origins_cannot_open_websockets_or_change_anything() {
         let (status, _) = raw(&server, &request("GET", "/_docs", &headers, 0), b"").await;
         assert_eq!(status, 403, "reading from another page: {extra}");
     }
-    assert_eq!(server.service().share_policy(&doc).unwrap(), SharePolicy::Private);
+    assert_eq!(
+        server.service().share_policy(&doc).unwrap(),
+        SharePolicy::Private
+    );
     server.shutdown().await;
 }
 
@@ -168,7 +194,10 @@ async fn a_blind_write_from_a_page_is_refused_and_stores_nothing() {
     for (headers, expected) in [
         // fetch() with a Blob body, or sendBeacon: no Content-Type, from another page.
         (format!("Origin: http://127.0.0.2:{}\r\n", addr.port()), 403),
-        ("Sec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: no-cors\r\n".to_owned(), 403),
+        (
+            "Sec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: no-cors\r\n".to_owned(),
+            403,
+        ),
         // Even from the server's own origin, a browser must name ndjson.
         (format!("Origin: http://{addr}\r\n"), 415),
         (
@@ -179,14 +208,23 @@ async fn a_blind_write_from_a_page_is_refused_and_stores_nothing() {
         for method in ["POST", "PUT"] {
             let (status, response) = raw(
                 &server,
-                &request_to(&addr.to_string(), method, "/blind?follow=false", &headers, line.len()),
+                &request_to(
+                    &addr.to_string(),
+                    method,
+                    "/blind?follow=false",
+                    &headers,
+                    line.len(),
+                ),
                 line.as_bytes(),
             )
             .await;
             assert_eq!(status, expected, "{method} with {headers}: {response}");
         }
     }
-    assert!(server.hub().list().unwrap().is_empty(), "nothing was written");
+    assert!(
+        server.hub().list().unwrap().is_empty(),
+        "nothing was written"
+    );
     server.shutdown().await;
 }
 
@@ -209,7 +247,12 @@ async fn another_local_user_is_a_stranger_without_the_owner_token() {
     let (status, _) = raw(&server, &request("GET", "/_docs", &bearer("guess"), 0), b"").await;
     assert_eq!(status, 401);
     // The owner token opens everything.
-    let (status, listing) = raw(&server, &request("GET", "/_docs", &bearer(OWNER_TOKEN), 0), b"").await;
+    let (status, listing) = raw(
+        &server,
+        &request("GET", "/_docs", &bearer(OWNER_TOKEN), 0),
+        b"",
+    )
+    .await;
     assert_eq!(status, 200);
     assert!(listing.contains(doc.as_str()));
     server.shutdown().await;
@@ -238,11 +281,17 @@ async fn making_a_document_private_cuts_off_peers_already_connected() {
     let server = start_server().await; // a team server: documents are shared
     let doc = server.service().create_doc("Plans").unwrap();
     // A peer (no credential) follows the document over a sync stream…
-    let mut reader = open_stream(&server, &format!("/{doc}"), &line_with_change("peer", "here")).await;
+    let mut reader = open_stream(
+        &server,
+        &format!("/{doc}"),
+        &line_with_change("peer", "here"),
+    )
+    .await;
     // …and another through the UI WebSocket.
-    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/_ws/{doc}", server.local_addr()))
-        .await
-        .unwrap();
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/_ws/{doc}", server.local_addr()))
+            .await
+            .unwrap();
     server
         .service()
         .set_share_policy(&doc, SharePolicy::Private)
@@ -261,7 +310,10 @@ async fn making_a_document_private_cuts_off_peers_already_connected() {
             Ok(_) => {}
         }
     }
-    assert!(ended || tokio::time::Instant::now() < deadline, "the WebSocket was closed");
+    assert!(
+        ended || tokio::time::Instant::now() < deadline,
+        "the WebSocket was closed"
+    );
     // New changes no longer reach them, and a reconnect is refused.
     let (status, _) = raw(&server, &request("GET", &format!("/{doc}"), "", 0), b"").await;
     assert_eq!(status, 404);
@@ -295,7 +347,10 @@ async fn stalled_tls_handshakes_are_dropped_and_the_server_keeps_serving() {
     for s in &mut stalled {
         let mut buf = [0u8; 16];
         let read = tokio::time::timeout(WAIT, s.read(&mut buf)).await;
-        assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "a stalled handshake was dropped");
+        assert!(
+            matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+            "a stalled handshake was dropped"
+        );
     }
     // And a real client gets through.
     let (status, _) = raw(&server, &request("GET", "/_health", "", 0), b"").await;
@@ -328,7 +383,10 @@ async fn tokens_have_roles_and_scopes() {
     let writer = bearer("writer-secret-0123456789");
     let change = line_with_change("k", "v");
     let sync = |headers: &str, path: &str, body: &str| {
-        (request("PUT", path, &format!("{headers}{ct}"), body.len()), body.to_owned())
+        (
+            request("PUT", path, &format!("{headers}{ct}"), body.len()),
+            body.to_owned(),
+        )
     };
     // The writer may write into its document, not elsewhere, and not administer.
     let (head, body) = sync(&writer, "/notes?follow=false", &change);
@@ -338,7 +396,12 @@ async fn tokens_have_roles_and_scopes() {
     let share = r#"{"policy":"private"}"#;
     let (status, _) = raw(
         &server,
-        &request("PUT", "/_docs/notes/share", &format!("{writer}Content-Type: application/json\r\n"), share.len()),
+        &request(
+            "PUT",
+            "/_docs/notes/share",
+            &format!("{writer}Content-Type: application/json\r\n"),
+            share.len(),
+        ),
         share.as_bytes(),
     )
     .await;
@@ -356,16 +419,43 @@ async fn tokens_have_roles_and_scopes() {
     assert_eq!(status, 403, "{response}");
     assert!(error_of(&response).contains("read role"));
     // ?access_token= only where browsers cannot send headers.
-    let (status, _) = raw(&server, &request("GET", "/notes?access_token=reader-secret-0123456789", "", 0), b"").await;
+    let (status, _) = raw(
+        &server,
+        &request("GET", "/notes?access_token=reader-secret-0123456789", "", 0),
+        b"",
+    )
+    .await;
     assert_eq!(status, 401);
-    let (status, _) = raw(&server, &request("DELETE", &format!("/notes?access_token={OWNER_TOKEN}"), "", 0), b"").await;
+    let (status, _) = raw(
+        &server,
+        &request(
+            "DELETE",
+            &format!("/notes?access_token={OWNER_TOKEN}"),
+            "",
+            0,
+        ),
+        b"",
+    )
+    .await;
     assert_eq!(status, 401);
     assert_eq!(
-        websocket(&format!("ws://{}/_ws/notes?access_token=reader-secret-0123456789", server.local_addr()), &[]).await,
+        websocket(
+            &format!(
+                "ws://{}/_ws/notes?access_token=reader-secret-0123456789",
+                server.local_addr()
+            ),
+            &[]
+        )
+        .await,
         Ok(())
     );
     // The owner token administers.
-    let (status, _) = raw(&server, &request("DELETE", "/notes", &bearer(OWNER_TOKEN), 0), b"").await;
+    let (status, _) = raw(
+        &server,
+        &request("DELETE", "/notes", &bearer(OWNER_TOKEN), 0),
+        b"",
+    )
+    .await;
     assert_eq!(status, 204);
     server.shutdown().await;
 }
@@ -406,7 +496,11 @@ async fn tokens_in_clear_from_another_machine_are_refused() {
 #[tokio::test]
 async fn the_browser_ui_signs_in_with_a_token_and_keeps_a_strict_cookie() {
     let ui = tempfile::tempdir().unwrap();
-    std::fs::write(ui.path().join("index.html"), "<!doctype html><title>Tandem UI</title>").unwrap();
+    std::fs::write(
+        ui.path().join("index.html"),
+        "<!doctype html><title>Tandem UI</title>",
+    )
+    .unwrap();
     let server = start_server_with(
         Hub::new(Arc::new(MemoryStore::new())),
         None,
@@ -424,19 +518,37 @@ async fn the_browser_ui_signs_in_with_a_token_and_keeps_a_strict_cookie() {
     assert_eq!(status, 200);
     assert!(page.contains("<form") && page.to_lowercase().contains("content-security-policy"));
     let form = "Content-Type: application/x-www-form-urlencoded\r\n";
-    let (status, page) = raw(&server, &request("POST", "/_signin", form, 11), b"token=wrong").await;
+    let (status, page) = raw(
+        &server,
+        &request("POST", "/_signin", form, 11),
+        b"token=wrong",
+    )
+    .await;
     assert_eq!(status, 401);
     assert!(page.contains("not valid"));
     let body = "token=team-secret-0123456789";
-    let (status, response) = raw(&server, &request("POST", "/_signin", form, body.len()), body.as_bytes()).await;
+    let (status, response) = raw(
+        &server,
+        &request("POST", "/_signin", form, body.len()),
+        body.as_bytes(),
+    )
+    .await;
     assert_eq!(status, 303);
     let cookie_line = response
         .lines()
         .find(|l| l.to_lowercase().starts_with("set-cookie:"))
         .expect("a session cookie")
         .to_owned();
-    assert!(cookie_line.contains("HttpOnly") && cookie_line.contains("SameSite=Strict"), "{cookie_line}");
-    let cookie = cookie_line["set-cookie:".len()..].split(';').next().unwrap().trim().to_owned();
+    assert!(
+        cookie_line.contains("HttpOnly") && cookie_line.contains("SameSite=Strict"),
+        "{cookie_line}"
+    );
+    let cookie = cookie_line["set-cookie:".len()..]
+        .split(';')
+        .next()
+        .unwrap()
+        .trim()
+        .to_owned();
     let with_cookie = format!("Cookie: {cookie}\r\n");
     let (status, _) = raw(&server, &request("GET", "/_ui/", &with_cookie, 0), b"").await;
     assert_eq!(status, 200, "the UI itself");
@@ -487,7 +599,8 @@ async fn a_deleted_document_is_not_resurrected_by_a_peer_that_follows_it() {
     let follower = {
         let (client, local) = (client.clone(), local.clone());
         tokio::spawn(async move {
-            let (status, _) = tokio::sync::watch::channel(tandem::client::ConnectionStatus::Connecting);
+            let (status, _) =
+                tokio::sync::watch::channel(tandem::client::ConnectionStatus::Connecting);
             client
                 .follow(
                     &local,
@@ -502,35 +615,65 @@ async fn a_deleted_document_is_not_resurrected_by_a_peer_that_follows_it() {
         })
     };
     eventually("the follower is connected", || async {
-        server.hub().get_open(&id("plans")).is_some_and(|d| d.subscriber_count() > 0)
+        server
+            .hub()
+            .get_open(&id("plans"))
+            .is_some_and(|d| d.subscriber_count() > 0)
     })
     .await;
-    let (status, _) = raw(&server, &request("DELETE", "/plans", &bearer(OWNER_TOKEN), 0), b"").await;
+    let (status, _) = raw(
+        &server,
+        &request("DELETE", "/plans", &bearer(OWNER_TOKEN), 0),
+        b"",
+    )
+    .await;
     assert_eq!(status, 204);
     let ended = tokio::time::timeout(Duration::from_secs(20), follower)
         .await
         .expect("the follower stops instead of retrying forever")
         .unwrap();
-    let error = ended.expect_err("following a deleted document is an error").to_string();
+    let error = ended
+        .expect_err("following a deleted document is an error")
+        .to_string();
     assert!(error.contains("deleted"), "{error}");
     // It was not re-created, and says so.
     assert!(server.hub().list().unwrap().is_empty());
-    let (status, response) = raw(&server, &request("GET", "/plans", &bearer(OWNER_TOKEN), 0), b"").await;
+    let (status, response) = raw(
+        &server,
+        &request("GET", "/plans", &bearer(OWNER_TOKEN), 0),
+        b"",
+    )
+    .await;
     assert_eq!(status, 410, "{response}");
     let line = line_with_change("again", "1");
     let (status, _) = raw(
         &server,
-        &request("PUT", "/plans?follow=false", "Content-Type: application/x-ndjson\r\n", line.len()),
+        &request(
+            "PUT",
+            "/plans?follow=false",
+            "Content-Type: application/x-ndjson\r\n",
+            line.len(),
+        ),
         line.as_bytes(),
     )
     .await;
     assert_eq!(status, 410);
     // The owner may allow the id again.
-    let (status, _) = raw(&server, &request("DELETE", "/_docs/plans/tombstone", &bearer(OWNER_TOKEN), 0), b"").await;
+    let (status, _) = raw(
+        &server,
+        &request("DELETE", "/_docs/plans/tombstone", &bearer(OWNER_TOKEN), 0),
+        b"",
+    )
+    .await;
     assert_eq!(status, 204);
     let (status, _) = raw(
         &server,
-        &request("PUT", "/plans?follow=false", "Content-Type: application/x-ndjson\r\n", line.len()),
+        &request(
+            "PUT",
+            "/plans?follow=false",
+            "Content-Type: application/x-ndjson\r\n",
+            line.len(),
+        ),
         line.as_bytes(),
     )
     .await;
@@ -559,14 +702,24 @@ async fn delete_everywhere_deletes_the_copy_on_the_server_too() {
     .await;
     let (status, response) = raw(
         &app,
-        &request("DELETE", &format!("/{doc}?everywhere=true"), &bearer(OWNER_TOKEN), 0),
+        &request(
+            "DELETE",
+            &format!("/{doc}?everywhere=true"),
+            &bearer(OWNER_TOKEN),
+            0,
+        ),
         b"",
     )
     .await;
     assert_eq!(status, 200, "{response}");
     assert!(response.contains("\"deleted\":true"), "{response}");
     assert!(upstream.hub().list().unwrap().is_empty());
-    let (status, _) = raw(&upstream, &request("GET", &format!("/{doc}"), &bearer(OWNER_TOKEN), 0), b"").await;
+    let (status, _) = raw(
+        &upstream,
+        &request("GET", &format!("/{doc}"), &bearer(OWNER_TOKEN), 0),
+        b"",
+    )
+    .await;
     assert_eq!(status, 410);
     app.shutdown().await;
     upstream.shutdown().await;
@@ -581,21 +734,43 @@ fn tandem(args: &[&str]) -> (bool, String) {
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
 fn tokens_over_plain_http_off_loopback_need_an_explicit_flag() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    let (ok, stderr) = tandem(&["serve", "--listen", "0.0.0.0:0", "--token", "team-secret-0123456789", "--data-dir", data]);
+    let (ok, stderr) = tandem(&[
+        "serve",
+        "--listen",
+        "0.0.0.0:0",
+        "--token",
+        "team-secret-0123456789",
+        "--data-dir",
+        data,
+    ]);
     assert!(!ok);
-    assert!(stderr.contains("--allow-plain-http-tokens") && stderr.contains("--tls"), "{stderr}");
+    assert!(
+        stderr.contains("--allow-plain-http-tokens") && stderr.contains("--tls"),
+        "{stderr}"
+    );
     let file = dir.path().join("tokens");
     std::fs::write(&file, "alice write team-secret-0123456789\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let (ok, stderr) = tandem(&["serve", "--listen", "127.0.0.1:0", "--token-file", file.to_str().unwrap(), "--data-dir", data]);
+    let (ok, stderr) = tandem(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--token-file",
+        file.to_str().unwrap(),
+        "--data-dir",
+        data,
+    ]);
     assert!(!ok);
     assert!(stderr.contains("chmod 600"), "{stderr}");
 }
@@ -605,7 +780,14 @@ fn tokens_over_plain_http_off_loopback_need_an_explicit_flag() {
 async fn a_full_disk_is_507_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=1m", "tandem-test", dir.path().to_str().unwrap()])
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=1m",
+            "tandem-test",
+            dir.path().to_str().unwrap(),
+        ])
         .status()
         .is_ok_and(|s| s.success());
     if !mounted {
@@ -619,7 +801,9 @@ async fn a_full_disk_is_507_and_says_so() {
         }
     }
     let _unmount = Unmount(dir.path().to_owned());
-    let store = tandem::store::SqliteStore::open_dir(dir.path(), tandem::store::Durability::Process).unwrap();
+    let store =
+        tandem::store::SqliteStore::open_dir(dir.path(), tandem::store::Durability::Process)
+            .unwrap();
     let server = start_server_with(Hub::new(Arc::new(store)), None, ServerOptions::default()).await;
     let mut status = 0;
     let mut response = String::new();
@@ -628,7 +812,12 @@ async fn a_full_disk_is_507_and_says_so() {
         let line = line_with_change(&format!("k{round}"), &noise);
         (status, response) = raw(
             &server,
-            &request("PUT", &format!("/d{round}?follow=false"), "Content-Type: application/x-ndjson\r\n", line.len()),
+            &request(
+                "PUT",
+                &format!("/d{round}?follow=false"),
+                "Content-Type: application/x-ndjson\r\n",
+                line.len(),
+            ),
             line.as_bytes(),
         )
         .await;

@@ -43,7 +43,10 @@ fn http() -> reqwest::Client {
 
 /// A WebSocket URL on `server` carrying the owner token (browsers cannot set headers).
 fn ws_url(server: &RunningServer, path: &str) -> String {
-    format!("ws://{}{path}?access_token={OWNER_TOKEN}", server.local_addr())
+    format!(
+        "ws://{}{path}?access_token={OWNER_TOKEN}",
+        server.local_addr()
+    )
 }
 
 #[tokio::test]
@@ -210,10 +213,9 @@ async fn a_ui_peer_over_the_websocket_syncs_both_ways() {
 #[tokio::test]
 async fn events_announce_new_documents_and_remote_states() {
     let server = start_server().await;
-    let (mut events, _) =
-        tokio_tungstenite::connect_async(ws_url(&server, "/_events"))
-            .await
-            .unwrap();
+    let (mut events, _) = tokio_tungstenite::connect_async(ws_url(&server, "/_events"))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
     http()
         .post(format!("{}/_docs", server.url()))

@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tandem::hub::Hub;
+use tandem::server::tokens::{owner_token_in, ListeningRecord};
 use tandem::server::{self, RunningServer, ServerConfig, ServerError};
 use tandem::service::{Service, ServiceOptions};
 use tandem::share::SharePolicy;
-use tandem::server::tokens::{owner_token_in, ListeningRecord};
 use tandem::store::{Durability, SqliteStore, StoreError};
 use tauri::async_runtime::JoinHandle;
 
@@ -112,7 +112,10 @@ impl Desktop {
             dir: data_dir.display().to_string(),
             source: StoreError::Io {
                 op: "create the owner token",
-                path: data_dir.join(tandem::server::tokens::OWNER_TOKEN_FILE).display().to_string(),
+                path: data_dir
+                    .join(tandem::server::tokens::OWNER_TOKEN_FILE)
+                    .display()
+                    .to_string(),
                 source,
             },
         })?;
@@ -175,7 +178,12 @@ impl Desktop {
         if let Some(server) = server {
             server.shutdown().await;
         }
-        drop(self.record.lock().unwrap_or_else(PoisonError::into_inner).take());
+        drop(
+            self.record
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
         self.service.shutdown().await;
         // Remotes may have written after the server's flush.
         if let Err(e) = self.service.hub().flush() {

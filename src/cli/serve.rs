@@ -42,7 +42,12 @@ pub(crate) struct ServeArgs {
     key: Option<PathBuf>,
     /// Accept this owner token (repeatable) and refuse callers without a
     /// token. Visible in `ps`: prefer --token-file or TANDEM_TOKEN.
-    #[arg(long = "token", value_name = "T", env = "TANDEM_TOKEN", hide_env_values = true)]
+    #[arg(
+        long = "token",
+        value_name = "T",
+        env = "TANDEM_TOKEN",
+        hide_env_values = true
+    )]
     tokens: Vec<String>,
     /// Accept the named tokens in FILE (`NAME ROLE SECRET [DOC,…]` per line,
     /// ROLE read|write|owner; mode 0600) and refuse callers without a token.
@@ -144,8 +149,12 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
         )
         .into());
     }
-    let owner_token = owner_token_in(&data_dir)
-        .map_err(|e| format!("cannot create the owner token in {}: {e}", data_dir.display()))?;
+    let owner_token = owner_token_in(&data_dir).map_err(|e| {
+        format!(
+            "cannot create the owner token in {}: {e}",
+            data_dir.display()
+        )
+    })?;
     let service = Service::start_with(hub, ServiceOptions { default_share });
     let ui_dir = args.ui_dir.clone().or_else(default_ui_dir);
     let options = ServerOptions {
@@ -185,7 +194,11 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
             writeln!(out, "TLS certificate SHA-256 fingerprint: {fp}")?;
         }
         if ui_dir.is_some() {
-            writeln!(out, "Web UI: {}/_ui/ (sign in with the owner token)", running.url())?;
+            writeln!(
+                out,
+                "Web UI: {}/_ui/ (sign in with the owner token)",
+                running.url()
+            )?;
         }
         writeln!(
             out,
@@ -198,11 +211,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
         writeln!(out, "Data directory: {}", data_dir.display())?;
         out.flush()?;
     }
-    let urls = if running.fingerprint().is_some() {
-        vec![running.url(), running.plain_url()]
-    } else {
-        vec![running.url()]
-    };
+    let urls = listening_urls(&running);
     let record = ListeningRecord::write(&data_dir, &urls)
         .inspect_err(|e| tracing::warn!(error = %e, "cannot record where this server listens; the CLI will need --token"))
         .ok();
@@ -215,6 +224,37 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     service.shutdown().await;
     running.shutdown().await;
     Ok(())
+}
+
+/// The URLs this machine's CLI reaches the server by: for a wildcard
+/// listen (`0.0.0.0`, `[::]`), the loopback ones.
+fn listening_urls(running: &server::RunningServer) -> Vec<String> {
+    let addr = running.local_addr();
+    let mut hosts = vec![addr.ip()];
+    if addr.ip().is_unspecified() {
+        hosts = vec![
+            std::net::IpAddr::from([127, 0, 0, 1]),
+            std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        ];
+    }
+    let mut schemes = vec![if running.fingerprint().is_some() {
+        "https"
+    } else {
+        "http"
+    }];
+    if running.fingerprint().is_some() {
+        schemes.push("http"); // plain HTTP is served to loopback too
+    }
+    let mut urls = Vec::new();
+    for scheme in schemes {
+        for ip in &hosts {
+            urls.push(format!(
+                "{scheme}://{}",
+                std::net::SocketAddr::new(*ip, addr.port())
+            ));
+        }
+    }
+    urls
 }
 
 /// Starts mDNS advertisement + browsing and hands the peer list to the service.

@@ -267,7 +267,9 @@ impl SyncClient {
             message: format!(
                 "answered {}: {}",
                 status.as_u16(),
-                body["error"].as_str().unwrap_or("the document was not deleted")
+                body["error"]
+                    .as_str()
+                    .unwrap_or("the document was not deleted")
             ),
         })
     }

@@ -65,7 +65,9 @@ pub fn decode_line(line: &[u8]) -> Result<Option<Event>, LineError> {
         // Serde would read a JSON array into the struct's fields in order;
         // PROTOCOL.md §2 wants an object.
         let shown = String::from_utf8_lossy(&line[..line.len().min(40)]).into_owned();
-        return Err(LineError::NotJson(format!("expected an object, got {shown:?}")));
+        return Err(LineError::NotJson(format!(
+            "expected an object, got {shown:?}"
+        )));
     }
     let raw: RawLine<'_> =
         serde_json::from_slice(line).map_err(|e| LineError::NotJson(e.to_string()))?;

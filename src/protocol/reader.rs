@@ -301,17 +301,18 @@ mod tests {
     async fn unfinished_lines_share_one_budget_and_are_released() {
         let budget = ReadBudget::new(150);
         let partial = [b'x'; 100];
-        let mut first = EventReader::new(
-            Box::pin(chunks(&[&partial]).chain(stream::pending())),
-            1024,
-        )
-        .with_budget(budget.clone());
+        let mut first =
+            EventReader::new(Box::pin(chunks(&[&partial]).chain(stream::pending())), 1024)
+                .with_budget(budget.clone());
         let waited =
             tokio::time::timeout(std::time::Duration::from_millis(50), first.next_event()).await;
-        assert!(waited.is_err(), "first reader waits for the rest of its line");
+        assert!(
+            waited.is_err(),
+            "first reader waits for the rest of its line"
+        );
         assert_eq!(budget.used(), 100);
-        let mut second = EventReader::new(Box::pin(chunks(&[&partial])), 1024)
-            .with_budget(budget.clone());
+        let mut second =
+            EventReader::new(Box::pin(chunks(&[&partial])), 1024).with_budget(budget.clone());
         let err = second.next_event().await.unwrap_err();
         assert!(matches!(err, ReadError::Busy { limit: 150 }), "{err}");
         drop(second);
@@ -329,9 +330,16 @@ mod tests {
         let err = r.next_event().await.unwrap_err();
         assert!(matches!(err, ReadError::Stalled(_)), "{err}");
         // An idle stream with no unfinished line is not a stall.
-        let mut idle = EventReader::new(Box::pin(stream::pending::<Result<Bytes, std::io::Error>>()), 1024)
-            .with_partial_timeout(std::time::Duration::from_secs(60));
-        assert!(tokio::time::timeout(std::time::Duration::from_secs(3600), idle.next_event()).await.is_err());
+        let mut idle = EventReader::new(
+            Box::pin(stream::pending::<Result<Bytes, std::io::Error>>()),
+            1024,
+        )
+        .with_partial_timeout(std::time::Duration::from_secs(60));
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_secs(3600), idle.next_event())
+                .await
+                .is_err()
+        );
     }
 
     #[test]

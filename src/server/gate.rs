@@ -151,12 +151,18 @@ pub fn refusal(
 }
 
 /// Middleware applying [`refusal`] before any handler.
-pub async fn check_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn check_request(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let tls = request
         .extensions()
         .get::<ConnectionInfo>()
         .is_some_and(|info| info.tls);
     let authority = request_authority(&request);
+    let ui_page = request.uri().path().starts_with("/_ui")
+        && !request.uri().path().starts_with("/_ui/assets/");
     match refusal(
         &state.allowed_hosts,
         request.method(),
@@ -164,7 +170,27 @@ pub async fn check_request(State(state): State<AppState>, request: Request, next
         authority.as_deref(),
         tls,
     ) {
-        None => next.run(request).await,
+        None => {
+            let mut response = next.run(request).await;
+            let headers = response.headers_mut();
+            // No page of ours may be framed by another site (clickjacking).
+            headers.insert(
+                header::X_FRAME_OPTIONS,
+                header::HeaderValue::from_static("DENY"),
+            );
+            headers.insert(
+                header::REFERRER_POLICY,
+                header::HeaderValue::from_static("no-referrer"),
+            );
+            if ui_page && !headers.contains_key(header::CACHE_CONTROL) {
+                // The UI's page is re-checked every time, so signing out sticks.
+                headers.insert(
+                    header::CACHE_CONTROL,
+                    header::HeaderValue::from_static("no-cache"),
+                );
+            }
+            response
+        }
         Some(error) => {
             tracing::warn!(
                 method = %request.method(),
@@ -235,23 +261,51 @@ mod tests {
         assert!(!refused(Method::PUT, &[]), "programs send no Origin");
         assert!(!refused(
             Method::POST,
-            &[("origin", "http://127.0.0.1:7450"), ("sec-fetch-site", "same-origin")]
+            &[
+                ("origin", "http://127.0.0.1:7450"),
+                ("sec-fetch-site", "same-origin")
+            ]
         ));
         assert!(!refused(Method::GET, &[("origin", "tauri://localhost")]));
-        assert!(refused(Method::POST, &[("origin", "http://127.0.0.2:7450")]));
-        assert!(refused(Method::POST, &[("origin", "http://127.0.0.1:8000")]));
-        assert!(refused(Method::POST, &[("origin", "https://127.0.0.1:7450")]));
-        assert!(refused(Method::POST, &[("origin", "null")]));
-        assert!(refused(Method::GET, &[("sec-fetch-site", "cross-site")]));
-        assert!(refused(Method::GET, &[("sec-fetch-site", "same-site"), ("sec-fetch-mode", "cors")]));
-        assert!(!refused(
-            Method::GET,
-            &[("sec-fetch-site", "cross-site"), ("sec-fetch-mode", "navigate")]
+        assert!(refused(
+            Method::POST,
+            &[("origin", "http://127.0.0.2:7450")]
         ));
         assert!(refused(
             Method::POST,
-            &[("sec-fetch-site", "cross-site"), ("sec-fetch-mode", "navigate")]
+            &[("origin", "http://127.0.0.1:8000")]
         ));
-        assert!(refusal(&h, &Method::GET, &HeaderMap::new(), Some("evil.example:7450"), false).is_some());
+        assert!(refused(
+            Method::POST,
+            &[("origin", "https://127.0.0.1:7450")]
+        ));
+        assert!(refused(Method::POST, &[("origin", "null")]));
+        assert!(refused(Method::GET, &[("sec-fetch-site", "cross-site")]));
+        assert!(refused(
+            Method::GET,
+            &[("sec-fetch-site", "same-site"), ("sec-fetch-mode", "cors")]
+        ));
+        assert!(!refused(
+            Method::GET,
+            &[
+                ("sec-fetch-site", "cross-site"),
+                ("sec-fetch-mode", "navigate")
+            ]
+        ));
+        assert!(refused(
+            Method::POST,
+            &[
+                ("sec-fetch-site", "cross-site"),
+                ("sec-fetch-mode", "navigate")
+            ]
+        ));
+        assert!(refusal(
+            &h,
+            &Method::GET,
+            &HeaderMap::new(),
+            Some("evil.example:7450"),
+            false
+        )
+        .is_some());
     }
 }

@@ -125,7 +125,8 @@ async fn serve_connection(
     match tls {
         Some(acceptor) if first[0] == TLS_HANDSHAKE_RECORD => {
             let tls_stream =
-                match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await {
+                match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await
+                {
                     Ok(handshake) => handshake?,
                     Err(_) => {
                         tracing::debug!(%remote, "TLS handshake timed out");

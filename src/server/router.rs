@@ -1,15 +1,15 @@
 //! The axum router: which path goes to which handler.
 
-use axum::routing::{delete, get, post, put};
 use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post, put};
 use axum::{middleware, Router};
 use tower_http::services::ServeDir;
 
 use super::auth::authenticate;
-use super::gate::check_request;
 use super::extras::{delete_doc, fallback, get_doc, list_docs, method_not_allowed};
-use super::state::AppState;
+use super::gate::check_request;
 use super::signin;
+use super::state::AppState;
 use super::sync::sync_doc;
 use super::ui_api;
 

@@ -281,7 +281,9 @@ impl Service {
         if self.hub.remove_tombstone(id)? {
             Ok(())
         } else {
-            Err(ServiceError::NotFound(format!("document {id} was not deleted")))
+            Err(ServiceError::NotFound(format!(
+                "document {id} was not deleted"
+            )))
         }
     }
 

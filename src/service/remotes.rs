@@ -288,7 +288,10 @@ impl Remotes {
 
     /// Asks every server a document is synced with to delete it too; each
     /// remote's URL with what happened there.
-    pub(crate) async fn delete_upstream(&self, doc_id: &DocId) -> Vec<(String, Result<(), String>)> {
+    pub(crate) async fn delete_upstream(
+        &self,
+        doc_id: &DocId,
+    ) -> Vec<(String, Result<(), String>)> {
         let targets: Vec<StoredRemote> = self
             .running()
             .values()

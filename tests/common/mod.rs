@@ -52,7 +52,9 @@ pub async fn start_server_at(
     tls: Option<Identity>,
     mut options: ServerOptions,
 ) -> RunningServer {
-    options.owner_token.get_or_insert_with(|| OWNER_TOKEN.to_owned());
+    options
+        .owner_token
+        .get_or_insert_with(|| OWNER_TOKEN.to_owned());
     server::start(
         ServerConfig {
             listen,
@@ -290,4 +292,3 @@ pub async fn read_rest(reader: &mut BufReader<TcpStream>) -> String {
         .expect("the stream ends");
     String::from_utf8_lossy(&out).to_string()
 }
-
