@@ -47,10 +47,39 @@ pub async fn create_doc(app: State<'_, Desktop>, title: String) -> Result<Create
     Ok(Created { id })
 }
 
-/// Deletes a document.
+/// What happened to each remote copy when a document was deleted everywhere.
+#[derive(Debug, serde::Serialize)]
+pub struct RemoteDeletion {
+    /// The remote document's URL.
+    pub url: String,
+    /// Whether the server deleted it.
+    pub deleted: bool,
+    /// Why not, when it did not.
+    pub error: Option<String>,
+}
+
+/// Deletes a document here (leaving a tombstone so no peer brings it back);
+/// with `everywhere`, also on every server it syncs with.
 #[tauri::command]
-pub async fn delete_doc(app: State<'_, Desktop>, id: String) -> Result<()> {
-    Ok(app.service.delete_doc(&DocId::parse(&id)?)?)
+pub async fn delete_doc(
+    app: State<'_, Desktop>,
+    id: String,
+    everywhere: Option<bool>,
+) -> Result<Vec<RemoteDeletion>> {
+    let id = DocId::parse(&id)?;
+    if !everywhere.unwrap_or(false) {
+        app.service.delete_doc(&id)?;
+        return Ok(Vec::new());
+    }
+    let outcomes = app.service.delete_doc_everywhere(&id).await?;
+    Ok(outcomes
+        .into_iter()
+        .map(|(url, result)| RemoteDeletion {
+            url,
+            deleted: result.is_ok(),
+            error: result.err(),
+        })
+        .collect())
 }
 
 /// Sets who may see and sync a document over the embedded server

@@ -27,6 +27,7 @@ import {
   type PeerInfo,
   type RemoteInfo,
   type SharePolicy,
+  type RemoteDeletion,
 } from "./types";
 
 /**
@@ -84,8 +85,8 @@ export class TauriBackend implements Backend {
     return typeof r === "string" ? r : r.id;
   }
 
-  deleteDoc(id: string): Promise<void> {
-    return call("delete_doc", { id });
+  async deleteDoc(id: string, everywhere = false): Promise<RemoteDeletion[]> {
+    return (await call<RemoteDeletion[] | null>("delete_doc", { id, everywhere })) ?? [];
   }
 
   async exportDoc(id: string): Promise<Uint8Array> {

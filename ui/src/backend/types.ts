@@ -142,11 +142,23 @@ export interface LanStatus {
   fingerprint: string;
 }
 
+/** What happened to one remote copy of a document deleted everywhere. */
+export interface RemoteDeletion {
+  url: string;
+  deleted: boolean;
+  error?: string | null;
+}
+
 export interface Backend {
   readonly kind: "web" | "tauri";
   listDocs(): Promise<DocSummary[]>;
   createDoc(title: string): Promise<string>;
-  deleteDoc(id: string): Promise<void>;
+  /**
+   * Delete a document here (a tombstone keeps peers from bringing it back);
+   * with `everywhere`, also on every server it syncs with. Resolves with what
+   * happened to each remote copy (empty when not `everywhere`).
+   */
+  deleteDoc(id: string, everywhere?: boolean): Promise<RemoteDeletion[]>;
   exportDoc(id: string): Promise<Uint8Array>;
   importDoc(bytes: Uint8Array): Promise<string>;
   /** Open the sync channel of a document. Reconnects by itself until closed. */

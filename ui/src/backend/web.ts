@@ -18,6 +18,7 @@ import {
   type PeerInfo,
   type RemoteInfo,
   type SharePolicy,
+  type RemoteDeletion,
 } from "./types";
 
 async function errorFrom(res: Response): Promise<BackendError> {
@@ -236,8 +237,12 @@ export class WebBackend implements Backend {
     return (await this.postJson<{ id: string }>("/_docs", { title })).id;
   }
 
-  async deleteDoc(id: string): Promise<void> {
-    await this.request("/" + encodeURIComponent(id), { method: "DELETE" });
+  async deleteDoc(id: string, everywhere = false): Promise<RemoteDeletion[]> {
+    const path = "/" + encodeURIComponent(id) + (everywhere ? "?everywhere=true" : "");
+    const res = await this.request(path, { method: "DELETE" });
+    if (!everywhere) return [];
+    const body = (await res.json()) as { remotes?: RemoteDeletion[] };
+    return body.remotes ?? [];
   }
 
   async exportDoc(id: string): Promise<Uint8Array> {

@@ -847,18 +847,39 @@ export class App {
 
   private async deleteDoc(id: string): Promise<void> {
     const title = this.titleOf(id);
+    const synced = [...this.remotes.values()].filter((r) => r.info.doc_id === id && r.info.state !== "removed").length;
+    const everywhere = h("input", { type: "checkbox", name: "everywhere", testid: "delete-everywhere" }) as HTMLInputElement;
+    const body: (HTMLElement | string)[] = [
+      h("p", null, `“${title}” will be deleted from this device. Peers that sync it from here are told it was deleted. This cannot be undone.`),
+    ];
+    if (synced > 0) {
+      body.push(
+        h(
+          "label",
+          { class: "check" },
+          everywhere,
+          ` Also delete it on the ${synced === 1 ? "server" : `${synced} servers`} it syncs with`,
+        ),
+      );
+    }
     await openDialog({
       title: "Delete document?",
-      body: [h("p", null, `“${title}” will be deleted from this device. This cannot be undone.`)],
+      body,
       okLabel: "Delete",
       danger: true,
       testid: "confirm-dialog",
       onError: (m) => this.showError(m),
       onOk: async () => {
-        await this.backend.deleteDoc(id);
+        const outcomes = await this.backend.deleteDoc(id, everywhere.checked);
         this.closePeer(id);
         if (this.currentId === id) this.navigate(null);
         await this.refreshDocs();
+        const kept = outcomes.filter((o) => !o.deleted);
+        if (kept.length > 0) {
+          this.showError(
+            `Deleted here, but not on ${kept.map((o) => `${o.url} (${o.error ?? "refused"})`).join(", ")}.`,
+          );
+        }
       },
     });
   }
