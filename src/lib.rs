@@ -12,6 +12,8 @@
 //!   [`store::MemoryStore`], [`store::FileStore`].
 //! - [`hub`] — the open [`hub::Document`]s. Every change, from any peer or a
 //!   local edit, is stored first and then wakes every subscriber.
+//! - [`link`] — one sync link as a state machine without I/O (pacing,
+//!   pings, termination checks, rights), driven by the server and the client.
 //! - [`server`] — the axum router (`PUT /{doc_id}` and the extras), served on
 //!   one port as HTTP/1.1, h2c and TLS (h2 or http/1.1 by ALPN).
 //! - [`service`] — what a UI needs: documents, remotes, events; the browser
@@ -33,6 +35,7 @@ pub mod doc_id;
 pub mod edit;
 pub mod host;
 pub mod hub;
+pub mod link;
 pub mod protocol;
 pub mod server;
 pub mod service;

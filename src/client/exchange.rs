@@ -6,15 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use super::http::Opened;
 use super::status::ConnectionStatus;
 use super::{short_heads, ClientConfig, ClientError};
-use crate::hub::{apply_sync, Document};
-use crate::protocol::{Event, EventReader, Pacer, ReadError, SyncSession, Until};
+use crate::hub::Document;
+use crate::link::{Ending, Input, Link, Output, Role};
+use crate::protocol::{Event, EventReader, ReadError, SyncSession, Until};
 
 /// The most buffered lines applied as one write.
 const MAX_BATCH: usize = 256;
@@ -88,15 +88,26 @@ impl<'a> Exchange<'a> {
         stall_after: Option<Duration>,
         live: Option<LiveHooks<'_>>,
     ) -> ExchangeEnd {
+        let now = tokio::time::Instant::now().into_std();
+        let session = std::mem::take(&mut self.session);
+        let mut link = Link::new(Role::Client { until, stall_after }, session, now);
+        let end = self.drive(&mut link, opened, live).await;
+        self.was_live |= link.heard_from();
+        self.session = link.into_session();
+        end
+    }
+
+    /// The driver: moves lines between the stream and the link, and waits.
+    async fn drive(
+        &mut self,
+        link: &mut Link,
+        opened: Opened,
+        live: Option<LiveHooks<'_>>,
+    ) -> ExchangeEnd {
         let Opened { response, body } = opened;
         let mut reader = EventReader::new(Box::pin(response.bytes_stream()), self.config.max_line);
         let mut changes = self.doc.subscribe();
-        let never = Duration::from_secs(365 * 24 * 3600);
-        let stall_timer = tokio::time::sleep(stall_after.unwrap_or(never));
-        tokio::pin!(stall_timer);
-        let reset_stall = |timer: std::pin::Pin<&mut tokio::time::Sleep>| {
-            timer.reset(Instant::now() + stall_after.unwrap_or(never));
-        };
+        changes.borrow_and_update();
         let cancelled = async {
             match live {
                 Some((cancel, _)) => cancel.cancelled().await,
@@ -104,95 +115,90 @@ impl<'a> Exchange<'a> {
             }
         };
         tokio::pin!(cancelled);
-        let mut pacer = Pacer::default();
-        let pace = tokio::time::sleep(Duration::ZERO);
-        tokio::pin!(pace);
+        let mut input = Input::Poll;
         loop {
-            changes.borrow_and_update();
-            // Equal heads satisfy either check; looking first saves a last
-            // message (a Bloom filter of the whole history) after a cold sync.
-            if until.is_some()
-                && self.doc.with_session(&mut self.session, |doc, s| {
-                    s.is_satisfied(doc, Until::HeadsEqual)
-                })
-            {
-                return ExchangeEnd::Satisfied;
-            }
-            let now = Instant::now();
-            let paced = !pacer.may_send(now);
-            if paced {
-                pace.as_mut().reset(pacer.deadline());
-            } else {
-                let lines = self.doc.pending_lines(&mut self.session);
-                let sent = !lines.is_empty();
-                for line in lines {
-                    if body.send(line).await.is_err() {
-                        return self.fail_transport("the request body was closed".into());
+            let outputs = link.handle_now(input, self.doc).await;
+            self.was_live |= link.heard_from();
+            for output in outputs {
+                match output {
+                    Output::Send(lines) => {
+                        for line in lines {
+                            if body.send(line).await.is_err() {
+                                return self.fail_transport("the request body was closed".into());
+                            }
+                        }
                     }
-                }
-                if sent {
-                    pacer.sent(now);
-                    reset_stall(stall_timer.as_mut());
-                }
-            }
-            let (satisfied, in_sync) = self.doc.with_session(&mut self.session, |doc, s| {
-                (
-                    until.is_some_and(|u| s.is_satisfied(doc, u)),
-                    s.is_satisfied(doc, Until::HeadsEqual),
-                )
-            });
-            if satisfied {
-                return ExchangeEnd::Satisfied;
-            }
-            if let Some((_, status)) = live {
-                if self.was_live {
-                    status.send_if_modified(|s| {
-                        let next = ConnectionStatus::Live { in_sync };
-                        let changed = *s != next;
-                        *s = next;
-                        changed
-                    });
+                    Output::Live { in_sync } => {
+                        if let Some((_, status)) = live {
+                            status.send_if_modified(|s| {
+                                let next = ConnectionStatus::Live { in_sync };
+                                let changed = *s != next;
+                                *s = next;
+                                changed
+                            });
+                        }
+                    }
+                    Output::End(ending) => return self.ended(ending, link),
                 }
             }
-            tokio::select! {
+            let deadline = link.deadline().map(tokio::time::Instant::from_std);
+            let timer = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            input = tokio::select! {
                 _ = &mut cancelled => return ExchangeEnd::Cancelled,
-                event = reader.next_event() => {
-                    reset_stall(stall_timer.as_mut());
-                    match event {
-                        Ok(Some(Event::Sync(bytes))) => {
-                            self.was_live = true;
-                            let mut batch = vec![bytes];
-                            let tail = reader.drain_buffered(&mut batch, MAX_BATCH);
-                            if let Err(reason) = apply_sync(self.doc, &mut self.session, batch).await {
-                                return ExchangeEnd::Failed(ClientError::Protocol { url: self.url.to_string(), reason: reason.to_string() });
+                event = reader.next_event() => match event {
+                    Ok(Some(Event::Sync(bytes))) => {
+                        let mut batch = vec![bytes];
+                        match reader.drain_buffered(&mut batch, MAX_BATCH) {
+                            Ok(()) => Input::Received(batch),
+                            Err(e) => {
+                                // The good lines before the bad one are kept.
+                                let outputs = link.handle_now(Input::Received(batch), self.doc).await;
+                                if let Some(Output::End(ending)) = outputs.into_iter().find(|o| matches!(o, Output::End(_))) {
+                                    return self.ended(ending, link);
+                                }
+                                Input::Malformed(e.to_string())
                             }
-                            pacer.received();
-                            if let Err(e) = tail {
-                                return ExchangeEnd::Failed(ClientError::Protocol { url: self.url.to_string(), reason: e.to_string() });
-                            }
-                        }
-                        Ok(Some(Event::Error(message))) => {
-                            return ExchangeEnd::Failed(ClientError::Remote { url: self.url.to_string(), message });
-                        }
-                        Ok(Some(Event::Ping | Event::Other(_))) => {}
-                        Ok(None) => return ExchangeEnd::Closed,
-                        Err(ReadError::Transport(reason)) => return self.fail_transport(reason),
-                        Err(e @ (ReadError::Line(_) | ReadError::Busy { .. } | ReadError::Stalled(_))) => {
-                            return ExchangeEnd::Failed(ClientError::Protocol { url: self.url.to_string(), reason: e.to_string() });
                         }
                     }
-                }
+                    Ok(Some(Event::Error(message))) => Input::PeerError(message),
+                    Ok(Some(Event::Ping | Event::Other(_))) => Input::Poll,
+                    Ok(None) => Input::PeerEnded,
+                    Err(ReadError::Transport(reason)) => return self.fail_transport(reason),
+                    Err(e) => Input::Malformed(e.to_string()),
+                },
                 changed = changes.changed() => {
-                    if changed.is_err() || self.doc.is_deleted() {
+                    changes.borrow_and_update();
+                    if changed.is_err() {
                         return self.fail_transport("the local document was closed".into());
                     }
+                    Input::DocChanged
                 }
-                _ = &mut pace, if paced => {}
-                _ = &mut stall_timer => {
-                    let their_heads = self.session.their_heads().map(short_heads).unwrap_or_else(|| "none yet".into());
-                    return ExchangeEnd::Stalled { their_heads };
-                }
-            }
+                _ = timer => Input::Timer,
+            };
+        }
+    }
+
+    /// What the caller hears of a link's ending.
+    fn ended(&self, ending: Ending, link: &Link) -> ExchangeEnd {
+        let url = self.url.to_string();
+        match ending {
+            Ending::Satisfied => ExchangeEnd::Satisfied,
+            Ending::Stalled => ExchangeEnd::Stalled {
+                their_heads: link
+                    .session()
+                    .their_heads()
+                    .map(short_heads)
+                    .unwrap_or_else(|| "none yet".into()),
+            },
+            Ending::PeerClosed | Ending::Complete => ExchangeEnd::Closed,
+            Ending::PeerError(message) => ExchangeEnd::Failed(ClientError::Remote { url, message }),
+            Ending::Error(reason) => ExchangeEnd::Failed(ClientError::Protocol { url, reason }),
+            Ending::Failed(reason) => ExchangeEnd::Failed(ClientError::Protocol { url, reason }),
         }
     }
 }

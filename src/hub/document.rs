@@ -362,12 +362,36 @@ pub async fn apply_sync(
     payloads: Vec<Vec<u8>>,
 ) -> Result<bool, SyncError> {
     let total: usize = payloads.iter().map(Vec::len).sum();
-    let apply = move |doc: &Document, session: &mut SyncSession| {
-        let (messages, refused) = decode_checked(&payloads, doc.limits());
+    if total < BIG_MESSAGE {
+        return doc.apply_payloads(session, payloads);
+    }
+    // Checking a big message can mean inflating hundreds of MiB to measure
+    // it: do that off the runtime too.
+    let doc = Arc::clone(doc);
+    let mut owned = std::mem::take(session);
+    let (owned, result) = tokio::task::spawn_blocking(move || {
+        let result = doc.apply_payloads(&mut owned, payloads);
+        (owned, result)
+    })
+    .await
+    .map_err(|e| SyncError::Internal(e.to_string()))?;
+    *session = owned;
+    result
+}
+
+impl Document {
+    /// Applies sync payloads from the peer behind `session` as one write
+    /// (see [`apply_sync`]), on the calling thread.
+    pub fn apply_payloads(
+        &self,
+        session: &mut SyncSession,
+        payloads: Vec<Vec<u8>>,
+    ) -> Result<bool, SyncError> {
+        let (messages, refused) = decode_checked(&payloads, self.limits());
         let changed = if messages.is_empty() {
             false
         } else {
-            doc.receive_many(session, messages).map_err(|e| match e {
+            self.receive_many(session, messages).map_err(|e| match e {
                 DocError::Automerge(e) => SyncError::Rejected(e.to_string()),
                 other => SyncError::Doc(other),
             })?
@@ -376,22 +400,7 @@ pub async fn apply_sync(
             Some(e) => Err(SyncError::Invalid(e)),
             None => Ok(changed),
         }
-    };
-    if total < BIG_MESSAGE {
-        return apply(doc, session);
     }
-    // Checking a big message can mean inflating hundreds of MiB to measure
-    // it: do that off the runtime too.
-    let doc = Arc::clone(doc);
-    let mut owned = std::mem::take(session);
-    let (owned, result) = tokio::task::spawn_blocking(move || {
-        let result = apply(&doc, &mut owned);
-        (owned, result)
-    })
-    .await
-    .map_err(|e| SyncError::Internal(e.to_string()))?;
-    *session = owned;
-    result
 }
 
 /// Why a peer's sync messages were not (all) applied.

@@ -1,20 +1,24 @@
 //! The ndjson sync protocol, without I/O: the line codec ([`line`]), a
 //! streaming line reader with a size limit ([`reader`]), the per-connection
-//! sync session with the client's termination checks ([`session`]), the
-//! pacing of messages on a busy document ([`pacer`]) and the bounds checked on
-//! Automerge data before Automerge inflates it ([`guard`]).
+//! sync session with the client's termination checks ([`session`]) and the
+//! bounds checked on Automerge data before Automerge inflates it
+//! ([`guard`]). Pacing, pings and termination live in [`crate::link`].
 
 pub mod guard;
 pub mod line;
-pub mod pacer;
 pub mod reader;
 pub mod session;
 
 pub use guard::{GuardError, Limits};
 pub use line::{Event, LineError};
-pub use pacer::Pacer;
 pub use reader::{EventReader, ReadBudget, ReadError, DEFAULT_MAX_LINE};
 pub use session::{SyncSession, Until};
+
+/// Whether a sync message carries changes (a read-only peer's may not).
+/// Undecodable messages are left for the apply step to refuse.
+pub fn carries_changes(payload: &[u8]) -> bool {
+    automerge::sync::Message::decode(payload).is_ok_and(|m| !m.changes.is_empty())
+}
 
 /// The media type of request and response bodies.
 pub const NDJSON: &str = "application/x-ndjson";

@@ -19,11 +19,13 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::access::Caller;
 use super::admission::{accepts_ndjson, check_content_type};
-use super::connection::{carries_changes, Connection, READ_ONLY_REFUSAL};
+use super::connection::Connection;
 use super::error::ApiError;
 use super::state::AppState;
 use crate::doc_id::DocId;
 use crate::hub::{apply_sync, SyncError};
+use crate::link::{Link, Role, READ_ONLY_REFUSAL};
+use crate::protocol::carries_changes;
 use crate::protocol::{Event, EventReader, SyncSession, NDJSON_UTF8};
 
 /// Query parameters of a sync request.
@@ -118,17 +120,21 @@ pub async fn sync_doc(
     }
 
     let (tx, rx) = mpsc::channel(OUTBOX);
+    let role = Role::Server {
+        follow,
+        ping_interval: state.options.ping_interval,
+    };
+    let now = tokio::time::Instant::now().into_std();
     let connection = Connection {
         doc,
-        session,
+        link: Link::new(role, session, now).read_only(rights.read_only),
         out: tx,
         shutdown: state.shutdown.child_token(),
-        ping_interval: state.options.ping_interval,
         write_timeout: state.options.write_timeout,
-        rights,
+        access: rights.check,
     };
     state.tasks.spawn(async move {
-        let ending = connection.run(reader, body_done, follow).await;
+        let ending = connection.run(reader, body_done).await;
         tracing::debug!(doc = %id, ?ending, "sync stream ended");
     });
 

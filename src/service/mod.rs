@@ -323,18 +323,22 @@ impl Service {
     {
         let doc = self.hub.open(id)?;
         let (tx, rx) = mpsc::channel(64);
+        let role = crate::link::Role::Server {
+            follow: false,
+            ping_interval: Duration::from_secs(15),
+        };
+        let now = tokio::time::Instant::now().into_std();
         let connection = Connection {
             doc,
-            session: SyncSession::new(),
+            link: crate::link::Link::new(role, SyncSession::new(), now).read_only(rights.read_only),
             out: tx,
             shutdown: self.shutdown.child_token(),
-            ping_interval: Duration::from_secs(15),
             write_timeout: Duration::from_secs(60),
-            rights,
+            access: rights.check,
         };
         self.tasks.spawn(async move {
             let ending = connection
-                .run(EventReader::new(incoming, DEFAULT_MAX_LINE), false, false)
+                .run(EventReader::new(incoming, DEFAULT_MAX_LINE), false)
                 .await;
             tracing::debug!(?ending, "UI peer detached");
         });

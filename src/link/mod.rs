@@ -1,0 +1,381 @@
+//! One sync link between a local [`Document`] and one peer, as a state
+//! machine without I/O: [`Link::handle`] takes what happened (lines arrived,
+//! the document moved, the peer's body ended, a deadline passed, access
+//! changed) and the current time, and returns what to do (lines to send, a
+//! status to show, the end of the link). [`Link::deadline`] says when it
+//! wants to be called again.
+//!
+//! The same link runs every connection Tandem has — the server side of a
+//! sync stream, the client side, and the UI's WebSocket peers — each driven
+//! by a thin async loop that only moves bytes and waits (`server::connection`,
+//! `client::exchange`). What the link decides:
+//!
+//! - **Pacing**: one message in flight; the next goes out when the peer
+//!   answers or after a short window. An idle link answers at once; a busy
+//!   document travels in few messages, each carrying everything the peer lacks.
+//! - **Pings** on an idle server stream, so proxies keep it open.
+//! - **Termination** of a one-shot client (`heads-equal`/`has-remote-heads`),
+//!   a **stall** (no line for a while although the check has not passed),
+//!   and `?follow=false` on the server.
+//! - **Rights**: a read-only peer's changes are refused; a link whose access
+//!   was withdrawn or whose document was deleted ends with an error line.
+//!
+//! Scenario tests drive it with a fake clock (`tests/link.rs`).
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::hub::{Document, SyncError};
+use crate::protocol::line::{encode_error, encode_ping};
+use crate::protocol::{SyncSession, Until};
+
+/// How long to wait for the peer's answer before sending again anyway.
+pub const PACE_WINDOW: Duration = Duration::from_millis(5);
+
+/// Which end of a connection the link is, and what ends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The server side of a sync stream (or a UI peer).
+    Server {
+        /// Keep streaming after the peer's body ended (`?follow=true`).
+        follow: bool,
+        /// Idle time before a `{"event":"ping"}` line.
+        ping_interval: Duration,
+    },
+    /// The client side.
+    Client {
+        /// One-shot: end when this check passes; `None` stays live.
+        until: Option<Until>,
+        /// One-shot: end as stalled when no line came for this long.
+        stall_after: Option<Duration>,
+    },
+}
+
+/// Something that happened to the link.
+#[derive(Debug)]
+pub enum Input {
+    /// Nothing in particular: re-evaluate (also the first call).
+    Poll,
+    /// Sync payloads that arrived together (decoded lines, in order).
+    Received(Vec<Vec<u8>>),
+    /// The peer reported an error and is about to end its stream.
+    PeerError(String),
+    /// The peer's stream could not be read (a malformed or oversized line).
+    Malformed(String),
+    /// The peer's stream (request or response body) ended cleanly.
+    PeerEnded,
+    /// The document moved (a change from anywhere).
+    DocChanged,
+    /// The deadline returned by [`Link::deadline`] passed.
+    Timer,
+    /// The peer's rights were re-checked: `false` when they are gone.
+    Access(bool),
+}
+
+/// What the driver should do.
+#[derive(Debug, PartialEq)]
+pub enum Output {
+    /// Write these encoded lines to the peer, in order.
+    Send(Vec<Bytes>),
+    /// (Client) the connection is live; whether both sides hold the same heads.
+    Live {
+        /// Whether the peer's heads equal ours.
+        in_sync: bool,
+    },
+    /// Stop: the link is over (any `Send` before it still goes out).
+    End(Ending),
+}
+
+/// Why a link ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// Server: the peer's body ended and nothing was left to send (`?follow=false`).
+    Complete,
+    /// Client: the termination check passed.
+    Satisfied,
+    /// Client: nothing arrived for the stall interval and the check had not passed.
+    Stalled,
+    /// The peer ended its stream.
+    PeerClosed,
+    /// The peer sent an error line.
+    PeerError(String),
+    /// A bad line, a refused message, a deleted document or withdrawn access;
+    /// on the server side an error line with this text was sent.
+    Error(String),
+    /// The document could not take a change (deleted, disk full, …); on the
+    /// server side an error line with this text was sent.
+    Failed(String),
+}
+
+/// The refusal a read-only peer gets when it sends changes.
+pub const READ_ONLY_REFUSAL: &str =
+    "this connection may only read (its token has the read role): changes were refused";
+
+/// One sync link (see the module docs).
+#[derive(Debug)]
+pub struct Link {
+    role: Role,
+    session: SyncSession,
+    read_only: bool,
+    /// A message is out and no answer came yet.
+    awaiting_reply: bool,
+    /// Something may be worth sending but pacing held it back: wake up when
+    /// the window ends.
+    held_back: bool,
+    /// When the last message (or ping) went out, or the link started.
+    last_sent: Instant,
+    /// When the last line came in.
+    last_heard: Instant,
+    /// The peer has sent at least one sync message.
+    heard_from: bool,
+    peer_ended: bool,
+    window: Duration,
+    ended: bool,
+}
+
+impl Link {
+    /// A link in `role`, starting at `now` with `session` (fresh, or resumed
+    /// from a saved sync state).
+    pub fn new(role: Role, session: SyncSession, now: Instant) -> Self {
+        Self {
+            role,
+            session,
+            read_only: false,
+            awaiting_reply: false,
+            held_back: false,
+            last_sent: now,
+            last_heard: now,
+            heard_from: false,
+            peer_ended: false,
+            window: PACE_WINDOW,
+            ended: false,
+        }
+    }
+
+    /// The peer may read but not change the document.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    /// Changes the pacing window (tests; the default is [`PACE_WINDOW`]).
+    pub fn with_window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// The sync state (to save it for the next connection).
+    pub fn session(&self) -> &SyncSession {
+        &self.session
+    }
+
+    /// Whether the peer has sent at least one sync message.
+    pub fn heard_from(&self) -> bool {
+        self.heard_from
+    }
+
+    /// Whether a big input should be handled off the async runtime.
+    pub fn is_big(input: &Input) -> bool {
+        matches!(input, Input::Received(p) if p.iter().map(Vec::len).sum::<usize>() >= BIG_INPUT)
+    }
+
+    /// When the link wants [`Input::Timer`], if at all.
+    pub fn deadline(&self) -> Option<Instant> {
+        if self.ended {
+            return None;
+        }
+        let mut next: Option<Instant> = None;
+        let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
+        if self.held_back {
+            consider(self.last_sent + self.window);
+        }
+        match self.role {
+            Role::Server { ping_interval, .. } => consider(self.last_sent + ping_interval),
+            Role::Client {
+                stall_after: Some(stall),
+                ..
+            } => consider(self.last_heard.max(self.last_sent) + stall),
+            Role::Client { .. } => {}
+        }
+        next
+    }
+
+    /// Handles one input at `now` against `doc`; returns what to do.
+    pub fn handle(&mut self, now: Instant, input: Input, doc: &Document) -> Vec<Output> {
+        let mut out = Vec::new();
+        if self.ended {
+            return out;
+        }
+        if let Some(ending) = self.take_input(now, input, doc) {
+            return self.end(ending, out);
+        }
+        if doc.is_deleted() {
+            let reason = format!("document {} was deleted", doc.id());
+            return self.end(Ending::Error(reason), out);
+        }
+        // A one-shot client is done as soon as the heads are equal: looking
+        // first saves a last message (a Bloom filter of the whole history).
+        if self.satisfied(doc, Until::HeadsEqual) && self.until().is_some() {
+            return self.end(Ending::Satisfied, out);
+        }
+        let may_send = !self.awaiting_reply || now >= self.last_sent + self.window;
+        let finishing = self.peer_ended && matches!(self.role, Role::Server { follow: false, .. });
+        self.held_back = !(may_send || finishing);
+        if !self.held_back {
+            let lines = doc.pending_lines(&mut self.session);
+            if !lines.is_empty() {
+                self.awaiting_reply = true;
+                self.last_sent = now;
+                out.push(Output::Send(lines));
+            }
+        }
+        if let Some(until) = self.until() {
+            if self.satisfied(doc, until) {
+                return self.end(Ending::Satisfied, out);
+            }
+        }
+        match self.role {
+            Role::Server { .. } if finishing => return self.end(Ending::Complete, out),
+            Role::Server { ping_interval, .. } if now >= self.last_sent + ping_interval => {
+                self.last_sent = now;
+                out.push(Output::Send(vec![encode_ping()]));
+            }
+            Role::Client {
+                stall_after: Some(stall),
+                ..
+            } if now >= self.last_heard.max(self.last_sent) + stall => {
+                return self.end(Ending::Stalled, out);
+            }
+            Role::Client { .. } if self.heard_from => {
+                let in_sync = self.satisfied(doc, Until::HeadsEqual);
+                out.push(Output::Live { in_sync });
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// Applies an input's effect; `Some` when it ends the link.
+    fn take_input(&mut self, now: Instant, input: Input, doc: &Document) -> Option<Ending> {
+        match input {
+            Input::Poll | Input::DocChanged | Input::Timer => None,
+            Input::Access(true) => None,
+            Input::Malformed(reason) => Some(Ending::Error(reason)),
+            Input::Access(false) => Some(Ending::Error(format!(
+                "access to document {} was withdrawn by its owner",
+                doc.id()
+            ))),
+            Input::PeerEnded => match self.role {
+                Role::Server { .. } => {
+                    self.peer_ended = true;
+                    None
+                }
+                Role::Client { .. } => Some(Ending::PeerClosed),
+            },
+            Input::PeerError(message) => match self.role {
+                Role::Server { .. } => {
+                    tracing::info!(doc = %doc.id(), %message, "peer reported an error");
+                    None
+                }
+                Role::Client { .. } => Some(Ending::PeerError(message)),
+            },
+            Input::Received(payloads) => {
+                self.last_heard = now;
+                if self.read_only && payloads.iter().any(|p| crate::protocol::carries_changes(p)) {
+                    return Some(Ending::Error(READ_ONLY_REFUSAL.into()));
+                }
+                self.heard_from = true;
+                self.awaiting_reply = false;
+                match doc.apply_payloads(&mut self.session, payloads) {
+                    Ok(_) => None,
+                    Err(e @ (SyncError::Invalid(_) | SyncError::Rejected(_))) => {
+                        Some(Ending::Error(e.to_string()))
+                    }
+                    Err(e) => Some(Ending::Failed(e.to_string())),
+                }
+            }
+        }
+    }
+
+    fn until(&self) -> Option<Until> {
+        match self.role {
+            Role::Client { until, .. } => until,
+            Role::Server { .. } => None,
+        }
+    }
+
+    fn satisfied(&mut self, doc: &Document, until: Until) -> bool {
+        doc.with_session(&mut self.session, |d, s| s.is_satisfied(d, until))
+    }
+
+    /// Ends the link: the server side tells its peer why in an error line.
+    fn end(&mut self, ending: Ending, mut out: Vec<Output>) -> Vec<Output> {
+        self.ended = true;
+        if let (Role::Server { .. }, Ending::Error(reason)) = (self.role, &ending) {
+            out.push(Output::Send(vec![encode_error(reason)]));
+        }
+        if let (Role::Server { .. }, Ending::Failed(e)) = (self.role, &ending) {
+            out.push(Output::Send(vec![encode_error(e)]));
+        }
+        out.push(Output::End(ending));
+        out
+    }
+}
+
+impl Link {
+    /// The sync state, given back when the link is done with it.
+    pub fn into_session(self) -> SyncSession {
+        self.session
+    }
+
+    /// [`Link::handle`] at the runtime's current time, on a blocking thread
+    /// when the input is big (a huge first sync must not stall the other
+    /// connections of the runtime).
+    pub async fn handle_now(
+        &mut self,
+        input: Input,
+        doc: &std::sync::Arc<Document>,
+    ) -> Vec<Output> {
+        let now = tokio::time::Instant::now().into_std();
+        if !Self::is_big(&input) {
+            return self.handle(now, input, doc);
+        }
+        let doc = std::sync::Arc::clone(doc);
+        let mut link = std::mem::replace(self, Self::placeholder());
+        match tokio::task::spawn_blocking(move || {
+            let outputs = link.handle(now, input, &doc);
+            (link, outputs)
+        })
+        .await
+        {
+            Ok((link, outputs)) => {
+                *self = link;
+                outputs
+            }
+            Err(e) => {
+                self.ended = true;
+                vec![Output::End(Ending::Failed(format!(
+                    "internal error applying a message: {e}"
+                )))]
+            }
+        }
+    }
+
+    /// A link that does nothing, to hold a place while the real one is busy
+    /// on another thread.
+    pub fn placeholder() -> Self {
+        Self::new(
+            Role::Client {
+                until: None,
+                stall_after: None,
+            },
+            SyncSession::new(),
+            Instant::now(),
+        )
+    }
+}
+
+/// Inputs at least this big are applied on a blocking thread by the drivers,
+/// so a huge first sync does not stall the runtime's other connections.
+pub const BIG_INPUT: usize = 64 * 1024;

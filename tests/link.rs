@@ -1,0 +1,328 @@
+//! The sync link without sockets: two links joined by hand, a fake clock,
+//! and the stories the drivers rely on — pacing, bursts, pings, stalls,
+//! both termination checks, `?follow=false`, read-only peers, withdrawn
+//! access and deletion.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use automerge::transaction::Transactable;
+use bytes::Bytes;
+use tandem::hub::{Document, Hub};
+use tandem::link::{Ending, Input, Link, Output, Role, PACE_WINDOW};
+use tandem::protocol::{Event, SyncSession, Until};
+use tandem::store::MemoryStore;
+use tandem::DocId;
+
+fn doc(name: &str) -> (Arc<Hub>, Arc<Document>) {
+    let hub = Hub::new(Arc::new(MemoryStore::new()));
+    let doc = hub.open(&DocId::parse(name).unwrap()).unwrap();
+    (hub, doc)
+}
+
+fn put(doc: &Document, key: &str, value: i64) {
+    doc.change(|tx| tx.put(automerge::ROOT, key, value))
+        .unwrap();
+}
+
+fn server(t0: Instant, follow: bool) -> Link {
+    Link::new(
+        Role::Server {
+            follow,
+            ping_interval: Duration::from_secs(15),
+        },
+        SyncSession::new(),
+        t0,
+    )
+}
+
+fn client(t0: Instant, until: Option<Until>, stall: Option<Duration>) -> Link {
+    Link::new(
+        Role::Client {
+            until,
+            stall_after: stall,
+        },
+        SyncSession::new(),
+        t0,
+    )
+}
+
+/// The sync payloads among `outputs` (pings and errors skipped).
+fn payloads(outputs: &[Output]) -> Vec<Vec<u8>> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send(lines) => Some(lines),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(
+            |line: &Bytes| match tandem::protocol::line::decode_line(line) {
+                Ok(Some(Event::Sync(bytes))) => Some(bytes),
+                _ => None,
+            },
+        )
+        .collect()
+}
+
+fn lines_of(outputs: &[Output]) -> Vec<String> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send(lines) => Some(lines),
+            _ => None,
+        })
+        .flatten()
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .collect()
+}
+
+fn ending(outputs: &[Output]) -> Option<&Ending> {
+    outputs.iter().find_map(|o| match o {
+        Output::End(e) => Some(e),
+        _ => None,
+    })
+}
+
+/// Passes messages between two links until both are quiet (bounded).
+fn settle(now: Instant, a: &mut Link, a_doc: &Document, b: &mut Link, b_doc: &Document) -> usize {
+    let mut messages = 0;
+    let mut to_b = payloads(&a.handle(now, Input::Poll, a_doc));
+    let mut to_a = payloads(&b.handle(now, Input::Poll, b_doc));
+    for _ in 0..50 {
+        if to_a.is_empty() && to_b.is_empty() {
+            return messages;
+        }
+        messages += to_a.len() + to_b.len();
+        let next_b = if to_a.is_empty() {
+            Vec::new()
+        } else {
+            payloads(&a.handle(now, Input::Received(std::mem::take(&mut to_a)), a_doc))
+        };
+        let next_a = if to_b.is_empty() {
+            Vec::new()
+        } else {
+            payloads(&b.handle(now, Input::Received(std::mem::take(&mut to_b)), b_doc))
+        };
+        to_b = next_b;
+        to_a = next_a;
+    }
+    panic!("the links did not settle");
+}
+
+#[test]
+fn alice_and_the_server_converge_and_a_one_shot_client_ends_satisfied() {
+    let t0 = Instant::now();
+    let (_h1, alice) = doc("notes");
+    let (_h2, served) = doc("notes");
+    put(&alice, "from_alice", 1);
+    put(&served, "from_server", 2);
+    let mut a = client(t0, Some(Until::HeadsEqual), None);
+    let mut s = server(t0, true);
+    let mut to_server = payloads(&a.handle(t0, Input::Poll, &alice));
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        assert!(rounds < 20, "converged in a few rounds");
+        let back =
+            payloads(&s.handle(t0, Input::Received(std::mem::take(&mut to_server)), &served));
+        let out = a.handle(t0, Input::Received(back), &alice);
+        if ending(&out) == Some(&Ending::Satisfied) {
+            break;
+        }
+        to_server = payloads(&out);
+    }
+    assert_eq!(alice.heads(), served.heads());
+}
+
+#[test]
+fn a_burst_of_changes_travels_in_one_message_while_one_is_in_flight() {
+    let t0 = Instant::now();
+    let (_h1, served) = doc("burst");
+    let (_h2, bob) = doc("burst");
+    let mut s = server(t0, true);
+    let mut b = client(t0, None, None);
+    settle(t0, &mut s, &served, &mut b, &bob);
+    // One change goes out at once: the link was idle.
+    put(&served, "k0", 0);
+    let first = s.handle(t0, Input::DocChanged, &served);
+    assert_eq!(payloads(&first).len(), 1, "an idle link answers at once");
+    // 99 more changes while that message is in flight: nothing goes out…
+    for i in 1..100 {
+        put(&served, &format!("k{i}"), i);
+        let out = s.handle(
+            t0 + Duration::from_micros(i as u64),
+            Input::DocChanged,
+            &served,
+        );
+        assert!(
+            payloads(&out).is_empty(),
+            "paced while a message is in flight"
+        );
+    }
+    // …until Bob answers: then one message carries everything he lacks.
+    let answer = payloads(&b.handle(t0, Input::Received(payloads(&first)), &bob));
+    let next = s.handle(
+        t0 + Duration::from_millis(1),
+        Input::Received(answer),
+        &served,
+    );
+    let batch = payloads(&next);
+    assert_eq!(batch.len(), 1, "one message for the whole burst");
+    b.handle(t0, Input::Received(batch), &bob);
+    settle(t0 + Duration::from_millis(2), &mut s, &served, &mut b, &bob);
+    assert_eq!(bob.heads(), served.heads());
+}
+
+#[test]
+fn a_silent_peer_does_not_block_sending_past_the_window() {
+    let t0 = Instant::now();
+    let (_h, served) = doc("slow");
+    let mut s = server(t0, true);
+    put(&served, "a", 1);
+    assert_eq!(payloads(&s.handle(t0, Input::Poll, &served)).len(), 1);
+    put(&served, "b", 2);
+    assert!(payloads(&s.handle(t0, Input::DocChanged, &served)).is_empty());
+    assert_eq!(
+        s.deadline(),
+        Some(t0 + PACE_WINDOW),
+        "wakes when the window ends"
+    );
+    let later = s.handle(t0 + PACE_WINDOW, Input::Timer, &served);
+    assert_eq!(
+        payloads(&later).len(),
+        1,
+        "sends again once the window passed"
+    );
+}
+
+#[test]
+fn an_idle_server_stream_pings() {
+    let t0 = Instant::now();
+    let (_h, served) = doc("idle");
+    let mut s = server(t0, true);
+    // The first message (heads) goes out; then nothing is held back, and
+    // the only deadline is the ping's.
+    assert_eq!(payloads(&s.handle(t0, Input::Poll, &served)).len(), 1);
+    assert_eq!(s.deadline(), Some(t0 + Duration::from_secs(15)));
+    let out = s.handle(t0 + Duration::from_secs(15), Input::Timer, &served);
+    assert_eq!(lines_of(&out), vec!["{\"event\":\"ping\"}\n".to_owned()]);
+    assert_eq!(s.deadline(), Some(t0 + Duration::from_secs(30)));
+}
+
+#[test]
+fn a_one_shot_client_that_hears_nothing_stalls() {
+    let t0 = Instant::now();
+    let (_h, local) = doc("stall");
+    put(&local, "a", 1);
+    let mut c = client(t0, Some(Until::HeadsEqual), Some(Duration::from_secs(2)));
+    assert_eq!(payloads(&c.handle(t0, Input::Poll, &local)).len(), 1);
+    let out = c.handle(t0 + Duration::from_secs(1), Input::Timer, &local);
+    assert_eq!(ending(&out), None);
+    let out = c.handle(t0 + Duration::from_secs(2), Input::Timer, &local);
+    assert_eq!(ending(&out), Some(&Ending::Stalled));
+}
+
+#[test]
+fn has_remote_heads_waits_for_the_push_to_be_acknowledged() {
+    let t0 = Instant::now();
+    let (_h1, local) = doc("push");
+    let (_h2, served) = doc("push");
+    put(&served, "theirs", 1);
+    put(&local, "mine", 2);
+    let mut c = client(t0, Some(Until::HasRemoteHeads), None);
+    let mut s = server(t0, true);
+    let mut to_server = payloads(&c.handle(t0, Input::Poll, &local));
+    for _ in 0..20 {
+        let back =
+            payloads(&s.handle(t0, Input::Received(std::mem::take(&mut to_server)), &served));
+        let out = c.handle(t0, Input::Received(back), &local);
+        if ending(&out) == Some(&Ending::Satisfied) {
+            // Done only once the server holds our change too.
+            assert!(
+                served.read(|d| automerge::ReadDoc::get(d, automerge::ROOT, "mine")
+                    .unwrap()
+                    .is_some())
+            );
+            return;
+        }
+        to_server = payloads(&out);
+    }
+    panic!("has-remote-heads never passed");
+}
+
+#[test]
+fn follow_false_ends_once_the_body_ended_and_everything_was_sent() {
+    let t0 = Instant::now();
+    let (_h, served) = doc("once");
+    put(&served, "a", 1);
+    let mut s = server(t0, false);
+    let out = s.handle(t0, Input::PeerEnded, &served);
+    assert_eq!(
+        payloads(&out).len(),
+        1,
+        "what the peer lacks goes out first"
+    );
+    assert_eq!(ending(&out), Some(&Ending::Complete));
+}
+
+#[test]
+fn a_read_only_peer_that_sends_changes_is_refused() {
+    let t0 = Instant::now();
+    let (_h1, reader_doc) = doc("ro");
+    let (_h2, served) = doc("ro");
+    put(&reader_doc, "sneaky", 1);
+    let mut c = client(t0, None, None);
+    let mut s = server(t0, true).read_only(true);
+    // First the exchange of heads (no changes yet)…
+    let hello = payloads(&c.handle(t0, Input::Poll, &reader_doc));
+    let answer = payloads(&s.handle(t0, Input::Received(hello), &served));
+    // …then the reader's change.
+    let push = payloads(&c.handle(t0, Input::Received(answer), &reader_doc));
+    let out = s.handle(t0, Input::Received(push), &served);
+    assert!(matches!(ending(&out), Some(Ending::Error(e)) if e.contains("read role")));
+    assert!(lines_of(&out)
+        .iter()
+        .any(|l| l.contains("\"event\":\"error\"")));
+    assert!(served.heads().is_empty(), "nothing was applied");
+}
+
+#[test]
+fn withdrawn_access_and_deletion_end_the_link_with_an_error_line() {
+    let t0 = Instant::now();
+    let (_h, served) = doc("gone");
+    let mut s = server(t0, true);
+    assert!(ending(&s.handle(t0, Input::Access(true), &served)).is_none());
+    let out = s.handle(t0, Input::Access(false), &served);
+    assert!(matches!(ending(&out), Some(Ending::Error(e)) if e.contains("withdrawn")));
+    assert!(lines_of(&out)[0].contains("withdrawn"));
+
+    let (hub, other) = doc("deleted");
+    let mut s = server(t0, true);
+    hub.delete(other.id()).unwrap();
+    let out = s.handle(t0, Input::DocChanged, &other);
+    assert!(matches!(ending(&out), Some(Ending::Error(e)) if e.contains("deleted")));
+    assert!(
+        s.handle(t0, Input::Poll, &other).is_empty(),
+        "an ended link stays quiet"
+    );
+}
+
+#[test]
+fn a_malformed_line_ends_the_link_and_the_peer_is_told() {
+    let t0 = Instant::now();
+    let (_h, served) = doc("bad");
+    let mut s = server(t0, true);
+    let out = s.handle(
+        t0,
+        Input::Malformed("line is not a JSON object".into()),
+        &served,
+    );
+    assert!(lines_of(&out)[0].contains("not a JSON object"));
+    let mut c = client(t0, None, None);
+    let out = c.handle(t0, Input::PeerError("server says no".into()), &served);
+    assert_eq!(
+        ending(&out),
+        Some(&Ending::PeerError("server says no".into()))
+    );
+}
