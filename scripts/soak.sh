@@ -8,5 +8,9 @@ cd "$(dirname "$0")/.."
 export TANDEM_NO_MDNS=1
 # Two sockets per connection in this machine's processes: raise the open-files limit.
 ulimit -n 16384 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-if [ -z "${TANDEM_BIN:-}" ]; then cargo build --release --bin tandem; fi
-exec cargo bench --bench soak
+# SOAK_PROFILE=dev reuses the test build (quicker to build, same memory behaviour).
+profile="${SOAK_PROFILE:-release}"
+cargo build --profile "$profile" --bin tandem
+dir=$([ "$profile" = dev ] && echo debug || echo "$profile")
+export TANDEM_BIN="${TANDEM_BIN:-$PWD/target/$dir/tandem}"
+exec cargo bench --profile "$profile" --bench soak
