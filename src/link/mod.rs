@@ -7,8 +7,8 @@
 //!
 //! The same link runs every connection Tandem has — the server side of a
 //! sync stream, the client side, and the UI's WebSocket peers — each driven
-//! by a thin async loop that only moves bytes and waits (`server::connection`,
-//! `client::exchange`). What the link decides:
+//! by a thin async loop that only moves bytes and waits ([`Connection`] for
+//! server streams and UI peers, `client::exchange` for the client). What the link decides:
 //!
 //! - **Pacing**: one message in flight; the next goes out when the peer
 //!   answers or after a short window. An idle link answers at once; a busy
@@ -21,6 +21,10 @@
 //!   was withdrawn or whose document was deleted ends with an error line.
 //!
 //! Scenario tests drive it with a fake clock (`tests/link.rs`).
+
+mod serve;
+
+pub use serve::{AccessCheck, Connection, PeerRights, Stopped};
 
 use std::time::{Duration, Instant};
 

@@ -19,11 +19,11 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::access::Caller;
 use super::admission::{accepts_ndjson, check_content_type};
-use super::connection::Connection;
 use super::error::ApiError;
 use super::state::AppState;
 use crate::doc_id::DocId;
 use crate::hub::{apply_sync, SyncError};
+use crate::link::Connection;
 use crate::link::{Link, Role, READ_ONLY_REFUSAL};
 use crate::protocol::carries_changes;
 use crate::protocol::{Event, EventReader, SyncSession, NDJSON_UTF8};

@@ -139,7 +139,7 @@ async fn bridge(
     socket: WebSocket,
     service: std::sync::Arc<crate::service::Service>,
     id: DocId,
-    rights: crate::server::connection::PeerRights,
+    rights: crate::link::PeerRights,
 ) -> Result<(), ServiceError> {
     let (mut sink, stream) = socket.split();
     let incoming = stream
