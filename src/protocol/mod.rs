@@ -1,15 +1,18 @@
 //! The ndjson sync protocol, without I/O: the line codec ([`line`]), a
 //! streaming line reader with a size limit ([`reader`]), the per-connection
 //! sync session with the client's termination checks ([`session`]), the
-//! pacing of messages on a busy document ([`pacer`]) and the bounds checked on
-//! Automerge data before Automerge inflates it ([`guard`]).
+//! pacing of messages on a busy document ([`pacer`]), the bounds checked on
+//! Automerge data before Automerge inflates it ([`guard`]) and the negotiated
+//! compression of whole streams ([`compress`]).
 
+pub mod compress;
 pub mod guard;
 pub mod line;
 pub mod pacer;
 pub mod reader;
 pub mod session;
 
+pub use compress::{Encoding, Inflate, InflateError};
 pub use guard::{GuardError, Limits};
 pub use line::{Event, LineError};
 pub use pacer::Pacer;
