@@ -14,7 +14,7 @@ use super::http::Opened;
 use super::status::ConnectionStatus;
 use super::{short_heads, ClientConfig, ClientError};
 use crate::hub::{apply_sync, Document};
-use crate::protocol::{Event, EventReader, Pacer, ReadError, SyncSession, Until};
+use crate::protocol::{Event, EventReader, Inflate, Pacer, ReadError, SyncSession, Until};
 
 /// The most buffered lines applied as one write.
 const MAX_BATCH: usize = 256;
@@ -88,8 +88,17 @@ impl<'a> Exchange<'a> {
         stall_after: Option<Duration>,
         live: Option<LiveHooks<'_>>,
     ) -> ExchangeEnd {
-        let Opened { response, body } = opened;
-        let mut reader = EventReader::new(Box::pin(response.bytes_stream()), self.config.max_line);
+        let Opened {
+            response,
+            body,
+            encoding,
+        } = opened;
+        let inflated = Inflate::new(
+            Box::pin(response.bytes_stream()),
+            encoding,
+            self.config.max_line,
+        );
+        let mut reader = EventReader::new(inflated, self.config.max_line);
         let mut changes = self.doc.subscribe();
         let never = Duration::from_secs(365 * 24 * 3600);
         let stall_timer = tokio::time::sleep(stall_after.unwrap_or(never));

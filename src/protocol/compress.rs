@@ -20,6 +20,10 @@ use futures_util::{Stream, StreamExt};
 /// compression (gzip needs it; see [`response_encoding`]).
 pub const FEATURE: &str = "compression";
 
+/// The request header in which a client lists the extensions it
+/// understands, and the `200` echoes those the server will use.
+pub const FEATURES_HEADER: &str = "tandem-features";
+
 /// The encodings Tandem reads and writes, best first, as an
 /// `Accept-Encoding` value.
 pub const ACCEPTED: &str = "zstd, gzip";
