@@ -308,6 +308,7 @@ impl<S> Inflate<S> {
                             slot.insert(d)
                         }
                     };
+                    let had_input = !self.input.is_empty();
                     let mut out = vec![0u8; CHUNK];
                     let status = decoder
                         .run_on_buffers(&self.input, &mut out)
@@ -318,8 +319,12 @@ impl<S> Inflate<S> {
                         // A frame ended: let its window go.
                         *slot = None;
                     }
-                    if status.bytes_read == 0 && status.bytes_written == 0 && !self.drain {
-                        return Err(InflateError::Truncated(encoding));
+                    if had_input && status.bytes_read == 0 && status.bytes_written == 0 {
+                        // Cannot happen with room for output; never spin on it.
+                        return Err(InflateError::Corrupt {
+                            encoding,
+                            reason: "the decoder takes no more input".into(),
+                        });
                     }
                     out.truncate(status.bytes_written);
                     out

@@ -181,3 +181,30 @@ fn negotiation_leaves_go_and_plain_clients_on_identity() {
     assert_eq!(Encoding::from_content_encoding("identity"), Ok(None));
     assert_eq!(Encoding::from_content_encoding("br"), Err("br".into()));
 }
+
+#[tokio::test]
+async fn a_line_longer_than_one_output_chunk_round_trips() {
+    // Incompressible-ish base64, several times the 64 KiB output step.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut line: Vec<u8> = (0..600_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+                [(state % 64) as usize]
+        })
+        .collect();
+    line.push(b'\n');
+    for encoding in [Encoding::Zstd, Encoding::Gzip] {
+        let mut encoder = LineEncoder::new(encoding);
+        let mut packed = encoder.encode(&line).unwrap().to_vec();
+        packed.extend_from_slice(&encoder.encode(b"{}\n").unwrap());
+        packed.extend_from_slice(&encoder.finish().unwrap());
+        for size in [16 * 1024, 1000, packed.len()] {
+            let chunks = packed.chunks(size).map(Bytes::copy_from_slice).collect();
+            let got = inflate_all(chunks, encoding, 1 << 20).await.unwrap();
+            assert_eq!(got.len(), line.len() + 3, "{encoding} in chunks of {size}");
+        }
+    }
+}
