@@ -128,6 +128,52 @@ pub fn names_feature(features: &str, feature: &str) -> bool {
         .any(|f| f.trim().eq_ignore_ascii_case(feature))
 }
 
+thread_local! {
+    /// One zstd compressor per thread, reused for every line: no context is
+    /// set up per line, and none is held by an idle connection.
+    static ZSTD_CCTX: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+    /// The same for whole small frames on the reading side.
+    static ZSTD_DCTX: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `lines` as one zstd frame (content size recorded, window at most 2 MiB).
+fn zstd_frame(lines: &[u8]) -> std::io::Result<Vec<u8>> {
+    ZSTD_CCTX.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut slot) => {
+            let compressor = match &mut *slot {
+                Some(c) => c,
+                None => slot.insert(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
+            };
+            compressor.compress(lines)
+        }
+        Err(_) => zstd::bulk::compress(lines, ZSTD_LEVEL),
+    })
+}
+
+/// A complete zstd frame at the start of `input` that says its content is
+/// at most [`CHUNK`] bytes: its length and its content, decoded in one call.
+fn whole_small_frame(input: &[u8]) -> Option<(usize, std::io::Result<Vec<u8>>)> {
+    let size = zstd::zstd_safe::find_frame_compressed_size(input).ok()?;
+    let content = zstd::zstd_safe::get_frame_content_size(input.get(..size)?).ok()??;
+    if content > CHUNK as u64 {
+        return None;
+    }
+    let frame = &input[..size];
+    let out = ZSTD_DCTX.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut slot) => {
+            let decompressor = match &mut *slot {
+                Some(d) => d,
+                None => slot.insert(zstd::bulk::Decompressor::new()?),
+            };
+            decompressor.decompress(frame, content as usize)
+        }
+        Err(_) => zstd::bulk::decompress(frame, content as usize),
+    });
+    Some((size, out))
+}
+
 /// Why compressing failed (only an internal library error can do it).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot {0}-compress a line: {1}")]
@@ -154,9 +200,7 @@ impl LineEncoder {
         match &mut self.gzip {
             // One frame with its size known: zstd fits its tables and window
             // (at most 2 MiB at this level) to the line.
-            None => zstd::bulk::compress(lines, ZSTD_LEVEL)
-                .map(Bytes::from)
-                .map_err(fail),
+            None => zstd_frame(lines).map(Bytes::from).map_err(fail),
             Some(gzip) => {
                 let written = gzip.write_all(lines).and_then(|()| gzip.flush());
                 let out = std::mem::take(gzip.get_mut());
@@ -298,36 +342,48 @@ impl<S> Inflate<S> {
         while !self.input.is_empty() || self.drain {
             let out = match codec {
                 Codec::Zstd(slot) => {
-                    use zstd::stream::raw::{DParameter, Decoder, Operation};
-                    let decoder = match slot {
-                        Some(d) => d,
-                        None => {
-                            let mut d = Decoder::new().map_err(corrupt)?;
-                            d.set_parameter(DParameter::WindowLogMax(ZSTD_WINDOW_LOG_MAX))
-                                .map_err(corrupt)?;
-                            slot.insert(d)
-                        }
+                    let fast = if slot.is_none() {
+                        whole_small_frame(&self.input)
+                    } else {
+                        None
                     };
-                    let had_input = !self.input.is_empty();
-                    let mut out = vec![0u8; CHUNK];
-                    let status = decoder
-                        .run_on_buffers(&self.input, &mut out)
-                        .map_err(corrupt)?;
-                    self.input.advance(status.bytes_read);
-                    self.drain = status.bytes_written == CHUNK;
-                    if status.remaining == 0 && !self.drain {
-                        // A frame ended: let its window go.
-                        *slot = None;
+                    if let Some((used, out)) = fast {
+                        // The usual live line: one call, no stream state.
+                        self.input.advance(used);
+                        self.drain = false;
+                        out.map_err(corrupt)?
+                    } else {
+                        use zstd::stream::raw::{DParameter, Decoder, Operation};
+                        let decoder = match slot {
+                            Some(d) => d,
+                            None => {
+                                let mut d = Decoder::new().map_err(corrupt)?;
+                                d.set_parameter(DParameter::WindowLogMax(ZSTD_WINDOW_LOG_MAX))
+                                    .map_err(corrupt)?;
+                                slot.insert(d)
+                            }
+                        };
+                        let had_input = !self.input.is_empty();
+                        let mut out = vec![0u8; CHUNK];
+                        let status = decoder
+                            .run_on_buffers(&self.input, &mut out)
+                            .map_err(corrupt)?;
+                        self.input.advance(status.bytes_read);
+                        self.drain = status.bytes_written == CHUNK;
+                        if status.remaining == 0 && !self.drain {
+                            // A frame ended: let its window go.
+                            *slot = None;
+                        }
+                        if had_input && status.bytes_read == 0 && status.bytes_written == 0 {
+                            // Cannot happen with room for output; never spin on it.
+                            return Err(InflateError::Corrupt {
+                                encoding,
+                                reason: "the decoder takes no more input".into(),
+                            });
+                        }
+                        out.truncate(status.bytes_written);
+                        out
                     }
-                    if had_input && status.bytes_read == 0 && status.bytes_written == 0 {
-                        // Cannot happen with room for output; never spin on it.
-                        return Err(InflateError::Corrupt {
-                            encoding,
-                            reason: "the decoder takes no more input".into(),
-                        });
-                    }
-                    out.truncate(status.bytes_written);
-                    out
                 }
                 Codec::Gzip(decoder) => {
                     let take = self.input.len().min(GZIP_STEP);
