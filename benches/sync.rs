@@ -1172,7 +1172,10 @@ fn history_doc(which: usize) -> Option<(String, Vec<u8>)> {
         fmt_ms(t.elapsed())
     );
     Some((
-        format!("{}k-change prefix of the editing trace", HISTORY_PREFIX / 1000),
+        format!(
+            "{}k-change prefix of the editing trace",
+            HISTORY_PREFIX / 1000
+        ),
         prefix.save(),
     ))
 }
@@ -1293,25 +1296,26 @@ fn diag_history() -> Vec<Row> {
         ));
         // The same two receives through Tandem's `SyncSession::receive`.
         let (mut ta, mut tb) = (SyncSession::new(), SyncSession::new());
-        let converge_sessions = |a: &mut Automerge, ta: &mut SyncSession, b: &mut Automerge, tb: &mut SyncSession| {
-            for _ in 0..20 {
-                let ab = ta.generate(a);
-                let ba_quiet;
-                let ab_quiet = ab.is_none();
-                if let Some(m) = ab {
-                    tb.receive(b, m).expect("receive");
+        let converge_sessions =
+            |a: &mut Automerge, ta: &mut SyncSession, b: &mut Automerge, tb: &mut SyncSession| {
+                for _ in 0..20 {
+                    let ab = ta.generate(a);
+                    let ba_quiet;
+                    let ab_quiet = ab.is_none();
+                    if let Some(m) = ab {
+                        tb.receive(b, m).expect("receive");
+                    }
+                    let ba = tb.generate(b);
+                    ba_quiet = ba.is_none();
+                    if let Some(m) = ba {
+                        ta.receive(a, m).expect("receive");
+                    }
+                    if ab_quiet && ba_quiet {
+                        return;
+                    }
                 }
-                let ba = tb.generate(b);
-                ba_quiet = ba.is_none();
-                if let Some(m) = ba {
-                    ta.receive(a, m).expect("receive");
-                }
-                if ab_quiet && ba_quiet {
-                    return;
-                }
-            }
-            panic!("sessions did not converge");
-        };
+                panic!("sessions did not converge");
+            };
         converge_sessions(&mut a, &mut ta, &mut b, &mut tb);
         let (mut recv, mut ack) = (Duration::ZERO, Duration::ZERO);
         for i in 0..SAMPLES {

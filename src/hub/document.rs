@@ -283,8 +283,8 @@ impl Document {
                 .compact(&self.id, &doc.save(), &info)
                 .map(|()| crate::store::Backlog::default())
         } else {
-            let chunk = added_as_arrived(&doc, &before, arrived)
-                .unwrap_or_else(|| doc.save_after(&before));
+            let chunk =
+                added_as_arrived(&doc, &before, arrived).unwrap_or_else(|| doc.save_after(&before));
             self.store.append(&self.id, &chunk, &info)
         };
         match stored {

@@ -423,7 +423,10 @@ mod tests {
             .receive_sync_message(&mut their_state, m.clone())
             .unwrap();
         session.receive(doc, m).unwrap();
-        assert_eq!(session.state, their_state, "sync state differs from automerge's");
+        assert_eq!(
+            session.state, their_state,
+            "sync state differs from automerge's"
+        );
         assert_eq!(doc.get_heads(), their_doc.get_heads());
         fast
     }
@@ -478,7 +481,11 @@ mod tests {
                     }
                 }
                 3 => {
-                    let limit = if rng.below(4) == 0 { 10 } else { MODERN_MAX_MESSAGE };
+                    let limit = if rng.below(4) == 0 {
+                        10
+                    } else {
+                        MODERN_MAX_MESSAGE
+                    };
                     if let Some(m) = at_server[c].generate(&server) {
                         to_client[c].extend(split_message(m, limit));
                     }
@@ -491,8 +498,7 @@ mod tests {
                 }
                 5 => {
                     for m in std::mem::take(&mut to_client[c]) {
-                        fast +=
-                            usize::from(receive_checked(&mut clients[c], &mut at_client[c], m));
+                        fast += usize::from(receive_checked(&mut clients[c], &mut at_client[c], m));
                         total += 1;
                     }
                 }
@@ -506,7 +512,10 @@ mod tests {
             }
         }
         assert!(total > 300, "{total} messages");
-        assert!(fast * 10 > total * 9, "only {fast} of {total} took the fast path");
+        assert!(
+            fast * 10 > total * 9,
+            "only {fast} of {total} took the fast path"
+        );
     }
 
     #[test]
