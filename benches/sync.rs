@@ -1224,7 +1224,12 @@ fn diag_history() -> Vec<Row> {
         let type_one = |a: &mut Automerge, i: u32| {
             let len = a.length(&text);
             a.transact::<_, _, AutomergeError>(|tx| {
-                tx.splice_text(&text, len / 2, 0, if i % 2 == 0 { "x" } else { "y" })
+                tx.splice_text(
+                    &text,
+                    len / 2,
+                    0,
+                    if i.is_multiple_of(2) { "x" } else { "y" },
+                )
             })
             .expect("type");
         };
@@ -1300,13 +1305,12 @@ fn diag_history() -> Vec<Row> {
             |a: &mut Automerge, ta: &mut SyncSession, b: &mut Automerge, tb: &mut SyncSession| {
                 for _ in 0..20 {
                     let ab = ta.generate(a);
-                    let ba_quiet;
                     let ab_quiet = ab.is_none();
                     if let Some(m) = ab {
                         tb.receive(b, m).expect("receive");
                     }
                     let ba = tb.generate(b);
-                    ba_quiet = ba.is_none();
+                    let ba_quiet = ba.is_none();
                     if let Some(m) = ba {
                         ta.receive(a, m).expect("receive");
                     }
@@ -1403,7 +1407,12 @@ async fn scenario_h(which: usize) -> Vec<Row> {
         a.doc
             .change(|tx| {
                 let len = tx.length(&text);
-                tx.splice_text(&text, len / 2, 0, if i % 2 == 0 { "x" } else { "y" })
+                tx.splice_text(
+                    &text,
+                    len / 2,
+                    0,
+                    if i.is_multiple_of(2) { "x" } else { "y" },
+                )
             })
             .expect("change");
         let target = a.doc.heads();
