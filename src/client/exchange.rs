@@ -123,7 +123,15 @@ impl<'a> Exchange<'a> {
             if paced {
                 pace.as_mut().reset(pacer.deadline());
             } else {
-                let lines = self.doc.pending_lines(&mut self.session);
+                let lines = match self.doc.pending_lines(&mut self.session) {
+                    Ok(lines) => lines,
+                    Err(source) => {
+                        return ExchangeEnd::Failed(ClientError::Unsendable {
+                            url: self.url.to_string(),
+                            source,
+                        })
+                    }
+                };
                 let sent = !lines.is_empty();
                 for line in lines {
                     if body.send(line).await.is_err() {

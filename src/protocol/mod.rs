@@ -14,7 +14,7 @@ pub use guard::{GuardError, Limits};
 pub use line::{Event, LineError};
 pub use pacer::Pacer;
 pub use reader::{EventReader, ReadBudget, ReadError, DEFAULT_MAX_LINE};
-pub use session::{SyncSession, Until};
+pub use session::{SplitError, SyncSession, Until, FOREIGN_MAX_LINE};
 
 /// The media type of request and response bodies.
 pub const NDJSON: &str = "application/x-ndjson";

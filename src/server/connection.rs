@@ -111,7 +111,10 @@ impl Connection {
 
     /// Sends everything the peer needs right now; whether anything was sent.
     async fn flush_messages(&mut self) -> Result<bool, Ending> {
-        let lines = self.doc.pending_lines(&mut self.session);
+        let lines = match self.doc.pending_lines(&mut self.session) {
+            Ok(lines) => lines,
+            Err(e) => return Err(self.fail(e.to_string()).await),
+        };
         let sent = !lines.is_empty();
         for line in lines {
             self.send(line).await?;
