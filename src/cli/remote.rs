@@ -35,6 +35,9 @@ pub(crate) struct RemoteArgs {
     /// Speak HTTP/2 only (h2c over plain HTTP).
     #[arg(long)]
     http2: bool,
+    /// Longest accepted ndjson line from the server, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::protocol::DEFAULT_MAX_LINE)]
+    max_line: usize,
 }
 
 impl RemoteArgs {
@@ -79,6 +82,7 @@ impl RemoteArgs {
             HttpVersion::Auto
         };
         config.connect_timeout = Duration::from_secs(10);
+        config.max_line = self.max_line;
         Ok(config)
     }
 }
