@@ -136,11 +136,15 @@ async fn foreign_pull(base: &str, doc_id: &str, within: Duration) -> (Automerge,
     assert_eq!(response.status(), 200);
     let mut reader = EventReader::new(Box::pin(response.bytes_stream()), foreign_limit());
     let mut wire = Wire::default();
+    let progress = std::env::var_os("TANDEM_TRACE").is_some();
     let work = async {
         loop {
             match reader.next_event().await {
                 Ok(Some(Event::Sync(payload))) => {
                     wire.count(payload.len());
+                    if progress && wire.lines % 100 == 0 {
+                        eprintln!("  {wire:?}, {} changes", peer.doc.get_changes(&[]).len());
+                    }
                     peer.receive(&payload);
                     if peer.in_sync() {
                         return;
@@ -324,7 +328,7 @@ async fn a_change_no_foreign_line_can_hold_fails_with_a_clear_error() {
 }
 
 /// The editing trace, both ways; run by `scripts/foreign-trace.sh`.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn editing_trace_with_a_foreign_peer() {
     let Ok(path) = std::env::var("TANDEM_TRACE") else {
         eprintln!("TANDEM_TRACE is not set; skipping");
