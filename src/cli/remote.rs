@@ -35,6 +35,9 @@ pub(crate) struct RemoteArgs {
     /// Speak HTTP/2 only (h2c over plain HTTP).
     #[arg(long)]
     http2: bool,
+    /// Longest accepted ndjson line from the server, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::protocol::DEFAULT_MAX_LINE)]
+    max_line: usize,
     /// Compress the sync stream: off (plain, as the Go library), negotiate
     /// (ask for a compressed answer; compress what we send once the server
     /// said it reads it), eager (also ask the server's /_health first, so a
@@ -98,6 +101,7 @@ impl RemoteArgs {
             CompressionArg::Negotiate => Compression::Negotiate,
             CompressionArg::Eager => Compression::Eager,
         };
+        config.max_line = self.max_line;
         Ok(config)
     }
 }

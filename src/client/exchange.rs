@@ -208,6 +208,9 @@ impl<'a> Exchange<'a> {
             Ending::PeerError(message) => ExchangeEnd::Failed(ClientError::Remote { url, message }),
             Ending::Error(reason) => ExchangeEnd::Failed(ClientError::Protocol { url, reason }),
             Ending::Failed(reason) => ExchangeEnd::Failed(ClientError::Protocol { url, reason }),
+            Ending::Unsendable(source) => {
+                ExchangeEnd::Failed(ClientError::Unsendable { url, source })
+            }
         }
     }
 }

@@ -204,7 +204,12 @@ pub(crate) async fn open(
         };
         // Our first message goes in before the request: the same lines as
         // later on (split for peers with short lines), in a channel with room for them.
-        let first = doc.pending_lines(session);
+        let first = doc
+            .pending_lines(session)
+            .map_err(|source| ClientError::Unsendable {
+                url: url.to_string(),
+                source,
+            })?;
         let (tx, rx) = mpsc::channel::<Bytes>(OUTBOX.max(first.len()));
         for line in first {
             // Cannot fail: the channel is new and has room for every line.

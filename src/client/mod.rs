@@ -172,6 +172,15 @@ pub enum ClientError {
         /// Why.
         reason: String,
     },
+    /// Something we hold cannot be put in lines the server reads (a change
+    /// too large for a peer without capability flags, such as a Go server).
+    #[error("cannot send to {url}: {source}")]
+    Unsendable {
+        /// The URL.
+        url: String,
+        /// What does not fit.
+        source: crate::protocol::SplitError,
+    },
     /// The one-shot sync did not finish in time.
     #[error("timed out after {after:?} waiting for {until} with {url} (our heads {ours}, server's {theirs})")]
     Timeout {
@@ -207,7 +216,7 @@ impl ClientError {
     pub fn is_permanent(&self) -> bool {
         match self {
             Self::BadUrl { .. } | Self::Tls(_) | Self::Redirect { .. } => true,
-            Self::PlainHttpToken { .. } => true,
+            Self::PlainHttpToken { .. } | Self::Unsendable { .. } => true,
             Self::Status { status, .. } => {
                 matches!(
                     status,

@@ -17,6 +17,7 @@ use tokio::sync::watch;
 
 use crate::doc_id::DocId;
 use crate::protocol::guard::{self, GuardError, Limits};
+use crate::protocol::session::SplitError;
 use crate::protocol::SyncSession;
 use crate::store::{DocInfo, Store, StoreError, Tombstone};
 
@@ -158,14 +159,18 @@ impl Document {
     /// Everything the peer behind `session` needs now, as encoded lines the
     /// peer can read (split for peers with short lines, see
     /// [`SyncSession::generate_split`]). Empty when the peer is up to date or
-    /// a message is still in flight.
-    pub fn pending_lines(&self, session: &mut SyncSession) -> Vec<bytes::Bytes> {
+    /// a message is still in flight. An error means a change cannot reach
+    /// this peer at all; the connection should end with it.
+    pub fn pending_lines(
+        &self,
+        session: &mut SyncSession,
+    ) -> Result<Vec<bytes::Bytes>, SplitError> {
         let doc = self.lock();
         let mut lines = Vec::new();
         loop {
-            let messages = session.generate_split(&doc);
+            let messages = session.generate_split(&doc)?;
             if messages.is_empty() {
-                return lines;
+                return Ok(lines);
             }
             lines.extend(
                 messages

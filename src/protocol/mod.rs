@@ -15,7 +15,7 @@ pub use compress::{Encoding, Inflate, InflateError};
 pub use guard::{GuardError, Limits};
 pub use line::{Event, LineError};
 pub use reader::{EventReader, ReadBudget, ReadError, DEFAULT_MAX_LINE};
-pub use session::{SyncSession, Until};
+pub use session::{SplitError, SyncSession, Until, FOREIGN_MAX_LINE};
 
 /// Whether a sync message carries changes (a read-only peer's may not).
 /// Undecodable messages are left for the apply step to refuse.
