@@ -279,6 +279,26 @@ fn edit_cat_sync_and_docs_work_together() {
 }
 
 #[test]
+fn sync_and_cat_take_max_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &[]);
+    let a = dir.path().join("a.automerge");
+    let a = a.to_str().unwrap();
+    ok(&["edit", a, "--set", "title=\"Notes\""]);
+    let url = format!("{}/notes", server.url);
+    ok(&["sync", &url, "--file", a, "--max-line", "1000000"]);
+    // The server's first line is longer than 40 bytes.
+    for args in [
+        vec!["cat", url.as_str(), "--max-line", "40"],
+        vec!["sync", url.as_str(), "--file", a, "--max-line", "40"],
+    ] {
+        let (success, _, stderr) = tandem(&args);
+        assert!(!success, "{args:?} passed");
+        assert!(stderr.contains("40-byte limit"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
 fn failures_are_one_line_with_a_non_zero_exit() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("x.automerge");

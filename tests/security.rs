@@ -646,17 +646,17 @@ async fn a_deleted_document_is_not_resurrected_by_a_peer_that_follows_it() {
     .await;
     assert_eq!(status, 410, "{response}");
     let line = line_with_change("again", "1");
-    let (status, _) = raw(
-        &server,
-        &request(
+    let push = |line: String| {
+        let head = request(
             "PUT",
             "/plans?follow=false",
             "Content-Type: application/x-ndjson\r\n",
             line.len(),
-        ),
-        line.as_bytes(),
-    )
-    .await;
+        );
+        (head, line)
+    };
+    let (head, body) = push(line.clone());
+    let (status, _) = raw(&server, &head, body.as_bytes()).await;
     assert_eq!(status, 410);
     // The owner may allow the id again.
     let (status, _) = raw(
@@ -666,17 +666,8 @@ async fn a_deleted_document_is_not_resurrected_by_a_peer_that_follows_it() {
     )
     .await;
     assert_eq!(status, 204);
-    let (status, _) = raw(
-        &server,
-        &request(
-            "PUT",
-            "/plans?follow=false",
-            "Content-Type: application/x-ndjson\r\n",
-            line.len(),
-        ),
-        line.as_bytes(),
-    )
-    .await;
+    let (head, body) = push(line);
+    let (status, _) = raw(&server, &head, body.as_bytes()).await;
     assert_eq!(status, 200);
     server.shutdown().await;
 }

@@ -63,7 +63,7 @@ impl Sessions {
         let mut outgoing = service.attach_peer(
             &id,
             UnboundedReceiverStream::new(rx),
-            tandem::server::connection::PeerRights::default(),
+            tandem::link::PeerRights::default(),
         )?;
         let handle = self.last_handle.fetch_add(1, Ordering::Relaxed) + 1;
         let sessions: Weak<Self> = Arc::downgrade(self);

@@ -3,12 +3,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use url::Url;
 
 use super::credentials::TokenArgs;
 use super::CliError;
-use crate::client::{ClientConfig, HttpVersion};
+use crate::client::{ClientConfig, Compression, HttpVersion};
 use crate::tls::{Fingerprint, Trust};
 
 /// How to reach and trust a server.
@@ -35,6 +35,23 @@ pub(crate) struct RemoteArgs {
     /// Speak HTTP/2 only (h2c over plain HTTP).
     #[arg(long)]
     http2: bool,
+    /// Longest accepted ndjson line from the server, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::protocol::DEFAULT_MAX_LINE)]
+    max_line: usize,
+    /// Compress the sync stream: off (plain, as the Go library), negotiate
+    /// (ask for a compressed answer; compress what we send once the server
+    /// said it reads it), eager (also ask the server's /_health first, so a
+    /// first push is compressed too).
+    #[arg(long, value_enum, default_value_t = CompressionArg::Negotiate)]
+    compression: CompressionArg,
+}
+
+/// `--compression`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CompressionArg {
+    Off,
+    Negotiate,
+    Eager,
 }
 
 impl RemoteArgs {
@@ -79,6 +96,12 @@ impl RemoteArgs {
             HttpVersion::Auto
         };
         config.connect_timeout = Duration::from_secs(10);
+        config.compression = match self.compression {
+            CompressionArg::Off => Compression::Off,
+            CompressionArg::Negotiate => Compression::Negotiate,
+            CompressionArg::Eager => Compression::Eager,
+        };
+        config.max_line = self.max_line;
         Ok(config)
     }
 }

@@ -14,7 +14,7 @@ use super::status::ConnectionStatus;
 use super::{short_heads, ClientConfig, ClientError};
 use crate::hub::Document;
 use crate::link::{Ending, Input, Link, Output, Role};
-use crate::protocol::{Event, EventReader, ReadError, SyncSession, Until};
+use crate::protocol::{Event, EventReader, Inflate, ReadError, SyncSession, Until};
 
 /// The most buffered lines applied as one write.
 const MAX_BATCH: usize = 256;
@@ -104,8 +104,17 @@ impl<'a> Exchange<'a> {
         opened: Opened,
         live: Option<LiveHooks<'_>>,
     ) -> ExchangeEnd {
-        let Opened { response, body } = opened;
-        let mut reader = EventReader::new(Box::pin(response.bytes_stream()), self.config.max_line);
+        let Opened {
+            response,
+            body,
+            encoding,
+        } = opened;
+        let inflated = Inflate::new(
+            Box::pin(response.bytes_stream()),
+            encoding,
+            self.config.max_line,
+        );
+        let mut reader = EventReader::new(inflated, self.config.max_line);
         let mut changes = self.doc.subscribe();
         changes.borrow_and_update();
         let cancelled = async {
@@ -199,6 +208,9 @@ impl<'a> Exchange<'a> {
             Ending::PeerError(message) => ExchangeEnd::Failed(ClientError::Remote { url, message }),
             Ending::Error(reason) => ExchangeEnd::Failed(ClientError::Protocol { url, reason }),
             Ending::Failed(reason) => ExchangeEnd::Failed(ClientError::Protocol { url, reason }),
+            Ending::Unsendable(source) => {
+                ExchangeEnd::Failed(ClientError::Unsendable { url, source })
+            }
         }
     }
 }

@@ -1,13 +1,13 @@
 //! Opening a sync stream: the HTTP client, the request, and redirects.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
 use reqwest::header::{
-    HeaderValue, ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, EXPECT, LOCATION,
+    HeaderMap, HeaderValue, ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CACHE_CONTROL,
+    CONTENT_ENCODING, CONTENT_TYPE, EXPECT, LOCATION,
 };
 use reqwest::StatusCode;
 use tokio::sync::mpsc;
@@ -15,8 +15,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use url::Url;
 
 use super::origin::same_origin;
-use super::{ClientConfig, ClientError, HttpVersion};
+use super::{ClientConfig, ClientError, Compression, HttpVersion};
 use crate::hub::Document;
+use crate::protocol::compress::{self, encode_stream, Encoding};
 use crate::protocol::{SyncSession, NDJSON, NDJSON_UTF8};
 use crate::tls::Trust;
 
@@ -32,6 +33,8 @@ pub(crate) struct Opened {
     pub response: reqwest::Response,
     /// Where our lines go (the request body); dropping it ends the body.
     pub body: mpsc::Sender<Bytes>,
+    /// How the response body is compressed; `None`: plain.
+    pub encoding: Option<Encoding>,
 }
 
 /// The HTTP clients of one [`SyncClient`](super::SyncClient): one with the
@@ -42,6 +45,9 @@ pub(crate) struct Clients {
     own: reqwest::Client,
     /// Built on the first redirect to another origin.
     foreign: Mutex<Option<reqwest::Client>>,
+    /// Per origin, the coding its server reads in a request body, as its
+    /// last answer said (`None`: it reads only plain bodies).
+    body_codings: Mutex<HashMap<String, Option<Encoding>>>,
 }
 
 impl Clients {
@@ -52,7 +58,59 @@ impl Clients {
         Ok(Self {
             own,
             foreign: Mutex::new(foreign),
+            body_codings: Mutex::default(),
         })
+    }
+
+    /// How to compress a request body to `url`: as the origin's last answer
+    /// said; with [`Compression::Eager`] and no answer yet, as its `/_health`
+    /// says (asked once). Plain when nothing is known.
+    async fn body_coding(
+        &self,
+        config: &ClientConfig,
+        http: &reqwest::Client,
+        url: &Url,
+    ) -> Option<Encoding> {
+        let origin = url.origin().ascii_serialization();
+        if config.compression == Compression::Off {
+            return None;
+        }
+        if let Some(known) = self.known(&origin) {
+            return known;
+        }
+        if config.compression != Compression::Eager {
+            return None;
+        }
+        let health = url.join("/_health").ok()?;
+        let asked = tokio::time::timeout(config.connect_timeout, http.get(health).send()).await;
+        match asked {
+            Ok(Ok(answer)) => {
+                let coding = answer
+                    .status()
+                    .is_success()
+                    .then(|| read_codings(answer.headers()))
+                    .flatten();
+                self.learn(&origin, coding);
+                coding
+            }
+            // Not learnt: the sync itself will say what is wrong, if anything.
+            _ => None,
+        }
+    }
+
+    fn known(&self, origin: &str) -> Option<Option<Encoding>> {
+        let known = self
+            .body_codings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        known.get(origin).copied()
+    }
+
+    fn learn(&self, origin: &str, coding: Option<Encoding>) {
+        self.body_codings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(origin.to_owned(), coding);
     }
 
     /// The client for the configured origin.
@@ -134,25 +192,46 @@ pub(crate) async fn open(
         });
     }
     let mut visited = HashSet::new();
+    let mut plain_retry = false;
     loop {
         visited.insert(url.clone());
+        let own_origin = same_origin(&config.url, &url);
+        let http = clients.for_hop(config, own_origin)?;
+        let body_coding = if plain_retry {
+            None
+        } else {
+            clients.body_coding(config, &http, &url).await
+        };
         // Our first message goes in before the request: the same lines as
         // later on (split for peers with short lines), in a channel with room for them.
-        let first = doc.pending_lines(session);
+        let first = doc
+            .pending_lines(session)
+            .map_err(|source| ClientError::Unsendable {
+                url: url.to_string(),
+                source,
+            })?;
         let (tx, rx) = mpsc::channel::<Bytes>(OUTBOX.max(first.len()));
         for line in first {
             // Cannot fail: the channel is new and has room for every line.
             let _ = tx.try_send(line);
         }
-        let body = reqwest::Body::wrap_stream(ReceiverStream::new(rx).map(Ok::<_, std::io::Error>));
-        let own_origin = same_origin(&config.url, &url);
-        let http = clients.for_hop(config, own_origin)?;
+        // Each line is compressed and flushed on its own (a zstd frame), so
+        // a live edit leaves at once.
+        let body = reqwest::Body::wrap_stream(encode_stream(ReceiverStream::new(rx), body_coding));
         let mut request = http
             .put(url.clone())
             .header(CONTENT_TYPE, NDJSON_UTF8)
             .header(ACCEPT, NDJSON)
             .header(CACHE_CONTROL, "no-store")
             .body(body);
+        if config.compression != Compression::Off {
+            request = request
+                .header(ACCEPT_ENCODING, compress::ACCEPTED)
+                .header(compress::FEATURES_HEADER, compress::FEATURE);
+        }
+        if let Some(coding) = body_coding {
+            request = request.header(CONTENT_ENCODING, coding.as_str());
+        }
         if config.http != HttpVersion::Http2 {
             // Go's server reads an HTTP/1.1 body only after 100-continue was
             // asked for; on HTTP/2 the header is harmless.
@@ -179,9 +258,30 @@ pub(crate) async fn open(
             },
         })?;
         let status = response.status();
+        let origin = url.origin().ascii_serialization();
         if status == StatusCode::OK {
-            return Ok((url, Opened { response, body: tx }));
+            if config.compression != Compression::Off {
+                clients.learn(&origin, read_codings(response.headers()));
+            }
+            let encoding = response_coding(&url, response.headers())?;
+            return Ok((
+                url,
+                Opened {
+                    response,
+                    body: tx,
+                    encoding,
+                },
+            ));
         }
+        if status == StatusCode::UNSUPPORTED_MEDIA_TYPE && body_coding.is_some() && !plain_retry {
+            // The server no longer reads what it said it did: once more, plain.
+            tracing::info!(%url, "the server refused a compressed body; sending it plain");
+            clients.learn(&origin, None);
+            plain_retry = true;
+            *session = SyncSession::new();
+            continue;
+        }
+        plain_retry = false;
         if matches!(
             status,
             StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
@@ -220,6 +320,28 @@ pub(crate) async fn open(
         }
         return Err(status_error(&url, response).await);
     }
+}
+
+/// The coding a server's answer says it reads in request bodies
+/// (`Accept-Encoding` in a response, RFC 9110 §12.5.3).
+fn read_codings(headers: &HeaderMap) -> Option<Encoding> {
+    let value = headers.get(ACCEPT_ENCODING)?.to_str().ok()?;
+    compress::accepted(value).first().copied()
+}
+
+/// How the response body is compressed, refusing a coding Tandem cannot read.
+fn response_coding(url: &Url, headers: &HeaderMap) -> Result<Option<Encoding>, ClientError> {
+    let Some(value) = headers.get(CONTENT_ENCODING) else {
+        return Ok(None);
+    };
+    let value = value.to_str().unwrap_or("(not text)");
+    Encoding::from_content_encoding(value).map_err(|coding| ClientError::Protocol {
+        url: url.to_string(),
+        reason: format!(
+            "the server compressed its answer as {coding:?}, which Tandem cannot read; \
+             sync with compression off or ask the server's owner to fix it"
+        ),
+    })
 }
 
 fn redirect_target(url: &Url, response: &reqwest::Response) -> Result<Url, ClientError> {

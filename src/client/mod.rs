@@ -42,6 +42,22 @@ pub enum HttpVersion {
     Http2,
 }
 
+/// Whether a sync stream is compressed (docs/protocol-extensions.md,
+/// "Compression"). The server compresses only for a client that asks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Compression {
+    /// Ask for nothing: plain ndjson both ways, as the Go library.
+    Off,
+    /// Ask for a zstd (or gzip) response; compress the request body too
+    /// once an earlier answer from the same origin said the server reads
+    /// it (later syncs and reconnects of the same client). No extra request.
+    #[default]
+    Negotiate,
+    /// As `Negotiate`, and ask the origin's `/_health` once before its first
+    /// sync, so that the first request body (a cold push) is compressed too.
+    Eager,
+}
+
 /// Everything a client needs to reach one server.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -64,6 +80,8 @@ pub struct ClientConfig {
     /// One-shot only: how long without a line before the exchange is restarted
     /// with a fresh sync state (doubles each time).
     pub stall_after: Duration,
+    /// Whether to compress the stream.
+    pub compression: Compression,
 }
 
 impl ClientConfig {
@@ -78,6 +96,7 @@ impl ClientConfig {
             max_line: DEFAULT_MAX_LINE,
             connect_timeout: Duration::from_secs(10),
             stall_after: Duration::from_secs(2),
+            compression: Compression::default(),
         }
     }
 }
@@ -153,6 +172,15 @@ pub enum ClientError {
         /// Why.
         reason: String,
     },
+    /// Something we hold cannot be put in lines the server reads (a change
+    /// too large for a peer without capability flags, such as a Go server).
+    #[error("cannot send to {url}: {source}")]
+    Unsendable {
+        /// The URL.
+        url: String,
+        /// What does not fit.
+        source: crate::protocol::SplitError,
+    },
     /// The one-shot sync did not finish in time.
     #[error("timed out after {after:?} waiting for {until} with {url} (our heads {ours}, server's {theirs})")]
     Timeout {
@@ -188,7 +216,7 @@ impl ClientError {
     pub fn is_permanent(&self) -> bool {
         match self {
             Self::BadUrl { .. } | Self::Tls(_) | Self::Redirect { .. } => true,
-            Self::PlainHttpToken { .. } => true,
+            Self::PlainHttpToken { .. } | Self::Unsendable { .. } => true,
             Self::Status { status, .. } => {
                 matches!(
                     status,

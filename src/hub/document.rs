@@ -17,6 +17,7 @@ use tokio::sync::watch;
 
 use crate::doc_id::DocId;
 use crate::protocol::guard::{self, GuardError, Limits};
+use crate::protocol::session::SplitError;
 use crate::protocol::SyncSession;
 use crate::store::{DocInfo, Store, StoreError, Tombstone};
 
@@ -158,14 +159,18 @@ impl Document {
     /// Everything the peer behind `session` needs now, as encoded lines the
     /// peer can read (split for peers with short lines, see
     /// [`SyncSession::generate_split`]). Empty when the peer is up to date or
-    /// a message is still in flight.
-    pub fn pending_lines(&self, session: &mut SyncSession) -> Vec<bytes::Bytes> {
+    /// a message is still in flight. An error means a change cannot reach
+    /// this peer at all; the connection should end with it.
+    pub fn pending_lines(
+        &self,
+        session: &mut SyncSession,
+    ) -> Result<Vec<bytes::Bytes>, SplitError> {
         let doc = self.lock();
         let mut lines = Vec::new();
         loop {
-            let messages = session.generate_split(&doc);
+            let messages = session.generate_split(&doc)?;
             if messages.is_empty() {
-                return lines;
+                return Ok(lines);
             }
             lines.extend(
                 messages
@@ -188,8 +193,7 @@ impl Document {
     /// Applies a message from the peer behind `session`. Any new changes are
     /// stored before anyone is woken. Returns whether the document changed.
     pub fn receive(&self, session: &mut SyncSession, message: Message) -> Result<bool, DocError> {
-        self.mutate(|doc| session.receive(doc, message).map_err(DocError::from))
-            .map(|(changed, ())| changed)
+        self.receive_many(session, vec![message])
     }
 
     /// Applies several messages from the same peer as one write (one store
@@ -199,7 +203,21 @@ impl Document {
         session: &mut SyncSession,
         messages: Vec<Message>,
     ) -> Result<bool, DocError> {
-        self.mutate(|doc| {
+        // The changes as they arrived, to be stored as they are: cheaper than
+        // re-encoding them from the document with `save_after`.
+        // Only for a few changes (live editing): parsing costs more than
+        // `save_after` saves once there are many.
+        let chunks = messages.iter().map(|m| m.changes.len()).sum::<usize>();
+        let arrived: Vec<automerge::Change> = if chunks <= REUSE_ARRIVED_UP_TO {
+            messages
+                .iter()
+                .flat_map(|m| m.changes.iter())
+                .filter_map(|chunk| automerge::Change::from_bytes(chunk.to_vec()).ok())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self.mutate_with(&arrived, |doc| {
             for message in messages {
                 session.receive(doc, message)?;
             }
@@ -238,6 +256,17 @@ impl Document {
         &self,
         f: impl FnOnce(&mut Automerge) -> Result<T, DocError>,
     ) -> Result<(bool, T), DocError> {
+        self.mutate_with(&[], f)
+    }
+
+    /// [`Document::mutate`], told which changes `f` is expected to add
+    /// (`arrived`): when they are exactly what it added, they are stored as
+    /// they are instead of being encoded again from the document.
+    fn mutate_with<T>(
+        &self,
+        arrived: &[automerge::Change],
+        f: impl FnOnce(&mut Automerge) -> Result<T, DocError>,
+    ) -> Result<(bool, T), DocError> {
         if self.is_deleted() {
             return Err(DocError::Deleted(self.id.clone()));
         }
@@ -259,7 +288,9 @@ impl Document {
                 .compact(&self.id, &doc.save(), &info)
                 .map(|()| crate::store::Backlog::default())
         } else {
-            self.store.append(&self.id, &doc.save_after(&before), &info)
+            let chunk =
+                added_as_arrived(&doc, &before, arrived).unwrap_or_else(|| doc.save_after(&before));
+            self.store.append(&self.id, &chunk, &info)
         };
         match stored {
             Ok(backlog) => {
@@ -323,6 +354,40 @@ impl Document {
             tracing::warn!(doc = %self.id, error = %e, "compaction failed; chunks kept");
         }
     }
+}
+
+/// Up to this many arrived changes are stored as they arrived.
+const REUSE_ARRIVED_UP_TO: usize = 64;
+
+/// The changes added to `doc` since `before`, encoded from `arrived` when
+/// that holds every one of them; `None` when it does not (some came from an
+/// earlier message, or arrived as a whole document).
+///
+/// Listing what was added costs time proportional to the new changes, while
+/// `save_after` also scans the document's operations (0.44 ms per change on
+/// the editing trace, 0.04 ms on a 50k-change prefix).
+fn added_as_arrived(
+    doc: &Automerge,
+    before: &[ChangeHash],
+    arrived: &[automerge::Change],
+) -> Option<Vec<u8>> {
+    if arrived.is_empty() {
+        return None;
+    }
+    let added: std::collections::HashSet<ChangeHash> = doc
+        .get_changes_meta(before)
+        .into_iter()
+        .map(|c| c.hash)
+        .collect();
+    let mut stored = std::collections::HashSet::with_capacity(added.len());
+    let mut bytes = Vec::new();
+    for change in arrived {
+        let hash = change.hash();
+        if added.contains(&hash) && stored.insert(hash) {
+            bytes.extend_from_slice(change.raw_bytes());
+        }
+    }
+    (stored.len() == added.len()).then_some(bytes)
 }
 
 /// The listing facts of a document: its root `title` and heads.
@@ -441,4 +506,65 @@ fn decode_checked(payloads: &[Vec<u8>], limits: &Limits) -> (Vec<Message>, Optio
         }
     }
     (messages, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+    use automerge::transaction::Transactable;
+
+    fn put(doc: &mut Automerge, key: &str, value: i64) -> automerge::Change {
+        doc.transact::<_, _, AutomergeError>(|tx| tx.put(automerge::ROOT, key, value))
+            .unwrap();
+        doc.get_last_local_change().unwrap()
+    }
+
+    #[test]
+    fn arrived_changes_are_reused_only_when_they_are_all_that_was_added() {
+        let mut peer = Automerge::new();
+        let base = put(&mut peer, "a", 1);
+        let c1 = put(&mut peer, "b", 2);
+        let c2 = put(&mut peer, "c", 3);
+        let mut doc = Automerge::new();
+        doc.apply_changes([base.clone()]).unwrap();
+        // c2 arrives first and waits for c1 in automerge's queue.
+        doc.apply_changes([c2.clone()]).unwrap();
+        let before = doc.get_heads();
+        doc.apply_changes([c1.clone()]).unwrap();
+        assert_eq!(
+            added_as_arrived(&doc, &before, std::slice::from_ref(&c1)),
+            None,
+            "c2, which came earlier, must not be left unstored"
+        );
+        let both = [c1.clone(), c2.clone(), base];
+        let mut expected = c1.raw_bytes().to_vec();
+        expected.extend_from_slice(c2.raw_bytes());
+        assert_eq!(added_as_arrived(&doc, &before, &both), Some(expected));
+        assert_eq!(added_as_arrived(&doc, &before, &[]), None);
+    }
+
+    #[test]
+    fn received_changes_survive_a_reload() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let hub = crate::Hub::new(Arc::clone(&store));
+        let id = DocId::parse("reuse").unwrap();
+        let doc = hub.open(&id).unwrap();
+        let mut peer = Automerge::new();
+        let (mut ours, mut theirs) = (SyncSession::new(), SyncSession::new());
+        for i in 0..5 {
+            put(&mut peer, "k", i);
+            for _ in 0..4 {
+                if let Some(m) = theirs.generate(&peer) {
+                    doc.receive(&mut ours, m).unwrap();
+                }
+                if let Some(m) = doc.with_session(&mut ours, |d, s| s.generate(d)) {
+                    theirs.receive(&mut peer, m).unwrap();
+                }
+            }
+        }
+        assert_eq!(doc.heads(), peer.get_heads());
+        let reloaded = Automerge::load(&store.load(&id).unwrap().unwrap()).unwrap();
+        assert_eq!(reloaded.get_heads(), peer.get_heads());
+    }
 }

@@ -7,8 +7,8 @@
 //!
 //! The same link runs every connection Tandem has — the server side of a
 //! sync stream, the client side, and the UI's WebSocket peers — each driven
-//! by a thin async loop that only moves bytes and waits (`server::connection`,
-//! `client::exchange`). What the link decides:
+//! by a thin async loop that only moves bytes and waits ([`Connection`] for
+//! server streams and UI peers, `client::exchange` for the client). What the link decides:
 //!
 //! - **Pacing**: one message in flight; the next goes out when the peer
 //!   answers or after a short window. An idle link answers at once; a busy
@@ -21,6 +21,10 @@
 //!   was withdrawn or whose document was deleted ends with an error line.
 //!
 //! Scenario tests drive it with a fake clock (`tests/link.rs`).
+
+mod serve;
+
+pub use serve::{AccessCheck, Connection, PeerRights, Stopped};
 
 use std::time::{Duration, Instant};
 
@@ -103,6 +107,10 @@ pub enum Ending {
     /// A bad line, a refused message, a deleted document or withdrawn access;
     /// on the server side an error line with this text was sent.
     Error(String),
+    /// A change cannot be cut into lines this peer can read (a peer with
+    /// short lines, like the Go library); on the server side an error line
+    /// says so.
+    Unsendable(crate::protocol::SplitError),
     /// The document could not take a change (deleted, disk full, …); on the
     /// server side an error line with this text was sent.
     Failed(String),
@@ -223,7 +231,10 @@ impl Link {
         let finishing = self.peer_ended && matches!(self.role, Role::Server { follow: false, .. });
         self.held_back = !(may_send || finishing);
         if !self.held_back {
-            let lines = doc.pending_lines(&mut self.session);
+            let lines = match doc.pending_lines(&mut self.session) {
+                Ok(lines) => lines,
+                Err(e) => return self.end(Ending::Unsendable(e), out),
+            };
             if !lines.is_empty() {
                 self.awaiting_reply = true;
                 self.last_sent = now;
@@ -317,6 +328,9 @@ impl Link {
         }
         if let (Role::Server { .. }, Ending::Failed(e)) = (self.role, &ending) {
             out.push(Output::Send(vec![encode_error(e)]));
+        }
+        if let (Role::Server { .. }, Ending::Unsendable(e)) = (self.role, &ending) {
+            out.push(Output::Send(vec![encode_error(&e.to_string())]));
         }
         out.push(Output::End(ending));
         out

@@ -67,12 +67,12 @@ pub struct Limits {
     /// snapshot or bundle) as it travels, in bytes. Default 64 MiB: a change
     /// is the unit Automerge parses in one piece, and a whole-document
     /// snapshot (what a first sync sends) of a large document fits well below
-    /// it; the default line limit (16 MiB of base64) is smaller anyway, so
-    /// this mostly bounds imports and stored files.
+    /// it; the default line limit (64 MiB of base64, 48 MiB of message) is
+    /// smaller anyway, so this mostly bounds imports and stored files.
     pub max_chunk_bytes: u64,
     /// The most bytes all the deflate streams of one message (or one file)
     /// may inflate to, together. Default 256 MiB: Automerge's own columns
-    /// deflate 3–20×, so a 16 MiB message legitimately inflates to well under
+    /// deflate 3–20×, so a 48 MiB message legitimately inflates to well under
     /// this, while deflate itself allows ~1000×, which is the bomb (1 MB →
     /// 1 GiB). Automerge holds about three copies of an inflated change while
     /// it parses it, so this is also roughly a third of the worst-case memory.

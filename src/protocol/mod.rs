@@ -1,18 +1,21 @@
 //! The ndjson sync protocol, without I/O: the line codec ([`line`]), a
 //! streaming line reader with a size limit ([`reader`]), the per-connection
-//! sync session with the client's termination checks ([`session`]) and the
+//! sync session with the client's termination checks ([`session`]), the
 //! bounds checked on Automerge data before Automerge inflates it
-//! ([`guard`]). Pacing, pings and termination live in [`crate::link`].
+//! ([`guard`]) and the negotiated compression of whole streams
+//! ([`compress`]). Pacing, pings and termination live in [`crate::link`].
 
+pub mod compress;
 pub mod guard;
 pub mod line;
 pub mod reader;
 pub mod session;
 
+pub use compress::{Encoding, Inflate, InflateError};
 pub use guard::{GuardError, Limits};
 pub use line::{Event, LineError};
 pub use reader::{EventReader, ReadBudget, ReadError, DEFAULT_MAX_LINE};
-pub use session::{SyncSession, Until};
+pub use session::{SplitError, SyncSession, Until, FOREIGN_MAX_LINE};
 
 /// Whether a sync message carries changes (a read-only peer's may not).
 /// Undecodable messages are left for the apply step to refuse.

@@ -7,8 +7,13 @@ use futures_util::{Stream, StreamExt};
 
 use super::line::{decode_line, Event, LineError};
 
-/// The default line limit: 16 MiB.
-pub const DEFAULT_MAX_LINE: usize = 16 * 1024 * 1024;
+/// The default line limit: 64 MiB. A peer sends a whole history in one
+/// message when nothing makes it split (the Go library sends the editing
+/// trace's 260k changes as one ~39 MB line), so the limit takes that. The
+/// server bounds the memory of unfinished lines of all its connections
+/// together with its shared read budget (`ServerOptions::read_budget`), so a
+/// large limit per line does not multiply with the number of connections.
+pub const DEFAULT_MAX_LINE: usize = 64 * 1024 * 1024;
 
 /// Why reading the next event failed.
 #[derive(Debug, thiserror::Error)]
@@ -252,6 +257,16 @@ where
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_default_limit_takes_a_whole_trace_in_one_line() {
+        // What the Go library sends for the editing trace: one ~39 MB line.
+        let mut splitter = LineSplitter::new(DEFAULT_MAX_LINE);
+        let mut line = vec![b'a'; 39 * 1000 * 1000];
+        line.push(b'\n');
+        splitter.push(&line);
+        assert_eq!(splitter.next_line().unwrap().unwrap().len(), 39_000_000);
+    }
+
     use super::*;
     use futures_util::stream;
 

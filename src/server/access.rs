@@ -21,11 +21,11 @@ use std::sync::Arc;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-use super::connection::{AccessCheck, PeerRights};
 use super::error::ApiError;
 use super::state::AppState;
 use super::tokens::{Role, TokenGrant};
 use crate::doc_id::DocId;
+use crate::link::{AccessCheck, PeerRights};
 use crate::service::Service;
 
 /// The caller of a request (set by [`super::auth::authenticate`]).

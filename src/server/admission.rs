@@ -3,6 +3,44 @@
 use axum::http::{header, HeaderMap};
 
 use super::error::ApiError;
+use crate::protocol::compress::{self, Encoding};
+
+/// The codings of one sync stream (docs/protocol-extensions.md, "Compression").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Codings {
+    /// How the response is compressed; `None`: identity.
+    pub response: Option<Encoding>,
+    /// How the request body is compressed; `None`: identity.
+    pub request: Option<Encoding>,
+    /// Whether the client asked about compression at all, so the `200`
+    /// tells it what the server reads (a peer that did not ask sees no new header).
+    pub advertise: bool,
+}
+
+/// Reads `Accept-Encoding`, `Tandem-Features` and `Content-Encoding`: a
+/// response coding only for a client that asked (see
+/// [`compress::response_encoding`]); a request body in a coding Tandem
+/// cannot read is refused (415).
+pub fn negotiate_codings(headers: &HeaderMap) -> Result<Codings, ApiError> {
+    let joined = |name: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let feature = compress::names_feature(&joined(compress::FEATURES_HEADER), compress::FEATURE);
+    let response = compress::response_encoding(&joined(header::ACCEPT_ENCODING.as_str()), feature);
+    let content_encoding = joined(header::CONTENT_ENCODING.as_str());
+    let request = Encoding::from_content_encoding(&content_encoding)
+        .map_err(|_| ApiError::UnsupportedEncoding(content_encoding.clone()))?;
+    Ok(Codings {
+        response,
+        request,
+        advertise: feature || response.is_some() || request.is_some(),
+    })
+}
 
 /// Whether an `Accept` header admits an ndjson response: absent,
 /// `application/x-ndjson` (any parameters), `application/*` or `*/*`.
@@ -87,6 +125,25 @@ mod tests {
         for bad in ["text/html", "application/json", "application/x-ndjson;q=0"] {
             assert!(!accepts_ndjson(&with(header::ACCEPT, bad)), "{bad}");
         }
+    }
+
+    #[test]
+    fn codings_are_off_unless_asked_and_unknown_body_codings_are_refused() {
+        // Go's transport sends this on its own.
+        let go = negotiate_codings(&with(header::ACCEPT_ENCODING, "gzip")).unwrap();
+        assert_eq!(go, Codings::default());
+        let mut tandem = with(header::ACCEPT_ENCODING, "zstd, gzip");
+        tandem.insert(
+            compress::FEATURES_HEADER,
+            HeaderValue::from_static("compression"),
+        );
+        tandem.insert(header::CONTENT_ENCODING, HeaderValue::from_static("zstd"));
+        let got = negotiate_codings(&tandem).unwrap();
+        assert_eq!(got.response, Some(Encoding::Zstd));
+        assert_eq!(got.request, Some(Encoding::Zstd));
+        assert!(got.advertise);
+        let err = negotiate_codings(&with(header::CONTENT_ENCODING, "br")).unwrap_err();
+        assert!(matches!(err, ApiError::UnsupportedEncoding(_)), "{err}");
     }
 
     #[test]

@@ -48,6 +48,9 @@ pub enum ApiError {
     /// The `Content-Type` is not ndjson (utf-8).
     #[error("unsupported content type {0:?}: send application/x-ndjson; charset=utf-8")]
     UnsupportedMediaType(String),
+    /// The request body's `Content-Encoding` is not one Tandem reads.
+    #[error("unsupported Content-Encoding {0:?}: send the body as zstd, gzip or without a Content-Encoding")]
+    UnsupportedEncoding(String),
     /// The request names a host this server does not answer to (DNS rebinding).
     #[error("this server does not answer to the host name {0:?} (DNS-rebinding protection); if that is its public name, start it with --public-host {0}")]
     MisdirectedHost(String),
@@ -82,7 +85,9 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnsupportedMediaType(_) | Self::UnsupportedEncoding(_) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Self::MisdirectedHost(_) => StatusCode::MISDIRECTED_REQUEST,
             Self::CrossOrigin(_) => StatusCode::FORBIDDEN,
@@ -127,6 +132,13 @@ impl IntoResponse for ApiError {
             Json(serde_json::json!({ "error": self.to_string() })),
         )
             .into_response();
+        if matches!(self, Self::UnsupportedEncoding(_)) {
+            // RFC 9110 §15.5.16: say which codings would do.
+            response.headers_mut().insert(
+                axum::http::header::ACCEPT_ENCODING,
+                axum::http::HeaderValue::from_static(crate::protocol::compress::ACCEPTED),
+            );
+        }
         if matches!(self, Self::Unauthorized) {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

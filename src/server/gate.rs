@@ -180,7 +180,7 @@ pub async fn check_request(
             );
             headers.insert(
                 header::REFERRER_POLICY,
-                header::HeaderValue::from_static("no-referrer"),
+                header::HeaderValue::from_static("same-origin"),
             );
             if ui_page && !headers.contains_key(header::CACHE_CONTROL) {
                 // The UI's page is re-checked every time, so signing out sticks.

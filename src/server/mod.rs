@@ -8,7 +8,6 @@
 pub mod access;
 pub mod admission;
 pub mod auth;
-pub mod connection;
 pub mod error;
 pub mod extras;
 pub mod gate;

@@ -6,27 +6,24 @@
 //! that errors at once. If no line arrives within `first_line_wait`, the
 //! server answers `200` anyway and carries on.
 
-use std::convert::Infallible;
-
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::access::Caller;
-use super::admission::{accepts_ndjson, check_content_type};
-use super::connection::Connection;
+use super::admission::{accepts_ndjson, check_content_type, negotiate_codings};
 use super::error::ApiError;
 use super::state::AppState;
 use crate::doc_id::DocId;
 use crate::hub::{apply_sync, SyncError};
-use crate::link::{Link, Role, READ_ONLY_REFUSAL};
+use crate::link::{Connection, Link, Role, READ_ONLY_REFUSAL};
 use crate::protocol::carries_changes;
-use crate::protocol::{Event, EventReader, SyncSession, NDJSON_UTF8};
+use crate::protocol::compress::{self, encode_stream};
+use crate::protocol::{Event, EventReader, Inflate, SyncSession, NDJSON_UTF8};
 
 /// Query parameters of a sync request.
 #[derive(Debug, Deserialize, Default)]
@@ -67,6 +64,7 @@ pub async fn sync_doc(
         return Err(ApiError::NotAcceptable("application/x-ndjson"));
     }
     check_content_type(request.headers())?;
+    let codings = negotiate_codings(request.headers())?;
     let access = caller.check_doc(&state, &id)?;
     if request.headers().contains_key(header::ORIGIN)
         && !request.headers().contains_key(header::CONTENT_TYPE)
@@ -83,7 +81,11 @@ pub async fn sync_doc(
     }
     let doc = state.hub.open(&id)?;
     let mut session = SyncSession::new();
-    let body = request.into_body().into_data_stream();
+    let body = Inflate::new(
+        request.into_body().into_data_stream(),
+        codings.request,
+        state.options.max_line,
+    );
     let mut reader = EventReader::new(body, state.options.max_line)
         .with_budget(state.read_budget.clone())
         .with_partial_timeout(state.options.partial_line_timeout);
@@ -138,9 +140,29 @@ pub async fn sync_doc(
         tracing::debug!(doc = %id, ?ending, "sync stream ended");
     });
 
-    let body = Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, Infallible>));
+    // Each line leaves as one zstd frame / gzip flush, so a compressed
+    // stream is as live as a plain one.
+    let body = Body::from_stream(encode_stream(ReceiverStream::new(rx), codings.response));
     let mut response = (StatusCode::OK, body).into_response();
     let headers = response.headers_mut();
+    if let Some(encoding) = codings.response {
+        headers.insert(
+            header::CONTENT_ENCODING,
+            HeaderValue::from_static(encoding.as_str()),
+        );
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    if codings.advertise {
+        // What a later request body may use (RFC 9110 §12.5.3).
+        headers.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static(compress::ACCEPTED),
+        );
+        headers.insert(
+            compress::FEATURES_HEADER,
+            HeaderValue::from_static(compress::FEATURE),
+        );
+    }
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(NDJSON_UTF8));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(

@@ -74,9 +74,22 @@ impl FromRequestParts<AppState> for Owner {
     }
 }
 
-/// `GET /_health`: liveness, version and where the server listens.
-pub async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "ok": true, "version": crate::VERSION, "listen": state.listen }))
+/// `GET /_health`: liveness, version, where the server listens, and the
+/// codings a sync request body may use (also as `Accept-Encoding`, so a
+/// client can learn them before its first sync).
+pub async fn health(State(state): State<AppState>) -> Response {
+    let mut response = Json(serde_json::json!({
+        "ok": true,
+        "version": crate::VERSION,
+        "listen": state.listen,
+        "encodings": ["zstd", "gzip"],
+    }))
+    .into_response();
+    response.headers_mut().insert(
+        axum::http::header::ACCEPT_ENCODING,
+        axum::http::HeaderValue::from_static(crate::protocol::compress::ACCEPTED),
+    );
+    response
 }
 
 /// The body of `POST /_docs`.
@@ -139,7 +152,7 @@ async fn bridge(
     socket: WebSocket,
     service: std::sync::Arc<crate::service::Service>,
     id: DocId,
-    rights: crate::server::connection::PeerRights,
+    rights: crate::link::PeerRights,
 ) -> Result<(), ServiceError> {
     let (mut sink, stream) = socket.split();
     let incoming = stream

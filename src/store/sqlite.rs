@@ -216,30 +216,13 @@ fn heads_json(info: &DocInfo) -> String {
 
 impl Store for SqliteStore {
     fn load(&self, id: &DocId) -> Result<Option<Vec<u8>>, StoreError> {
-        let conn = self.conn();
-        let snapshot: Option<Option<Vec<u8>>> = conn
-            .query_row(
-                "SELECT snapshot FROM docs WHERE id = ?1",
-                [id.as_str()],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(self.err("load a document"))?;
-        let Some(snapshot) = snapshot else {
-            return Ok(None);
-        };
-        let mut bytes = snapshot.unwrap_or_default();
-        let mut stmt = conn
-            .prepare_cached("SELECT data FROM chunks WHERE doc_id = ?1 ORDER BY seq")
-            .map_err(self.err("load a document"))?;
-        let mut rows = stmt
-            .query([id.as_str()])
-            .map_err(self.err("load a document"))?;
-        while let Some(row) = rows.next().map_err(self.err("load a document"))? {
-            let chunk = row.get_ref(0).map_err(self.err("load a document"))?;
-            bytes.extend_from_slice(chunk.as_blob().unwrap_or_default());
-        }
-        Ok(Some(bytes))
+        Ok(self.load_parts(id)?.map(|parts| {
+            let mut bytes = parts.snapshot;
+            for chunk in parts.chunks {
+                bytes.extend_from_slice(&chunk.data);
+            }
+            bytes
+        }))
     }
 
     fn append(&self, id: &DocId, chunk: &[u8], info: &DocInfo) -> Result<Backlog, StoreError> {

@@ -1,5 +1,5 @@
-//! One sync connection, after the `200`: the async driver of a server-side
-//! [`Link`]. It only moves bytes and waits — for the peer's lines, for the
+//! The async driver of a server-side [`Link`] (a sync stream after its
+//! `200`, or a UI peer's WebSocket). It only moves bytes and waits — for the peer's lines, for the
 //! document to move, for the link's deadline, for shutdown or a change of
 //! rights — and does what the link says (PROTOCOL.md §3).
 //!
@@ -17,12 +17,9 @@ use futures_util::Stream;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::{Ending, Input, Link, Output};
 use crate::hub::Document;
-use crate::link::{Ending, Input, Link, Output};
 use crate::protocol::{Event, EventReader};
-
-pub use crate::link::READ_ONLY_REFUSAL;
-pub use crate::protocol::carries_changes;
 
 /// The most buffered lines applied as one write.
 const MAX_BATCH: usize = 256;
