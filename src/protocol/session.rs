@@ -866,3 +866,43 @@ mod tests {
         assert!("soon".parse::<Until>().is_err());
     }
 }
+
+#[cfg(test)]
+mod bounded_state {
+    use super::*;
+    use automerge::transaction::Transactable;
+
+    /// A long-lived connection must not remember every change it ever sent:
+    /// what the peer acknowledged is forgotten.
+    #[test]
+    fn sent_hashes_stay_bounded_on_a_long_live_connection() {
+        let mut server = Automerge::new();
+        let mut client = Automerge::new();
+        let (mut at_server, mut at_client) = (SyncSession::new(), SyncSession::new());
+        let mut largest = 0;
+        for i in 0..300 {
+            server
+                .transact::<_, _, AutomergeError>(|tx| {
+                    tx.put(automerge::ROOT, format!("k{}", i % 7), i as i64)?;
+                    Ok(())
+                })
+                .unwrap();
+            for _ in 0..10 {
+                let to_client = at_server.generate(&server);
+                if let Some(m) = to_client.clone() {
+                    at_client.receive(&mut client, m).unwrap();
+                }
+                let to_server = at_client.generate(&client);
+                if let Some(m) = to_server.clone() {
+                    at_server.receive(&mut server, m).unwrap();
+                }
+                if to_client.is_none() && to_server.is_none() {
+                    break;
+                }
+            }
+            largest = largest.max(at_server.state.sent_hashes.len());
+        }
+        assert_eq!(client.get_heads(), server.get_heads());
+        assert!(largest <= 4, "sent_hashes grew to {largest}");
+    }
+}
