@@ -147,7 +147,11 @@ fn main() {
         for _ in 0..6 {
             tokio::time::sleep(Duration::from_secs(10)).await;
             let rss = rss_kib(pid);
-            println!("soak: quiet t={:>4} s  server RSS {:>7} KiB", started.elapsed().as_secs(), rss);
+            println!(
+                "soak: quiet t={:>4} s  server RSS {:>7} KiB",
+                started.elapsed().as_secs(),
+                rss
+            );
         }
         let quiet_to = rss_kib(pid);
         cancel.cancel();
