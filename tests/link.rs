@@ -110,6 +110,27 @@ fn settle(now: Instant, a: &mut Link, a_doc: &Document, b: &mut Link, b_doc: &Do
     panic!("the links did not settle");
 }
 
+/// Runs a one-shot client against a server until the client's check passes
+/// (bounded); whether it did.
+fn until_satisfied(
+    now: Instant,
+    c: &mut Link,
+    c_doc: &Document,
+    s: &mut Link,
+    s_doc: &Document,
+) -> bool {
+    let mut to_server = payloads(&c.handle(now, Input::Poll, c_doc));
+    for _ in 0..20 {
+        let back = payloads(&s.handle(now, Input::Received(std::mem::take(&mut to_server)), s_doc));
+        let out = c.handle(now, Input::Received(back), c_doc);
+        if ending(&out) == Some(&Ending::Satisfied) {
+            return true;
+        }
+        to_server = payloads(&out);
+    }
+    false
+}
+
 #[test]
 fn alice_and_the_server_converge_and_a_one_shot_client_ends_satisfied() {
     let t0 = Instant::now();
@@ -119,19 +140,10 @@ fn alice_and_the_server_converge_and_a_one_shot_client_ends_satisfied() {
     put(&served, "from_server", 2);
     let mut a = client(t0, Some(Until::HeadsEqual), None);
     let mut s = server(t0, true);
-    let mut to_server = payloads(&a.handle(t0, Input::Poll, &alice));
-    let mut rounds = 0;
-    loop {
-        rounds += 1;
-        assert!(rounds < 20, "converged in a few rounds");
-        let back =
-            payloads(&s.handle(t0, Input::Received(std::mem::take(&mut to_server)), &served));
-        let out = a.handle(t0, Input::Received(back), &alice);
-        if ending(&out) == Some(&Ending::Satisfied) {
-            break;
-        }
-        to_server = payloads(&out);
-    }
+    assert!(
+        until_satisfied(t0, &mut a, &alice, &mut s, &served),
+        "converged in a few rounds"
+    );
     assert_eq!(alice.heads(), served.heads());
 }
 
@@ -232,23 +244,16 @@ fn has_remote_heads_waits_for_the_push_to_be_acknowledged() {
     put(&local, "mine", 2);
     let mut c = client(t0, Some(Until::HasRemoteHeads), None);
     let mut s = server(t0, true);
-    let mut to_server = payloads(&c.handle(t0, Input::Poll, &local));
-    for _ in 0..20 {
-        let back =
-            payloads(&s.handle(t0, Input::Received(std::mem::take(&mut to_server)), &served));
-        let out = c.handle(t0, Input::Received(back), &local);
-        if ending(&out) == Some(&Ending::Satisfied) {
-            // Done only once the server holds our change too.
-            assert!(
-                served.read(|d| automerge::ReadDoc::get(d, automerge::ROOT, "mine")
-                    .unwrap()
-                    .is_some())
-            );
-            return;
-        }
-        to_server = payloads(&out);
-    }
-    panic!("has-remote-heads never passed");
+    assert!(
+        until_satisfied(t0, &mut c, &local, &mut s, &served),
+        "has-remote-heads passed"
+    );
+    // Done only once the server holds our change too.
+    assert!(
+        served.read(|d| automerge::ReadDoc::get(d, automerge::ROOT, "mine")
+            .unwrap()
+            .is_some())
+    );
 }
 
 #[test]
