@@ -61,21 +61,7 @@ fn bomb_line() -> &'static str {
 
 /// A harmless first line: one small change.
 fn good_line() -> String {
-    let mut doc = automerge::Automerge::new();
-    doc.transact::<_, _, automerge::AutomergeError>(|tx| {
-        automerge::transaction::Transactable::put(tx, automerge::ROOT, "k", "v").map(drop)
-    })
-    .unwrap();
-    let mut state = automerge::sync::State::new();
-    let mut msg = automerge::sync::SyncDoc::generate_sync_message(&doc, &mut state).unwrap();
-    msg.changes = doc
-        .get_changes(&[])
-        .into_iter()
-        .map(|c| c.raw_bytes().to_vec())
-        .collect::<Vec<_>>()
-        .into();
-    let data = base64::engine::general_purpose::STANDARD.encode(msg.encode());
-    format!("{{\"event\":\"sync\",\"data\":\"{data}\"}}\n")
+    common::line_with_change("k", "v")
 }
 
 /// This process's (resident, peak resident) memory in KiB.
