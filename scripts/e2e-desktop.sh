@@ -3,7 +3,7 @@
 # drives the real Tauri app under Xvfb over WebDriver (tauri-driver +
 # WebKitWebDriver): create a document, type, sync with the headless `tandem`
 # CLI both ways, events, errors, clean shutdown; prints cold-start and
-# keystroke timings and saves docs/screenshot.png. The client is
+# keystroke timings and saves docs/screenshots/desktop.png. The client is
 # src-tauri/tests/e2e/desktop.mjs. mDNS stays off; everything is loopback.
 #
 # Last line: "desktop e2e: N passed, M failed"; exit status non-zero on failure.

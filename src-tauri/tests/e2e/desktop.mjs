@@ -38,7 +38,7 @@ const repo = resolve(here, "../../..");
 const appBin = resolve(process.env.TANDEM_DESKTOP_BIN ?? join(repo, "target/debug/tandem-desktop"));
 const cliBin = resolve(process.env.TANDEM_BIN ?? join(repo, "target/debug/tandem"));
 const tauriDriver = process.env.TAURI_DRIVER ?? "tauri-driver";
-const shotPath = resolve(process.env.SHOT ?? join(repo, "docs/screenshot.png"));
+const shotPath = resolve(process.env.SHOT ?? join(repo, "docs/screenshots/desktop.png"));
 
 const tmp = mkdtempSync(join(tmpdir(), "tandem-desktop-e2e-"));
 const dataDir = join(tmp, "data");
