@@ -53,6 +53,9 @@ timeout 300 node ui/tests/e2e/two-servers.mjs </dev/null
 echo "== Browser: first steps of a new user (focus, empty documents, live sizes, deleting)"
 timeout 240 node ui/tests/e2e/ui-basics.mjs </dev/null
 
+echo "== Browser: a server that refuses (token, certificate) says why and is fixed in place"
+timeout 240 node ui/tests/e2e/remote-errors.mjs </dev/null
+
 echo "== Browser: pages of other origins and a rebinding name get nothing; the UI still works after sign-in"
 timeout 300 node ui/tests/e2e/browser-security.mjs </dev/null
 

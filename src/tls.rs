@@ -253,46 +253,135 @@ impl Trust {
 
     /// A rustls client configuration for this trust, offering `alpn`.
     pub fn client_config(&self, alpn: &[&[u8]]) -> Result<rustls::ClientConfig, TlsError> {
+        self.client_config_witnessed(alpn, &CertificateWitness::default())
+    }
+
+    /// Like [`Trust::client_config`], also noting in `witness` the
+    /// certificate each server presents, accepted or not (so a refusal can
+    /// offer "trust this certificate", showing its fingerprint).
+    pub fn client_config_witnessed(
+        &self,
+        alpn: &[&[u8]],
+        witness: &CertificateWitness,
+    ) -> Result<rustls::ClientConfig, TlsError> {
         let builder = rustls::ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()?;
+        let by_roots = |roots: rustls::RootCertStore| {
+            let roots = Arc::new(roots);
+            match rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::clone(&roots),
+                provider(),
+            )
+            .build()
+            {
+                Ok(inner) => builder
+                    .clone()
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(WitnessedVerifier {
+                        inner,
+                        witness: witness.clone(),
+                    }))
+                    .with_no_client_auth(),
+                // No roots at all: nothing to witness, every server is refused.
+                Err(_) => builder
+                    .clone()
+                    .with_root_certificates(roots)
+                    .with_no_client_auth(),
+            }
+        };
+        let pinned = |pin: Pin| {
+            builder
+                .clone()
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(PinnedVerifier {
+                    pin,
+                    provider: provider(),
+                    witness: witness.clone(),
+                }))
+                .with_no_client_auth()
+        };
         let mut config = match self {
             Trust::System => {
                 let mut roots = rustls::RootCertStore::empty();
                 let loaded = rustls_native_certs::load_native_certs();
                 roots.add_parsable_certificates(loaded.certs);
-                builder.with_root_certificates(roots).with_no_client_auth()
+                by_roots(roots)
             }
             Trust::CustomCa(certs) => {
                 let mut roots = rustls::RootCertStore::empty();
                 for cert in certs {
                     roots.add(cert.clone())?;
                 }
-                builder.with_root_certificates(roots).with_no_client_auth()
+                by_roots(roots)
             }
-            Trust::Pinned(fp) => builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(PinnedVerifier {
-                    pin: Pin::Exactly(*fp),
-                    provider: provider(),
-                }))
-                .with_no_client_auth(),
-            Trust::Insecure => builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(PinnedVerifier {
-                    pin: Pin::Anything,
-                    provider: provider(),
-                }))
-                .with_no_client_auth(),
-            Trust::FirstUse(slot) => builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(PinnedVerifier {
-                    pin: Pin::FirstUse(Arc::clone(slot)),
-                    provider: provider(),
-                }))
-                .with_no_client_auth(),
+            Trust::Pinned(fp) => pinned(Pin::Exactly(*fp)),
+            Trust::Insecure => pinned(Pin::Anything),
+            Trust::FirstUse(slot) => pinned(Pin::FirstUse(Arc::clone(slot))),
         };
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         Ok(config)
+    }
+}
+
+/// The fingerprint of the certificate a server last presented to a client,
+/// whether it was accepted or not. Cheap to clone (shared).
+#[derive(Debug, Clone, Default)]
+pub struct CertificateWitness(Arc<std::sync::Mutex<Option<Fingerprint>>>);
+
+impl CertificateWitness {
+    /// The last certificate presented, if any handshake got that far.
+    pub fn last(&self) -> Option<Fingerprint> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn note(&self, certificate: &CertificateDer<'_>) -> Fingerprint {
+        let fingerprint = Fingerprint::of(certificate);
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(fingerprint);
+        fingerprint
+    }
+}
+
+/// The usual verification by roots (webpki), noting what was presented.
+#[derive(Debug)]
+struct WitnessedVerifier {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    witness: CertificateWitness,
+}
+
+impl ServerCertVerifier for WitnessedVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.witness.note(end_entity);
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
     }
 }
 
@@ -310,6 +399,7 @@ enum Pin {
 struct PinnedVerifier {
     pin: Pin,
     provider: Arc<CryptoProvider>,
+    witness: CertificateWitness,
 }
 
 fn check_pin(
@@ -334,7 +424,7 @@ impl ServerCertVerifier for PinnedVerifier {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let actual = Fingerprint::of(end_entity);
+        let actual = self.witness.note(end_entity);
         match &self.pin {
             Pin::Anything => Ok(ServerCertVerified::assertion()),
             Pin::Exactly(expected) => check_pin(*expected, actual),

@@ -68,9 +68,11 @@ async fn syncs_over_http1_h2c_and_tls_h2_and_h1() {
 #[tokio::test]
 async fn a_changed_certificate_is_refused_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
+    let identity = Identity::self_signed_in(dir.path()).unwrap();
+    let server_fp = identity.fingerprint().to_string();
     let server = start_server_with(
         Hub::new(Arc::new(MemoryStore::new())),
-        Some(Identity::self_signed_in(dir.path()).unwrap()),
+        Some(identity),
         ServerOptions::default(),
     )
     .await;
@@ -87,12 +89,22 @@ async fn a_changed_certificate_is_refused_with_the_reason() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("fingerprint mismatch"), "{err}");
-    // Without any trust setting, a self-signed certificate is refused too.
+    assert!(
+        matches!(&err, ClientError::Certificate { presented: Some(fp), .. } if *fp == server_fp),
+        "{err:?}"
+    );
+    // Without any trust setting, a self-signed certificate is refused too,
+    // saying which certificate it was.
     let client = client_with(doc_url(&server.url(), "pinned"), |_| {});
-    assert!(matches!(
-        client.sync_once(&local, Until::HeadsEqual, WAIT).await,
-        Err(ClientError::Transport { .. })
-    ));
+    let err = client
+        .sync_once(&local, Until::HeadsEqual, WAIT)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ClientError::Certificate { presented: Some(fp), .. } if *fp == server_fp),
+        "{err:?}"
+    );
+    assert!(err.is_permanent());
     server.shutdown().await;
 }
 

@@ -154,6 +154,7 @@ pub async fn add_remote(
     token: Option<String>,
     fingerprint: Option<String>,
     trust: Option<bool>,
+    wait: Option<bool>,
 ) -> Result<RemoteInfo> {
     let spec = RemoteSpec {
         url,
@@ -163,7 +164,28 @@ pub async fn add_remote(
         trust: trust.unwrap_or(false),
         ..RemoteSpec::default()
     };
+    if wait.unwrap_or(false) {
+        return Ok(app.service.add_remote_checked(spec).await?);
+    }
     Ok(app.service.add_remote(spec)?)
+}
+
+/// Connects a remote again now.
+#[tauri::command]
+pub async fn retry_remote(app: State<'_, Desktop>, id: String) -> Result<RemoteInfo> {
+    Ok(app.service.retry_remote(&id)?)
+}
+
+/// Gives a remote a new token or pinned certificate, and connects again.
+#[tauri::command]
+pub async fn update_remote(
+    app: State<'_, Desktop>,
+    id: String,
+    token: Option<String>,
+    fingerprint: Option<String>,
+) -> Result<RemoteInfo> {
+    let update = tandem::service::RemoteUpdate { token, fingerprint };
+    Ok(app.service.update_remote(&id, update)?)
 }
 
 /// Stops and forgets a remote.

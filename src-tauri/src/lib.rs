@@ -56,6 +56,8 @@ pub fn run() -> ExitCode {
             commands::list_remotes,
             commands::add_remote,
             commands::remove_remote,
+            commands::retry_remote,
+            commands::update_remote,
             commands::list_peers,
             commands::peer_docs,
             commands::open_peer_doc,

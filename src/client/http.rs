@@ -43,6 +43,8 @@ pub(crate) struct Opened {
 /// CA or `--insecure` was given for one server, not for wherever it points).
 pub(crate) struct Clients {
     own: reqwest::Client,
+    /// The certificate the configured server last presented.
+    witness: crate::tls::CertificateWitness,
     /// Built on the first redirect to another origin.
     foreign: Mutex<Option<reqwest::Client>>,
     /// Per origin, the coding its server reads in a request body, as its
@@ -53,10 +55,12 @@ pub(crate) struct Clients {
 impl Clients {
     /// The client for `config`'s origin; the other one waits until needed.
     pub(crate) fn new(config: &ClientConfig) -> Result<Self, ClientError> {
-        let own = build_client(config, &config.trust)?;
+        let witness = crate::tls::CertificateWitness::default();
+        let own = build_client(config, &config.trust, &witness)?;
         let foreign = matches!(config.trust, Trust::System).then(|| own.clone());
         Ok(Self {
             own,
+            witness,
             foreign: Mutex::new(foreign),
             body_codings: Mutex::default(),
         })
@@ -132,7 +136,7 @@ impl Clients {
         if let Some(client) = foreign.as_ref() {
             return Ok(client.clone());
         }
-        let client = build_client(config, &Trust::System)?;
+        let client = build_client(config, &Trust::System, &Default::default())?;
         *foreign = Some(client.clone());
         Ok(client)
     }
@@ -141,13 +145,17 @@ impl Clients {
 /// Builds a reqwest client for `config` with `trust`: no automatic
 /// redirects (a streamed body cannot be replayed by reqwest, and [`open`]
 /// decides what follows a redirect), the HTTP version asked for.
-fn build_client(config: &ClientConfig, trust: &Trust) -> Result<reqwest::Client, ClientError> {
+fn build_client(
+    config: &ClientConfig,
+    trust: &Trust,
+    witness: &crate::tls::CertificateWitness,
+) -> Result<reqwest::Client, ClientError> {
     let alpn: &[&[u8]] = match config.http {
         HttpVersion::Http1 => &[b"http/1.1"],
         HttpVersion::Http2 => &[b"h2"],
         HttpVersion::Auto => &[b"h2", b"http/1.1"],
     };
-    let tls = trust.client_config(alpn)?;
+    let tls = trust.client_config_witnessed(alpn, witness)?;
     let mut builder = reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .redirect(reqwest::redirect::Policy::none())
@@ -240,23 +248,33 @@ pub(crate) async fn open(
         if let (Some(token), true) = (&config.token, own_origin) {
             request = request.header(AUTHORIZATION, format!("Bearer {token}"));
         }
-        let response = request.send().await.map_err(|e| ClientError::Transport {
-            url: url.to_string(),
-            reason: if own_origin
-                || url.scheme() != "https"
-                || matches!(config.trust, Trust::System)
-            {
-                describe_reqwest(&e)
-            } else {
-                format!(
-                    "{} (reached through a redirect from {}: a certificate pin, --ca or \
+        let response = request
+            .send()
+            .await
+            .map_err(|e| match certificate_problem(&e) {
+                Some(reason) if own_origin => ClientError::Certificate {
+                    url: url.to_string(),
+                    reason,
+                    presented: clients.witness.last().map(|f| f.to_string()),
+                },
+                _ => ClientError::Transport {
+                    url: url.to_string(),
+                    reason: if own_origin
+                        || url.scheme() != "https"
+                        || matches!(config.trust, Trust::System)
+                    {
+                        describe_reqwest(&e)
+                    } else {
+                        format!(
+                            "{} (reached through a redirect from {}: a certificate pin, --ca or \
                      --insecure given for that server does not apply here, the system's \
                      trust does; to trust this server, sync with {url} directly)",
-                    describe_reqwest(&e),
-                    config.url.origin().ascii_serialization(),
-                )
-            },
-        })?;
+                            describe_reqwest(&e),
+                            config.url.origin().ascii_serialization(),
+                        )
+                    },
+                },
+            })?;
         let status = response.status();
         let origin = url.origin().ascii_serialization();
         if status == StatusCode::OK {
@@ -417,6 +435,35 @@ async fn status_error(url: &Url, response: reqwest::Response) -> ClientError {
 
 /// What a `410 Gone` means for a sync.
 const DELETED: &str = "the document was deleted on the server";
+
+/// The certificate refusal behind a failed request, in words, if that is
+/// what it was.
+fn certificate_problem(e: &reqwest::Error) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(cause) = source {
+        if let Some(why) = as_certificate_refusal(cause) {
+            return Some(why);
+        }
+        // io::Error's `source` skips the error it wraps: look inside.
+        let mut wrapped = cause.downcast_ref::<std::io::Error>();
+        while let Some(inner) = wrapped.and_then(|io| io.get_ref()) {
+            if let Some(why) = as_certificate_refusal(inner) {
+                return Some(why);
+            }
+            wrapped = inner.downcast_ref::<std::io::Error>();
+        }
+        source = cause.source();
+    }
+    None
+}
+
+fn as_certificate_refusal(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    match e.downcast_ref::<rustls::Error>()? {
+        rustls::Error::InvalidCertificate(why) => Some(format!("{why:?}")),
+        rustls::Error::General(why) if why.contains("certificate") => Some(why.clone()),
+        _ => None,
+    }
+}
 
 /// reqwest's Display hides the cause (e.g. a certificate mismatch); walk the chain.
 pub(crate) fn describe_reqwest(e: &reqwest::Error) -> String {

@@ -124,6 +124,18 @@ pub enum ClientError {
         /// Why (including certificate problems).
         reason: String,
     },
+    /// The server's certificate was refused (unknown issuer, expired, a
+    /// pin that does not match, …).
+    #[error("{url}: the server's certificate is not trusted ({reason})")]
+    Certificate {
+        /// The URL.
+        url: String,
+        /// Why it was refused.
+        reason: String,
+        /// The fingerprint of the certificate it presented, to pin it if
+        /// the user trusts it.
+        presented: Option<String>,
+    },
     /// The server answered with an error status.
     #[error("{url} answered {status}: {message}")]
     Status {
@@ -216,6 +228,7 @@ impl ClientError {
     pub fn is_permanent(&self) -> bool {
         match self {
             Self::BadUrl { .. } | Self::Tls(_) | Self::Redirect { .. } => true,
+            Self::Certificate { .. } => true,
             Self::PlainHttpToken { .. } | Self::Unsendable { .. } => true,
             Self::Status { status, .. } => {
                 matches!(
@@ -226,6 +239,46 @@ impl ClientError {
             _ => false,
         }
     }
+}
+
+impl ClientError {
+    /// What kind of failure this is, so a UI can offer the fix in place.
+    pub fn problem(&self) -> Problem {
+        match self {
+            Self::Certificate { presented, .. } => Problem::Certificate {
+                presented: presented.clone(),
+            },
+            Self::Status { status: 401, .. } => Problem::Unauthorized,
+            Self::Status { status: 403, .. } => Problem::Forbidden,
+            Self::Status { status: 404, .. } => Problem::NotFound,
+            Self::Status { status: 410, .. } => Problem::Gone,
+            Self::Transport { .. } => Problem::Unreachable,
+            _ => Problem::Other,
+        }
+    }
+}
+
+/// What kind of failure stopped a sync, with what a fix needs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Problem {
+    /// The certificate is not trusted; `presented` is its fingerprint.
+    Certificate {
+        /// The fingerprint of the certificate the server presented.
+        presented: Option<String>,
+    },
+    /// The token is missing or wrong (`401`).
+    Unauthorized,
+    /// The token may not use this document (`403`).
+    Forbidden,
+    /// No such document on the server, or not shared with us (`404`).
+    NotFound,
+    /// The document was deleted on the server (`410`).
+    Gone,
+    /// The server could not be reached.
+    Unreachable,
+    /// Anything else.
+    Other,
 }
 
 /// What a finished one-shot sync did.
@@ -496,6 +549,7 @@ impl SyncClient {
                     tracing::warn!(url = %self.config.url, error = %e, "sync cannot continue");
                     status.send_replace(ConnectionStatus::Failed {
                         error: e.to_string(),
+                        problem: e.problem(),
                     });
                     return Err(e);
                 }

@@ -27,5 +27,7 @@ pub enum ConnectionStatus {
     Failed {
         /// What happened, in words.
         error: String,
+        /// What kind of failure, for a fix offered in place.
+        problem: super::Problem,
     },
 }

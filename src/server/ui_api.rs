@@ -4,7 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -229,14 +229,53 @@ pub async fn list_remotes(
     Json(state.service.remotes())
 }
 
-/// `POST /_remotes`: start syncing a document with a server.
+/// Query of `POST /_remotes`.
+#[derive(Debug, Default, Deserialize)]
+pub struct AddRemoteQuery {
+    /// `true`: answer once the first connection is live or has failed (a
+    /// failed remote is not kept; the answer's `state` is `error`, with
+    /// `error` and `problem`).
+    #[serde(default)]
+    pub wait: bool,
+}
+
+/// `POST /_remotes[?wait=true]`: start syncing a document with a server.
 pub async fn add_remote(
     _: Owner,
     State(state): State<AppState>,
+    Query(query): Query<AddRemoteQuery>,
     JsonBody(spec): JsonBody<RemoteSpec>,
 ) -> Result<Response, ApiError> {
+    if query.wait {
+        let info = state.service.add_remote_checked(spec).await?;
+        let status = if info.state == "error" {
+            StatusCode::OK
+        } else {
+            StatusCode::CREATED
+        };
+        return Ok((status, Json(info)).into_response());
+    }
     let info = state.service.add_remote(spec)?;
     Ok((StatusCode::CREATED, Json(info)).into_response())
+}
+
+/// `POST /_remotes/{id}/retry`: connect again now.
+pub async fn retry_remote(
+    _: Owner,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<crate::service::RemoteInfo>, ApiError> {
+    Ok(Json(state.service.retry_remote(&id)?))
+}
+
+/// `PATCH /_remotes/{id}`: a new token or pinned certificate (`{"token"?, "fingerprint"?}`).
+pub async fn update_remote(
+    _: Owner,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(update): JsonBody<crate::service::RemoteUpdate>,
+) -> Result<Json<crate::service::RemoteInfo>, ApiError> {
+    Ok(Json(state.service.update_remote(&id, update)?))
 }
 
 /// `DELETE /_remotes/{id}`.

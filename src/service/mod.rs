@@ -7,7 +7,7 @@
 mod remotes;
 mod template;
 
-pub use remotes::{RemoteInfo, RemoteSpec};
+pub use remotes::{RemoteInfo, RemoteSpec, RemoteUpdate};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -363,6 +363,35 @@ impl Service {
     /// Starts syncing a document with a remote server (and keeps doing so across restarts).
     pub fn add_remote(&self, spec: RemoteSpec) -> Result<RemoteInfo, ServiceError> {
         self.remotes.add(spec)
+    }
+
+    /// The longest [`Service::add_remote_checked`] waits for a first outcome.
+    pub const FIRST_CONNECT_LIMIT: Duration = Duration::from_secs(20);
+
+    /// Adds a remote and waits for its first outcome (live, or the first
+    /// failure — then it is not kept, and the info says why with a
+    /// [`crate::client::Problem`]): what "Open from server" and "Sync with
+    /// server" use, so a wrong URL, token or certificate is reported in the
+    /// dialog rather than retried forever out of sight.
+    pub async fn add_remote_checked(&self, spec: RemoteSpec) -> Result<RemoteInfo, ServiceError> {
+        self.remotes
+            .add_checked(spec, Self::FIRST_CONNECT_LIMIT)
+            .await
+    }
+
+    /// Connects a remote again now (after fixing what stopped it, or to skip
+    /// the wait before the next attempt).
+    pub fn retry_remote(&self, id: &str) -> Result<RemoteInfo, ServiceError> {
+        self.remotes.retry(id)
+    }
+
+    /// Changes a remote's token or pinned certificate, and connects again.
+    pub fn update_remote(
+        &self,
+        id: &str,
+        update: RemoteUpdate,
+    ) -> Result<RemoteInfo, ServiceError> {
+        self.remotes.update(id, update)
     }
 
     /// Stops and forgets a remote.

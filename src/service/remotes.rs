@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 use url::Url;
 
 use super::{ServiceError, ServiceEvent};
-use crate::client::{ClientConfig, ConnectionStatus, SyncClient};
+use crate::client::{ClientConfig, ConnectionStatus, Problem, SyncClient};
 use crate::doc_id::DocId;
 use crate::hub::Hub;
 use crate::tls::{Fingerprint, Trust};
@@ -42,6 +42,17 @@ pub struct RemoteSpec {
     pub peer_id: Option<String>,
 }
 
+/// What may change on an existing remote (`None`: keep).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RemoteUpdate {
+    /// A new bearer token (empty: none).
+    #[serde(default)]
+    pub token: Option<String>,
+    /// A certificate fingerprint to pin from now on.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
+}
+
 /// A remote as stored (and re-started after a restart).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct StoredRemote {
@@ -65,12 +76,17 @@ pub struct RemoteInfo {
     pub doc_id: DocId,
     /// The server URL.
     pub url: String,
-    /// `connecting`, `live`, `reconnecting`, `stopped`, or `removed` (last event of a removed remote).
+    /// `connecting`, `live`, `reconnecting`, `error` (stopped for good:
+    /// retrying cannot help until something is fixed), `stopped`, or
+    /// `removed` (last event of a removed remote).
     pub state: &'static str,
     /// Milliseconds until the next attempt, when reconnecting.
     pub retry_in_ms: Option<u64>,
-    /// Why the last attempt failed, when reconnecting.
+    /// Why the last attempt failed, when reconnecting or in error.
     pub error: Option<String>,
+    /// In `error`: what kind of failure, so the fix can be offered in place
+    /// (trust the presented certificate, edit the token, …).
+    pub problem: Option<Problem>,
     /// Whether the server has exactly our heads.
     pub in_sync: bool,
     /// The pinned certificate fingerprint, if any.
@@ -106,7 +122,11 @@ fn info(stored: &StoredRemote, status: &ConnectionStatus) -> RemoteInfo {
             false,
         ),
         ConnectionStatus::Stopped => ("stopped", None, None, false),
-        ConnectionStatus::Failed { error } => ("error", None, Some(error.clone()), false),
+        ConnectionStatus::Failed { error, .. } => ("error", None, Some(error.clone()), false),
+    };
+    let problem = match status {
+        ConnectionStatus::Failed { problem, .. } => Some(problem.clone()),
+        _ => None,
     };
     RemoteInfo {
         id: stored.id.clone(),
@@ -115,6 +135,7 @@ fn info(stored: &StoredRemote, status: &ConnectionStatus) -> RemoteInfo {
         state,
         retry_in_ms,
         error,
+        problem,
         in_sync,
         fingerprint: stored.fingerprint.clone(),
         peer_id: stored.peer_id.clone(),
@@ -200,6 +221,14 @@ impl Remotes {
             ),
             None => None,
         };
+        // The same document from the same URL again: that connection, not a second one.
+        if let Some(existing) = self
+            .running()
+            .values()
+            .find(|r| r.stored.url == url.as_str() && r.stored.doc_id == doc_id)
+        {
+            return Ok(info(&existing.stored, &existing.status.borrow()));
+        }
         let stored = StoredRemote {
             id: random_id(),
             doc_id,
@@ -209,6 +238,102 @@ impl Remotes {
             trust_first_use: spec.trust,
             peer_id: spec.peer_id,
         };
+        let info = self.start(stored)?;
+        self.persist()?;
+        Ok(info)
+    }
+
+    /// Adds a remote and waits (at most `limit`) for its first outcome: live,
+    /// or the first failure. A remote that failed is not kept (no hidden
+    /// connection retries behind the user's back); its info says why, with
+    /// the [`Problem`] so the fix can be offered at once.
+    pub(crate) async fn add_checked(
+        self: &Arc<Self>,
+        spec: RemoteSpec,
+        limit: std::time::Duration,
+    ) -> Result<RemoteInfo, ServiceError> {
+        let added = self.add(spec)?;
+        let Some(mut status) = self.running().get(&added.id).map(|r| r.status.clone()) else {
+            return Ok(added);
+        };
+        let settled = tokio::time::timeout(limit, async {
+            loop {
+                let current = status.borrow_and_update().clone();
+                match current {
+                    ConnectionStatus::Connecting => {}
+                    other => return other,
+                }
+                if status.changed().await.is_err() {
+                    return ConnectionStatus::Stopped;
+                }
+            }
+        })
+        .await;
+        let outcome = match settled {
+            Ok(ConnectionStatus::Live { .. }) | Err(_) => None,
+            Ok(ConnectionStatus::Reconnecting { error, .. }) => Some((error, Problem::Unreachable)),
+            Ok(ConnectionStatus::Failed { error, problem }) => Some((error, problem)),
+            Ok(ConnectionStatus::Stopped | ConnectionStatus::Connecting) => None,
+        };
+        let Some((error, problem)) = outcome else {
+            return Ok(self.info_of(&added.id).unwrap_or(added));
+        };
+        let stored = self.running().get(&added.id).map(|r| r.stored.clone());
+        self.remove(&added.id)?;
+        let mut failed = info(
+            stored.as_ref().unwrap_or(&StoredRemote {
+                id: added.id.clone(),
+                doc_id: added.doc_id.clone(),
+                url: added.url.clone(),
+                token: None,
+                fingerprint: added.fingerprint.clone(),
+                trust_first_use: false,
+                peer_id: None,
+            }),
+            &ConnectionStatus::Failed { error, problem },
+        );
+        failed.state = "error";
+        Ok(failed)
+    }
+
+    fn info_of(&self, id: &str) -> Option<RemoteInfo> {
+        self.running()
+            .get(id)
+            .map(|r| info(&r.stored, &r.status.borrow()))
+    }
+
+    /// Tries a remote again now: wakes one that waits to reconnect, restarts
+    /// one that stopped on an error.
+    pub(crate) fn retry(self: &Arc<Self>, id: &str) -> Result<RemoteInfo, ServiceError> {
+        self.update(id, RemoteUpdate::default())
+    }
+
+    /// Changes a remote's token or pinned certificate and connects again.
+    pub(crate) fn update(
+        self: &Arc<Self>,
+        id: &str,
+        update: RemoteUpdate,
+    ) -> Result<RemoteInfo, ServiceError> {
+        let fingerprint = match update.fingerprint.as_deref().map(str::trim) {
+            Some("") | None => None,
+            Some(fp) => Some(
+                Fingerprint::parse(fp)
+                    .map_err(|e| ServiceError::BadInput(e.to_string()))?
+                    .to_string(),
+            ),
+        };
+        let old = self
+            .running()
+            .remove(id)
+            .ok_or_else(|| ServiceError::NotFound(format!("no remote {id}")))?;
+        old.cancel.cancel();
+        let mut stored = old.stored;
+        if let Some(token) = update.token {
+            stored.token = Some(token).filter(|t| !t.is_empty());
+        }
+        if fingerprint.is_some() {
+            stored.fingerprint = fingerprint;
+        }
         let info = self.start(stored)?;
         self.persist()?;
         Ok(info)
@@ -354,8 +479,19 @@ impl Remotes {
             store: Some(Arc::clone(self.hub.store())),
             wake: Some(wake),
         };
-        self.tasks
-            .spawn(async move { client.sync_live_with(&doc, options).await });
+        // A server the user named: errors retrying cannot fix stop it and say
+        // why. A LAN peer: it may share the document later, keep trying.
+        let from_peer = self
+            .running()
+            .get(&id)
+            .is_some_and(|r| r.stored.peer_id.is_some());
+        self.tasks.spawn(async move {
+            if from_peer {
+                client.sync_live_with(&doc, options).await;
+            } else {
+                let _ = client.follow(&doc, options).await;
+            }
+        });
         // Announce every state change, and pin a first-use certificate once seen.
         let this = Arc::clone(self);
         self.tasks.spawn(async move {
@@ -379,7 +515,10 @@ impl Remotes {
                     (info(&entry.stored, &current), newly_pinned)
                 };
                 if snapshot.1 {
-                    let _ = this.persist();
+                    if let Err(e) = this.persist() {
+                        // The pin holds for this run; it may not survive a restart.
+                        tracing::error!(error = %e, remote = %id, "could not save the trusted certificate; it holds until the app quits");
+                    }
                 }
                 let _ = this
                     .events

@@ -26,6 +26,7 @@ import {
   type LinkStatus,
   type PeerInfo,
   type RemoteInfo,
+  type RemoteUpdate,
   type SharePolicy,
   type RemoteDeletion,
 } from "./types";
@@ -147,7 +148,7 @@ export class TauriBackend implements Backend {
     return call("list_remotes");
   }
 
-  addRemote(req: AddRemoteRequest): Promise<AddRemoteResult> {
+  addRemote(req: AddRemoteRequest, opts: { wait?: boolean } = {}): Promise<AddRemoteResult> {
     // Tauri maps command arguments by (camelCase) name. We send the fields
     // both spread (`url`, `docId`, `token`, `fingerprint`, `trust`) and as one
     // struct `req` (snake_case, same as the HTTP body) so either Rust
@@ -158,12 +159,21 @@ export class TauriBackend implements Backend {
       token: req.token,
       fingerprint: req.fingerprint,
       trust: req.trust,
+      wait: opts.wait ?? false,
       req,
     });
   }
 
   removeRemote(id: string): Promise<void> {
     return call("remove_remote", { id });
+  }
+
+  retryRemote(id: string): Promise<RemoteInfo> {
+    return call("retry_remote", { id });
+  }
+
+  updateRemote(id: string, update: RemoteUpdate): Promise<RemoteInfo> {
+    return call("update_remote", { id, token: update.token ?? null, fingerprint: update.fingerprint ?? null });
   }
 
   health(): Promise<Health> {

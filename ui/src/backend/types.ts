@@ -45,6 +45,24 @@ export interface RemoteInfo {
   fingerprint?: string | null;
   /** The LAN peer this remote belongs to (opened from the peers panel). */
   peer_id?: string | null;
+  /** In `error`: what kind of failure, so the fix can be offered in place. */
+  problem?: RemoteProblem | null;
+}
+
+/** Why a remote stopped (`state: "error"`). */
+export type RemoteProblem =
+  | { kind: "certificate"; presented: string | null }
+  | { kind: "unauthorized" }
+  | { kind: "forbidden" }
+  | { kind: "not-found" }
+  | { kind: "gone" }
+  | { kind: "unreachable" }
+  | { kind: "other" };
+
+/** What may change on an existing remote. */
+export interface RemoteUpdate {
+  token?: string | null;
+  fingerprint?: string | null;
 }
 
 /** An entry of `GET /_peers`: a LAN peer, discovered now or remembered. */
@@ -84,10 +102,8 @@ export interface AddRemoteRequest {
   trust: boolean;
 }
 
-export interface AddRemoteResult {
-  id: string;
-  doc_id: string;
-}
+/** What adding a remote answers (with `wait`: `state` is `live`, or `error` with `problem` and the remote not kept). */
+export type AddRemoteResult = RemoteInfo;
 
 /** `GET /_health`. */
 export interface Health {
@@ -164,8 +180,13 @@ export interface Backend {
   /** Open the sync channel of a document. Reconnects by itself until closed. */
   openDoc(id: string, handlers: DocChannelHandlers): DocChannel;
   listRemotes(): Promise<RemoteInfo[]>;
-  addRemote(req: AddRemoteRequest): Promise<AddRemoteResult>;
+  /** `wait`: answer once the first connection is live or failed (a failed one is not kept). */
+  addRemote(req: AddRemoteRequest, opts?: { wait?: boolean }): Promise<AddRemoteResult>;
   removeRemote(id: string): Promise<void>;
+  /** Connect again now. */
+  retryRemote(id: string): Promise<RemoteInfo>;
+  /** A new token or pinned certificate, then connect again. */
+  updateRemote(id: string, update: RemoteUpdate): Promise<RemoteInfo>;
   health(): Promise<Health>;
   /** Discovered and remembered LAN peers (empty when discovery is off). */
   listPeers(): Promise<PeerInfo[]>;

@@ -17,6 +17,7 @@ import {
   type LinkStatus,
   type PeerInfo,
   type RemoteInfo,
+  type RemoteUpdate,
   type SharePolicy,
   type RemoteDeletion,
 } from "./types";
@@ -272,12 +273,25 @@ export class WebBackend implements Backend {
     return this.json("/_remotes");
   }
 
-  addRemote(req: AddRemoteRequest): Promise<AddRemoteResult> {
-    return this.postJson("/_remotes", req);
+  addRemote(req: AddRemoteRequest, opts: { wait?: boolean } = {}): Promise<AddRemoteResult> {
+    return this.postJson(opts.wait ? "/_remotes?wait=true" : "/_remotes", req);
   }
 
   async removeRemote(id: string): Promise<void> {
     await this.request("/_remotes/" + encodeURIComponent(id), { method: "DELETE" });
+  }
+
+  retryRemote(id: string): Promise<RemoteInfo> {
+    return this.postJson(`/_remotes/${encodeURIComponent(id)}/retry`, {});
+  }
+
+  async updateRemote(id: string, update: RemoteUpdate): Promise<RemoteInfo> {
+    const r = await this.request("/_remotes/" + encodeURIComponent(id), {
+      method: "PATCH",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(update),
+    });
+    return (await r.json()) as RemoteInfo;
   }
 
   health(): Promise<Health> {

@@ -9,6 +9,7 @@ import type {
   LanStatus,
   LinkStatus,
   PeerInfo,
+  RemoteInfo,
   SessionInfo,
   SharePolicy,
 } from "../backend/types";
@@ -28,6 +29,7 @@ import { formatSize, formatUpdated } from "../model/format";
 import * as ops from "../model/ops";
 import { SyncPeer } from "../model/peer";
 import { SHARE_HINT, SHARE_LABEL, SHARE_POLICIES, isSharePolicy, peerOfRemote, peerRemoteNote, shareBadge } from "../model/peers";
+import { adviseOnProblem, type RemoteFix } from "../model/remoteproblem";
 import { displayTitle, exportFileName, extractTitle } from "../model/title";
 import { ValidationError, confirmDialog, field, openDialog } from "./dialogs";
 import { DocView } from "./docview";
@@ -784,6 +786,7 @@ export class App {
           h("span", { class: "remote-host", testid: "remote-host", title: info.url }, remoteHost(info.url)),
           h("span", { class: "remote-state", testid: "remote-state" }),
           h("span", { class: "badge-slot" }),
+          h("span", { class: "remote-fixes", testid: "remote-fixes" }),
           h(
             "button",
             {
@@ -807,8 +810,10 @@ export class App {
       if (info.peer_id) li.dataset.peerId = info.peer_id;
       setText(li.querySelector(".remote-host")!, peer ? `${peer.name} (nearby)` : remoteHost(info.url));
       const note = info.state === "live" ? null : peerRemoteNote(peer);
-      const stateText = formatRemoteState(info, receivedAt, now);
+      const advice = info.state === "error" ? adviseOnProblem(info) : null;
+      const stateText = advice ? advice.message : formatRemoteState(info, receivedAt, now);
       setText(li.querySelector(".remote-state")!, note ? `${stateText} · ${note}` : stateText);
+      this.renderRemoteFixes(li.querySelector(".remote-fixes") as HTMLElement, info, advice?.fixes ?? []);
       // the badge exists only while in sync (simpler to query in tests than a hidden element)
       const slot = li.querySelector(".badge-slot") as HTMLElement;
       if (info.in_sync && !slot.firstChild) slot.append(h("span", { class: "badge in-sync", testid: "in-sync-badge" }, "in sync"));
@@ -821,6 +826,60 @@ export class App {
     }
     syncChildren(remotesEl, els);
     remotesEl.hidden = els.length === 0;
+  }
+
+  /** The fixes offered in place for a remote that stopped (or "retry now" while it waits). */
+  private renderRemoteFixes(slot: HTMLElement, info: RemoteInfo, fixes: RemoteFix[]): void {
+    const wanted = info.state === "reconnecting" ? [{ kind: "retry" } as RemoteFix] : fixes;
+    const key = JSON.stringify(wanted);
+    if (slot.dataset.key === key) return;
+    slot.dataset.key = key;
+    const button = (testid: string, label: string, onclick: () => Promise<unknown>, title?: string) =>
+      h("button", { type: "button", class: "btn small", testid, title, onclick: () => void this.remoteAction(onclick) }, label);
+    slot.replaceChildren(
+      ...wanted.flatMap((fix) => {
+        switch (fix.kind) {
+          case "trust-certificate":
+            return [
+              button(
+                "remote-trust-cert",
+                "Trust this certificate",
+                () => this.backend.updateRemote(info.id, { fingerprint: fix.fingerprint }),
+                `Pin the certificate ${fix.fingerprint} for ${info.url}`,
+              ),
+            ];
+          case "edit-token":
+            return [button("remote-edit-token", "Edit token…", () => this.editRemoteToken(info))];
+          case "retry":
+            return [button("remote-retry", "Retry now", () => this.backend.retryRemote(info.id))];
+          default:
+            return [];
+        }
+      }),
+    );
+  }
+
+  private async remoteAction(action: () => Promise<unknown>): Promise<void> {
+    try {
+      await action();
+    } catch (e) {
+      this.showError(`Could not change the connection: ${errorMessage(e)}`);
+    }
+    await this.refreshRemotes();
+  }
+
+  private async editRemoteToken(info: RemoteInfo): Promise<void> {
+    const input = h("input", { type: "password", testid: "prompt-input", name: "token", autocomplete: "off" });
+    await openDialog({
+      title: "Access token",
+      body: [h("p", null, `The token for ${info.url}.`), field("Token", input)],
+      okLabel: "Save and connect",
+      testid: "token-dialog",
+      onError: (m) => this.showError(m),
+      onOk: async () => {
+        await this.backend.updateRemote(info.id, { token: input.value.trim() });
+      },
+    });
   }
 
   // ---- actions -------------------------------------------------------------------------------
@@ -963,7 +1022,23 @@ export class App {
         trust: trust.checked,
       };
     };
-    return { body, request };
+    /** A connection that failed: sets up its fix in the form, and throws what to show in the dialog. */
+    const failed = (info: RemoteInfo): never => {
+      const advice = adviseOnProblem(info);
+      const fix = advice.fixes[0];
+      let hint = "";
+      if (fix?.kind === "trust-certificate") {
+        fingerprint.value = fix.fingerprint;
+        hint = " Its fingerprint is now filled in below: press the button again to trust it.";
+      } else if (fix?.kind === "edit-token") {
+        token.focus();
+        token.select();
+      } else if (fix?.kind === "edit-url") {
+        url.focus();
+      }
+      throw new ValidationError(advice.message + hint);
+    };
+    return { body, request, failed };
   }
 
   private async openFromServer(): Promise<void> {
@@ -976,7 +1051,8 @@ export class App {
       testid: "open-remote-dialog",
       onError: (m) => this.showError(m),
       onOk: async () => {
-        const r = await this.backend.addRemote(form.request(null));
+        const r = await this.backend.addRemote(form.request(null), { wait: true });
+        if (r.state === "error") form.failed(r);
         docId = r.doc_id;
       },
     });
@@ -1009,7 +1085,10 @@ export class App {
       okLabel: "Start syncing",
       testid: "sync-remote-dialog",
       onError: (m) => this.showError(m),
-      onOk: () => this.backend.addRemote(form.request(id)),
+      onOk: async () => {
+        const r = await this.backend.addRemote(form.request(id), { wait: true });
+        if (r.state === "error") form.failed(r);
+      },
     });
     if (ok) await this.refreshRemotes();
   }

@@ -192,19 +192,20 @@ export function abort(why) {
 // ---- servers -----------------------------------------------------------------------------------
 
 /**
- * Starts `tandem serve --listen 127.0.0.1:0 --data-dir TMP --ui-dir ui/dist
+ * Starts `tandem serve --listen LISTEN --data-dir DIR --ui-dir ui/dist
  * …extraArgs` (mDNS off). Resolves `{ name, url, port, child, dataDir,
  * ownerToken, stderr }` once it prints where it listens; `ownerToken` is the
  * data directory's `owner-token`, `stderr` its last 1,000 log lines. Stopped
- * at clean-up.
+ * at clean-up. Options: `env`, `timeoutMs`, `listen` (default 127.0.0.1:0),
+ * `dataDir` (default: a new temporary one; pass a stopped server's to restart it).
  */
-export function serve(name, extraArgs = [], { env: extraEnv = {}, timeoutMs = 20_000 } = {}) {
+export function serve(name, extraArgs = [], { env: extraEnv = {}, timeoutMs = 20_000, listen = "127.0.0.1:0", dataDir: keptDir } = {}) {
   if (!existsSync(tandemBin)) throw new Error(`${tandemBin} is missing: cargo build -p tandem --bin tandem`);
   if (!existsSync(join(uiDir, "index.html"))) throw new Error(`${uiDir} is not built: (cd ui && npm run build)`);
-  const dataDir = tempDir(`tandem-e2e-${name}-`);
+  const dataDir = keptDir ?? tempDir(`tandem-e2e-${name}-`);
   const env = { ...process.env, RUST_LOG: "warn", ...extraEnv, TANDEM_NO_MDNS: "1" };
   if (!("TANDEM_TOKEN" in extraEnv)) delete env.TANDEM_TOKEN; // `serve` would take it as --token
-  const child = spawn(tandemBin, ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--ui-dir", uiDir, ...extraArgs], {
+  const child = spawn(tandemBin, ["serve", "--listen", listen, "--data-dir", dataDir, "--ui-dir", uiDir, ...extraArgs], {
     env,
     stdio: ["ignore", "pipe", "pipe"],
   });
