@@ -419,7 +419,7 @@ mod tests {
                 .unwrap();
         assert_eq!(
             repo_target(&nested).unwrap().socket.as_str(),
-            "wss://h/sync/?access_token=t"
+            "wss://h/sync?access_token=t"
         );
         for not in [
             "http://127.0.0.1:3030/automerge:4NMNnkMhL8jXrdJ9jamS58PAVdXu",
