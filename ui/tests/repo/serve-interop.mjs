@@ -3,6 +3,7 @@
 //    (`tandem sync`) edits it, the repo client sees the edit live; the reverse;
 //  - tokens reach the socket as ?access_token= on a gated server; a read
 //    token may read but not write; a page of another origin is refused;
+//  - ephemeral messages are relayed between repo clients of one document;
 //  - 5 repo clients and 5 ndjson clients edit one text concurrently and converge.
 //
 //   node ui/tests/repo/serve-interop.mjs   (needs target/debug/tandem and ui/dist)
@@ -66,6 +67,19 @@ try {
     const other = repoClient(`${ws}/`);
     const found = await other.find(`automerge:${docId}`);
     assert(found.doc().text === ">> hello world", JSON.stringify(found.doc()));
+  });
+
+  await check("ephemeral messages travel between repo clients of a document through Tandem", async () => {
+    const one = await repoClient(`${ws}/`).find(`automerge:${docId}`);
+    const two = await repoClient(`${ws}/`).find(`automerge:${docId}`);
+    const heard = [];
+    two.on("ephemeral-message", ({ message }) => heard.push(message));
+    // Broadcast until heard: the first may go out before the other client's
+    // socket has asked for the document.
+    await until(10_000, "the cursor at the other client", () => {
+      one.broadcast({ cursor: 3 });
+      return heard.some((m) => m?.cursor === 3);
+    }, 200);
   });
 
   await check("an unknown document is unavailable to a repo client, not created", async () => {
