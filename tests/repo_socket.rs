@@ -304,3 +304,52 @@ async fn a_withdrawn_document_becomes_unavailable_and_the_socket_stays() {
         }
     }
 }
+
+#[tokio::test]
+async fn making_a_document_private_cuts_anonymous_repo_clients_off() {
+    let (server, id) = server_with_doc().await;
+    let url = format!("ws://{}/", server.local_addr());
+    let mut ws = tokio_tungstenite::connect_async(&url).await.unwrap().0;
+    let peer = join(&mut ws).await;
+    let mut local = AutoCommit::new();
+    let mut state = automerge::sync::State::new();
+    let first = local.sync().generate_sync_message(&mut state).unwrap();
+    let mut message = sync_message(&id, &peer, first.encode());
+    if let RepoMessage::Sync { request, .. } = &mut message {
+        *request = true;
+    }
+    send(&mut ws, &message).await;
+    match next(&mut ws).await {
+        Some(Message::Binary(b)) => assert!(matches!(
+            RepoMessage::decode(&b).unwrap(),
+            RepoMessage::Sync { .. }
+        )),
+        other => panic!("expected sync, got {other:?}"),
+    }
+    server
+        .service()
+        .set_share_policy(&id, tandem::share::SharePolicy::Private)
+        .unwrap();
+    loop {
+        match next(&mut ws).await {
+            Some(Message::Binary(b)) => match RepoMessage::decode(&b).unwrap() {
+                RepoMessage::DocUnavailable { document_id, .. } => {
+                    assert_eq!(document_id, id.to_string());
+                    break;
+                }
+                RepoMessage::Sync { .. } => {}
+                other => panic!("expected doc-unavailable, got {other:?}"),
+            },
+            other => panic!("expected doc-unavailable, got {other:?}"),
+        }
+    }
+    // Asking again finds nothing, as for a document that does not exist.
+    send(&mut ws, &message).await;
+    match next(&mut ws).await {
+        Some(Message::Binary(b)) => assert!(matches!(
+            RepoMessage::decode(&b).unwrap(),
+            RepoMessage::DocUnavailable { .. }
+        )),
+        other => panic!("expected doc-unavailable, got {other:?}"),
+    }
+}

@@ -29,23 +29,16 @@ use tokio::sync::broadcast;
 use tokio_stream::wrappers::WatchStream;
 use tokio_stream::StreamMap;
 
+mod close;
+
+use close::{code, ending_close, too_big_or, truncate, Close};
+
 use super::access::Caller;
 use super::state::AppState;
 use crate::doc_id::{is_repo_id, DocId};
 use crate::hub::{DocError, Document};
-use crate::link::{Ending, Input, Link, Output, Role, READ_ONLY_REFUSAL};
+use crate::link::{Input, Link, Output, Role};
 use crate::protocol::repo::{RepoMessage, PROTOCOL_VERSION};
-
-/// Close codes (RFC 6455 §7.4.1).
-mod code {
-    pub(super) const NORMAL: u16 = 1000;
-    pub(super) const GOING_AWAY: u16 = 1001;
-    pub(super) const UNSUPPORTED: u16 = 1003;
-    pub(super) const INVALID: u16 = 1007;
-    pub(super) const POLICY: u16 = 1008;
-    pub(super) const TOO_BIG: u16 = 1009;
-    pub(super) const INTERNAL: u16 = 1011;
-}
 
 /// How long a client has to send `join`.
 const JOIN_WAIT: Duration = Duration::from_secs(10);
@@ -118,22 +111,6 @@ pub fn is_websocket_upgrade(headers: &axum::http::HeaderMap) -> bool {
         .get(axum::http::header::UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
-}
-
-/// Why a socket closes: a close code and a reason for the client.
-#[derive(Debug)]
-struct Close {
-    code: u16,
-    reason: String,
-}
-
-impl Close {
-    fn new(code: u16, reason: impl Into<String>) -> Self {
-        Self {
-            code,
-            reason: reason.into(),
-        }
-    }
 }
 
 /// One document synced over the socket.
@@ -484,36 +461,4 @@ impl RepoPeer {
             _ => Vec::new(),
         }
     }
-}
-
-/// The close for a link that ended with an error.
-fn ending_close(id: &DocId, ending: Ending) -> Close {
-    match ending {
-        Ending::Error(reason) if reason == READ_ONLY_REFUSAL => Close::new(code::POLICY, reason),
-        Ending::Error(reason) => Close::new(code::INVALID, format!("document {id}: {reason}")),
-        Ending::Failed(reason) => Close::new(code::INTERNAL, format!("document {id}: {reason}")),
-        other => Close::new(
-            code::INTERNAL,
-            format!("document {id}: sync ended ({other:?})"),
-        ),
-    }
-}
-
-/// The close for a failed read: an oversized frame says so.
-fn too_big_or(e: axum::Error) -> Close {
-    let text = e.to_string();
-    if text.contains("too long") || text.contains("too big") || text.contains("Space limit") {
-        Close::new(code::TOO_BIG, format!("message too big: {text}"))
-    } else {
-        Close::new(code::INVALID, format!("unreadable frame: {text}"))
-    }
-}
-
-/// A close reason must fit in a control frame (123 bytes).
-fn truncate(reason: &str) -> String {
-    let mut end = reason.len().min(120);
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    reason[..end].to_owned()
 }
