@@ -134,7 +134,7 @@ try {
     await until(15_000, "a Tandem edit after the restart at the repo client", () => handle.doc().body === "4 3 2 1 hello from tandem");
   });
 
-  await check("the browser UI opens the document from the sync server; typing reaches the repo client", async () => {
+  await check("the browser UI opens the document from the sync server; typing reaches the repo client; Copy link", async () => {
     const other = repoClient(socketUrl);
     const second = other.create({ title: "Opened in the browser", body: "abc" });
     await second.whenReady();
@@ -157,6 +157,20 @@ try {
     await page.click(tid("copy-link"));
     const links = await page.inputValue(tid("link-automerge"));
     assert(links === `automerge:${second.documentId}`, links);
+    const ndjson = await page.inputValue(tid("link-ndjson"));
+    assert(ndjson === `${server.url}/${second.documentId}`, ndjson);
+    await page.keyboard.press("Escape");
+
+    // A document whose id automerge-repo cannot name: the dialog says it is ndjson-only.
+    const legacy = localFile("legacy");
+    await tandem(["edit", legacy, "--set", 'title="Old style"', "--set", 'body="x"']);
+    await tandem(["sync", `${server.url}/old-notes`, "--file", legacy, "--token", server.ownerToken]);
+    await page.goto(`${server.url}/_ui/#/doc/old-notes`);
+    await page.waitForSelector(tid("copy-link"), { timeout: 15_000 });
+    await page.click(tid("copy-link"));
+    await page.waitForSelector(tid("link-ndjson-only"), { timeout: 5_000 });
+    assert((await page.inputValue(tid("link-ndjson"))) === `${server.url}/old-notes`, "the ndjson link");
+    assert((await page.$(tid("link-automerge"))) === null, "no automerge: link for an old id");
   });
 } catch (e) {
   fail(`setup: ${e?.stack ?? e}`);
