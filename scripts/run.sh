@@ -52,15 +52,8 @@ for tool in cargo npm; do
   fi
 done
 
-echo "== building the UI (ui/dist, embedded into the app)"
-(
-  cd ui
-  # (Re)install dependencies when missing or older than the lock file.
-  if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    npm ci --no-audit --no-fund
-  fi
-  npm run build
-)
+echo "== the UI (ui/dist, embedded into the app)"
+scripts/ui-build.sh
 
 echo "== building and starting the desktop app"
 # The environment (TANDEM_NO_MDNS, TANDEM_DATA_DIR, …) reaches the app as is.

@@ -36,6 +36,10 @@ if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 echo "== UI: install, unit tests, build"
 (cd ui && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm test && npm run build)
+# scripts/run.sh must not rebuild an up-to-date UI (that rebuilt the app on every launch).
+before=$(stat -c %Y ui/dist/index.html)
+scripts/ui-build.sh >/dev/null
+[ "$(stat -c %Y ui/dist/index.html)" = "$before" ] || { echo "scripts/ui-build.sh rebuilt an up-to-date UI" >&2; exit 1; }
 
 echo "== Rust: unit and integration tests"
 cargo test --workspace --locked
@@ -45,6 +49,9 @@ scripts/fuzz.sh 120
 
 echo "== Browser: two real servers, two pages"
 timeout 300 node ui/tests/e2e/two-servers.mjs </dev/null
+
+echo "== Browser: first steps of a new user (focus, empty documents, live sizes, deleting)"
+timeout 240 node ui/tests/e2e/ui-basics.mjs </dev/null
 
 echo "== Browser: pages of other origins and a rebinding name get nothing; the UI still works after sign-in"
 timeout 300 node ui/tests/e2e/browser-security.mjs </dev/null

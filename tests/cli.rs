@@ -242,10 +242,15 @@ fn edit_cat_sync_and_docs_work_together() {
     );
 
     let url = format!("{}/notes", server.url);
+    // Pushing says so (it once said "unchanged": the local file was).
     let out = ok(&["sync", &url, "--file", a]);
-    assert!(out.contains("synced"), "{out}");
+    assert!(
+        out.contains("pushed 2 changes, pulled 0 changes (file unchanged)")
+            && out.contains("the server holds the same 2 changes"),
+        "{out}"
+    );
     // A second file pulls it with the other check and over HTTP/2.
-    ok(&[
+    let out = ok(&[
         "sync",
         &url,
         "--file",
@@ -254,6 +259,22 @@ fn edit_cat_sync_and_docs_work_together() {
         "has-remote-heads",
         "--http2",
     ]);
+    assert!(
+        out.contains("pushed 0 changes, pulled 2 changes (file updated)"),
+        "{out}"
+    );
+    // Both ways at once: a change on each side.
+    ok(&["edit", a, "--set", "a=1"]);
+    ok(&["edit", b, "--set", "b=2"]);
+    ok(&["sync", &url, "--file", b]);
+    let out = ok(&["sync", &url, "--file", a]);
+    assert!(
+        out.contains("pushed 1 change, pulled 1 change (file updated)")
+            && out.contains("same 4 changes"),
+        "{out}"
+    );
+    ok(&["sync", &url, "--file", b]);
+    let json: serde_json::Value = serde_json::from_str(&ok(&["cat", a])).unwrap();
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&ok(&["cat", b])).unwrap(),
         json

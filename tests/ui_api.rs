@@ -96,6 +96,29 @@ async fn documents_are_created_listed_exported_imported_and_deleted() {
         "Groceries"
     );
 
+    // An empty document (no change at all) is a document too: listed, readable.
+    let empty = http()
+        .post(format!("{base}/_import"))
+        .body(automerge::Automerge::new().save())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.status(), 201);
+    let empty = json(empty).await["id"].as_str().unwrap().to_owned();
+    let listed = json(http().get(format!("{base}/_docs")).send().await.unwrap()).await;
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["id"] == empty.as_str()),
+        "{listed}"
+    );
+    assert_eq!(
+        json(http().get(format!("{base}/{empty}")).send().await.unwrap()).await,
+        serde_json::json!({})
+    );
+
     let bad = http()
         .post(format!("{base}/_import"))
         .body("not automerge")
@@ -137,7 +160,11 @@ async fn documents_are_created_listed_exported_imported_and_deleted() {
         "a deleted document says so (tombstone)"
     );
     let listed = json(http().get(format!("{base}/_docs")).send().await.unwrap()).await;
-    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        2,
+        "the copy and the empty one"
+    );
     let health = json(http().get(format!("{base}/_health")).send().await.unwrap()).await;
     assert_eq!(health["listen"], base.as_str());
     server.shutdown().await;

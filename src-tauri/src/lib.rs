@@ -115,12 +115,28 @@ fn shutdown<R: Runtime>(app: &AppHandle<R>) {
     }
 }
 
-/// `TANDEM_DATA_DIR`, or the platform's app data directory.
+/// `TANDEM_DATA_DIR`, or the folder the CLI uses too (`tandem docs` lists
+/// the app's documents). The app's own data folder of earlier versions
+/// (`~/.local/share/dev.tandem.app`) is moved there once.
 fn data_dir<R: Runtime>(app: &App<R>) -> Result<PathBuf, SetupError> {
-    match std::env::var_os("TANDEM_DATA_DIR") {
-        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
-        _ => Ok(app.path().app_data_dir()?),
+    if let Some(dir) = std::env::var_os(tandem::store::location::DATA_DIR_ENV) {
+        if !dir.is_empty() {
+            return Ok(PathBuf::from(dir));
+        }
     }
+    let dir = tandem::store::default_data_dir();
+    if let Ok(legacy) = app.path().app_data_dir() {
+        match tandem::store::location::adopt_legacy_dir(&dir, &legacy) {
+            Ok(tandem::store::location::Adoption::Moved { from }) => {
+                tracing::info!(from = %from.display(), to = %dir.display(), "moved the app's documents to the shared data folder");
+            }
+            Ok(tandem::store::location::Adoption::Nothing) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, legacy = %legacy.display(), "could not move the older data folder; its documents stay there")
+            }
+        }
+    }
+    Ok(dir)
 }
 
 /// `TANDEM_LISTEN`, or the default ports.

@@ -24,6 +24,9 @@ use tandem::tls::Identity;
 pub const DEFAULT_PORT: u16 = 7450;
 /// How many ports from [`DEFAULT_PORT`] on are tried.
 pub const PORT_ATTEMPTS: u16 = 20;
+/// The setting that keeps the port the embedded server had, so it keeps it
+/// across launches (peers and scripts rely on it).
+const PORT_SETTING: &str = "desktop.port";
 /// The longest the app waits at exit for [`Desktop::shutdown`] (server
 /// drain ≤ 10 s, then remotes and UI sessions ≤ 5 s, then the flush).
 pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(20);
@@ -120,8 +123,20 @@ impl Desktop {
             },
         })?;
         let mut record = None;
-        let (server, listen) = match serve(&service, listen, &owner_token).await {
+        let store = service.hub().store();
+        let kept_port = store
+            .get_setting(PORT_SETTING)
+            .ok()
+            .flatten()
+            .and_then(|p| p.parse::<u16>().ok());
+        let (server, listen) = match serve(&service, listen, kept_port, &owner_token).await {
             Ok(running) => {
+                if let Listen::Default = listen {
+                    let port = running.local_addr().port().to_string();
+                    if let Err(e) = store.put_setting(PORT_SETTING, Some(&port)) {
+                        tracing::warn!(error = %e, "cannot keep the server's port for the next launch");
+                    }
+                }
                 let url = running.url();
                 record = ListeningRecord::write(data_dir, std::slice::from_ref(&url))
                     .inspect_err(|e| tracing::warn!(error = %e, "cannot write server.json"))
@@ -193,10 +208,12 @@ impl Desktop {
     }
 }
 
-/// Starts the embedded server on `listen`, or on the first free default port.
+/// Starts the embedded server on `listen`; by default on the port it had
+/// last time (`kept_port`), else the first free default port.
 async fn serve(
     service: &Arc<Service>,
     listen: Listen,
+    kept_port: Option<u16>,
     owner_token: &str,
 ) -> Result<RunningServer, ServerError> {
     let start = |addr| {
@@ -206,6 +223,14 @@ async fn serve(
     };
     if let Listen::Exactly(addr) = listen {
         return start(addr).await;
+    }
+    if let Some(port) = kept_port {
+        match start(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await {
+            Ok(running) => return Ok(running),
+            Err(e) => {
+                tracing::warn!(port, error = %e, "the port of the last launch is taken; trying the default ports")
+            }
+        }
     }
     let mut port = DEFAULT_PORT;
     loop {
@@ -217,5 +242,47 @@ async fn serve(
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Binds the first free port of the default range, so the app has to
+    /// take another one.
+    fn hold_first_free_default_port() -> std::net::TcpListener {
+        (DEFAULT_PORT..DEFAULT_PORT + PORT_ATTEMPTS)
+            .find_map(|port| std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).ok())
+            .expect("a free port in the default range")
+    }
+
+    #[tokio::test]
+    async fn the_embedded_server_keeps_its_port_across_launches() {
+        std::env::set_var("TANDEM_NO_MDNS", "1");
+        let dir = tempfile::tempdir().unwrap();
+        let held = hold_first_free_default_port();
+        let first = Desktop::start(dir.path(), Listen::Default).await.unwrap();
+        let port: u16 = first.listen.rsplit(':').next().unwrap().parse().unwrap();
+        assert_ne!(port, held.local_addr().unwrap().port());
+        let store = first.service.hub().store();
+        assert_eq!(
+            store.get_setting(PORT_SETTING).unwrap(),
+            Some(port.to_string())
+        );
+        let service = first.service.clone();
+        first.shutdown().await;
+        // The next launch: the port the first one could not have is free
+        // now, yet the server comes back where it was.
+        drop(held);
+        let kept = store
+            .get_setting(PORT_SETTING)
+            .unwrap()
+            .map(|p| p.parse().unwrap());
+        let second = serve(&service, Listen::Default, kept, "owner")
+            .await
+            .unwrap();
+        assert_eq!(second.local_addr().port(), port);
+        second.shutdown().await;
     }
 }

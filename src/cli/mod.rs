@@ -13,7 +13,6 @@ mod serve;
 mod share;
 mod sync;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -49,16 +48,7 @@ enum Command {
 /// A boxed error whose `Display` is the one line shown to the user.
 pub type CliError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The platform data directory (`~/.local/share/tandem` on Linux), unless
-/// `TANDEM_DATA_DIR` says otherwise.
-pub fn default_data_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("TANDEM_DATA_DIR") {
-        return PathBuf::from(dir);
-    }
-    directories::ProjectDirs::from("", "", "tandem")
-        .map(|d| d.data_dir().to_owned())
-        .unwrap_or_else(|| PathBuf::from(".tandem"))
-}
+pub use crate::store::default_data_dir;
 
 /// Parses arguments, sets up logging, runs the subcommand; one line on failure.
 pub fn main() -> ExitCode {

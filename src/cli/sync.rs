@@ -63,15 +63,8 @@ pub(crate) async fn run(args: SyncArgs) -> Result<(), CliError> {
             .map(|h| h.to_string()[..12].to_owned())
             .collect();
         println!(
-            "synced {} with {} ({}; heads {})",
-            args.file.display(),
-            report.url,
-            if report.changed {
-                "changed"
-            } else {
-                "unchanged"
-            },
-            heads.join(",")
+            "{}",
+            describe_report(&args.file, &report, args.until, &heads)
         );
         return Ok(());
     }
@@ -111,4 +104,37 @@ pub(crate) async fn run(args: SyncArgs) -> Result<(), CliError> {
     doc.compact_now();
     ended.map_err(|e| format!("the sync task failed: {e}"))??;
     Ok(())
+}
+
+/// The one line a one-shot sync prints: what moved each way, and what the
+/// termination check established.
+fn describe_report(
+    file: &std::path::Path,
+    report: &crate::client::SyncReport,
+    until: Until,
+    heads: &[String],
+) -> String {
+    let plural = |n: usize| if n == 1 { "change" } else { "changes" };
+    let pushed = match report.pushed {
+        Some(n) => format!("pushed {n} {}", plural(n)),
+        None => "pushed what the server lacked".to_owned(),
+    };
+    let pulled = format!("pulled {} {}", report.pulled, plural(report.pulled));
+    let file_state = if report.changed {
+        "file updated"
+    } else {
+        "file unchanged"
+    };
+    let agreement = match until {
+        Until::HeadsEqual => "the server holds the same",
+        Until::HasRemoteHeads => "the file holds all the server had; it holds",
+    };
+    format!(
+        "synced {} with {}: {pushed}, {pulled} ({file_state}); {agreement} {} {} (heads {})",
+        file.display(),
+        report.url,
+        report.total,
+        plural(report.total),
+        heads.join(",")
+    )
 }

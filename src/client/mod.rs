@@ -241,8 +241,40 @@ pub struct SyncReport {
     pub url: Url,
     /// Whether the local document changed.
     pub changed: bool,
+    /// How many changes came from the server.
+    pub pulled: usize,
+    /// How many local changes the server lacked when the sync began (and
+    /// was sent), if the server said what it held.
+    pub pushed: Option<usize>,
+    /// How many changes the local document holds now.
+    pub total: usize,
     /// How many exchanges were needed (stalls restart one).
     pub attempts: u32,
+}
+
+/// After a sync: how many changes arrived (not ancestors of `before`, our
+/// heads when it began), how many of ours the server lacked (ancestors of
+/// `before` that were not ancestors of `server_began_with`), and how many the
+/// document holds.
+fn change_counts(
+    doc: &automerge::Automerge,
+    before: &[automerge::ChangeHash],
+    server_began_with: Option<&[automerge::ChangeHash]>,
+) -> (usize, Option<usize>, usize) {
+    let hashes = |heads: &[automerge::ChangeHash]| -> std::collections::HashSet<_> {
+        doc.get_changes_meta(heads)
+            .into_iter()
+            .map(|m| m.hash)
+            .collect()
+    };
+    let arrived = hashes(before);
+    let pushed = server_began_with.map(|theirs| {
+        hashes(theirs)
+            .iter()
+            .filter(|h| !arrived.contains(h))
+            .count()
+    });
+    (arrived.len(), pushed, doc.get_changes_meta(&[]).len())
 }
 
 /// A configured client for one server.
@@ -331,6 +363,7 @@ impl SyncClient {
         timeout: Duration,
     ) -> Result<SyncReport, ClientError> {
         let before = doc.heads();
+        let mut server_began_with: Option<Vec<automerge::ChangeHash>> = None;
         let mut attempts = 0;
         let mut stall = self.config.stall_after;
         let mut last_theirs = String::from("none yet");
@@ -338,27 +371,37 @@ impl SyncClient {
             loop {
                 attempts += 1;
                 let mut session = SyncSession::new();
-                let (url, end) = match &self.repo {
+                let (url, end, began) = match &self.repo {
                     Some(target) => {
                         let mut exchange = RepoExchange::new(&self.config, target, doc, session);
                         let end = exchange.run(Some(until), Some(stall), None).await;
-                        (self.config.url.clone(), end)
+                        let began = exchange.session().first_their_heads().map(<[_]>::to_vec);
+                        (self.config.url.clone(), end, began)
                     }
                     None => {
                         let (url, opened) =
                             http::open(&self.http, &self.config, doc, &mut session).await?;
                         let mut exchange = Exchange::new(&self.config, doc, session, url.clone());
                         let end = exchange.run(opened, Some(until), Some(stall), None).await;
-                        (url, end)
+                        let began = exchange.session().first_their_heads().map(<[_]>::to_vec);
+                        (url, end, began)
                     }
                 };
+                if server_began_with.is_none() {
+                    server_began_with = began;
+                }
                 match end {
                     ExchangeEnd::Satisfied => {
+                        let (pulled, pushed, total) =
+                            doc.read(|d| change_counts(d, &before, server_began_with.as_deref()));
                         return Ok(SyncReport {
                             url,
                             changed: doc.heads() != before,
+                            pulled,
+                            pushed,
+                            total,
                             attempts,
-                        })
+                        });
                     }
                     ExchangeEnd::Stalled { their_heads } => {
                         // The sync state believes the peer is up to date but

@@ -62,6 +62,11 @@ pub struct Document {
     events: tokio::sync::broadcast::Sender<super::HubEvent>,
     /// The title as last listed, `None` inside until first stored.
     listed_title: Mutex<Option<Option<String>>>,
+    /// When a listing change (size, time) was last announced.
+    announced_at: Mutex<Option<std::time::Instant>>,
+    /// Whether an announcement is already scheduled for the end of the
+    /// current [`LISTING_REFRESH`] window.
+    announcement_pending: AtomicBool,
     /// What a sync message or import may hold before Automerge sees it.
     limits: Limits,
 }
@@ -73,6 +78,10 @@ impl std::fmt::Debug for Document {
             .finish_non_exhaustive()
     }
 }
+
+/// The most often a document's size and update time are announced to
+/// listings (the UI's document list), per document.
+pub(crate) const LISTING_REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Document {
     /// Wraps an already loaded document.
@@ -95,6 +104,8 @@ impl Document {
             this: this.clone(),
             events,
             listed_title: Mutex::new(listed_title),
+            announced_at: Mutex::new(None),
+            announcement_pending: AtomicBool::new(false),
             limits,
         })
     }
@@ -264,6 +275,32 @@ impl Document {
         .map(|(changed, ())| changed)
     }
 
+    /// Makes sure the document exists in the store (and so in listings)
+    /// even while it holds no change: an imported empty document is a
+    /// document, not nothing. No effect once anything was stored.
+    pub fn store_if_new(&self) -> Result<(), DocError> {
+        if self.is_deleted() {
+            return Err(DocError::Deleted(self.id.clone()));
+        }
+        let already = self
+            .listed_title
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
+        if already {
+            return Ok(());
+        }
+        let doc = self.lock();
+        if !doc.get_heads().is_empty() {
+            return Ok(());
+        }
+        let info = doc_info(&doc);
+        self.store.compact(&self.id, &doc.save(), &info)?;
+        drop(doc);
+        self.announce_if_listing_changed(info.title);
+        Ok(())
+    }
+
     /// The one write path: run `f`, store whatever it added, then wake subscribers.
     fn mutate<T>(
         &self,
@@ -325,14 +362,55 @@ impl Document {
         }
     }
 
-    /// Tells the hub's listeners when this document first appears in listings
-    /// or its title changes.
+    /// Tells the hub's listeners when this document's listing changed: at
+    /// once when it first appears or its title changes; for its size and
+    /// last-update time at most once per [`LISTING_REFRESH`], the last write
+    /// of a burst always announced (at the end of the window).
     fn announce_if_listing_changed(&self, title: Option<String>) {
-        let mut listed = self.listed_title.lock().unwrap_or_else(|p| p.into_inner());
-        if listed.as_ref() != Some(&title) {
+        let title_changed = {
+            let mut listed = self.listed_title.lock().unwrap_or_else(|p| p.into_inner());
+            let changed = listed.as_ref() != Some(&title);
             *listed = Some(title);
-            let _ = self.events.send(super::HubEvent::DocsChanged);
+            changed
+        };
+        let since_last = self
+            .announced_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map(|at| at.elapsed());
+        match since_last {
+            Some(elapsed) if !title_changed && elapsed < LISTING_REFRESH => {
+                self.announce_later(LISTING_REFRESH - elapsed)
+            }
+            _ => self.announce_listing(),
         }
+    }
+
+    fn announce_listing(&self) {
+        *self.announced_at.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(std::time::Instant::now());
+        let _ = self.events.send(super::HubEvent::DocsChanged);
+    }
+
+    /// One announcement after `wait`, however many writes ask for it.
+    fn announce_later(&self, wait: std::time::Duration) {
+        if self.announcement_pending.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // No runtime (a plain thread): announce now rather than never.
+            self.announcement_pending.store(false, Ordering::Release);
+            self.announce_listing();
+            return;
+        };
+        let this = self.this.clone();
+        runtime.spawn(async move {
+            tokio::time::sleep(wait).await;
+            if let Some(doc) = this.upgrade() {
+                doc.announcement_pending.store(false, Ordering::Release);
+                doc.announce_listing();
+            }
+        });
     }
 
     /// Folds the stored chunks into a fresh snapshot on a blocking thread.

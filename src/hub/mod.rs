@@ -287,6 +287,33 @@ mod tests {
         doc.read(|d| d.keys(automerge::ROOT).collect())
     }
 
+    #[tokio::test]
+    async fn listings_hear_of_size_changes_promptly_and_at_most_once_a_second() {
+        let hub = Hub::new(Arc::new(MemoryStore::new()));
+        let mut events = hub.subscribe();
+        let doc = hub.open(&id("notes")).unwrap();
+        let began = std::time::Instant::now();
+        for i in 0..20 {
+            put(&doc, "n", &i.to_string()).unwrap();
+        }
+        // The first write is listed at once; the rest of the burst once, at
+        // the end of the window, so the list shows the final size.
+        let first = tokio::time::timeout(std::time::Duration::from_secs(5), events.recv()).await;
+        assert!(matches!(first, Ok(Ok(HubEvent::DocsChanged))), "{first:?}");
+        let trailing = tokio::time::timeout(std::time::Duration::from_secs(5), events.recv()).await;
+        assert!(
+            matches!(trailing, Ok(Ok(HubEvent::DocsChanged))),
+            "{trailing:?}"
+        );
+        assert!(began.elapsed() >= document::LISTING_REFRESH / 2);
+        let more =
+            tokio::time::timeout(std::time::Duration::from_millis(1500), events.recv()).await;
+        assert!(
+            more.is_err(),
+            "a burst of 20 writes announced more than twice: {more:?}"
+        );
+    }
+
     #[test]
     fn a_damaged_row_is_quarantined_and_later_writes_survive_a_reload() {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());

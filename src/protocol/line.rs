@@ -137,6 +137,16 @@ pub fn encode_ping() -> Bytes {
     Bytes::from_static(b"{\"event\":\"ping\"}\n")
 }
 
+/// `{"event":"ready","heads":[…]}\n`: the first line a UI peer gets, with the
+/// document's heads as it opened, so the UI can tell an empty document (no
+/// sync message ever comes) from one still on its way. Not part of the ndjson
+/// sync protocol (the UI's `/_ws` and the desktop's document channel only).
+pub fn encode_ready(heads: &[automerge::ChangeHash]) -> Bytes {
+    let heads: Vec<String> = heads.iter().map(|h| h.to_string()).collect();
+    let line = serde_json::json!({ "event": "ready", "heads": heads });
+    Bytes::from(format!("{line}\n"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

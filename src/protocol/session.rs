@@ -120,6 +120,8 @@ pub enum SplitError {
 #[derive(Debug, Default)]
 pub struct SyncSession {
     state: sync::State,
+    /// The heads the peer advertised in its first message on this session.
+    first_their_heads: Option<Vec<ChangeHash>>,
 }
 
 impl SyncSession {
@@ -133,6 +135,7 @@ impl SyncSession {
     pub fn resume(saved: &[u8]) -> Result<Self, sync::DecodeStateError> {
         Ok(Self {
             state: sync::State::decode(saved)?,
+            first_their_heads: None,
         })
     }
 
@@ -182,10 +185,19 @@ impl SyncSession {
     /// handful. Messages that take automerge's rarer paths (a reset, a peer
     /// that lost its data, a read-only state) are handed to automerge.
     pub fn receive(&mut self, doc: &mut Automerge, message: Message) -> Result<(), AutomergeError> {
+        if self.first_their_heads.is_none() {
+            self.first_their_heads = Some(message.heads.clone());
+        }
         if needs_automerge(&self.state, &message) {
             return doc.receive_sync_message(&mut self.state, message);
         }
         receive_live(doc, &mut self.state, message)
+    }
+
+    /// The heads the peer advertised in its first message on this session:
+    /// what it held when the connection began.
+    pub fn first_their_heads(&self) -> Option<&[ChangeHash]> {
+        self.first_their_heads.as_deref()
     }
 
     /// The heads the peer last advertised, if it has sent anything yet.

@@ -304,7 +304,9 @@ impl Service {
         automerge::Automerge::load(bytes)
             .map_err(|e| ServiceError::BadInput(format!("not an Automerge document: {e}")))?;
         let id = DocId::random();
-        self.hub.open(&id)?.load_bytes(bytes)?;
+        let doc = self.hub.open(&id)?;
+        doc.load_bytes(bytes)?;
+        doc.store_if_new()?;
         Ok(id)
     }
 
@@ -323,6 +325,8 @@ impl Service {
     {
         let doc = self.hub.open(id)?;
         let (tx, rx) = mpsc::channel(64);
+        // The first line, before any sync message: an empty document sends none.
+        let _ = tx.try_send(crate::protocol::line::encode_ready(&doc.heads()));
         let role = crate::link::Role::Server {
             follow: false,
             ping_interval: Duration::from_secs(15),

@@ -9,12 +9,14 @@
 //! [`Store::append`] returning only once the chunk is written.
 
 mod file;
+pub mod location;
 mod lock;
 mod memory;
 pub mod perms;
 mod sqlite;
 
 pub use file::FileStore;
+pub use location::default_data_dir;
 pub use lock::DirLock;
 pub use memory::MemoryStore;
 pub use sqlite::{Durability, SqliteStore};

@@ -16,6 +16,21 @@ describe("SyncPeer", () => {
     expect(p.received).toBeGreaterThan(0);
   });
 
+  it("is loaded once it holds the heads of the backend's `ready` line, or at once for an empty document", () => {
+    const empty = newPeer();
+    expect(empty.loaded).toBe(false);
+    empty.receiveLine('{"event":"ready","heads":[]}');
+    expect(empty.loaded).toBe(true); // an empty document: no sync message will ever come
+
+    const hub = new Hub(noteDoc("Plan", "Body"));
+    const p = newPeer();
+    p.receiveLine(JSON.stringify({ event: "ready", heads: A.getHeads(hub.doc) }));
+    expect(p.loaded).toBe(false); // a first message without the changes does not count
+    hub.connect(p);
+    hub.settle();
+    expect(p.loaded).toBe(true);
+  });
+
   it("syncs char-by-char text edits between two JS peers and merges concurrent edits", () => {
     const hub = new Hub(noteDoc("T", "Hello world"));
     const a = hub.connect(newPeer());

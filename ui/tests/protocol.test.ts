@@ -23,6 +23,9 @@ describe("ndjson lines", () => {
   it("parses server events and tolerates unknown ones", () => {
     expect(parseLine('{"event":"error","message":"boom"}')).toEqual({ event: "error", message: "boom" });
     expect(parseLine('{"event":"ping"}')).toEqual({ event: "ping" });
+    expect(parseLine('{"event":"ready","heads":["ab"]}')).toEqual({ event: "ready", heads: ["ab"] });
+    expect(parseLine('{"event":"ready","heads":[1]}')).toBeNull();
+    expect(parseLine('{"event":"ready"}')).toBeNull();
     expect(parseLine('{"event":"hello","v":2}')).toEqual({ event: "unknown", name: "hello" });
     expect(parseLine("garbage")).toBeNull();
     expect(parseLine('{"event":"sync","data":5}')).toBeNull();

@@ -60,6 +60,8 @@ export class SyncPeer<T = unknown> implements DocHandle<T> {
   private readonly errorListeners = new Set<(message: string) => void>();
   /** Number of sync messages received since creation (for "has the backend answered yet"). */
   received = 0;
+  /** The document's heads on the backend when the session opened (its `ready` line), once known. */
+  backendHeads: string[] | null = null;
 
   constructor(
     readonly id: string,
@@ -135,7 +137,23 @@ export class SyncPeer<T = unknown> implements DocHandle<T> {
     }
     if (msg.event === "sync") this.receiveMessage(msg.data);
     else if (msg.event === "error") this.fail(msg.message);
+    else if (msg.event === "ready") {
+      this.backendHeads = msg.heads;
+      const heads = A.getHeads(this.current);
+      this.emit({ local: false, before: heads, after: heads });
+    }
     // "ping" and unknown events are ignored
+  }
+
+  /**
+   * Whether the document is here as the backend had it when the session
+   * opened: something arrived, or the backend said it had nothing (an empty
+   * document sends no sync message at all).
+   */
+  get loaded(): boolean {
+    // Without a `ready` line (an older backend): once anything arrived.
+    if (this.backendHeads === null) return this.received > 0;
+    return this.backendHeads.length === 0 || this.hasHeads(this.backendHeads);
   }
 
   receiveMessage(message: Uint8Array): void {

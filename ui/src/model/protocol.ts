@@ -3,6 +3,8 @@
 //   {"event":"sync","data":"<base64 sync message>"}   both directions
 //   {"event":"error","message":"..."}                  server → UI
 //   {"event":"ping"}                                   server → UI (ignored)
+//   {"event":"ready","heads":["<hex>",…]}              server → UI, first: the
+//                                                      document's heads when it opened
 // Unknown events are ignored so the server can grow the protocol.
 import { base64ToBytes, bytesToBase64 } from "./base64";
 
@@ -10,6 +12,7 @@ export type InboundLine =
   | { event: "sync"; data: Uint8Array }
   | { event: "error"; message: string }
   | { event: "ping" }
+  | { event: "ready"; heads: string[] }
   | { event: "unknown"; name: string };
 
 export function encodeSyncLine(message: Uint8Array): string {
@@ -38,6 +41,9 @@ export function parseLine(line: string): InboundLine | null {
       return { event: "error", message: typeof o.message === "string" ? o.message : "unknown error" };
     case "ping":
       return { event: "ping" };
+    case "ready":
+      if (!Array.isArray(o.heads) || !o.heads.every((h) => typeof h === "string")) return null;
+      return { event: "ready", heads: o.heads as string[] };
     default:
       return { event: "unknown", name: String(o.event) };
   }

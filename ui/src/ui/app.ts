@@ -409,7 +409,15 @@ export class App {
     if (this.eventsStatus.state === "reconnecting") this.renderEventsStatus();
     this.renderLink();
     this.peersPanel.tick();
+    // "updated 2 min ago" in the sidebar moves on by itself
+    if (++this.ticks % 30 === 0) this.renderList();
   }
+
+  private ticks = 0;
+  /** Documents being deleted by the user (their sessions' endings are expected). */
+  private readonly deleting = new Set<string>();
+  /** A document just created here: its body takes the focus when it opens. */
+  private focusBodyOf: string | null = null;
 
   // ---- peers ---------------------------------------------------------------------------------
 
@@ -427,7 +435,10 @@ export class App {
       statusAt: Date.now(),
       lastUsed: Date.now(),
     };
-    peer.onError((m) => this.showError(`${this.titleOf(id)}: ${m}`));
+    peer.onError((m) => {
+      if (this.deleting.has(id)) return; // the user's own deletion ends the session: not an error
+      this.showError(`${this.titleOf(id)}: ${m}`);
+    });
     peer.onChange(() => this.onPeerChanged(id));
     entry.channel = this.backend.openDoc(id, {
       onOpen: () => peer.connected(),
@@ -690,6 +701,10 @@ export class App {
     this.main.replaceChildren(el);
     this.docView = new DocView(entry.peer, { onError: (m) => this.showError(m) });
     content.append(this.docView.el);
+    if (this.focusBodyOf === id) {
+      this.focusBodyOf = null;
+      this.docView.focusBodyWhenReady();
+    }
     this.renderPaneHeader();
     this.renderShare();
     this.renderRemotes();
@@ -826,9 +841,9 @@ export class App {
       },
     });
     if (!ok || !created) return;
+    this.focusBodyOf = created; // the title was just typed: writing goes on in the body
     await this.refreshDocs();
     this.navigate(created);
-    if (this.currentId === created) this.docView?.focusTitleWhenReady();
   }
 
   private async renameDoc(id: string): Promise<void> {
@@ -872,7 +887,13 @@ export class App {
       testid: "confirm-dialog",
       onError: (m) => this.showError(m),
       onOk: async () => {
-        const outcomes = await this.backend.deleteDoc(id, everywhere.checked);
+        this.deleting.add(id);
+        let outcomes;
+        try {
+          outcomes = await this.backend.deleteDoc(id, everywhere.checked);
+        } finally {
+          this.deleting.delete(id);
+        }
         this.closePeer(id);
         if (this.currentId === id) this.navigate(null);
         await this.refreshDocs();

@@ -602,7 +602,10 @@ class ListView implements View {
         "data-path": p,
         onsubmit: (ev: Event) => {
           ev.preventDefault();
-          ctx.edit((d) => void ops.insertItem(d, path, kind.value as NewValueKind));
+          let at = -1;
+          // Focus moves into the new item once it is rendered, so typing
+          // fills it (and Space on the button does not add more).
+          if (ctx.edit((d) => void (at = ops.insertItem(d, path, kind.value as NewValueKind)))) this.focusIndex = at;
         },
       },
       kind,
@@ -614,6 +617,19 @@ class ListView implements View {
 
   update(node: TreeNode): void {
     if (node.kind !== "list") return;
+    this.updateRows(node);
+    if (this.focusIndex !== null && this.focusIndex < node.items.length) {
+      const row = this.rowsEl.children[this.focusIndex];
+      const control = row?.querySelector<HTMLElement>(".cm-content, input:not([type=hidden]), select, textarea");
+      this.focusIndex = null;
+      control?.focus();
+    }
+  }
+
+  /** The item to focus once it is rendered (just added through the form). */
+  private focusIndex: number | null = null;
+
+  private updateRows(node: Extract<TreeNode, { kind: "list" }>): void {
     this.empty.hidden = node.items.length > 0;
     const length = node.items.length;
     reconcileRows(
@@ -680,9 +696,10 @@ class NoteLayout implements View {
     this.rest.update(node);
   }
 
-  focusTitle(): void {
-    this.title.focus();
-    const v = this.title.editor.view;
+  /** Puts the caret at the end of the body (where a new note is written). */
+  focusBody(): void {
+    this.body.focus();
+    const v = this.body.editor.view;
     v.dispatch({ selection: { anchor: v.state.doc.length } });
   }
 
@@ -805,7 +822,7 @@ export class DocView {
       }
     }
     const root = buildTree(doc, this.ctx.descend);
-    if (!this.layout && root.entries.length === 0 && this.peer.received === 0) return; // still loading
+    if (!this.layout && root.entries.length === 0 && !this.peer.loaded) return; // still loading
     const wantNote = isNoteTemplate(root);
     const fits =
       this.layout &&
@@ -817,19 +834,21 @@ export class DocView {
       this.layout = wantNote ? new NoteLayout(root, this.ctx) : new GenericLayout(root, this.ctx);
       this.el.replaceChildren(this.layout.el);
       this.el.removeAttribute("aria-busy");
-      if (this.wantTitleFocus && this.layout instanceof NoteLayout) this.layout.focusTitle();
-      this.wantTitleFocus = false;
+      if (this.wantBodyFocus && this.layout instanceof NoteLayout) {
+        this.layout.focusBody();
+        this.wantBodyFocus = false;
+      }
     }
     this.renderedHeads = heads;
     this.opts.onRendered?.();
   }
 
-  private wantTitleFocus = false;
+  private wantBodyFocus = false;
 
-  /** Focus the title editor of a note as soon as it is rendered (after creating a document). */
-  focusTitleWhenReady(): void {
-    if (this.layout instanceof NoteLayout) this.layout.focusTitle();
-    else if (!this.layout) this.wantTitleFocus = true;
+  /** Focus the body of a note as soon as it is rendered (after creating a document: its title was just typed). */
+  focusBodyWhenReady(): void {
+    if (this.layout instanceof NoteLayout) this.layout.focusBody();
+    else if (!this.layout) this.wantBodyFocus = true;
   }
 
   destroy(): void {

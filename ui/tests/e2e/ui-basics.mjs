@@ -1,0 +1,127 @@
+#!/usr/bin/env node
+// End-to-end, in Debian's Chromium against a real `tandem serve`: the small
+// things a new user trips over first (issue 10's bugs), each checked the way a
+// user meets it.
+//
+//   - a new document puts the caret in its body, not its title;
+//   - an empty document (no fields at all) renders, with a way to add one;
+//   - "Add item" moves focus into the new item, so typing fills it and Space
+//     does not add more empty items;
+//   - the size and "updated" time in the sidebar follow the document as it
+//     grows, without a reload;
+//   - deleting a document is not reported as an error.
+//
+//   cargo build -p tandem --bin tandem && (cd ui && npm run build) && node ui/tests/e2e/ui-basics.mjs
+//   (TANDEM_BIN=…, CHROMIUM=/usr/bin/chromium, E2E_VERBOSE=1 override defaults)
+import * as Automerge from "@automerge/automerge";
+import { api, assert, begin, check, finish, launchChromium, request, serve, signIn, sleep, tid, until } from "./harness.mjs";
+
+begin("ui-basics e2e", { timeoutMs: 200_000 });
+
+const T = await serve("T");
+const browser = await launchChromium();
+const page = await (await browser.newContext()).newPage();
+const errors = [];
+page.on("pageerror", (e) => errors.push(String(e)));
+await signIn(page, T);
+
+/** The text of the error banner if it shows, else "". */
+async function bannerText() {
+  const banner = await page.$(`${tid("error-banner")}:not([hidden])`);
+  return banner ? ((await banner.textContent()) ?? "").trim() : "";
+}
+
+/** Which editor (by data-path) holds the focus, if any. */
+const focusedPath = () =>
+  page.evaluate(() => document.activeElement?.closest('[data-testid="text-editor"]')?.getAttribute("data-path") ?? null);
+
+const idFromUrl = () => decodeURIComponent(/#\/doc\/(.+)$/.exec(page.url())?.[1] ?? "");
+
+await check("a new document puts the caret in its body: typing goes there", async () => {
+  await page.click(tid("new-doc"));
+  await page.fill(tid("prompt-input"), "Groceries");
+  await page.click(tid("confirm-ok"));
+  await until(10_000, "the body editor to take focus", async () => (await focusedPath()) === "/body");
+  await page.keyboard.type("milk");
+  const id = idFromUrl();
+  await until(10_000, "the typing on the server", async () => {
+    const doc = (await api(T, "GET", `/${id}`)) ?? {};
+    return doc.body === "milk" && doc.title === "Groceries";
+  });
+});
+
+await check("an empty document renders and offers to add a field", async () => {
+  const bytes = Automerge.save(Automerge.init());
+  const r = await request(T, "POST", "/_import", { body: bytes, headers: { "content-type": "application/octet-stream" } });
+  assert(r.status >= 200 && r.status < 300, `import: ${r.status} ${r.text}`);
+  const id = r.json.id;
+  await page.goto(`${T.url}/_ui/#/doc/${encodeURIComponent(id)}`);
+  await page.waitForSelector(`${tid("add-key")}`, { timeout: 10_000 });
+  const busy = await page.$('.doc-view[aria-busy="true"]');
+  assert(!busy, "the document pane still says it is loading");
+});
+
+await check("Add item focuses the new item: typed text lands in it, Space adds nothing", async () => {
+  const r = await request(T, "POST", "/_import", {
+    body: Automerge.save(Automerge.from({ items: [] })),
+    headers: { "content-type": "application/octet-stream" },
+  });
+  const id = r.json.id;
+  await page.goto(`${T.url}/_ui/#/doc/${encodeURIComponent(id)}`);
+  const form = `${tid("add-item")}[data-path="/items"]`;
+  await page.waitForSelector(form);
+  await page.selectOption(`${form} select`, "text");
+  await page.click(`${form} button[type="submit"]`);
+  await until(10_000, "the new item's editor to take focus", async () => (await focusedPath()) === "/items/0");
+  await page.keyboard.type("eggs and ham");
+  await until(10_000, "the typed item on the server", async () => {
+    const doc = (await api(T, "GET", `/${id}`)) ?? {};
+    return JSON.stringify(doc.items) === JSON.stringify(["eggs and ham"]);
+  });
+});
+
+await check("the sidebar's size and update time follow the open document as it grows", async () => {
+  await page.click(tid("new-doc"));
+  await page.fill(tid("prompt-input"), "Growing");
+  await page.click(tid("confirm-ok"));
+  await until(10_000, "the body editor", async () => (await focusedPath()) === "/body");
+  const id = idFromUrl();
+  const meta = () => page.textContent(`${tid("doc-item")}[data-doc-id="${id}"] .doc-item-meta`);
+  const sizeOf = (text) => {
+    const m = /([\d.]+)\s*(B|KB|KiB|MB|MiB)/.exec(text ?? "");
+    if (!m) return 0;
+    const unit = { B: 1, KB: 1000, KiB: 1024, MB: 1e6, MiB: 1048576 }[m[2]];
+    return Number(m[1]) * unit;
+  };
+  const before = sizeOf(await meta());
+  const chunk = "The quick brown fox jumps over the lazy dog. ".repeat(40);
+  for (let i = 0; i < 5; i++) await page.keyboard.insertText(chunk);
+  await until(10_000, "the typing on the server", async () => String((await api(T, "GET", `/${id}`))?.body).length >= chunk.length * 5);
+  const listed = (await api(T, "GET", "/_docs")).find((d) => d.id === id);
+  await until(10_000, `the sidebar to show the new size (server lists ${listed?.size} B; sidebar had ${before} B)`, async () => {
+    const shown = sizeOf(await meta());
+    return shown > before && shown >= (listed?.size ?? 0) * 0.5;
+  });
+});
+
+await check("deleting a document is not reported as an error", async () => {
+  await page.click(tid("new-doc"));
+  await page.fill(tid("prompt-input"), "Short-lived");
+  await page.click(tid("confirm-ok"));
+  await until(10_000, "the body editor", async () => (await focusedPath()) === "/body");
+  await page.keyboard.type("bye");
+  const id = idFromUrl();
+  await page.click(tid("delete-doc"));
+  await page.click(tid("confirm-ok"));
+  await until(10_000, "the document to leave the list", async () => !(await page.$(`${tid("doc-item")}[data-doc-id="${id}"]`)));
+  await sleep(1500); // anything the deletion set off lands
+  const banner = await bannerText();
+  assert(banner === "", `an error banner after deleting: ${banner}`);
+});
+
+await check("no uncaught error in the page", async () => {
+  assert(errors.length === 0, errors.join("\n"));
+});
+
+await browser.close();
+finish();
