@@ -59,6 +59,12 @@ timeout 240 node ui/tests/e2e/remote-errors.mjs </dev/null
 echo "== Browser: pages of other origins and a rebinding name get nothing; the UI still works after sign-in"
 timeout 300 node ui/tests/e2e/browser-security.mjs </dev/null
 
+echo "== automerge-repo: real npm clients on tandem serve (both protocols, tokens, 5+5 mixed editors)"
+timeout 240 node ui/tests/repo/serve-interop.mjs </dev/null
+
+echo "== automerge-repo: Tandem (CLI, remotes, browser UI) with the npm sync server, through its restart"
+timeout 240 node ui/tests/repo/sync-server.mjs </dev/null
+
 echo "== Browser: LAN peers in network namespaces made by the test (mDNS only there)"
 timeout 420 node ui/tests/e2e/lan-peers.mjs </dev/null
 

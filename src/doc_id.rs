@@ -3,6 +3,11 @@
 //! An ID is 1–256 bytes of `A–Z a–z 0–9 - _ . ~ :` and may not start with `_` or
 //! `.` (PROTOCOL.md §1). Validation happens once, when the newtype is built, so
 //! nothing that holds a [`DocId`] can reach the disk with a path-traversal name.
+//!
+//! Documents made here get ids in automerge-repo's form (the bs58check
+//! encoding of 16 random bytes), so each of them also has an `automerge:` URL
+//! ([`DocId::automerge_url`]) and is reachable by automerge-repo clients
+//! (`docs/automerge-repo.md`). Other ids stay valid for ndjson sync only.
 
 use std::fmt;
 use std::str::FromStr;
@@ -50,21 +55,46 @@ impl DocId {
         Ok(Self(s.to_owned()))
     }
 
-    /// A fresh random ID (22 characters of URL-safe base62), for documents made here.
+    /// A fresh random ID for documents made here: 16 random bytes in
+    /// automerge-repo's bs58check form, so the document also has an
+    /// `automerge:` URL.
     pub fn random() -> Self {
-        use rand::Rng;
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        let mut rng = rand::rng();
-        let s: String = (0..22)
-            .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-            .collect();
-        Self(s)
+        let bytes: [u8; REPO_ID_BYTES] = rand::random();
+        Self(bs58::encode(bytes).with_check().into_string())
+    }
+
+    /// Whether automerge-repo accepts this ID as a document id (bs58check of
+    /// 16 bytes). Other IDs are reachable over ndjson only.
+    pub fn is_repo_id(&self) -> bool {
+        is_repo_id(&self.0)
+    }
+
+    /// The document's automerge-repo URL (`automerge:<id>`), when the ID is
+    /// one automerge-repo accepts.
+    pub fn automerge_url(&self) -> Option<String> {
+        self.is_repo_id()
+            .then(|| format!("{AUTOMERGE_URL_PREFIX}{}", self.0))
     }
 
     /// The ID as a string slice.
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The prefix of an automerge-repo document URL.
+pub const AUTOMERGE_URL_PREFIX: &str = "automerge:";
+
+/// How many bytes an automerge-repo document id encodes.
+const REPO_ID_BYTES: usize = 16;
+
+/// Whether `s` is an automerge-repo document id: the bs58check encoding of
+/// 16 bytes.
+pub fn is_repo_id(s: &str) -> bool {
+    bs58::decode(s)
+        .with_check(None)
+        .into_vec()
+        .is_ok_and(|bytes| bytes.len() == REPO_ID_BYTES)
 }
 
 fn is_id_char(c: char) -> bool {
@@ -140,5 +170,21 @@ mod tests {
         let b = DocId::random();
         assert_ne!(a, b);
         assert_eq!(DocId::parse(a.as_str()).unwrap(), a);
+    }
+
+    #[test]
+    fn new_ids_have_an_automerge_url_and_old_ones_do_not() {
+        let id = DocId::random();
+        assert!(id.is_repo_id());
+        assert_eq!(
+            id.automerge_url().unwrap(),
+            format!("automerge:{}", id.as_str())
+        );
+        // An id minted by automerge-repo itself (its README's example form).
+        assert!(is_repo_id("4NMNnkMhL8jXrdJ9jamS58PAVdXu"));
+        for other in ["notes", "4NMNnkMhL8jXrdJ9jamS58PAVdXv", "2j9knpCs"] {
+            assert!(!DocId::parse(other).unwrap().is_repo_id(), "{other}");
+            assert_eq!(DocId::parse(other).unwrap().automerge_url(), None);
+        }
     }
 }

@@ -15,11 +15,13 @@
 //! - [`link`] — one sync link as a state machine without I/O (pacing,
 //!   pings, termination checks, rights), driven by the server and the client.
 //! - [`server`] — the axum router (`PUT /{doc_id}` and the extras), served on
-//!   one port as HTTP/1.1, h2c and TLS (h2 or http/1.1 by ALPN).
+//!   one port as HTTP/1.1, h2c and TLS (h2 or http/1.1 by ALPN); automerge-repo
+//!   clients sync over a WebSocket on `/` (`docs/automerge-repo.md`).
 //! - [`service`] — what a UI needs: documents, remotes, events; the browser
 //!   UI reaches it over HTTP/WebSocket, the desktop app through Tauri.
 //! - [`client`] — syncs a local document with a remote server: one-shot with a
 //!   termination check, or live with reconnects; redirects, TLS trust, tokens.
+//!   The server may also be an automerge-repo sync server (`ws[s]://…/automerge:<id>`).
 //! - [`share`] — per-document share policies (private, lan, link).
 //! - [`discovery`] — LAN peers: mDNS advertisement and browsing, the peer
 //!   list and its trust store (certificates pinned on first use).

@@ -331,3 +331,43 @@ fn a_malformed_line_ends_the_link_and_the_peer_is_told() {
         Some(&Ending::PeerError("server says no".into()))
     );
 }
+
+#[test]
+fn a_raw_link_sends_bare_messages_no_pings_and_no_error_lines() {
+    let t0 = Instant::now();
+    let (_h, ours_doc) = doc("raw");
+    put(&ours_doc, "a", 1);
+    let mut link = server(t0, true).raw_payloads(true).read_only(true);
+    let out = link.handle(t0, Input::Poll, &ours_doc);
+    let sent: Vec<&Bytes> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send(m) => Some(m),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(sent.len(), 1);
+    automerge::sync::Message::decode(sent[0]).expect("a bare sync message, not a line");
+    assert_eq!(link.deadline(), None, "no ping is scheduled");
+    let idle = link.handle(t0 + Duration::from_secs(60), Input::Timer, &ours_doc);
+    assert!(
+        idle.iter().all(|o| !matches!(o, Output::Send(_))),
+        "{idle:?}"
+    );
+
+    // A change from a read-only peer ends the link without an error line:
+    // the driver reports it in its own protocol.
+    let (_h2, theirs) = doc("raw");
+    put(&theirs, "b", 2);
+    let mut session = SyncSession::new();
+    let ours = automerge::sync::Message::decode(sent[0]).unwrap();
+    theirs.receive(&mut session, ours).unwrap();
+    let change = theirs.read(|d| session.generate(d)).unwrap().encode();
+    assert!(tandem::protocol::carries_changes(&change));
+    let out = link.handle(t0, Input::Received(vec![change]), &ours_doc);
+    assert!(
+        matches!(out.as_slice(), [Output::End(Ending::Error(_))]),
+        "{out:?}"
+    );
+}

@@ -109,6 +109,16 @@ impl RemoteArgs {
 /// Parses a document URL and takes the document ID from its last path segment.
 pub(crate) fn parse_doc_url(s: &str) -> Result<(Url, crate::DocId), CliError> {
     let url = Url::parse(s).map_err(|e| format!("invalid URL {s:?}: {e}"))?;
+    if matches!(url.scheme(), "ws" | "wss") {
+        // An automerge-repo server: ws[s]://host:port/automerge:<id>.
+        let target = crate::client::repo_target(&url).ok_or_else(|| {
+            format!(
+                "{s} is not an automerge-repo document: use ws[s]://host:port/automerge:<id> \
+                 (the id is bs58check, as in automerge-repo URLs)"
+            )
+        })?;
+        return Ok((url, target.doc));
+    }
     let last = url
         .path_segments()
         .and_then(|mut segs| segs.next_back())

@@ -6,15 +6,20 @@
 //! with backoff ([`SyncClient::sync_live`]). Several clients may sync one
 //! [`Document`](crate::hub::Document) with several servers at once: they all
 //! watch the same document, so a change arriving from one reaches the others.
+//!
+//! A `ws[s]://host:port/automerge:<id>` URL is an automerge-repo sync server
+//! instead ([`repo`]): same one-shot and live behaviour, over its WebSocket.
 
 mod backoff;
 mod exchange;
 mod http;
 mod origin;
+mod repo;
 mod status;
 
 pub use backoff::Backoff;
 pub use origin::is_loopback;
+pub use repo::{repo_target, RepoTarget};
 pub use status::ConnectionStatus;
 
 use std::sync::Arc;
@@ -28,6 +33,7 @@ use crate::hub::Document;
 use crate::protocol::{SyncSession, Until, DEFAULT_MAX_LINE};
 use crate::tls::{TlsError, Trust};
 use exchange::{Exchange, ExchangeEnd};
+use repo::RepoExchange;
 
 /// Which HTTP version to speak.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -329,6 +335,8 @@ fn change_counts(
 pub struct SyncClient {
     config: Arc<ClientConfig>,
     http: Arc<http::Clients>,
+    /// Set when the URL is an automerge-repo server's.
+    repo: Option<Arc<RepoTarget>>,
 }
 
 impl std::fmt::Debug for SyncClient {
@@ -345,10 +353,17 @@ impl SyncClient {
     /// ([`ClientConfig::allow_plain_http_tokens`]).
     pub fn new(config: ClientConfig) -> Result<Self, ClientError> {
         origin::check_token_transport(&config)?;
+        let repo = match config.url.scheme() {
+            "ws" | "wss" => Some(Arc::new(
+                repo_target(&config.url).ok_or_else(|| repo::not_a_target(&config.url))?,
+            )),
+            _ => None,
+        };
         let http = http::Clients::new(&config)?;
         Ok(Self {
             config: Arc::new(config),
             http: Arc::new(http),
+            repo,
         })
     }
 
@@ -362,6 +377,12 @@ impl SyncClient {
     /// rights there.
     pub async fn delete_upstream(&self) -> Result<(), ClientError> {
         let url = self.config.url.clone();
+        if self.repo.is_some() {
+            return Err(ClientError::BadUrl {
+                url: url.to_string(),
+                reason: "automerge-repo servers have no way to delete a document".into(),
+            });
+        }
         let mut request = self.http.own().delete(url.clone());
         if let Some(token) = &self.config.token {
             request = request.bearer_auth(token);
@@ -403,11 +424,24 @@ impl SyncClient {
             loop {
                 attempts += 1;
                 let mut session = SyncSession::new();
-                let (url, opened) = http::open(&self.http, &self.config, doc, &mut session).await?;
-                let mut exchange = Exchange::new(&self.config, doc, session, url.clone());
-                let end = exchange.run(opened, Some(until), Some(stall), None).await;
+                let (url, end, began) = match &self.repo {
+                    Some(target) => {
+                        let mut exchange = RepoExchange::new(&self.config, target, doc, session);
+                        let end = exchange.run(Some(until), Some(stall), None).await;
+                        let began = exchange.session().first_their_heads().map(<[_]>::to_vec);
+                        (self.config.url.clone(), end, began)
+                    }
+                    None => {
+                        let (url, opened) =
+                            http::open(&self.http, &self.config, doc, &mut session).await?;
+                        let mut exchange = Exchange::new(&self.config, doc, session, url.clone());
+                        let end = exchange.run(opened, Some(until), Some(stall), None).await;
+                        let began = exchange.session().first_their_heads().map(<[_]>::to_vec);
+                        (url, end, began)
+                    }
+                };
                 if server_began_with.is_none() {
-                    server_began_with = exchange.session().first_their_heads().map(<[_]>::to_vec);
+                    server_began_with = began;
                 }
                 match end {
                     ExchangeEnd::Satisfied => {
@@ -517,6 +551,41 @@ impl SyncClient {
                 .and_then(|s| s.load_sync_state(doc.id(), &peer_key).ok().flatten())
                 .and_then(|bytes| SyncSession::resume(&bytes).ok())
                 .unwrap_or_default();
+            if let Some(target) = &self.repo {
+                let mut exchange = RepoExchange::new(&self.config, target, doc, session);
+                let end = exchange.run(None, None, Some((&cancel, &status))).await;
+                if exchange.was_live() {
+                    backoff.reset();
+                }
+                if let Some(store) = &store {
+                    let _ = store.save_sync_state(doc.id(), &peer_key, &exchange.session().save());
+                }
+                let error = match end {
+                    ExchangeEnd::Cancelled => break,
+                    ExchangeEnd::Failed(e) if stop_on_permanent && e.is_permanent() => {
+                        status.send_replace(ConnectionStatus::Failed {
+                            error: e.to_string(),
+                        });
+                        return Err(e);
+                    }
+                    ExchangeEnd::Failed(e) => e.to_string(),
+                    ExchangeEnd::Closed => "server closed the connection".to_owned(),
+                    ExchangeEnd::Satisfied | ExchangeEnd::Stalled { .. } => {
+                        "connection ended".to_owned()
+                    }
+                };
+                let delay = backoff.next_delay();
+                tracing::info!(url = %self.config.url, %error, retry_in = ?delay, "sync connection lost");
+                status.send_replace(ConnectionStatus::Reconnecting {
+                    retry_in_ms: delay.as_millis() as u64,
+                    error,
+                });
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                continue;
+            }
             let opened = tokio::select! {
                 _ = cancel.cancelled() => break,
                 opened = http::open(&self.http, &self.config, doc, &mut session) => opened,

@@ -17,11 +17,11 @@ pub fn is_loopback(url: &Url) -> bool {
 }
 
 /// Refuses a configuration that would send its token unencrypted to another
-/// machine (`http://` off loopback), unless explicitly allowed.
+/// machine (`http://` or `ws://` off loopback), unless explicitly allowed.
 pub(crate) fn check_token_transport(config: &ClientConfig) -> Result<(), ClientError> {
     let url = &config.url;
     if config.token.is_none()
-        || url.scheme() != "http"
+        || !matches!(url.scheme(), "http" | "ws")
         || is_loopback(url)
         || config.allow_plain_http_tokens
     {

@@ -191,6 +191,19 @@ impl Document {
         }
     }
 
+    /// Everything the peer behind `session` needs now, as encoded Automerge
+    /// sync messages (for transports that frame messages themselves, like
+    /// automerge-repo's WebSocket). Empty when the peer is up to date or a
+    /// message is still in flight.
+    pub fn pending_messages(&self, session: &mut SyncSession) -> Vec<bytes::Bytes> {
+        let doc = self.lock();
+        let mut messages = Vec::new();
+        while let Some(message) = session.generate(&doc) {
+            messages.push(bytes::Bytes::from(message.encode()));
+        }
+        messages
+    }
+
     /// Runs `f` with the document and the session locked together (for checks
     /// that must see a consistent pair).
     pub fn with_session<T>(

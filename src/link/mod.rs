@@ -140,6 +140,9 @@ pub struct Link {
     peer_ended: bool,
     window: Duration,
     ended: bool,
+    /// Send bare sync messages instead of ndjson lines (no pings, no error
+    /// lines: the driver frames and reports them).
+    raw: bool,
 }
 
 impl Link {
@@ -158,7 +161,18 @@ impl Link {
             peer_ended: false,
             window: PACE_WINDOW,
             ended: false,
+            raw: false,
         }
+    }
+
+    /// Makes [`Output::Send`] carry bare encoded sync messages instead of
+    /// ndjson lines, for a transport that frames messages itself
+    /// (automerge-repo's WebSocket). Such a link sends no pings and no error
+    /// lines: its driver keeps the connection alive and reports endings in
+    /// its own protocol.
+    pub fn raw_payloads(mut self, raw: bool) -> Self {
+        self.raw = raw;
+        self
     }
 
     /// The peer may read but not change the document.
@@ -199,6 +213,7 @@ impl Link {
             consider(self.last_sent + self.window);
         }
         match self.role {
+            Role::Server { .. } if self.raw => {}
             Role::Server { ping_interval, .. } => consider(self.last_sent + ping_interval),
             Role::Client {
                 stall_after: Some(stall),
@@ -231,9 +246,13 @@ impl Link {
         let finishing = self.peer_ended && matches!(self.role, Role::Server { follow: false, .. });
         self.held_back = !(may_send || finishing);
         if !self.held_back {
-            let lines = match doc.pending_lines(&mut self.session) {
-                Ok(lines) => lines,
-                Err(e) => return self.end(Ending::Unsendable(e), out),
+            let lines = if self.raw {
+                doc.pending_messages(&mut self.session)
+            } else {
+                match doc.pending_lines(&mut self.session) {
+                    Ok(lines) => lines,
+                    Err(e) => return self.end(Ending::Unsendable(e), out),
+                }
             };
             if !lines.is_empty() {
                 self.awaiting_reply = true;
@@ -248,7 +267,9 @@ impl Link {
         }
         match self.role {
             Role::Server { .. } if finishing => return self.end(Ending::Complete, out),
-            Role::Server { ping_interval, .. } if now >= self.last_sent + ping_interval => {
+            Role::Server { ping_interval, .. }
+                if !self.raw && now >= self.last_sent + ping_interval =>
+            {
                 self.last_sent = now;
                 out.push(Output::Send(vec![encode_ping()]));
             }
@@ -323,6 +344,10 @@ impl Link {
     /// Ends the link: the server side tells its peer why in an error line.
     fn end(&mut self, ending: Ending, mut out: Vec<Output>) -> Vec<Output> {
         self.ended = true;
+        if self.raw {
+            out.push(Output::End(ending));
+            return out;
+        }
         if let (Role::Server { .. }, Ending::Error(reason)) = (self.role, &ending) {
             out.push(Output::Send(vec![encode_error(reason)]));
         }

@@ -3,12 +3,14 @@
 //! sync session with the client's termination checks ([`session`]), the
 //! bounds checked on Automerge data before Automerge inflates it
 //! ([`guard`]) and the negotiated compression of whole streams
-//! ([`compress`]). Pacing, pings and termination live in [`crate::link`].
+//! ([`compress`]), and automerge-repo's CBOR messages ([`repo`]). Pacing,
+//! pings and termination live in [`crate::link`].
 
 pub mod compress;
 pub mod guard;
 pub mod line;
 pub mod reader;
+pub mod repo;
 pub mod session;
 
 pub use compress::{Encoding, Inflate, InflateError};

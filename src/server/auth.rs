@@ -2,8 +2,8 @@
 //!
 //! A credential is a bearer token (`Authorization: Bearer …`), a browser
 //! session cookie made by signing in with a token ([`super::signin`]), or —
-//! only on the WebSocket routes, where a browser cannot set headers —
-//! `?access_token=`. The owner's token (created 0600 in the data directory)
+//! only on the WebSocket routes (`/_ws/…`, `/_events`, and automerge-repo's
+//! socket at `/`), where a browser cannot set headers — `?access_token=`. The owner's token (created 0600 in the data directory)
 //! is always accepted. A wrong credential is refused outright (`401`), never
 //! silently treated as none. Without a credential a caller is anonymous: on a
 //! server with configured tokens it is refused except for `/_health` and the
@@ -82,7 +82,8 @@ fn presented(state: &AppState, request: &Request) -> Presented {
         return Presented::Token(token);
     }
     let path = request.uri().path();
-    if path.starts_with("/_ws/") || path == "/_events" {
+    let repo_socket = path == "/" && super::repo_socket::is_websocket_upgrade(request.headers());
+    if path.starts_with("/_ws/") || path == "/_events" || repo_socket {
         if let Some(token) = query_token(request.uri().query()) {
             return Presented::Token(token);
         }
@@ -124,7 +125,10 @@ pub async fn authenticate(
         Presented::Session(id) => state.credentials.session(&id),
         Presented::Nothing => None,
     };
-    if grant.is_none() && !is_public(request.method(), &path) {
+    // `GET /` is public as the UI's entry point, not as automerge-repo's socket.
+    let public = is_public(request.method(), &path)
+        && !(path == "/" && super::repo_socket::is_websocket_upgrade(request.headers()));
+    if grant.is_none() && !public {
         if is_ui_page(&path) {
             return Redirect::to("/_signin").into_response();
         }

@@ -8,6 +8,7 @@ use tower_http::services::ServeDir;
 use super::auth::authenticate;
 use super::extras::{delete_doc, fallback, get_doc, list_docs, method_not_allowed};
 use super::gate::check_request;
+use super::repo_socket;
 use super::signin;
 use super::state::AppState;
 use super::sync::sync_doc;
@@ -17,7 +18,7 @@ use super::ui_api;
 /// drive it directly.
 pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
-        .route("/", get(ui_api::root).put(fallback).post(fallback))
+        .route("/", get(repo_socket::root).put(fallback).post(fallback))
         .route("/_health", get(ui_api::health))
         .route("/_signin", get(signin::form).post(signin::sign_in))
         .route("/_signout", post(signin::sign_out))

@@ -97,6 +97,8 @@ pub struct AppState {
     pub(crate) owner_secret: Arc<str>,
     /// The memory all connections' unfinished lines share.
     pub read_budget: Arc<ReadBudget>,
+    /// Ephemeral messages between automerge-repo sockets.
+    pub ephemeral: super::repo_socket::EphemeralRelay,
 }
 
 impl AppState {
@@ -110,6 +112,7 @@ impl AppState {
         let allowed_hosts = AllowedHosts::for_this_machine(&options.public_hosts);
         Self {
             read_budget: ReadBudget::new(options.read_budget),
+            ephemeral: super::repo_socket::ephemeral_relay(),
             owner_secret: owner.into(),
             credentials,
             allowed_hosts,

@@ -2,6 +2,8 @@
 //! server", "Sync with server"). Each one runs a [`SyncClient::sync_live`]
 //! task; the list is kept in the store's settings so connections come back
 //! after a restart, and every state change is announced as an event.
+//! A remote is an ndjson server (`https://host:7450/notes`) or an
+//! automerge-repo sync server (`ws://host:3030/automerge:<id>`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -191,14 +193,25 @@ impl Remotes {
     pub(crate) fn add(self: &Arc<Self>, spec: RemoteSpec) -> Result<RemoteInfo, ServiceError> {
         let url = Url::parse(spec.url.trim())
             .map_err(|e| ServiceError::BadInput(format!("invalid URL {:?}: {e}", spec.url)))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(ServiceError::BadInput(format!(
-                "{url} is not an http(s) URL"
-            )));
-        }
-        let doc_id = match spec.doc_id {
-            Some(id) => id,
-            None => {
+        // An automerge-repo server: ws[s]://host:port/automerge:<id>; the
+        // local copy keeps the document's automerge-repo id.
+        let repo = match url.scheme() {
+            "http" | "https" => None,
+            "ws" | "wss" => Some(crate::client::repo_target(&url).ok_or_else(|| {
+                ServiceError::BadInput(format!(
+                    "{url} is not an automerge-repo document: use ws[s]://host:port/automerge:<id>"
+                ))
+            })?),
+            _ => {
+                return Err(ServiceError::BadInput(format!(
+                    "{url} is neither an http(s) document URL nor an automerge-repo ws(s) URL"
+                )))
+            }
+        };
+        let doc_id = match (spec.doc_id, repo) {
+            (Some(id), _) => id,
+            (None, Some(target)) => target.doc,
+            (None, None) => {
                 let last = url
                     .path_segments()
                     .and_then(|mut s| s.next_back())

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   backoffDelay,
+  automergeUrl,
   docIdFromUrl,
   docSyncState,
   formatLinkStatus,
@@ -60,6 +61,12 @@ describe("connection state formatting", () => {
     expect(docIdFromUrl("https://host:7450/")).toBeNull();
     expect(docIdFromUrl("ftp://host/x")).toBeNull();
     expect(docIdFromUrl("nope")).toBeNull();
+    expect(docIdFromUrl("ws://127.0.0.1:3030/automerge:4NMNnkMhL8jXrdJ9jamS58PAVdXu")).toBe("4NMNnkMhL8jXrdJ9jamS58PAVdXu");
+    expect(docIdFromUrl("ws://127.0.0.1:3030/4NMNnkMhL8jXrdJ9jamS58PAVdXu")).toBeNull();
+    expect(validateRemoteUrl("wss://sync.example/automerge:4NMNnkMhL8jXrdJ9jamS58PAVdXu", true)).toBeNull();
+    expect(validateRemoteUrl("ws://host:3030/notes", true)).toMatch(/automerge:/);
+    expect(automergeUrl("4NMNnkMhL8jXrdJ9jamS58PAVdXu")).toBe("automerge:4NMNnkMhL8jXrdJ9jamS58PAVdXu");
+    expect(automergeUrl("notes")).toBeNull();
     expect(remoteHost("https://host:7450/abc")).toBe("host:7450");
     expect(validateRemoteUrl("", true)).toMatch(/Enter/);
     expect(validateRemoteUrl("host:7450/abc", true)).toMatch(/https/);

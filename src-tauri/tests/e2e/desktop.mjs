@@ -6,7 +6,10 @@
 //
 // It creates a document through the UI, types into it (timing keystroke →
 // rendered frame), lets the headless `tandem` CLI sync with the app's
-// embedded server in both directions, checks events, command errors and the
+// embedded server in both directions, lets automerge-repo clients (the npm
+// packages from ui/node_modules) sync with the embedded server and opens a
+// document from automerge-repo's sync server through "Open from server",
+// checks events, command errors and the
 // health command, saves a screenshot, quits it with SIGTERM and checks the
 // store, then starts it again (the documents are still there) and closes its
 // window the way a window manager does (close-window.py): it must shut down
@@ -31,7 +34,7 @@ import {
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "../../..");
@@ -426,6 +429,71 @@ async function main() {
       );
       return texts.some((t) => t.includes(HTTP_TITLE));
     }, 10000);
+  });
+
+  await check("automerge-repo clients on the embedded server: private looks missing; the owner's token syncs", async () => {
+    const { Repo, WebSocketClientAdapter, Automerge } = await import(pathToFileURL(join(repo, "ui/tests/repo/clients.mjs")).href);
+    const wsUrl = serverUrl.replace(/^http/, "ws");
+    const stranger = new Repo({ network: [new WebSocketClientAdapter(`${wsUrl}/`, 500)] });
+    let refused = null;
+    await stranger.find(`automerge:${docId}`).catch((e) => (refused = e));
+    assert(refused && /unavailable/i.test(String(refused)), `a stranger found the private document: ${refused}`);
+    const ownerToken = readFileSync(join(dataDir, "owner-token"), "utf8").trim();
+    const owner = new Repo({ network: [new WebSocketClientAdapter(`${wsUrl}/?access_token=${ownerToken}`, 500)] });
+    try {
+      const handle = await owner.find(`automerge:${docId}`);
+      assert(handle.doc().body === CLI_PREFIX + TYPED, `the repo client sees ${JSON.stringify(handle.doc().body)}`);
+      // Edits go to the other document (the later checks compare this one's heads with the CLI's).
+      const other = await owner.find(`automerge:${httpDocId}`);
+      other.change((d) => Automerge.splice(d, ["body"], 0, 0, "from a repo client"));
+      await until("the repo client's edit in the app's store", async () => {
+        const r = await fetch(`${serverUrl}/${httpDocId}`, { headers: { authorization: `Bearer ${ownerToken}` }, signal: AbortSignal.timeout(5000) });
+        return (await r.json()).body === "from a repo client";
+      }, 10000, 50);
+    } finally {
+      await Promise.race([Promise.all([stranger.shutdown(), owner.shutdown()]).catch(() => {}), sleep(3000)]);
+    }
+  });
+
+  await check("Open from server takes an automerge-repo sync server's document; edits go both ways", async () => {
+    const { Repo, WebSocketClientAdapter, Automerge, syncServerMain } = await import(pathToFileURL(join(repo, "ui/tests/repo/clients.mjs")).href);
+    const port = await freePort();
+    const syncDir = join(tmp, "amrg");
+    mkdirSync(syncDir, { recursive: true });
+    const syncServer = spawn(process.execPath, [syncServerMain], {
+      cwd: syncDir,
+      env: { ...process.env, PORT: String(port), DATA_DIR: syncDir },
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    const repoClient = new Repo({ network: [new WebSocketClientAdapter(`ws://127.0.0.1:${port}`, 500)] });
+    try {
+      await new Promise((res, rej) => {
+        syncServer.stdout.on("data", (d) => /Listening on port/.test(String(d)) && res());
+        syncServer.on("exit", (code) => rej(new Error(`the sync server exited with ${code}`)));
+        setTimeout(() => rej(new Error("the sync server did not start")), 20000);
+      });
+      const handle = repoClient.create({ title: "From the sync server", body: "shared" });
+      await handle.whenReady();
+      await until("the sync server to hold it", async () => {
+        cli(["sync", `ws://127.0.0.1:${port}/automerge:${handle.documentId}`, "--file", join(tmp, "amrg.automerge"), "--timeout", "5"]);
+        return JSON.parse(cli(["cat", join(tmp, "amrg.automerge")])).body === "shared";
+      }, 15000, 250);
+      await click(await find("[data-testid=open-remote]"));
+      const url = await waitFor("[data-testid=open-remote-dialog] [data-testid=remote-url]", 10000);
+      await sendKeys(url, `ws://127.0.0.1:${port}/automerge:${handle.documentId}`);
+      await click(await find("[data-testid=open-remote-dialog] [data-testid=confirm-ok]"));
+      await until("the document in the app", async () => (await bodyText()) === "shared", 20000, 20);
+      await waitFor("[data-testid=in-sync-badge]", 20000);
+      const body = await find(BODY);
+      await click(body);
+      await sendKeys(body, "!");
+      await until("the app's keystroke at the repo client", () => handle.doc().body.includes("!"), 15000, 20);
+      handle.change((d) => Automerge.splice(d, ["body"], 0, 0, ">"));
+      await until("the repo client's edit in the app", async () => (await bodyText()).startsWith(">"), 15000, 20);
+    } finally {
+      await Promise.race([repoClient.shutdown().catch(() => {}), sleep(3000)]);
+      syncServer.kill("SIGTERM");
+    }
   });
 
   await check("command errors reach the UI as {code, message}", async () => {

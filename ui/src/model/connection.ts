@@ -153,7 +153,9 @@ export function remoteHost(url: string): string {
 
 /**
  * The document id an "Open from server" URL refers to: its last non-empty path
- * segment (`https://host:7450/abc123` → `abc123`). Null if there is none.
+ * segment (`https://host:7450/abc123` → `abc123`), or for an automerge-repo
+ * server the id of its `automerge:` URL (`ws://host:3030/automerge:4NMN…` →
+ * `4NMN…`). Null if there is none.
  */
 export function docIdFromUrl(url: string): string | null {
   let u: URL;
@@ -162,9 +164,21 @@ export function docIdFromUrl(url: string): string | null {
   } catch {
     return null;
   }
-  if (u.protocol !== "http:" && u.protocol !== "https:") return null;
   const seg = u.pathname.split("/").filter(Boolean).pop();
-  return seg ? decodeURIComponent(seg) : null;
+  const last = seg ? decodeURIComponent(seg) : null;
+  if (u.protocol === "ws:" || u.protocol === "wss:") {
+    const id = last?.startsWith(AUTOMERGE_PREFIX) ? last.slice(AUTOMERGE_PREFIX.length) : "";
+    return /^[1-9A-HJ-NP-Za-km-z]{20,}$/.test(id) ? id : null;
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") return null;
+  return last;
+}
+
+const AUTOMERGE_PREFIX = "automerge:";
+
+/** The automerge-repo URL of a document id minted by Tandem (bs58 of 16 bytes), or null for other ids. */
+export function automergeUrl(docId: string): string | null {
+  return /^[1-9A-HJ-NP-Za-km-z]{22,30}$/.test(docId) ? `${AUTOMERGE_PREFIX}${docId}` : null;
 }
 
 /** Validate the "Open from server…" / "Sync with server…" form; returns an error message or null. */
@@ -177,7 +191,12 @@ export function validateRemoteUrl(url: string, needDocId: boolean): string | nul
   } catch {
     return "That is not a valid URL (expected e.g. https://host:7450/<doc id>).";
   }
-  if (u.protocol !== "http:" && u.protocol !== "https:") return "The URL must start with https:// or http://.";
+  if (u.protocol === "ws:" || u.protocol === "wss:") {
+    if (!docIdFromUrl(t)) return "An automerge-repo server's URL ends with the document's automerge URL, e.g. ws://host:3030/automerge:<id>.";
+    return null;
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:")
+    return "The URL must start with https:// or http:// (a Tandem server), or ws:// or wss:// (an automerge-repo server).";
   if (needDocId && !docIdFromUrl(t)) return "The URL must end with the document id, e.g. https://host:7450/<doc id>.";
   return null;
 }

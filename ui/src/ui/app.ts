@@ -34,6 +34,7 @@ import { displayTitle, exportFileName, extractTitle } from "../model/title";
 import { ValidationError, confirmDialog, field, openDialog } from "./dialogs";
 import { DocView } from "./docview";
 import { h, setText, syncChildren } from "./dom";
+import { showLinks } from "./links";
 import { PeersPanel } from "./peers";
 
 type AnyDoc = Record<string, unknown>;
@@ -690,6 +691,7 @@ export class App {
           btn("rename-doc", "Rename", () => void this.renameDoc(id)),
           btn("export-doc", "Export", () => void this.exportDoc(id)),
           btn("sync-remote", "Sync with server…", () => void this.syncWithServer(id)),
+          btn("copy-link", "Copy link", () => void showLinks(id, this.health?.listen ?? location.origin)),
           btn("delete-doc", "Delete", () => void this.deleteDoc(id), "btn danger-outline"),
         ),
       ),
@@ -1006,7 +1008,7 @@ export class App {
     });
     const trust = h("input", { type: "checkbox", testid: "remote-trust", name: "trust" });
     const body = [
-      field("Document URL", url, needDocId ? "e.g. https://host:7450/<document id>" : "The same document on the other server"),
+      field("Document URL", url, needDocId ? "e.g. https://host:7450/<document id>, or ws://host:3030/automerge:<id> (an automerge-repo server)" : "The same document on the other server"),
       field("Access token (optional)", token),
       field("Certificate fingerprint (optional)", fingerprint),
       h("label", { class: "check" }, trust, h("span", null, "Trust this certificate")),
