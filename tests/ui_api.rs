@@ -387,7 +387,11 @@ async fn a_pinned_remote_whose_certificate_changes_is_refused_with_the_reason() 
                 .unwrap(),
         )
         .await;
-        r[0]["state"] == "reconnecting"
+        // Stopped (retrying cannot help), with the reason and the fix's data.
+        r[0]["state"] == "error"
+            && r[0]["retry_in_ms"].is_null()
+            && r[0]["problem"]["kind"] == "certificate"
+            && r[0]["problem"]["presented"].is_string()
             && r[0]["error"]
                 .as_str()
                 .unwrap_or("")

@@ -565,6 +565,7 @@ impl SyncClient {
                     ExchangeEnd::Failed(e) if stop_on_permanent && e.is_permanent() => {
                         status.send_replace(ConnectionStatus::Failed {
                             error: e.to_string(),
+                            problem: e.problem(),
                         });
                         return Err(e);
                     }
