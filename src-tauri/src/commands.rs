@@ -170,6 +170,51 @@ pub async fn add_remote(
     Ok(app.service.add_remote(spec)?)
 }
 
+/// Opens a link from a note in the system's default app: only `http`,
+/// `https` and `mailto` links (never a file or a program).
+#[tauri::command]
+pub async fn open_external(url: String) -> Result<()> {
+    let parsed = url::Url::parse(&url)
+        .map_err(|e| tandem::service::ServiceError::BadInput(format!("not a link: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https" | "mailto") {
+        return Err(tandem::service::ServiceError::BadInput(format!(
+            "only web and mail links are opened, not {}:",
+            parsed.scheme()
+        ))
+        .into());
+    }
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    let mut child = std::process::Command::new(opener)
+        .arg(parsed.as_str())
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            tandem::service::ServiceError::Unreachable(format!("cannot start {opener}: {e}"))
+        })?;
+    // Reap it when it exits (no zombie for the app's lifetime).
+    std::thread::spawn(move || child.wait());
+    Ok(())
+}
+
+/// Searches the text of every document.
+#[tauri::command]
+pub async fn search_docs(
+    app: State<'_, Desktop>,
+    query: String,
+) -> Result<tandem::service::search::SearchResults> {
+    let service = app.service.clone();
+    let found = tauri::async_runtime::spawn_blocking(move || service.search(&query))
+        .await
+        .map_err(|e| {
+            tandem::service::ServiceError::Unreachable(format!("the search stopped: {e}"))
+        })??;
+    Ok(found)
+}
+
 /// Connects a remote again now.
 #[tauri::command]
 pub async fn retry_remote(app: State<'_, Desktop>, id: String) -> Result<RemoteInfo> {

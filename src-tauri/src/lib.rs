@@ -57,6 +57,8 @@ pub fn run() -> ExitCode {
             commands::add_remote,
             commands::remove_remote,
             commands::retry_remote,
+            commands::search_docs,
+            commands::open_external,
             commands::update_remote,
             commands::list_peers,
             commands::peer_docs,

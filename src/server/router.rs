@@ -39,6 +39,7 @@ pub fn app(state: AppState) -> Router {
             delete(ui_api::remove_remote).patch(ui_api::update_remote),
         )
         .route("/_remotes/{id}/retry", post(ui_api::retry_remote))
+        .route("/_search", get(ui_api::search))
         .route("/_docs/{doc_id}/share", put(ui_api::set_share))
         .route("/_docs/{doc_id}/tombstone", delete(ui_api::allow_again))
         .route("/_peers", get(ui_api::list_peers))

@@ -259,6 +259,27 @@ pub async fn add_remote(
     Ok((StatusCode::CREATED, Json(info)).into_response())
 }
 
+/// Query of `GET /_search`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SearchQuery {
+    /// What to look for.
+    #[serde(default)]
+    pub q: String,
+}
+
+/// `GET /_search?q=…`: the text of every document, searched (owner only).
+pub async fn search(
+    _: Owner,
+    State(state): State<AppState>,
+    Query(query): Query<SearchQuery>,
+) -> Result<Json<crate::service::search::SearchResults>, ApiError> {
+    let service = state.service.clone();
+    let results = tokio::task::spawn_blocking(move || service.search(&query.q))
+        .await
+        .map_err(|e| ServiceError::Unreachable(format!("the search stopped: {e}")))??;
+    Ok(Json(results))
+}
+
 /// `POST /_remotes/{id}/retry`: connect again now.
 pub async fn retry_remote(
     _: Owner,

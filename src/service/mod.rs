@@ -5,6 +5,7 @@
 //! commands — both are thin layers over this.
 
 mod remotes;
+pub mod search;
 mod template;
 
 pub use remotes::{RemoteInfo, RemoteSpec, RemoteUpdate};
@@ -377,6 +378,11 @@ impl Service {
         self.remotes
             .add_checked(spec, Self::FIRST_CONNECT_LIMIT)
             .await
+    }
+
+    /// Searches the text of every stored document (see [`search::search`]).
+    pub fn search(&self, query: &str) -> Result<search::SearchResults, ServiceError> {
+        Ok(search::search(&self.hub, query)?)
     }
 
     /// Connects a remote again now (after fixing what stopped it, or to skip

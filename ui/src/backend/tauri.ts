@@ -27,6 +27,7 @@ import {
   type PeerInfo,
   type RemoteInfo,
   type RemoteUpdate,
+  type SearchResults,
   type SharePolicy,
   type RemoteDeletion,
 } from "./types";
@@ -166,6 +167,22 @@ export class TauriBackend implements Backend {
 
   removeRemote(id: string): Promise<void> {
     return call("remove_remote", { id });
+  }
+
+  setWindowTitle(title: string): void {
+    void import("@tauri-apps/api/window")
+      .then(({ getCurrentWindow }) => getCurrentWindow().setTitle(title))
+      .catch(() => {
+        /* a title is not worth an error */
+      });
+  }
+
+  openExternal(url: string): Promise<void> {
+    return call("open_external", { url });
+  }
+
+  search(query: string): Promise<SearchResults> {
+    return call("search_docs", { query });
   }
 
   retryRemote(id: string): Promise<RemoteInfo> {

@@ -59,6 +59,23 @@ export type RemoteProblem =
   | { kind: "unreachable" }
   | { kind: "other" };
 
+/** A place where a searched text occurs. */
+export interface SearchHit {
+  id: string;
+  title: string | null;
+  /** Where in the document, e.g. `/body`. */
+  path: string;
+  /** The match with the words around it. */
+  snippet: string;
+}
+
+/** `GET /_search`. */
+export interface SearchResults {
+  hits: SearchHit[];
+  /** Documents not searched (too large or unreadable). */
+  skipped: number;
+}
+
 /** What may change on an existing remote. */
 export interface RemoteUpdate {
   token?: string | null;
@@ -185,6 +202,12 @@ export interface Backend {
   removeRemote(id: string): Promise<void>;
   /** Connect again now. */
   retryRemote(id: string): Promise<RemoteInfo>;
+  /** Searches the text of every document. */
+  search(query: string): Promise<SearchResults>;
+  /** Opens an http(s)/mailto link in the system's default app (the desktop app; the browser opens a tab instead). */
+  openExternal?(url: string): Promise<void>;
+  /** Sets the native window's title, where there is one (the desktop app). */
+  setWindowTitle?(title: string): void;
   /** A new token or pinned certificate, then connect again. */
   updateRemote(id: string, update: RemoteUpdate): Promise<RemoteInfo>;
   health(): Promise<Health>;

@@ -18,6 +18,7 @@ import {
   type PeerInfo,
   type RemoteInfo,
   type RemoteUpdate,
+  type SearchResults,
   type SharePolicy,
   type RemoteDeletion,
 } from "./types";
@@ -279,6 +280,10 @@ export class WebBackend implements Backend {
 
   async removeRemote(id: string): Promise<void> {
     await this.request("/_remotes/" + encodeURIComponent(id), { method: "DELETE" });
+  }
+
+  search(query: string): Promise<SearchResults> {
+    return this.json(`/_search?q=${encodeURIComponent(query)}`);
   }
 
   retryRemote(id: string): Promise<RemoteInfo> {

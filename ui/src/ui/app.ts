@@ -36,6 +36,10 @@ import { DocView } from "./docview";
 import { h, setText, syncChildren } from "./dom";
 import { showLinks } from "./links";
 import { PeersPanel } from "./peers";
+import { installShortcuts, showShortcutHelp, type Shortcut } from "./shortcuts";
+import { searchDialog } from "./search";
+import { quickSwitch } from "./switcher";
+import { toast } from "./toast";
 
 type AnyDoc = Record<string, unknown>;
 
@@ -194,6 +198,8 @@ export class App {
         { class: "sidebar-footer" },
         this.eventsStatusEl,
         h("button", { type: "button", class: "btn subtle", testid: "settings", onclick: () => void this.showSettings() }, "⚙ Settings"),
+        h("button", { type: "button", class: "btn subtle", testid: "search", title: "Search all documents (Ctrl+Shift+F)", onclick: () => void this.searchEverything() }, "Search"),
+        h("button", { type: "button", class: "btn subtle", testid: "help", title: "Keyboard shortcuts (?)", onclick: () => void showShortcutHelp(this.shortcuts) }, "Shortcuts"),
       ),
     );
 
@@ -236,6 +242,7 @@ export class App {
       },
     );
     window.addEventListener("hashchange", () => this.route());
+    installShortcuts(this.shortcuts);
     setInterval(() => this.tick(), 1000);
     await Promise.all([this.refreshDocs(), this.refreshRemotes(), this.refreshPeers(), this.loadHealth(false), this.loadSession()]);
     this.route();
@@ -416,6 +423,27 @@ export class App {
   }
 
   private ticks = 0;
+
+  /** Every keyboard shortcut (the help overlay lists exactly these). */
+  private readonly shortcuts: Shortcut[] = [
+    { key: "k", label: "Go to a document (quick switcher)", run: () => void this.openSwitcher() },
+    { key: "n", label: "New document", run: () => void this.newDoc() },
+    { key: "f", shift: true, label: "Search the text of every document", run: () => void this.searchEverything() },
+    { key: "f", label: "Filter the document list", run: () => this.filterInput.focus() },
+    { key: "s", label: "Save (every change is already saved as you type)", run: () => toast("Every change is saved as you type.") },
+    { key: "/", label: "Keyboard shortcuts", run: () => void showShortcutHelp(this.shortcuts) },
+    { key: "?", plain: true, label: "Keyboard shortcuts", run: () => void showShortcutHelp(this.shortcuts) },
+  ];
+
+  private async searchEverything(): Promise<void> {
+    const id = await searchDialog(this.backend);
+    if (id) this.navigate(id);
+  }
+
+  private async openSwitcher(): Promise<void> {
+    const id = await quickSwitch(this.docs);
+    if (id) this.navigate(id);
+  }
   /** Documents being deleted by the user (their sessions' endings are expected). */
   private readonly deleting = new Set<string>();
   /** A document just created here: its body takes the focus when it opens. */
@@ -600,6 +628,7 @@ export class App {
 
   private renderEmptyPane(): void {
     this.pane = null;
+    this.setWindowTitle(null);
     this.main.replaceChildren(
       h(
         "div",
@@ -701,7 +730,10 @@ export class App {
     );
     this.pane = { id, el, title, meta, link, remotesEl, remoteEls: new Map(), content, share, shareBar, shareHint, shareBusy: false };
     this.main.replaceChildren(el);
-    this.docView = new DocView(entry.peer, { onError: (m) => this.showError(m) });
+    this.docView = new DocView(entry.peer, {
+      onError: (m) => this.showError(m),
+      openUrl: (url) => (this.backend.openExternal ? void this.backend.openExternal(url) : void window.open(url, "_blank", "noopener,noreferrer")),
+    });
     content.append(this.docView.el);
     if (this.focusBodyOf === id) {
       this.focusBodyOf = null;
@@ -755,8 +787,17 @@ export class App {
     if (!this.pane) return;
     const id = this.pane.id;
     setText(this.pane.title, this.titleOf(id));
+    this.setWindowTitle(this.titleOf(id));
     const d = this.docs.find((x) => x.id === id);
     setText(this.pane.meta, d ? `${id} · ${formatSize(d.size)}` : id);
+  }
+
+  /** The window (and tab) title follows the open document. */
+  private setWindowTitle(docTitle: string | null): void {
+    const title = docTitle ? `${docTitle} — Tandem` : "Tandem";
+    if (document.title === title) return;
+    document.title = title;
+    this.backend.setWindowTitle?.(title);
   }
 
   private renderLink(): void {

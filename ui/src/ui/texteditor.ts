@@ -20,6 +20,8 @@ export interface TextEditorOptions {
   onEnter?: () => void;
   testid?: string;
   className?: string;
+  /** More CodeMirror extensions (e.g. the Markdown preview of a note's body). */
+  extensions?: Extension[];
 }
 
 /** Replace line breaks typed/pasted by the user with spaces (same length, so selection stays valid). */
@@ -56,6 +58,7 @@ export class TextEditor {
       automergeTextBinding({ handle: opts.peer, path: this.path }),
     ];
     if (opts.placeholder) extensions.push(placeholderExt(opts.placeholder));
+    if (opts.extensions) extensions.push(...opts.extensions);
     if (opts.singleLine) {
       extensions.push(
         singleLineFilter,
