@@ -32,6 +32,8 @@ pub struct Health {
     pub version: &'static str,
     /// The embedded sync server's URL (or why it is not running).
     pub listen: String,
+    /// Where the documents are kept.
+    pub data_dir: String,
 }
 
 /// Every stored document, with its share policy.
@@ -296,5 +298,25 @@ pub async fn health(app: State<'_, Desktop>) -> Result<Health> {
         ok: true,
         version: tandem::VERSION,
         listen: app.listen.clone(),
+        data_dir: app.data_dir.display().to_string(),
     })
+}
+
+/// Opens the data folder in the system's file manager.
+#[tauri::command]
+pub async fn open_data_folder(app: State<'_, Desktop>) -> Result<()> {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    let mut child = std::process::Command::new(opener)
+        .arg(&app.data_dir)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            tandem::service::ServiceError::Unreachable(format!("cannot start {opener}: {e}"))
+        })?;
+    std::thread::spawn(move || child.wait());
+    Ok(())
 }

@@ -59,6 +59,7 @@ pub fn run() -> ExitCode {
             commands::retry_remote,
             commands::search_docs,
             commands::open_external,
+            commands::open_data_folder,
             commands::update_remote,
             commands::list_peers,
             commands::peer_docs,

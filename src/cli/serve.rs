@@ -165,6 +165,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
         max_connections: args.max_connections,
         max_line: args.max_line,
         ui_dir: ui_dir.clone(),
+        data_dir: Some(data_dir.clone()),
         ..ServerOptions::default()
     };
     let running = server::start_with_service(

@@ -49,6 +49,8 @@ pub struct ServerOptions {
     pub max_upload: usize,
     /// A built web UI to serve under `/_ui/` (the `ui/dist` directory).
     pub ui_dir: Option<std::path::PathBuf>,
+    /// Where the server's data lives, shown to its owner (`/_health`).
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerOptions {
@@ -68,6 +70,7 @@ impl Default for ServerOptions {
             read_budget: 512 * 1024 * 1024,
             partial_line_timeout: Duration::from_secs(60),
             ui_dir: None,
+            data_dir: None,
         }
     }
 }

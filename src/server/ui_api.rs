@@ -74,17 +74,22 @@ impl FromRequestParts<AppState> for Owner {
     }
 }
 
-/// `GET /_health`: liveness, version, where the server listens, and the
+/// `GET /_health`: liveness, version, where the server listens (and, for
+/// its owner, where its data lives), and the
 /// codings a sync request body may use (also as `Accept-Encoding`, so a
 /// client can learn them before its first sync).
-pub async fn health(State(state): State<AppState>) -> Response {
-    let mut response = Json(serde_json::json!({
+pub async fn health(State(state): State<AppState>, caller: Caller) -> Response {
+    let mut body = serde_json::json!({
         "ok": true,
         "version": crate::VERSION,
         "listen": state.listen,
         "encodings": ["zstd", "gzip"],
-    }))
-    .into_response();
+    });
+    // Where the data lives is the owner's business only.
+    if let (true, Some(dir)) = (caller.is_owner(), &state.options.data_dir) {
+        body["data_dir"] = dir.display().to_string().into();
+    }
+    let mut response = Json(body).into_response();
     response.headers_mut().insert(
         axum::http::header::ACCEPT_ENCODING,
         axum::http::HeaderValue::from_static(crate::protocol::compress::ACCEPTED),

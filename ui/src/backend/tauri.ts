@@ -177,6 +177,10 @@ export class TauriBackend implements Backend {
       });
   }
 
+  openDataFolder(): Promise<void> {
+    return call("open_data_folder");
+  }
+
   openExternal(url: string): Promise<void> {
     return call("open_external", { url });
   }

@@ -127,6 +127,8 @@ export interface Health {
   ok: boolean;
   version: string;
   listen: string;
+  /** Where the documents are kept (the owner only). */
+  data_dir?: string | null;
 }
 
 export type BackendEvent =
@@ -202,6 +204,8 @@ export interface Backend {
   removeRemote(id: string): Promise<void>;
   /** Connect again now. */
   retryRemote(id: string): Promise<RemoteInfo>;
+  /** Opens the data folder in the file manager (the desktop app). */
+  openDataFolder?(): Promise<void>;
   /** Searches the text of every document. */
   search(query: string): Promise<SearchResults>;
   /** Opens an http(s)/mailto link in the system's default app (the desktop app; the browser opens a tab instead). */

@@ -1151,9 +1151,24 @@ export class App {
   private async showSettings(): Promise<void> {
     const listen = h("code", { testid: "settings-listen" }, this.health?.listen ?? "…");
     const version = h("span", { testid: "settings-version" }, this.health?.version ?? "…");
+    const dataDir = h("code", { testid: "settings-data-dir" }, this.health?.data_dir ?? "…");
+    const openFolder = this.backend.openDataFolder
+      ? h(
+          "button",
+          {
+            type: "button",
+            class: "btn small",
+            testid: "open-data-folder",
+            onclick: () => void this.backend.openDataFolder?.().catch((e) => this.showError(`Could not open the folder: ${errorMessage(e)}`)),
+          },
+          "Open folder",
+        )
+      : null;
     const dl = h(
       "dl",
       { class: "settings-list" },
+      h("dt", null, "Data folder"),
+      h("dd", null, dataDir, openFolder ? " " : null, openFolder),
       h("dt", null, "Embedded server"),
       h("dd", null, listen),
       h("dt", null, "Version"),
@@ -1171,6 +1186,7 @@ export class App {
     });
     const hres = await this.loadHealth(true);
     setText(listen, hres?.listen ?? "unavailable");
+    setText(dataDir, hres?.data_dir ?? "not shown (only the owner sees it)");
     setText(version, hres?.version ?? "unavailable");
     await dialog;
   }

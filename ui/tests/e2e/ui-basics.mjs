@@ -185,6 +185,14 @@ await check("a dark theme follows the system", async () => {
   await page.emulateMedia({ colorScheme: "light" });
 });
 
+await check("Settings show where the documents are kept and the server's address", async () => {
+  await page.click(tid("settings"));
+  await until(10_000, "the data folder", async () => (await page.textContent(tid("settings-data-dir"))) === T.dataDir);
+  const listen = await page.textContent(tid("settings-listen"));
+  assert(listen === T.url, `listen: ${listen}`);
+  await page.keyboard.press("Escape");
+});
+
 await check("no uncaught error in the page", async () => {
   assert(errors.length === 0, errors.join("\n"));
 });
