@@ -132,6 +132,9 @@ impl<'a> Exchange<'a> {
                 match output {
                     Output::Send(lines) => {
                         for line in lines {
+                            if let Some(progress) = &self.config.progress {
+                                progress.sent(line.len());
+                            }
                             if body.send(line).await.is_err() {
                                 return self.fail_transport("the request body was closed".into());
                             }
@@ -162,7 +165,11 @@ impl<'a> Exchange<'a> {
                 event = reader.next_event() => match event {
                     Ok(Some(Event::Sync(bytes))) => {
                         let mut batch = vec![bytes];
-                        match reader.drain_buffered(&mut batch, MAX_BATCH) {
+                        let drained = reader.drain_buffered(&mut batch, MAX_BATCH);
+                        if let Some(progress) = &self.config.progress {
+                            batch.iter().for_each(|m| progress.received(m.len()));
+                        }
+                        match drained {
                             Ok(()) => Input::Received(batch),
                             Err(e) => {
                                 // The good lines before the bad one are kept.
