@@ -82,6 +82,9 @@ pub struct ClientConfig {
     pub stall_after: Duration,
     /// Whether to compress the stream.
     pub compression: Compression,
+    /// Ask for ephemeral messages (`Tandem-Features: ephemeral`) and relay
+    /// them between the server and the local document's other connections.
+    pub ephemeral: bool,
 }
 
 impl ClientConfig {
@@ -97,6 +100,7 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(10),
             stall_after: Duration::from_secs(2),
             compression: Compression::default(),
+            ephemeral: true,
         }
     }
 }

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod admission;
 pub mod auth;
+pub mod connections;
 pub mod error;
 pub mod extras;
 pub mod gate;

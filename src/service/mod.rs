@@ -99,6 +99,17 @@ pub struct DocListing {
     pub share: SharePolicy,
 }
 
+/// Who a UI peer is (see [`Service::attach_peer_as`]).
+#[derive(Debug, Clone, Default)]
+pub struct UiPeer {
+    /// What names it in the list of connections (an address, `ui`).
+    pub peer: String,
+    /// The user, where known.
+    pub user: Option<String>,
+    /// It asked for ephemeral messages.
+    pub ephemeral: bool,
+}
+
 /// Service-wide settings.
 #[derive(Debug, Clone, Copy)]
 pub struct ServiceOptions {
@@ -321,6 +332,23 @@ impl Service {
         S: Stream<Item = Result<Bytes, E>> + Unpin + Send + 'static,
         E: std::fmt::Display + Send + 'static,
     {
+        self.attach_peer_as(id, incoming, rights, UiPeer::default())
+    }
+
+    /// [`Service::attach_peer`] for a peer described by `peer`: listed among
+    /// the document's connections, and given ephemeral messages when it
+    /// asked for them.
+    pub fn attach_peer_as<S, E>(
+        &self,
+        id: &DocId,
+        incoming: S,
+        rights: PeerRights,
+        peer: UiPeer,
+    ) -> Result<mpsc::Receiver<Bytes>, ServiceError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
         let doc = self.hub.open(id)?;
         let (tx, rx) = mpsc::channel(64);
         let role = crate::link::Role::Server {
@@ -328,6 +356,27 @@ impl Service {
             ping_interval: Duration::from_secs(15),
         };
         let now = tokio::time::Instant::now().into_std();
+        let stats = doc.connections().register(crate::hub::ConnectionMeta {
+            peer: peer.peer,
+            user: peer.user.clone(),
+            protocol: "WebSocket".into(),
+        });
+        let ephemeral = peer.ephemeral.then(|| {
+            let source = crate::hub::ephemeral::next_source();
+            crate::link::EphemeralPort::new(
+                crate::link::Side::Server,
+                source,
+                &stats.id,
+                peer.user.as_deref(),
+                now,
+            )
+        });
+        let counted = stats.clone();
+        let incoming = futures_util::StreamExt::inspect(incoming, move |chunk| {
+            if let Ok(bytes) = chunk {
+                counted.add_in(bytes.len());
+            }
+        });
         let connection = Connection {
             doc,
             link: crate::link::Link::new(role, SyncSession::new(), now).read_only(rights.read_only),
@@ -335,6 +384,8 @@ impl Service {
             shutdown: self.shutdown.child_token(),
             write_timeout: Duration::from_secs(60),
             access: rights.check,
+            ephemeral,
+            stats: Some(stats),
         };
         self.tasks.spawn(async move {
             let ending = connection
