@@ -181,9 +181,12 @@ impl<'a> Exchange<'a> {
                         match (message, &port) {
                             (Some(message), Some(port)) => {
                                 if let Some(line) = port.outbound(&message) {
-                                    // A server that is behind loses it rather than
-                                    // holding up the sync.
-                                    let _ = body.try_send(line);
+                                    // A server that stays behind loses it rather
+                                    // than holding up the sync.
+                                    let wait = crate::link::EPHEMERAL_WAIT;
+                                    if let Ok(Err(_)) = tokio::time::timeout(wait, body.send(line)).await {
+                                        return self.fail_transport("the request body was closed".into());
+                                    }
                                 }
                             }
                             _ => bus = None,

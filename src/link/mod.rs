@@ -30,7 +30,7 @@ pub mod ephemeral;
 mod serve;
 
 pub use ephemeral::{EphemeralPort, Side};
-pub use serve::{AccessCheck, Connection, PeerRights, Stopped};
+pub use serve::{AccessCheck, Connection, PeerRights, Stopped, EPHEMERAL_WAIT};
 
 use std::time::{Duration, Instant};
 

@@ -22,6 +22,9 @@ use super::{Ending, Input, Link, Output};
 use crate::hub::{ConnectionStats, Document, Ephemeral};
 use crate::protocol::{EphemeralLine, Event, EventReader};
 
+/// How long an ephemeral line may wait for room before it is dropped.
+pub const EPHEMERAL_WAIT: Duration = Duration::from_millis(250);
+
 /// The most buffered lines applied as one write.
 const MAX_BATCH: usize = 256;
 
@@ -156,21 +159,22 @@ impl Connection {
     }
 
     /// Sends a bus message to the peer if it is not the peer's own. A peer
-    /// that is behind loses it rather than holding up the sync.
-    fn give_ephemeral(&self, message: &Ephemeral) -> Result<(), Stopped> {
+    /// that stays behind for [`EPHEMERAL_WAIT`] loses it rather than holding
+    /// up the sync.
+    async fn give_ephemeral(&self, message: &Ephemeral) -> Result<(), Stopped> {
         let Some(line) = self.ephemeral.as_ref().and_then(|p| p.outbound(message)) else {
             return Ok(());
         };
         let len = line.len();
-        match self.out.try_send(line) {
-            Ok(()) => {
+        match tokio::time::timeout(EPHEMERAL_WAIT, self.out.send(line)).await {
+            Ok(Ok(())) => {
                 if let Some(stats) = &self.stats {
                     stats.add_out(len);
                 }
                 Ok(())
             }
-            Err(mpsc::error::TrySendError::Full(_)) => Ok(()),
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(Stopped::PeerGone),
+            Ok(Err(_)) => Err(Stopped::PeerGone),
+            Err(_) => Ok(()),
         }
     }
 
@@ -213,7 +217,7 @@ impl Connection {
                 allowed = access_changed(&mut access) => Input::Access(allowed),
                 message = crate::hub::ephemeral::next(&mut bus) => {
                     let sent = match message {
-                        Some(message) => self.give_ephemeral(&message),
+                        Some(message) => self.give_ephemeral(&message).await,
                         None => { bus = None; Ok(()) }
                     };
                     if let Err(stopped) = sent {

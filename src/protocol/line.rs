@@ -82,6 +82,13 @@ struct RawLine<'a> {
     name: Option<Cow<'a, str>>,
 }
 
+/// Just the event name of a line (the rest is ignored).
+#[derive(Deserialize)]
+struct EventName<'a> {
+    #[serde(borrow, default)]
+    event: Option<Cow<'a, str>>,
+}
+
 /// Decodes one line (without its terminator). Blank lines give `Ok(None)`.
 pub fn decode_line(line: &[u8]) -> Result<Option<Event>, LineError> {
     let line = trim_ascii(line);
@@ -96,8 +103,19 @@ pub fn decode_line(line: &[u8]) -> Result<Option<Event>, LineError> {
             "expected an object, got {shown:?}"
         )));
     }
-    let raw: RawLine<'_> =
-        serde_json::from_slice(line).map_err(|e| LineError::NotJson(e.to_string()))?;
+    let raw: RawLine<'_> = match serde_json::from_slice(line) {
+        Ok(raw) => raw,
+        // A malformed ephemeral line (say, a number as its data) is dropped;
+        // it must not end the sync stream it came in.
+        Err(e) => match serde_json::from_slice::<EventName<'_>>(line) {
+            Ok(EventName { event: Some(name) }) if name == "ephemeral" => {
+                return Ok(Some(Event::BadEphemeral(format!(
+                    "bad ephemeral line: {e}"
+                ))));
+            }
+            _ => return Err(LineError::NotJson(e.to_string())),
+        },
+    };
     let event = match raw.event.as_deref() {
         Some("sync") => {
             let data = raw.data.ok_or(LineError::MissingData)?;
@@ -252,6 +270,14 @@ mod tests {
         assert!(matches!(
             decode_line(b"{\"event\":\"ephemeral\",\"data\":\"%%\"}"),
             Ok(Some(Event::BadEphemeral(_)))
+        ));
+        assert!(matches!(
+            decode_line(b"{\"event\":\"ephemeral\",\"data\":42}"),
+            Ok(Some(Event::BadEphemeral(_)))
+        ));
+        assert!(matches!(
+            decode_line(b"{\"event\":\"sync\",\"data\":42}"),
+            Err(LineError::NotJson(_))
         ));
     }
 
