@@ -260,7 +260,8 @@ export class WebBackend implements Backend {
   }
 
   openDoc(id: string, handlers: DocChannelHandlers): DocChannel {
-    const sock = this.socket("/_ws/" + encodeURIComponent(id), {
+    // `features=ephemeral`: presence and cursors (docs/protocol-extensions.md).
+    const sock = this.socket("/_ws/" + encodeURIComponent(id) + "?features=ephemeral", {
       onOpen: () => handlers.onOpen(),
       onMessage: (line) => handlers.onLine(line),
       onStatus: (s) => handlers.onStatus?.(s),

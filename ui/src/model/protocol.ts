@@ -3,6 +3,10 @@
 //   {"event":"sync","data":"<base64 sync message>"}   both directions
 //   {"event":"error","message":"..."}                  server → UI
 //   {"event":"ping"}                                   server → UI (ignored)
+//   {"event":"ephemeral","data":"<base64>","from":"…","name":"…"}
+//                                                      both directions, only when
+//                                                      the UI asked for the feature
+//                                                      (docs/protocol-extensions.md)
 // Unknown events are ignored so the server can grow the protocol.
 import { base64ToBytes, bytesToBase64 } from "./base64";
 
@@ -10,10 +14,15 @@ export type InboundLine =
   | { event: "sync"; data: Uint8Array }
   | { event: "error"; message: string }
   | { event: "ping" }
+  | { event: "ephemeral"; data: Uint8Array; from: string; name?: string }
   | { event: "unknown"; name: string };
 
 export function encodeSyncLine(message: Uint8Array): string {
   return JSON.stringify({ event: "sync", data: bytesToBase64(message) });
+}
+
+export function encodeEphemeralLine(payload: Uint8Array): string {
+  return JSON.stringify({ event: "ephemeral", data: bytesToBase64(payload) });
 }
 
 /** Parse one line; returns null for malformed input (never throws). */
@@ -38,6 +47,19 @@ export function parseLine(line: string): InboundLine | null {
       return { event: "error", message: typeof o.message === "string" ? o.message : "unknown error" };
     case "ping":
       return { event: "ping" };
+    case "ephemeral":
+      // A bad ephemeral line is dropped like an unknown one: it must not end the session.
+      if (typeof o.data !== "string") return { event: "unknown", name: "ephemeral" };
+      try {
+        return {
+          event: "ephemeral",
+          data: base64ToBytes(o.data),
+          from: typeof o.from === "string" ? o.from : "",
+          name: typeof o.name === "string" ? o.name : undefined,
+        };
+      } catch {
+        return { event: "unknown", name: "ephemeral" };
+      }
     default:
       return { event: "unknown", name: String(o.event) };
   }

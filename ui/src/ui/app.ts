@@ -33,6 +33,7 @@ import { ValidationError, confirmDialog, field, openDialog } from "./dialogs";
 import { DocView } from "./docview";
 import { h, setText, syncChildren } from "./dom";
 import { PeersPanel } from "./peers";
+import { PresenceBar, PresenceSession } from "./presence";
 
 type AnyDoc = Record<string, unknown>;
 
@@ -69,6 +70,8 @@ export class App {
   private readonly peers = new Map<string, OpenPeer>();
   private readonly liveTitles = new Map<string, string | null>();
   private docView: DocView | null = null;
+  /** Who else is in the open document (./presence.ts). */
+  private presenceBar: PresenceBar | null = null;
   private health: Health | null = null;
   private eventsStatus: LinkStatus = { state: "connecting" };
   private eventsStatusAt = Date.now();
@@ -459,6 +462,7 @@ export class App {
       this.docView?.destroy();
       this.docView = null;
     }
+    PresenceSession.of(e.peer as SyncPeer<unknown>).dispose();
     e.channel.close();
     e.peer.dispose();
     this.peers.delete(id);
@@ -628,6 +632,9 @@ export class App {
     this.notFound = null;
     this.docView?.destroy();
     this.docView = null;
+    this.presenceBar?.destroy();
+    this.presenceBar = null;
+    if (this.currentId && this.peers.has(this.currentId)) PresenceSession.of(this.peers.get(this.currentId)!.peer as SyncPeer<unknown>).leave();
     const prev = this.currentId;
     this.currentId = id;
     if (prev) this.updateItem(prev);
@@ -670,7 +677,7 @@ export class App {
       h(
         "header",
         { class: "pane-header" },
-        h("div", { class: "pane-heading" }, title, h("div", { class: "pane-sub" }, meta, link)),
+        h("div", { class: "pane-heading" }, title, h("div", { class: "pane-sub" }, meta, link), this.enterPresence(entry.peer)),
         h(
           "div",
           { class: "toolbar", role: "toolbar", "aria-label": "Document actions" },
@@ -693,6 +700,14 @@ export class App {
     this.renderRemotes();
     this.renderLink();
     this.onPeerChanged(id);
+  }
+
+  /** Enters the document's presence; the returned bar shows who else is here. */
+  private enterPresence(peer: SyncPeer<AnyDoc>): HTMLElement {
+    const session = PresenceSession.of(peer as SyncPeer<unknown>);
+    session.enter();
+    this.presenceBar = new PresenceBar(session);
+    return this.presenceBar.el;
   }
 
   private renderShare(): void {
