@@ -145,9 +145,8 @@ export function remoteCursors(peer: SyncPeer<unknown>, path: Prop[]): Extension 
       }
 
       private highlight(changes: import("@codemirror/state").ChangeSet[]): void {
-        const name = session.lastRemoteAuthor() ?? "someone else";
         // The ranges in the final document: map each insert through the later changes.
-        const ranges: { from: number; to: number; name: string }[] = [];
+        const ranges: { from: number; to: number }[] = [];
         changes.forEach((cs, i) => {
           cs.iterChangedRanges((_fa, _ta, fromB, toB) => {
             if (toB <= fromB) return;
@@ -157,11 +156,15 @@ export function remoteCursors(peer: SyncPeer<unknown>, path: Prop[]): Extension 
               from = later.mapPos(from, 1);
               to = later.mapPos(to, -1);
             }
-            if (to > from) ranges.push({ from, to, name });
+            if (to > from) ranges.push({ from, to });
           });
         });
         if (ranges.length === 0) return;
-        this.later({ effects: addHighlights.of(ranges) });
+        queueMicrotask(() => {
+          // By now the session has seen the change too (it listens after the binding).
+          const name = session.lastRemoteAuthor() ?? "someone else";
+          if (!this.gone) this.view.dispatch({ effects: addHighlights.of(ranges.map((r) => ({ ...r, name }))) });
+        });
         if (this.clearTimer) clearTimeout(this.clearTimer);
         this.clearTimer = setTimeout(() => this.later({ effects: dropHighlights.of(null) }), HIGHLIGHT_MS);
       }
