@@ -30,10 +30,9 @@ class CaretWidget extends WidgetType {
     caret.dataset.testid = "remote-caret";
     caret.dataset.name = this.name;
     caret.style.setProperty("--who", this.color);
-    const label = document.createElement("span");
-    label.className = "cm-remote-caret-label";
-    label.textContent = this.name;
-    caret.append(label);
+    // The label is drawn by CSS from data-name (::after): no text enters the
+    // editor's content, so its textContent stays the document's text.
+    caret.title = this.name;
     return caret;
   }
   override ignoreEvent(): boolean {
