@@ -12,6 +12,7 @@ use url::Url;
 use super::http::Opened;
 use super::status::ConnectionStatus;
 use super::{short_heads, ClientConfig, ClientError};
+use crate::hub::ephemeral::Farewell;
 use crate::hub::Document;
 use crate::link::{Ending, EphemeralPort, Input, Link, Output, Role, Side};
 use crate::protocol::{
@@ -121,9 +122,14 @@ impl<'a> Exchange<'a> {
         let mut port = (self.config.ephemeral && echoed).then(|| {
             let now = tokio::time::Instant::now().into_std();
             let source = crate::hub::ephemeral::next_source();
-            EphemeralPort::new(Side::Client, source, "server", None, now)
+            let id = crate::hub::connections::new_connection_id();
+            EphemeralPort::new(Side::Client, source, &id, None, now)
         });
         let mut bus = port.as_ref().map(|_| self.doc.subscribe_ephemeral());
+        // When the link ends, so do the presence sessions behind the server.
+        let _farewell = port
+            .as_ref()
+            .map(|p| Farewell::new(self.doc.clone(), p.id(), p.source()));
         let inflated = Inflate::new(
             Box::pin(response.bytes_stream()),
             encoding,

@@ -24,6 +24,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::broadcast;
 
+use super::presence::{Member, Presence};
+use super::Document;
+
 /// How many messages a slow subscriber may fall behind before it skips some.
 const CAPACITY: usize = 256;
 
@@ -59,6 +62,8 @@ pub fn next_source() -> u64 {
 pub struct EphemeralBus {
     sender: broadcast::Sender<Ephemeral>,
     recent: Mutex<Recent>,
+    /// Who is here, from the presence messages that crossed the bus.
+    presence: Mutex<Presence>,
 }
 
 #[derive(Debug, Default)]
@@ -95,6 +100,7 @@ impl Default for EphemeralBus {
         Self {
             sender: broadcast::channel(CAPACITY).0,
             recent: Mutex::new(Recent::default()),
+            presence: Mutex::new(Presence::default()),
         }
     }
 }
@@ -110,10 +116,40 @@ impl EphemeralBus {
             .unwrap_or_else(|p| p.into_inner())
             .fresh(&message.data, Instant::now());
         if fresh {
+            self.presence
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .receive(&message.data, &message.from, Instant::now());
             // No subscriber is not an error: nobody else is here.
             let _ = self.sender.send(message);
         }
         fresh
+    }
+
+    /// Who is in the document now (docs/presence.md).
+    pub fn members(&self) -> Vec<Member> {
+        self.presence
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .list(Instant::now())
+    }
+
+    /// The connection `from` (local carrier `source`) ended: says goodbye
+    /// for the presence sessions that came through it.
+    pub fn connection_ended(&self, from: &str, source: u64) {
+        let goodbyes = self
+            .presence
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .gone_with(from);
+        for data in goodbyes {
+            self.publish(Ephemeral {
+                source,
+                from: from.into(),
+                name: None,
+                data: Bytes::from(data),
+            });
+        }
     }
 
     /// Everything published from now on. A subscriber that falls more than
@@ -121,6 +157,34 @@ impl EphemeralBus {
     /// ephemeral.
     pub fn subscribe(&self) -> broadcast::Receiver<Ephemeral> {
         self.sender.subscribe()
+    }
+}
+
+/// Says goodbye for a carrier's presence sessions when dropped (a
+/// connection's driver holds one for as long as it runs).
+#[derive(Debug)]
+pub struct Farewell {
+    doc: Arc<Document>,
+    from: String,
+    source: u64,
+}
+
+impl Farewell {
+    /// For the carrier `source` whose messages carry `from`.
+    pub fn new(doc: Arc<Document>, from: &str, source: u64) -> Self {
+        Self {
+            doc,
+            from: from.to_owned(),
+            source,
+        }
+    }
+}
+
+impl Drop for Farewell {
+    fn drop(&mut self) {
+        self.doc
+            .ephemeral()
+            .connection_ended(&self.from, self.source);
     }
 }
 

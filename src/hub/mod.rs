@@ -12,6 +12,7 @@ pub mod connections;
 mod document;
 pub mod ephemeral;
 pub(crate) mod load;
+pub mod presence;
 
 pub use connections::{ConnectionInfo, ConnectionMeta, ConnectionStats, Connections};
 pub use document::{apply_sync, doc_info, title_of, DocError, Document, SyncError};

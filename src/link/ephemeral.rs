@@ -51,7 +51,9 @@ pub enum Side {
     /// so no peer can pass for another. Rate-limited.
     Server,
     /// The client side: the server already named the sender; its `from`
-    /// is kept. Not rate-limited (the server limited each sender).
+    /// is put under this link's id (so the link's end can say goodbye for
+    /// the sessions behind it). Not rate-limited (the server limited each
+    /// sender).
     Client,
 }
 
@@ -92,6 +94,11 @@ impl EphemeralPort {
         self
     }
 
+    /// The opaque id it names its peer's messages with.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
     /// The local source id its messages are published under.
     pub fn source(&self) -> u64 {
         self.source
@@ -106,14 +113,11 @@ impl EphemeralPort {
         result?;
         let (from, name): (Arc<str>, Option<Arc<str>>) = match (self.side, line.from) {
             (Side::Server, None) => (self.id.clone(), self.name.clone()),
-            (Side::Server, Some(from)) => (
+            (_, Some(from)) => (
                 format!("{}/{from}", self.id).into(),
                 line.name.map(Into::into),
             ),
-            (Side::Client, from) => (
-                from.map_or_else(|| self.id.clone(), Into::into),
-                line.name.map(Into::into),
-            ),
+            (Side::Client, None) => (self.id.clone(), line.name.map(Into::into)),
         };
         if from.len() > MAX_FROM {
             self.dropped += 1;

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::ephemeral::EphemeralPort;
 use super::{Ending, Input, Link, Output};
+use crate::hub::ephemeral::Farewell;
 use crate::hub::{ConnectionStats, Document, Ephemeral};
 use crate::protocol::{EphemeralLine, Event, EventReader};
 
@@ -190,6 +191,11 @@ impl Connection {
             .ephemeral
             .as_ref()
             .map(|_| self.doc.subscribe_ephemeral());
+        // When the connection ends, so do the presence sessions behind it.
+        let _farewell = self
+            .ephemeral
+            .as_ref()
+            .map(|p| Farewell::new(self.doc.clone(), p.id(), p.source()));
         if let (Some(stats), Some(_)) = (&self.stats, &self.ephemeral) {
             stats.set_ephemeral(true);
         }
