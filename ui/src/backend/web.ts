@@ -14,6 +14,7 @@ import {
   type DocChannelHandlers,
   type DocSummary,
   type Health,
+  type IncomingConnection,
   type LinkStatus,
   type PeerInfo,
   type RemoteInfo,
@@ -271,6 +272,11 @@ export class WebBackend implements Backend {
 
   listRemotes(): Promise<RemoteInfo[]> {
     return this.json("/_remotes");
+  }
+
+  async docConnections(id: string): Promise<IncomingConnection[]> {
+    const r = await this.json<{ connections: IncomingConnection[] }>(`/_docs/${encodeURIComponent(id)}/connections`);
+    return r.connections;
   }
 
   addRemote(req: AddRemoteRequest): Promise<AddRemoteResult> {

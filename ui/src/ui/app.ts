@@ -33,6 +33,7 @@ import { ValidationError, confirmDialog, field, openDialog } from "./dialogs";
 import { DocView } from "./docview";
 import { h, setText, syncChildren } from "./dom";
 import { PeersPanel } from "./peers";
+import { IncomingList } from "./incoming";
 import { PresenceBar, PresenceSession } from "./presence";
 
 type AnyDoc = Record<string, unknown>;
@@ -72,6 +73,8 @@ export class App {
   private docView: DocView | null = null;
   /** Who else is in the open document (./presence.ts). */
   private presenceBar: PresenceBar | null = null;
+  /** Connections into this instance on the open document (./incoming.ts). */
+  private incoming: IncomingList | null = null;
   private health: Health | null = null;
   private eventsStatus: LinkStatus = { state: "connecting" };
   private eventsStatusAt = Date.now();
@@ -634,6 +637,8 @@ export class App {
     this.docView = null;
     this.presenceBar?.destroy();
     this.presenceBar = null;
+    this.incoming?.destroy();
+    this.incoming = null;
     if (this.currentId && this.peers.has(this.currentId)) PresenceSession.of(this.peers.get(this.currentId)!.peer as SyncPeer<unknown>).leave();
     const prev = this.currentId;
     this.currentId = id;
@@ -689,6 +694,7 @@ export class App {
       ),
       shareBar,
       remotesEl,
+      (this.incoming = new IncomingList(this.backend, id)).el,
       content,
     );
     this.pane = { id, el, title, meta, link, remotesEl, remoteEls: new Map(), content, share, shareBar, shareHint, shareBusy: false };

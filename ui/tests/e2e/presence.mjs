@@ -133,6 +133,19 @@ try {
     await bob.waitForSelector(mark, { state: "detached", timeout: 10000 });
   });
 
+  await check("A's owner sees B's link among the document's incoming connections (API and page)", async () => {
+    const { connections } = await api(A, "GET", `/_docs/${encodeURIComponent(id)}/connections`);
+    const link = connections.find((c) => c.protocol.startsWith("HTTP"));
+    assert(link, `B's sync link is listed: ${JSON.stringify(connections)}`);
+    assert(link.ephemeral === true && link.bytes_in > 0 && link.bytes_out > 0 && link.heads.length > 0, JSON.stringify(link));
+    assert(connections.some((c) => c.protocol === "WebSocket"), "Ada's page is listed too");
+    await ada.waitForFunction(() => [...document.querySelectorAll('[data-testid="incoming"]')].some((li) => /HTTP\/(1\.1|2)/.test(li.textContent)), null, {
+      timeout: 10000,
+    });
+    const r = await fetch(`${A.url}/_docs/${encodeURIComponent(id)}/connections`);
+    assert(r.status === 401 || r.status === 403, `strangers get nothing: ${r.status}`);
+  });
+
   await check("someone who leaves the document is gone within 5 s", async () => {
     const t0 = performance.now();
     await bob.goto(`${B.url}/_ui/#/doc/${encodeURIComponent(other)}`);
