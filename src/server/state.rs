@@ -49,6 +49,9 @@ pub struct ServerOptions {
     pub max_upload: usize,
     /// A built web UI to serve under `/_ui/` (the `ui/dist` directory).
     pub ui_dir: Option<std::path::PathBuf>,
+    /// Accept OpenID Connect JWTs from this issuer and audience; callers
+    /// without a credential are then refused.
+    pub oidc: Option<super::oidc::OidcConfig>,
 }
 
 impl Default for ServerOptions {
@@ -68,6 +71,7 @@ impl Default for ServerOptions {
             read_budget: 512 * 1024 * 1024,
             partial_line_timeout: Duration::from_secs(60),
             ui_dir: None,
+            oidc: None,
         }
     }
 }
@@ -97,6 +101,8 @@ pub struct AppState {
     pub(crate) owner_secret: Arc<str>,
     /// The memory all connections' unfinished lines share.
     pub read_budget: Arc<ReadBudget>,
+    /// The validator of OIDC bearer JWTs, when configured.
+    pub oidc: Option<Arc<super::oidc::Oidc>>,
 }
 
 impl AppState {
@@ -120,6 +126,7 @@ impl AppState {
             options: Arc::new(options),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            oidc: None,
         }
     }
 }
