@@ -249,14 +249,14 @@ async fn messages_cross_client_server_client_hops() {
 async fn the_ui_websocket_takes_part_when_it_asks() {
     let server = start_server().await;
     let doc = server.service().create_doc("Room").unwrap();
-    let mut peer = Peer::open(&server, &doc.to_string(), FEATURE).await;
+    let mut peer = Peer::open(&server, doc.as_ref(), FEATURE).await;
     let (mut socket, _) = tokio_tungstenite::connect_async(format!(
         "ws://{}/_ws/{doc}?features=ephemeral",
         server.local_addr()
     ))
     .await
     .unwrap();
-    wait_listening(&server, &doc.to_string(), 2).await;
+    wait_listening(&server, doc.as_ref(), 2).await;
     peer.say(b"to the ui").await;
     let text = loop {
         let message = tokio::time::timeout(WAIT, socket.next())

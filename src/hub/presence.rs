@@ -80,6 +80,9 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct Presence {
     sessions: HashMap<String, Entry>,
+    /// Sessions that said goodbye: their last `seq`, so a late message from
+    /// before the goodbye does not bring them back.
+    left: HashMap<String, (u64, Instant)>,
 }
 
 impl Presence {
@@ -89,17 +92,21 @@ impl Presence {
         let Ok(p) = serde_json::from_slice::<Payload>(data) else {
             return;
         };
-        if p.v != 1
-            || self
-                .sessions
-                .get(&p.session)
-                .is_some_and(|e| p.seq <= e.seq)
-        {
+        let last = self
+            .sessions
+            .get(&p.session)
+            .map(|e| e.seq)
+            .or_else(|| self.left.get(&p.session).map(|(seq, _)| *seq));
+        if p.v != 1 || last.is_some_and(|last| p.seq <= last) {
             return;
         }
         match (p.t.as_str(), p.user) {
             ("leave", _) => {
                 self.sessions.remove(&p.session);
+                self.expire(now);
+                if self.left.len() < MAX_SESSIONS {
+                    self.left.insert(p.session, (p.seq, now));
+                }
             }
             ("presence", Some(user)) => {
                 if !self.sessions.contains_key(&p.session) {
@@ -134,6 +141,8 @@ impl Presence {
     fn expire(&mut self, now: Instant) {
         self.sessions
             .retain(|_, e| now.saturating_duration_since(e.heard) < EXPIRE);
+        self.left
+            .retain(|_, (_, at)| now.saturating_duration_since(*at) < EXPIRE);
     }
 
     /// Everyone here at `now`, oldest first.
@@ -166,6 +175,10 @@ impl Presence {
         gone.into_iter()
             .filter_map(|session| {
                 let entry = self.sessions.remove(&session)?;
+                if self.left.len() < MAX_SESSIONS {
+                    self.left
+                        .insert(session.clone(), (entry.seq + 1, entry.heard));
+                }
                 let leave = serde_json::json!({
                     "t": "leave", "v": 1, "seq": entry.seq + 1, "session": session,
                 });
