@@ -34,7 +34,7 @@ import { DocView } from "./docview";
 import { h, setText, syncChildren } from "./dom";
 import { PeersPanel } from "./peers";
 import { IncomingList } from "./incoming";
-import { PresenceBar, PresenceSession } from "./presence";
+import { PresenceBar, PresenceSession, sidebarPresence } from "./presence";
 
 type AnyDoc = Record<string, unknown>;
 
@@ -434,6 +434,7 @@ export class App {
     };
     peer.onError((m) => this.showError(`${this.titleOf(id)}: ${m}`));
     peer.onChange(() => this.onPeerChanged(id));
+    PresenceSession.of(peer as SyncPeer<unknown>).onChange(() => this.updateItem(id));
     entry.channel = this.backend.openDoc(id, {
       onOpen: () => peer.connected(),
       onLine: (line) => peer.receiveLine(line),
@@ -559,6 +560,7 @@ export class App {
     setText(li.querySelector(".doc-item-meta")!, `${formatUpdated(d.updated, Date.now())} · ${formatSize(d.size)}`);
     setText(li.querySelector(".sync-label")!, `(${DOC_SYNC_LABEL[state]}${d.share && d.share !== "private" ? `, ${SHARE_LABEL[d.share]}` : ""})`);
     (li.querySelector(".sync-dot") as HTMLElement).dataset.state = state;
+    sidebarPresence(li, this.peers.get(id)?.peer as SyncPeer<unknown> | undefined);
     if (d.share) li.dataset.share = d.share;
     else delete li.dataset.share;
     // the badge exists only for shared documents

@@ -291,3 +291,32 @@ export class PresenceBar {
 function formatTime(ms: number): string {
   return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
+
+/**
+ * The people in a document, as small coloured dots in its sidebar entry
+ * (documents whose peer is open: the current one and recently opened ones).
+ */
+export function sidebarPresence(li: HTMLElement, peer: SyncPeer<unknown> | undefined): void {
+  const members = peer ? (sessions.get(peer)?.members() ?? []) : [];
+  let el = li.querySelector<HTMLElement>(".doc-presence");
+  if (members.length === 0) {
+    el?.remove();
+    return;
+  }
+  if (!el) {
+    el = h("span", { class: "doc-presence", testid: "doc-presence" });
+    // inside the entry's button, after its title and meta lines
+    (li.querySelector(".doc-item-button") ?? li).append(el);
+  }
+  const names = members.map((m) => m.user.name);
+  el.title = `Here now: ${names.join(", ")}`;
+  el.dataset.names = names.join(",");
+  el.replaceChildren(
+    ...members.slice(0, 5).map((m) => {
+      const dot = h("span", { class: "doc-presence-dot", "aria-hidden": "true" });
+      dot.style.setProperty("--who", m.user.color);
+      return dot;
+    }),
+    h("span", { class: "visually-hidden" }, `${names.length} here`),
+  );
+}

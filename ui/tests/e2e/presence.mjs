@@ -67,6 +67,8 @@ try {
     const title = await ada.getAttribute(member("Bob"), "title");
     assert(/Chromium on Linux/.test(title ?? ""), `the device is named: ${title}`);
     assert((await ada.textContent(tid("presence-self"))) === "Ada", "Ada sees herself");
+    // and in the sidebar, on the document's entry
+    await ada.waitForSelector(`${tid("doc-item")}[data-doc-id="${id}"] ${tid("doc-presence")}[data-names="Bob"]`, { timeout: 10000 });
   });
 
   await check("Ada's caret shows on Bob's page, labelled and coloured", async () => {
@@ -132,6 +134,8 @@ try {
     // short-lived
     await bob.waitForSelector(mark, { state: "detached", timeout: 10000 });
   });
+
+  if (process.env.SHOT) await ada.screenshot({ path: process.env.SHOT });
 
   await check("A's owner sees B's link among the document's incoming connections (API and page)", async () => {
     const { connections } = await api(A, "GET", `/_docs/${encodeURIComponent(id)}/connections`);
