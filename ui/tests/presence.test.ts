@@ -82,3 +82,26 @@ describe("profile", () => {
     expect(defaultProfile("  Grace ").name).toBe("Grace");
   });
 });
+
+describe("authors of changes", () => {
+  it("a change message names its author; other messages name nobody", async () => {
+    const { authorMessage, authorOf } = await import("../src/model/presence");
+    expect(authorOf(authorMessage({ id: "u1", name: "Ada" }))).toBe("Ada");
+    expect(authorOf("Initial commit")).toBeUndefined();
+    expect(authorOf("{broken")).toBeUndefined();
+    expect(authorOf(null)).toBeUndefined();
+  });
+
+  it("a peer's local changes carry its author", async () => {
+    const { SyncPeer, syncSchedule } = await import("../src/model/peer");
+    const { A } = await import("../src/automerge");
+    const { authorMessage, authorOf } = await import("../src/model/presence");
+    const peer = new SyncPeer<{ n?: number }>("d", { schedule: syncSchedule });
+    peer.author = authorMessage({ id: "u1", name: "Ada" });
+    peer.change((d) => {
+      d.n = 1;
+    });
+    const [change] = A.getChanges(A.init(), peer.doc());
+    expect(authorOf(A.decodeChange(change).message)).toBe("Ada");
+  });
+});

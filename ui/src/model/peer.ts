@@ -69,6 +69,12 @@ export class SyncPeer<T = unknown> implements DocHandle<T> {
   private readonly errorListeners = new Set<(message: string) => void>();
   private readonly ephemeralListeners = new Set<(e: EphemeralMessage) => void>();
   private readonly linkListeners = new Set<(up: boolean) => void>();
+  /**
+   * The change message of local changes made without one: who made them
+   * (`authorMessage` in ./presence.ts), so history and highlights can name
+   * people. null: none.
+   */
+  author: string | null = null;
   /** Number of sync messages received since creation (for "has the backend answered yet"). */
   received = 0;
 
@@ -92,6 +98,7 @@ export class SyncPeer<T = unknown> implements DocHandle<T> {
   /** Make a local change; it is sent to the backend right away. */
   change(fn: (doc: A.Doc<T>) => void, message?: string): void {
     if (this.disposed) throw new Error("document is closed");
+    message ??= this.author ?? undefined;
     const before = A.getHeads(this.current);
     this.current = message ? A.change(this.current, message, fn as A.ChangeFn<T>) : A.change(this.current, fn as A.ChangeFn<T>);
     const after = A.getHeads(this.current);

@@ -191,3 +191,19 @@ export function loadProfile(storage: Pick<Storage, "getItem" | "setItem"> | null
   }
   return profile;
 }
+
+/** The change message that says who made a change: `{"author":{"id","name"}}`. */
+export function authorMessage(p: Pick<Profile, "id" | "name">): string {
+  return JSON.stringify({ author: { id: p.id, name: p.name } });
+}
+
+/** The author a change message names, if it is one of ours. */
+export function authorOf(message: string | null | undefined): string | undefined {
+  if (!message || !message.startsWith("{")) return undefined;
+  try {
+    const name = (JSON.parse(message) as { author?: { name?: unknown } }).author?.name;
+    return typeof name === "string" ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}

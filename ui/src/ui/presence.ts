@@ -13,6 +13,8 @@ import {
   type PresenceMessage,
   PresenceTable,
   type Profile,
+  authorMessage,
+  authorOf,
   decodePresence,
   encodePresence,
   loadProfile,
@@ -81,7 +83,7 @@ export class PresenceSession {
   private timer: ReturnType<typeof setInterval> | null = null;
   private readonly listeners = new Set<() => void>();
   private readonly unsubscribe: (() => void)[] = [];
-  private lastRemoteActors: string[] = [];
+  private lastRemote: { actors: string[]; authors: string[] } = { actors: [], authors: [] };
 
   /** The session of `peer`, made on first use. */
   static of(peer: SyncPeer<unknown>): PresenceSession {
@@ -95,6 +97,8 @@ export class PresenceSession {
 
   private constructor(private readonly peer: SyncPeer<unknown>) {
     this.table = new PresenceTable(this.id);
+    // Local changes say who made them.
+    peer.author = authorMessage(myProfile());
     this.unsubscribe.push(
       peer.onEphemeral((e) => {
         const m = decodePresence(e.data);
@@ -108,10 +112,13 @@ export class PresenceSession {
         if (up && this.entered) this.announce();
       }),
       peer.onChange((c) => {
-        if (!c.local) this.lastRemoteActors = actorsBetween(peer.doc(), c.before);
+        if (!c.local) this.lastRemote = authorsBetween(peer.doc(), c.before);
       }),
     );
-    const onProfile = () => this.entered && this.announce();
+    const onProfile = () => {
+      peer.author = authorMessage(myProfile());
+      if (this.entered) this.announce();
+    };
     profileListeners.add(onProfile);
     this.unsubscribe.push(() => profileListeners.delete(onProfile));
     this.timer = setInterval(() => this.tick(), 1000);
@@ -165,11 +172,12 @@ export class PresenceSession {
 
   /** Who made the last remote change, by the members' Automerge actors. */
   lastRemoteAuthor(): string | undefined {
-    for (const actor of this.lastRemoteActors) {
+    for (const actor of this.lastRemote.actors) {
       const name = this.table.nameOfActor(actor);
       if (name) return name;
     }
-    return undefined;
+    // someone no longer here: the name their change carries
+    return this.lastRemote.authors[0];
   }
 
   onChange(cb: () => void): () => void {
@@ -224,13 +232,16 @@ export class PresenceSession {
   }
 }
 
-/** The actors of the changes made since `before`. */
-function actorsBetween(doc: A.Doc<unknown>, before: A.Heads): string[] {
+/** The actors of the changes made since `before`, and the authors their messages name. */
+function authorsBetween(doc: A.Doc<unknown>, before: A.Heads): { actors: string[]; authors: string[] } {
   try {
-    const changes = A.getChanges(A.view(doc, before), doc);
-    return [...new Set(changes.map((c) => A.decodeChange(c).actor))];
+    const changes = A.getChanges(A.view(doc, before), doc).map((c) => A.decodeChange(c));
+    return {
+      actors: [...new Set(changes.map((c) => c.actor))],
+      authors: [...new Set(changes.map((c) => authorOf(c.message)).filter((n): n is string => !!n))],
+    };
   } catch {
-    return [];
+    return { actors: [], authors: [] };
   }
 }
 
