@@ -96,9 +96,9 @@ describe("authors of changes", () => {
     const { SyncPeer, syncSchedule } = await import("../src/model/peer");
     const { A } = await import("../src/automerge");
     const { authorMessage, authorOf } = await import("../src/model/presence");
-    const peer = new SyncPeer<{ n?: number }>("d", { schedule: syncSchedule });
+    const peer = new SyncPeer<Record<string, unknown>>("d", { schedule: syncSchedule });
     peer.author = authorMessage({ id: "u1", name: "Ada" });
-    peer.change((d) => {
+    peer.change((d: Record<string, unknown>) => {
       d.n = 1;
     });
     const [change] = A.getChanges(A.init(), peer.doc());
