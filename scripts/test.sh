@@ -55,6 +55,8 @@ timeout 240 node ui/tests/e2e/ui-basics.mjs </dev/null
 
 echo "== Browser: a server that refuses (token, certificate) says why and is fixed in place"
 timeout 240 node ui/tests/e2e/remote-errors.mjs </dev/null
+echo "== Browser: presence, remote cursors and highlights across two servers"
+timeout 300 node ui/tests/e2e/presence.mjs </dev/null
 
 echo "== Browser: pages of other origins and a rebinding name get nothing; the UI still works after sign-in"
 timeout 300 node ui/tests/e2e/browser-security.mjs </dev/null

@@ -61,6 +61,14 @@ pub(crate) struct ServeArgs {
     /// Accept tokens over plain HTTP from other machines (they travel in clear).
     #[arg(long)]
     allow_plain_http_tokens: bool,
+    /// Accept OpenID Connect JWTs from this issuer (https://, or http:// on
+    /// loopback): its keys are fetched from its discovery document, and the
+    /// token's `name` (else `sub`) becomes the user, with the write role.
+    #[arg(long, value_name = "URL", requires = "oidc_audience")]
+    oidc_issuer: Option<url::Url>,
+    /// The audience (`aud`) OIDC tokens must be for.
+    #[arg(long, value_name = "AUD", requires = "oidc_issuer")]
+    oidc_audience: Option<String>,
     /// The most connections served at once.
     #[arg(long, value_name = "N", default_value_t = 4096)]
     max_connections: usize,
@@ -138,7 +146,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     if let Some(file) = &args.token_file {
         tokens.extend(read_token_file(file)?);
     }
-    if !tokens.is_empty()
+    if (!tokens.is_empty() || args.oidc_issuer.is_some())
         && tls.is_none()
         && !crate::host::is_loopback(args.listen.ip())
         && !args.allow_plain_http_tokens
@@ -166,6 +174,13 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
         max_line: args.max_line,
         ui_dir: ui_dir.clone(),
         data_dir: Some(data_dir.clone()),
+        oidc: match (&args.oidc_issuer, &args.oidc_audience) {
+            (Some(issuer), Some(audience)) => Some(crate::server::oidc::OidcConfig::new(
+                issuer.clone(),
+                audience.clone(),
+            )),
+            _ => None,
+        },
         ..ServerOptions::default()
     };
     let running = server::start_with_service(

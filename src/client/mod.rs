@@ -92,6 +92,9 @@ pub struct ClientConfig {
     pub compression: Compression,
     /// Where to count the traffic as it goes (for a progress display).
     pub progress: Option<std::sync::Arc<SyncProgress>>,
+    /// Ask for ephemeral messages (`Tandem-Features: ephemeral`) and relay
+    /// them between the server and the local document's other connections.
+    pub ephemeral: bool,
 }
 
 impl ClientConfig {
@@ -108,6 +111,7 @@ impl ClientConfig {
             stall_after: Duration::from_secs(2),
             compression: Compression::default(),
             progress: None,
+            ephemeral: true,
         }
     }
 }

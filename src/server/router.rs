@@ -42,6 +42,14 @@ pub fn app(state: AppState) -> Router {
         .route("/_search", get(ui_api::search))
         .route("/_docs/{doc_id}/share", put(ui_api::set_share))
         .route("/_docs/{doc_id}/tombstone", delete(ui_api::allow_again))
+        .route(
+            "/_docs/{doc_id}/connections",
+            get(super::connections::list_connections),
+        )
+        .route(
+            "/_docs/{doc_id}/presence",
+            get(super::connections::list_presence),
+        )
         .route("/_peers", get(ui_api::list_peers))
         .route("/_peers/{id}", delete(ui_api::forget_peer))
         .route("/_peers/{id}/docs", get(ui_api::peer_docs))

@@ -51,6 +51,9 @@ pub struct ServerOptions {
     pub ui_dir: Option<std::path::PathBuf>,
     /// Where the server's data lives, shown to its owner (`/_health`).
     pub data_dir: Option<std::path::PathBuf>,
+    /// Accept OpenID Connect JWTs from this issuer and audience; callers
+    /// without a credential are then refused.
+    pub oidc: Option<super::oidc::OidcConfig>,
 }
 
 impl Default for ServerOptions {
@@ -71,6 +74,7 @@ impl Default for ServerOptions {
             partial_line_timeout: Duration::from_secs(60),
             ui_dir: None,
             data_dir: None,
+            oidc: None,
         }
     }
 }
@@ -102,6 +106,8 @@ pub struct AppState {
     pub read_budget: Arc<ReadBudget>,
     /// Ephemeral messages between automerge-repo sockets.
     pub ephemeral: super::repo_socket::EphemeralRelay,
+    /// The validator of OIDC bearer JWTs, when configured.
+    pub oidc: Option<Arc<super::oidc::Oidc>>,
 }
 
 impl AppState {
@@ -126,6 +132,7 @@ impl AppState {
             options: Arc::new(options),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            oidc: None,
         }
     }
 }

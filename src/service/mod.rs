@@ -7,16 +7,16 @@
 mod remotes;
 pub mod search;
 mod template;
+mod ui_peer;
 
 pub use remotes::{RemoteInfo, RemoteSpec, RemoteUpdate};
+pub use ui_peer::UiPeer;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures_util::Stream;
 use serde::Serialize;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -24,8 +24,6 @@ use crate::client::ClientError;
 use crate::discovery::peers::{PeerError, PeerInfo, Peers};
 use crate::doc_id::DocId;
 use crate::hub::{DocError, Hub, HubEvent};
-use crate::link::{Connection, PeerRights};
-use crate::protocol::{EventReader, SyncSession, DEFAULT_MAX_LINE};
 use crate::share::{self, SharePolicy};
 use crate::store::{DocSummary, StoreError};
 use remotes::Remotes;
@@ -309,45 +307,6 @@ impl Service {
         doc.load_bytes(bytes)?;
         doc.store_if_new()?;
         Ok(id)
-    }
-
-    /// Attaches a UI's Automerge peer to a document: `incoming` carries the
-    /// peer's `{"event":…}` lines, the returned channel the document's. The
-    /// connection ends when `incoming` ends or the receiver is dropped.
-    pub fn attach_peer<S, E>(
-        &self,
-        id: &DocId,
-        incoming: S,
-        rights: PeerRights,
-    ) -> Result<mpsc::Receiver<Bytes>, ServiceError>
-    where
-        S: Stream<Item = Result<Bytes, E>> + Unpin + Send + 'static,
-        E: std::fmt::Display + Send + 'static,
-    {
-        let doc = self.hub.open(id)?;
-        let (tx, rx) = mpsc::channel(64);
-        // The first line, before any sync message: an empty document sends none.
-        let _ = tx.try_send(crate::protocol::line::encode_ready(&doc.heads()));
-        let role = crate::link::Role::Server {
-            follow: false,
-            ping_interval: Duration::from_secs(15),
-        };
-        let now = tokio::time::Instant::now().into_std();
-        let connection = Connection {
-            doc,
-            link: crate::link::Link::new(role, SyncSession::new(), now).read_only(rights.read_only),
-            out: tx,
-            shutdown: self.shutdown.child_token(),
-            write_timeout: Duration::from_secs(60),
-            access: rights.check,
-        };
-        self.tasks.spawn(async move {
-            let ending = connection
-                .run(EventReader::new(incoming, DEFAULT_MAX_LINE), false)
-                .await;
-            tracing::debug!(?ending, "UI peer detached");
-        });
-        Ok(rx)
     }
 
     /// A receiver that moves whenever access rules change (a share policy

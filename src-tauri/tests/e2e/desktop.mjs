@@ -35,6 +35,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { connectPeer } from "./second-client.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "../../..");
@@ -42,6 +43,7 @@ const appBin = resolve(process.env.TANDEM_DESKTOP_BIN ?? join(repo, "target/debu
 const cliBin = resolve(process.env.TANDEM_BIN ?? join(repo, "target/debug/tandem"));
 const tauriDriver = process.env.TAURI_DRIVER ?? "tauri-driver";
 const shotPath = resolve(process.env.SHOT ?? join(repo, "docs/screenshots/desktop.png"));
+const presenceShotPath = resolve(process.env.PRESENCE_SHOT ?? join(repo, "docs/screenshots/presence.png"));
 
 const tmp = mkdtempSync(join(tmpdir(), "tandem-desktop-e2e-"));
 const dataDir = join(tmp, "data");
@@ -397,6 +399,38 @@ async function main() {
     cliHeads = /heads ([0-9a-f,]+)/.exec(out)?.[1]?.split(",") ?? [];
     await until("the CLI's text in the editor", async () => (await bodyText()) === CLI_PREFIX + TYPED, 10000, 10);
     figures.cliSyncToScreenMs = Math.round(performance.now() - t0);
+  });
+
+  await check("a second client's presence and caret show in the app; a screenshot", async () => {
+    const ownerToken = readFileSync(join(dataDir, "owner-token"), "utf8").trim();
+    const carol = await connectPeer({
+      url: `${serverUrl}/${docId}`,
+      token: ownerToken,
+      user: { id: "carol-e2e", name: "Carol", color: "#2b8a3e" },
+    });
+    try {
+      await carol.synced();
+      carol.setCursor(CLI_PREFIX.length);
+      await until("Carol in the document header", async () =>
+        (await exec(`return !!document.querySelector('[data-testid=presence-member][data-name="Carol"]');`)) || null,
+      );
+      await until("Carol's caret in the body", async () =>
+        (await exec(`return !!document.querySelector('[data-testid=text-editor][data-path="/body"] .cm-remote-caret[data-name="Carol"]');`)) || null,
+      );
+      // The app announces its user to Carol too.
+      await until("the app's presence reaches the second client", async () => carol.heard.some((h) => h.data.t === "presence") || null);
+      await sleep(300);
+      const png = Buffer.from(await wd("GET", s("/screenshot")), "base64");
+      assert(png.subarray(1, 4).toString() === "PNG" && png.length > 10000, `not a real screenshot (${png.length} bytes)`);
+      mkdirSync(dirname(presenceShotPath), { recursive: true });
+      writeFileSync(presenceShotPath, png);
+      console.log(`     saved ${presenceShotPath}`);
+    } finally {
+      await carol.close();
+    }
+    await until("Carol gone after she leaves", async () =>
+      (await exec(`return !document.querySelector('[data-testid=presence-member][data-name="Carol"]');`)) || null,
+    5000);
   });
 
   let httpDocId = null;

@@ -32,6 +32,25 @@ export interface DocSummary {
  */
 export type RemoteState = "connecting" | "live" | "reconnecting" | "error" | "stopped" | "removed";
 
+/** A live incoming connection of a document (`GET /_docs/{id}/connections`, owner only). */
+export interface IncomingConnection {
+  /** Opaque; what its ephemeral messages carry as `from`. */
+  id: string;
+  /** `ip:port`, or what names it (`app`, `ui`). */
+  peer: string;
+  user: string | null;
+  /** `HTTP/1.1`, `HTTP/2+tls`, `WebSocket`, … */
+  protocol: string;
+  since_ms: number;
+  bytes_in: number;
+  bytes_out: number;
+  heads: string[];
+  /** Our changes the peer lacks, by the heads it advertised. */
+  lag_changes: number;
+  last_message_ms: number | null;
+  ephemeral: boolean;
+}
+
 /** An entry of `GET /_remotes` / payload of the `remote` event. */
 export interface RemoteInfo {
   id: string;
@@ -199,6 +218,8 @@ export interface Backend {
   /** Open the sync channel of a document. Reconnects by itself until closed. */
   openDoc(id: string, handlers: DocChannelHandlers): DocChannel;
   listRemotes(): Promise<RemoteInfo[]>;
+  /** Who is connected *into* this instance on a document (owner only; absent where unknown). */
+  docConnections?(id: string): Promise<IncomingConnection[]>;
   /** `wait`: answer once the first connection is live or failed (a failed one is not kept). */
   addRemote(req: AddRemoteRequest, opts?: { wait?: boolean }): Promise<AddRemoteResult>;
   removeRemote(id: string): Promise<void>;

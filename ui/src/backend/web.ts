@@ -14,6 +14,7 @@ import {
   type DocChannelHandlers,
   type DocSummary,
   type Health,
+  type IncomingConnection,
   type LinkStatus,
   type PeerInfo,
   type RemoteInfo,
@@ -262,7 +263,8 @@ export class WebBackend implements Backend {
   }
 
   openDoc(id: string, handlers: DocChannelHandlers): DocChannel {
-    const sock = this.socket("/_ws/" + encodeURIComponent(id), {
+    // `features=ephemeral`: presence and cursors (docs/protocol-extensions.md).
+    const sock = this.socket("/_ws/" + encodeURIComponent(id) + "?features=ephemeral", {
       onOpen: () => handlers.onOpen(),
       onMessage: (line) => handlers.onLine(line),
       onStatus: (s) => handlers.onStatus?.(s),
@@ -272,6 +274,11 @@ export class WebBackend implements Backend {
 
   listRemotes(): Promise<RemoteInfo[]> {
     return this.json("/_remotes");
+  }
+
+  async docConnections(id: string): Promise<IncomingConnection[]> {
+    const r = await this.json<{ connections: IncomingConnection[] }>(`/_docs/${encodeURIComponent(id)}/connections`);
+    return r.connections;
   }
 
   addRemote(req: AddRemoteRequest, opts: { wait?: boolean } = {}): Promise<AddRemoteResult> {

@@ -40,6 +40,8 @@ import { installShortcuts, showShortcutHelp, type Shortcut } from "./shortcuts";
 import { searchDialog } from "./search";
 import { quickSwitch } from "./switcher";
 import { toast } from "./toast";
+import { IncomingList } from "./incoming";
+import { PresenceBar, PresenceSession, sidebarPresence } from "./presence";
 
 type AnyDoc = Record<string, unknown>;
 
@@ -76,6 +78,10 @@ export class App {
   private readonly peers = new Map<string, OpenPeer>();
   private readonly liveTitles = new Map<string, string | null>();
   private docView: DocView | null = null;
+  /** Who else is in the open document (./presence.ts). */
+  private presenceBar: PresenceBar | null = null;
+  /** Connections into this instance on the open document (./incoming.ts). */
+  private incoming: IncomingList | null = null;
   private health: Health | null = null;
   private eventsStatus: LinkStatus = { state: "connecting" };
   private eventsStatusAt = Date.now();
@@ -470,6 +476,7 @@ export class App {
       this.showError(`${this.titleOf(id)}: ${m}`);
     });
     peer.onChange(() => this.onPeerChanged(id));
+    PresenceSession.of(peer as SyncPeer<unknown>).onChange(() => this.updateItem(id));
     entry.channel = this.backend.openDoc(id, {
       onOpen: () => peer.connected(),
       onLine: (line) => peer.receiveLine(line),
@@ -501,6 +508,7 @@ export class App {
       this.docView?.destroy();
       this.docView = null;
     }
+    PresenceSession.of(e.peer as SyncPeer<unknown>).dispose();
     e.channel.close();
     e.peer.dispose();
     this.peers.delete(id);
@@ -594,6 +602,7 @@ export class App {
     setText(li.querySelector(".doc-item-meta")!, `${formatUpdated(d.updated, Date.now())} · ${formatSize(d.size)}`);
     setText(li.querySelector(".sync-label")!, `(${DOC_SYNC_LABEL[state]}${d.share && d.share !== "private" ? `, ${SHARE_LABEL[d.share]}` : ""})`);
     (li.querySelector(".sync-dot") as HTMLElement).dataset.state = state;
+    sidebarPresence(li, this.peers.get(id)?.peer as SyncPeer<unknown> | undefined);
     if (d.share) li.dataset.share = d.share;
     else delete li.dataset.share;
     // the badge exists only for shared documents
@@ -671,6 +680,11 @@ export class App {
     this.notFound = null;
     this.docView?.destroy();
     this.docView = null;
+    this.presenceBar?.destroy();
+    this.presenceBar = null;
+    this.incoming?.destroy();
+    this.incoming = null;
+    if (this.currentId && this.peers.has(this.currentId)) PresenceSession.of(this.peers.get(this.currentId)!.peer as SyncPeer<unknown>).leave();
     const prev = this.currentId;
     this.currentId = id;
     if (prev) this.updateItem(prev);
@@ -713,7 +727,7 @@ export class App {
       h(
         "header",
         { class: "pane-header" },
-        h("div", { class: "pane-heading" }, title, h("div", { class: "pane-sub" }, meta, link)),
+        h("div", { class: "pane-heading" }, title, h("div", { class: "pane-sub" }, meta, link), this.enterPresence(entry.peer)),
         h(
           "div",
           { class: "toolbar", role: "toolbar", "aria-label": "Document actions" },
@@ -726,6 +740,7 @@ export class App {
       ),
       shareBar,
       remotesEl,
+      (this.incoming = new IncomingList(this.backend, id)).el,
       content,
     );
     this.pane = { id, el, title, meta, link, remotesEl, remoteEls: new Map(), content, share, shareBar, shareHint, shareBusy: false };
@@ -744,6 +759,14 @@ export class App {
     this.renderRemotes();
     this.renderLink();
     this.onPeerChanged(id);
+  }
+
+  /** Enters the document's presence; the returned bar shows who else is here. */
+  private enterPresence(peer: SyncPeer<AnyDoc>): HTMLElement {
+    const session = PresenceSession.of(peer as SyncPeer<unknown>);
+    session.enter();
+    this.presenceBar = new PresenceBar(session);
+    return this.presenceBar.el;
   }
 
   private renderShare(): void {

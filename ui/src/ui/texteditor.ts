@@ -8,6 +8,7 @@ import { minimalSetup } from "codemirror";
 import type { SyncPeer } from "../model/peer";
 import { type Prop, getAt, pathToString } from "../model/path";
 import { automergeTextBinding } from "./cmbinding";
+import { remoteCursors } from "./remotecursors";
 import { h } from "./dom";
 
 export interface TextEditorOptions {
@@ -56,6 +57,8 @@ export class TextEditor {
         spellcheck: "true",
       }),
       automergeTextBinding({ handle: opts.peer, path: this.path }),
+      // others' carets, selections and fresh changes (./presence.ts)
+      remoteCursors(opts.peer, this.path),
     ];
     if (opts.placeholder) extensions.push(placeholderExt(opts.placeholder));
     if (opts.extensions) extensions.push(...opts.extensions);
