@@ -116,8 +116,9 @@ fn bursts_name_the_paths_they_touched() {
         let tags = tx.put_object(ROOT, "tags", ObjType::List).unwrap();
         tx.insert(&tags, 0, "a").unwrap();
     });
-    let mut groups = bursts(&changes(&doc), BurstRules::default());
-    touched_paths(&doc, &mut groups);
+    let list = changes(&doc);
+    let mut groups = bursts(&list, BurstRules::default());
+    touched_paths(&doc, &list, &mut groups);
     assert_eq!(groups[0].paths, vec!["/body", "/title"]);
     assert_eq!(groups[1].paths, vec!["/body", "/tags"]);
 }

@@ -99,6 +99,8 @@ pub struct Burst {
     pub heads_after: Vec<String>,
     /// The paths it touched (filled by [`touched_paths`]).
     pub paths: Vec<String>,
+    /// The paths come from a sample of its changes (a long burst).
+    pub paths_sampled: bool,
 }
 
 /// Groups `changes` (oldest first, as [`changes`] returns them) into bursts.
@@ -128,6 +130,7 @@ pub fn bursts(changes: &[ChangeInfo], rules: BurstRules) -> Vec<Burst> {
                 heads_before: heads.iter().map(|h| h.to_string()).collect(),
                 heads_after: Vec::new(),
                 paths: Vec::new(),
+                paths_sampled: false,
             });
         }
         for d in &c.deps {
@@ -149,15 +152,33 @@ pub fn bursts(changes: &[ChangeInfo], rules: BurstRules) -> Vec<Burst> {
 /// At most this many paths are listed per burst.
 const MAX_PATHS: usize = 8;
 
-/// Fills each burst's `paths` from the operations of its changes: the map
-/// key or the list/text an operation touched, as a path in today's document.
-pub fn touched_paths(doc: &Automerge, bursts: &mut [Burst]) {
-    let all = doc.get_changes(&[]);
+/// At most this many changes of one burst are read for its paths (spread
+/// evenly, first and last included); longer bursts set `paths_sampled`.
+const MAX_SAMPLED: usize = 64;
+
+/// Fills each burst's `paths` from the operations of its changes (`changes`
+/// is the list the bursts were made from, in the same order as
+/// `get_changes`): the map key or the list/text an operation touched, as a
+/// path in today's document.
+pub fn touched_paths(doc: &Automerge, changes: &[ChangeInfo], bursts: &mut [Burst]) {
+    debug_assert!(bursts.iter().all(|b| b.first + b.changes <= changes.len()));
     let mut path_of: HashMap<String, Option<String>> = HashMap::new();
+    let all = doc.get_changes(&[]);
     for b in bursts.iter_mut() {
+        let picks: Vec<usize> = if b.changes <= MAX_SAMPLED {
+            (b.first..b.first + b.changes).collect()
+        } else {
+            b.paths_sampled = true;
+            (0..MAX_SAMPLED)
+                .map(|k| b.first + k * (b.changes - 1) / (MAX_SAMPLED - 1))
+                .collect()
+        };
         let mut seen: HashSet<String> = HashSet::new();
         let mut paths = BTreeSet::new();
-        for change in all.iter().skip(b.first).take(b.changes) {
+        for i in picks {
+            let Some(change) = all.get(i) else {
+                continue;
+            };
             for op in change.decode().operations {
                 let obj = op.obj.to_string();
                 let key = match &op.key {

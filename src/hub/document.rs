@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use automerge::sync::Message;
-use automerge::transaction::Transaction;
+use automerge::transaction::{CommitOptions, Transaction};
 use automerge::{Automerge, AutomergeError, ChangeHash, ObjType, ReadDoc, Value};
 use tokio::sync::watch;
 
@@ -232,7 +232,12 @@ impl Document {
         f: impl FnOnce(&mut Transaction<'_>) -> Result<T, AutomergeError>,
     ) -> Result<T, DocError> {
         self.mutate(|doc| {
-            doc.transact(f)
+            // Stamped with the time (seconds, as Automerge JS does) for the history.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
+                .unwrap_or(0);
+            doc.transact_with(|_| CommitOptions::default().with_time(now), f)
                 .map(|ok| ok.result)
                 .map_err(|failure| DocError::Automerge(failure.error))
         })

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod error;
 pub mod extras;
 pub mod gate;
+pub mod history;
 pub mod listener;
 pub mod router;
 pub mod signin;

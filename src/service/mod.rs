@@ -4,9 +4,11 @@
 //! it over HTTP/WebSocket ([`crate::server`]), the desktop app through Tauri
 //! commands — both are thin layers over this.
 
+mod history;
 mod remotes;
 mod template;
 
+pub use history::{HistoryEdit, Timeline};
 pub use remotes::{RemoteInfo, RemoteSpec};
 
 use std::sync::Arc;
