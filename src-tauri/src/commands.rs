@@ -271,3 +271,24 @@ pub async fn resolve_conflict(
     let path = history::path_from_json(&path).map_err(ServiceError::from)?;
     Ok(app.service.resolve(&DocId::parse(&id)?, &path, &choice)?)
 }
+
+/// The document as JSON as it was at `heads` (comma-separated change hashes).
+#[tauri::command]
+pub async fn doc_at(
+    app: State<'_, Desktop>,
+    id: String,
+    heads: String,
+) -> Result<serde_json::Value> {
+    Ok(app.service.doc_at(&DocId::parse(&id)?, &heads)?)
+}
+
+/// What changed between two versions (Automerge's patches).
+#[tauri::command]
+pub async fn doc_diff(
+    app: State<'_, Desktop>,
+    id: String,
+    from: String,
+    to: String,
+) -> Result<Vec<history::DiffEntry>> {
+    Ok(app.service.diff(&DocId::parse(&id)?, &from, &to)?)
+}

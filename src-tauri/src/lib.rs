@@ -49,6 +49,8 @@ pub fn run() -> ExitCode {
             commands::delete_doc,
             commands::set_share,
             commands::doc_history,
+            commands::doc_at,
+            commands::doc_diff,
             commands::doc_conflicts,
             commands::restore_version,
             commands::resolve_conflict,

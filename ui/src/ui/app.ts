@@ -30,7 +30,9 @@ import { SyncPeer } from "../model/peer";
 import { SHARE_HINT, SHARE_LABEL, SHARE_POLICIES, isSharePolicy, peerOfRemote, peerRemoteNote, shareBadge } from "../model/peers";
 import { displayTitle, exportFileName, extractTitle } from "../model/title";
 import { ValidationError, confirmDialog, field, openDialog } from "./dialogs";
+import { ConflictWatch } from "./conflicts";
 import { DocView } from "./docview";
+import { HistoryPanel } from "./history";
 import { h, setText, syncChildren } from "./dom";
 import { PeersPanel } from "./peers";
 
@@ -69,6 +71,9 @@ export class App {
   private readonly peers = new Map<string, OpenPeer>();
   private readonly liveTitles = new Map<string, string | null>();
   private docView: DocView | null = null;
+  /** Open conflicts of the open document, and its history panel (ui/conflicts.ts, ui/history.ts). */
+  private conflictWatch: ConflictWatch | null = null;
+  private historyPanel: HistoryPanel | null = null;
   private health: Health | null = null;
   private eventsStatus: LinkStatus = { state: "connecting" };
   private eventsStatusAt = Date.now();
@@ -456,6 +461,7 @@ export class App {
     const e = this.peers.get(id);
     if (!e) return;
     if (id === this.currentId) {
+      this.closeDocExtras();
       this.docView?.destroy();
       this.docView = null;
     }
@@ -624,8 +630,40 @@ export class App {
     );
   }
 
+  private closeDocExtras(): void {
+    this.historyPanel?.destroy();
+    this.historyPanel = null;
+    this.conflictWatch?.destroy();
+    this.conflictWatch = null;
+  }
+
+  /** Open or close the history panel of the open document. */
+  private toggleHistory(id: string, body: HTMLElement, content: HTMLElement): void {
+    if (this.historyPanel) {
+      this.historyPanel.destroy();
+      this.historyPanel = null;
+      return;
+    }
+    let version: HTMLElement | null = null;
+    this.historyPanel = new HistoryPanel({
+      backend: this.backend,
+      docId: id,
+      peer: this.getPeer(id).peer,
+      onError: (m) => this.showError(m),
+      showVersion: (el) => {
+        version?.remove();
+        version = el;
+        content.hidden = el !== null;
+        if (el) body.prepend(el);
+      },
+      onClose: () => this.toggleHistory(id, body, content),
+    });
+    body.append(this.historyPanel.el);
+  }
+
   private openDoc(id: string | null): void {
     this.notFound = null;
+    this.closeDocExtras();
     this.docView?.destroy();
     this.docView = null;
     const prev = this.currentId;
@@ -644,6 +682,7 @@ export class App {
     }
     const entry = this.getPeer(id);
     const content = h("div", { class: "doc-content" });
+    const body = h("div", { class: "doc-body" }, content);
     const title = h("h1", { class: "pane-title", testid: "pane-title" });
     const meta = h("span", { class: "pane-meta" });
     const link = h("span", { class: "link-status", testid: "link-status", "aria-live": "polite" });
@@ -675,6 +714,7 @@ export class App {
           "div",
           { class: "toolbar", role: "toolbar", "aria-label": "Document actions" },
           btn("rename-doc", "Rename", () => void this.renameDoc(id)),
+          btn("history-toggle", "History", () => this.toggleHistory(id, body, content)),
           btn("export-doc", "Export", () => void this.exportDoc(id)),
           btn("sync-remote", "Sync with server…", () => void this.syncWithServer(id)),
           btn("delete-doc", "Delete", () => void this.deleteDoc(id), "btn danger-outline"),
@@ -682,11 +722,22 @@ export class App {
       ),
       shareBar,
       remotesEl,
-      content,
+      body,
     );
     this.pane = { id, el, title, meta, link, remotesEl, remoteEls: new Map(), content, share, shareBar, shareHint, shareBusy: false };
     this.main.replaceChildren(el);
-    this.docView = new DocView(entry.peer, { onError: (m) => this.showError(m) });
+    this.conflictWatch = new ConflictWatch({
+      backend: this.backend,
+      docId: id,
+      peer: entry.peer,
+      liveRoot: content,
+      onError: (m) => this.showError(m),
+    });
+    body.before(this.conflictWatch.el);
+    this.docView = new DocView(entry.peer, {
+      onError: (m) => this.showError(m),
+      onRendered: () => this.conflictWatch?.decorate(),
+    });
     content.append(this.docView.el);
     this.renderPaneHeader();
     this.renderShare();
