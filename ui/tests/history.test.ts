@@ -6,6 +6,7 @@ import {
   authorOf,
   burstSummary,
   changedPaths,
+  compareOpIds,
   findConflicts,
   formatTime,
   textSegments,
@@ -140,6 +141,23 @@ describe("findConflicts", () => {
     expect(status.values[0]!.value).toBe(merged.status);
     expect(status.values.filter((v) => v.winner)).toHaveLength(1);
     expect(findConflicts(base)).toEqual([]);
+  });
+
+  it("reads scalar strings and counters, and never looks inside them", () => {
+    const base = A.from<any>({ s: new A.ImmutableString("x"), c: new A.Counter(1) }, { actor: "aa".repeat(16) });
+    const ada = A.change(A.clone(base, { actor: "ad".repeat(16) }), (d) => {
+      d.s = new A.ImmutableString("ada");
+    });
+    const bob = A.change(A.clone(base, { actor: "b0".repeat(16) }), (d) => {
+      d.s = new A.ImmutableString("bob");
+    });
+    const merged = A.merge(ada, bob);
+    const [c] = findConflicts(merged);
+    expect(c!.path).toEqual(["s"]);
+    expect(c!.values.map((v) => v.value)).toEqual(["bob", "ada"]);
+    expect(String(merged.s)).toBe("bob");
+    expect(compareOpIds("2@b0", "2@ad")).toBeGreaterThan(0);
+    expect(compareOpIds("10@aa", "9@ff")).toBeGreaterThan(0);
   });
 });
 

@@ -247,9 +247,31 @@ export function actorOfOpId(opId: string): string {
 }
 
 function plain(value: unknown): unknown {
+  if (value instanceof A.ImmutableString) return value.toString();
+  if (value instanceof A.Counter) return value.value;
   if (value instanceof Date || value instanceof Uint8Array) return value;
   if (value !== null && typeof value === "object") return JSON.parse(JSON.stringify(value));
   return value;
+}
+
+/** Automerge's order of op ids (`counter@actor`): the greatest one wins a conflict. */
+export function compareOpIds(a: string, b: string): number {
+  const [ca, aa] = [parseInt(a, 10), actorOfOpId(a)];
+  const [cb, ab] = [parseInt(b, 10), actorOfOpId(b)];
+  if (ca !== cb) return ca - cb;
+  return aa < ab ? -1 : aa > ab ? 1 : 0;
+}
+
+/** Whether `value` is an Automerge map or list (something to look inside). */
+function isContainer(value: unknown): boolean {
+  return (
+    value !== null &&
+    typeof value === "object" &&
+    !(value instanceof Date) &&
+    !(value instanceof Uint8Array) &&
+    A.getObjectId(value) !== null &&
+    A.getObjectId(value) !== undefined
+  );
 }
 
 /**
@@ -259,7 +281,6 @@ function plain(value: unknown): unknown {
 export function findConflicts<T>(doc: A.Doc<T>, maxItems = 2000): Conflict[] {
   const out: Conflict[] = [];
   const visit = (obj: unknown, path: Prop[]): void => {
-    if (obj === null || typeof obj !== "object" || obj instanceof Date || obj instanceof Uint8Array) return;
     const keys: Prop[] = Array.isArray(obj)
       ? obj.length > maxItems
         ? []
@@ -269,21 +290,14 @@ export function findConflicts<T>(doc: A.Doc<T>, maxItems = 2000): Conflict[] {
       const child = (obj as Record<Prop, unknown>)[key];
       const all = A.getConflicts(obj as A.Doc<unknown>, key as string);
       if (all && Object.keys(all).length > 1) {
-        const winner = A.getObjectId(child) ?? null;
-        const values = Object.entries(all).map(([id, value]) => {
+        const ids = Object.keys(all).sort(compareOpIds).reverse();
+        const values = ids.map((id, i) => {
           const actor = actorOfOpId(id);
-          return {
-            id,
-            value: plain(value),
-            actor,
-            author: authorOf(actor),
-            winner: winner === id || (winner === null && plain(value) === plain(child)),
-          };
+          return { id, value: plain(all[id]), actor, author: authorOf(actor), winner: i === 0 };
         });
-        values.sort((a, b) => Number(b.winner) - Number(a.winner));
         out.push({ path: [...path, key], values });
       }
-      if (typeof child !== "string") visit(child, [...path, key]);
+      if (isContainer(child)) visit(child, [...path, key]);
     }
   };
   visit(doc, []);

@@ -222,7 +222,8 @@ export class HistoryPanel {
       .then(async (value) => {
         if (ticket !== this.ticket) return;
         this.showVersion(b, index, value, null);
-        this.version!.dataset.renderMs = (performance.now() - t0).toFixed(1);
+        const renderMs = (performance.now() - t0).toFixed(1);
+        this.version!.dataset.renderMs = renderMs;
         const t1 = performance.now();
         const [before, entries] = await Promise.all([
           this.opts.backend.docAt(id, b.heads_before),
@@ -240,6 +241,7 @@ export class HistoryPanel {
           if (typeof old === "string" || old === undefined) texts.set(at, textSegments(old ?? "", patches, textPath));
         }
         this.showVersion(b, index, value, { changed, inside, texts });
+        this.version!.dataset.renderMs = renderMs;
         this.version!.dataset.diffMs = (performance.now() - t1).toFixed(1);
       })
       .catch((e) => {
