@@ -44,11 +44,15 @@ fn main() {
         bursts = history::bursts(&changes, BurstRules::default());
     });
     println!(
-        "timeline (changes + {} bursts): {:.0} ms",
+        "changes + bursts ({} bursts, as `tandem log`): {:.0} ms",
         bursts.len(),
         ms(d)
     );
-    let d = median(3, || history::touched_paths(&doc, &changes, &mut bursts));
+    let d = median(5, || {
+        history::timeline::timeline(&doc, BurstRules::default());
+    });
+    println!("timeline from change metadata (the UI's): {:.0} ms", ms(d));
+    let d = median(3, || history::touched_paths(&doc, &mut bursts));
     println!("paths of every burst (sampled): {:.0} ms", ms(d));
     let d = median(3, || {
         serde_json::to_vec(&bursts).expect("json");

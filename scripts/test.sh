@@ -46,6 +46,9 @@ scripts/fuzz.sh 120
 echo "== Browser: two real servers, two pages"
 timeout 300 node ui/tests/e2e/two-servers.mjs </dev/null
 
+echo "== Browser: history (timeline, a past version, restore and undo, a concurrent conflict resolved)"
+timeout 300 node ui/tests/e2e/history.mjs </dev/null
+
 echo "== Browser: pages of other origins and a rebinding name get nothing; the UI still works after sign-in"
 timeout 300 node ui/tests/e2e/browser-security.mjs </dev/null
 

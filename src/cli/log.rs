@@ -30,7 +30,7 @@ pub(crate) async fn run(args: LogArgs) -> Result<(), CliError> {
         return Ok(());
     }
     let mut bursts = history::bursts(&changes, BurstRules::default());
-    history::touched_paths(&doc, &changes, &mut bursts);
+    history::touched_paths(&doc, &mut bursts);
     for burst in &bursts {
         let noun = if burst.changes == 1 {
             "change"

@@ -88,6 +88,11 @@ fn bursts_split_on_author_pause_and_size() {
     let now: Vec<String> = a.get_heads().iter().map(|h| h.to_string()).collect();
     assert_eq!(groups[2].heads_after, now);
     assert_eq!((groups[0].start, groups[0].end), (100, 110));
+    assert_eq!(
+        timeline::timeline(&a, BurstRules::default()),
+        (4, groups.clone()),
+        "the metadata path groups the same"
+    );
 
     let capped = bursts(
         &list,
@@ -118,7 +123,7 @@ fn bursts_name_the_paths_they_touched() {
     });
     let list = changes(&doc);
     let mut groups = bursts(&list, BurstRules::default());
-    touched_paths(&doc, &list, &mut groups);
+    touched_paths(&doc, &mut groups);
     assert_eq!(groups[0].paths, vec!["/body", "/title"]);
     assert_eq!(groups[1].paths, vec!["/body", "/tags"]);
 }

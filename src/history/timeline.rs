@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use automerge::{Automerge, ChangeHash, ReadDoc};
+use automerge::{ActorId, Automerge, ChangeHash, ReadDoc};
 use serde::Serialize;
 
 use super::{author_of, path_to_string};
@@ -103,40 +103,55 @@ pub struct Burst {
     pub paths_sampled: bool,
 }
 
-/// Groups `changes` (oldest first, as [`changes`] returns them) into bursts.
-pub fn bursts(changes: &[ChangeInfo], rules: BurstRules) -> Vec<Burst> {
+/// One change as the grouping sees it.
+struct Step<'a> {
+    actor: &'a ActorId,
+    time: i64,
+    hash: ChangeHash,
+    deps: &'a [ChangeHash],
+    ops: u64,
+}
+
+fn hex_heads(heads: &BTreeSet<ChangeHash>) -> Vec<String> {
+    heads.iter().map(|h| h.to_string()).collect()
+}
+
+/// The grouping itself, over changes in timeline order.
+fn group<'a>(steps: impl Iterator<Item = Step<'a>>, rules: BurstRules) -> Vec<Burst> {
     let mut out: Vec<Burst> = Vec::new();
+    let mut actor: Option<&ActorId> = None;
     // The heads of the prefix of the timeline seen so far.
-    let mut heads: BTreeSet<&str> = BTreeSet::new();
-    for (i, c) in changes.iter().enumerate() {
+    let mut heads: BTreeSet<ChangeHash> = BTreeSet::new();
+    for (i, c) in steps.enumerate() {
         let joins = out.last().is_some_and(|b| {
-            b.actor == c.actor
+            actor == Some(c.actor)
                 && c.time - b.end <= rules.max_gap
                 && c.time - b.start <= rules.max_span
                 && b.changes < rules.max_changes
         });
         if !joins {
             if let Some(b) = out.last_mut() {
-                b.heads_after = heads.iter().map(|h| h.to_string()).collect();
+                b.heads_after = hex_heads(&heads);
             }
+            actor = Some(c.actor);
             out.push(Burst {
                 first: i,
                 changes: 0,
-                actor: c.actor.clone(),
-                author: c.author.clone(),
+                actor: c.actor.to_hex_string(),
+                author: author_of(c.actor),
                 start: c.time,
                 end: c.time,
                 ops: 0,
-                heads_before: heads.iter().map(|h| h.to_string()).collect(),
+                heads_before: hex_heads(&heads),
                 heads_after: Vec::new(),
                 paths: Vec::new(),
                 paths_sampled: false,
             });
         }
-        for d in &c.deps {
-            heads.remove(d.as_str());
+        for d in c.deps {
+            heads.remove(d);
         }
-        heads.insert(&c.hash);
+        heads.insert(c.hash);
         if let Some(b) = out.last_mut() {
             b.changes += 1;
             b.end = b.end.max(c.time);
@@ -144,9 +159,55 @@ pub fn bursts(changes: &[ChangeInfo], rules: BurstRules) -> Vec<Burst> {
         }
     }
     if let Some(b) = out.last_mut() {
-        b.heads_after = heads.iter().map(|h| h.to_string()).collect();
+        b.heads_after = hex_heads(&heads);
     }
     out
+}
+
+/// Groups `changes` (oldest first, as [`changes`] returns them) into bursts.
+pub fn bursts(changes: &[ChangeInfo], rules: BurstRules) -> Vec<Burst> {
+    let parsed: Vec<(ActorId, ChangeHash, Vec<ChangeHash>)> = changes
+        .iter()
+        .map(|c| {
+            let actor = hex::decode(&c.actor)
+                .map(ActorId::from)
+                .unwrap_or_else(|_| ActorId::from(c.actor.as_bytes()));
+            let hash = c.hash.parse().unwrap_or(ChangeHash([0; 32]));
+            let deps = c.deps.iter().filter_map(|d| d.parse().ok()).collect();
+            (actor, hash, deps)
+        })
+        .collect();
+    group(
+        changes
+            .iter()
+            .zip(&parsed)
+            .map(|(c, (actor, hash, deps))| Step {
+                actor,
+                time: c.time,
+                hash: *hash,
+                deps,
+                ops: c.ops,
+            }),
+        rules,
+    )
+}
+
+/// The bursts of `doc` and its number of changes, straight from Automerge's
+/// change metadata (what [`changes`] + [`bursts`] give, without building
+/// every [`ChangeInfo`]: for long histories).
+pub fn timeline(doc: &Automerge, rules: BurstRules) -> (usize, Vec<Burst>) {
+    let metas = doc.get_changes_meta(&[]);
+    let bursts = group(
+        metas.iter().map(|m| Step {
+            actor: &m.actor,
+            time: m.timestamp,
+            hash: m.hash,
+            deps: &m.deps,
+            ops: (m.max_op + 1).saturating_sub(m.start_op),
+        }),
+        rules,
+    );
+    (metas.len(), bursts)
 }
 
 /// At most this many paths are listed per burst.
@@ -156,12 +217,10 @@ const MAX_PATHS: usize = 8;
 /// evenly, first and last included); longer bursts set `paths_sampled`.
 const MAX_SAMPLED: usize = 64;
 
-/// Fills each burst's `paths` from the operations of its changes (`changes`
-/// is the list the bursts were made from, in the same order as
-/// `get_changes`): the map key or the list/text an operation touched, as a
-/// path in today's document.
-pub fn touched_paths(doc: &Automerge, changes: &[ChangeInfo], bursts: &mut [Burst]) {
-    debug_assert!(bursts.iter().all(|b| b.first + b.changes <= changes.len()));
+/// Fills each burst's `paths` (bursts made from `doc`'s changes in
+/// [`changes`]' order) from the operations of its changes: the map key or
+/// the list/text an operation touched, as a path in today's document.
+pub fn touched_paths(doc: &Automerge, bursts: &mut [Burst]) {
     let mut path_of: HashMap<String, Option<String>> = HashMap::new();
     let all = doc.get_changes(&[]);
     for b in bursts.iter_mut() {

@@ -20,13 +20,13 @@ pub struct Timeline {
     /// Its edit bursts, oldest first.
     pub bursts: Vec<Burst>,
     /// Whether the bursts name the paths they touched (not for documents of
-    /// more than [`PATHS_UP_TO`] changes: the UI asks for a burst's diff).
+    /// more than 50,000 changes: the UI asks for a burst's diff).
     pub paths: bool,
 }
 
 /// Up to this many changes, the timeline lists each burst's paths (reading
 /// every change costs about 3 µs per change).
-pub const PATHS_UP_TO: usize = 50_000;
+const PATHS_UP_TO: usize = 50_000;
 
 /// The heads around one history edit, so that a UI can offer to undo it
 /// (restore `before`).
@@ -66,14 +66,18 @@ impl Service {
     pub fn history(&self, id: &DocId) -> Result<Timeline, ServiceError> {
         let doc = self.existing(id)?;
         Ok(doc.read(|doc| {
-            let changes = history::changes(doc);
-            let mut bursts = history::bursts(&changes, BurstRules::default());
-            let paths = changes.len() <= PATHS_UP_TO;
+            let (count, bursts) = if doc.get_heads().is_empty() {
+                (0, Vec::new())
+            } else {
+                history::timeline::timeline(doc, BurstRules::default())
+            };
+            let mut bursts = bursts;
+            let paths = count <= PATHS_UP_TO;
             if paths {
-                history::touched_paths(doc, &changes, &mut bursts);
+                history::touched_paths(doc, &mut bursts);
             }
             Timeline {
-                changes: changes.len(),
+                changes: count,
                 heads: hex(&doc.get_heads()),
                 bursts,
                 paths,

@@ -7,7 +7,8 @@
 // It creates a document through the UI, types into it (timing keystroke →
 // rendered frame), lets the headless `tandem` CLI sync with the app's
 // embedded server in both directions, checks events, command errors and the
-// health command, saves a screenshot, quits it with SIGTERM and checks the
+// health command, the history panel and a conflict badge (resolved through
+// the resolve_conflict command), saves screenshots, quits it with SIGTERM and checks the
 // store, then starts it again (the documents are still there) and closes its
 // window the way a window manager does (close-window.py): it must shut down
 // cleanly both times.
@@ -394,6 +395,34 @@ async function main() {
     cliHeads = /heads ([0-9a-f,]+)/.exec(out)?.[1]?.split(",") ?? [];
     await until("the CLI's text in the editor", async () => (await bodyText()) === CLI_PREFIX + TYPED, 10000, 10);
     figures.cliSyncToScreenMs = Math.round(performance.now() - t0);
+  });
+
+  await check("history: the timeline and a conflict badge show; keeping one value resolves it (screenshot)", async () => {
+    // Two copies of the document set one field concurrently, then both sync.
+    const other = join(tmp, "y.automerge");
+    writeFileSync(other, readFileSync(file));
+    cli(["edit", file, "--set", "status=1"]);
+    cli(["edit", other, "--set", "status=2"]);
+    cli(["sync", `${serverUrl}/${docId}`, "--file", file]);
+    cli(["sync", `${serverUrl}/${docId}`, "--file", other]);
+    const badge = "[data-testid=conflict-badge][data-path='/status']";
+    await waitFor(badge, 15000);
+    await click(await find("[data-testid=history-toggle]"));
+    await until("timeline rows", async () =>
+      (await exec(`return document.querySelectorAll("[data-testid=timeline-row]").length;`)) >= 3, 15000);
+    const values = await exec(`return [...document.querySelectorAll(arguments[0] + " [data-testid=conflict-value]")].map((e) => e.textContent);`, [badge]);
+    assert(values.length === 2, `two values in the badge: ${JSON.stringify(values)}`);
+    await exec(`document.querySelector(arguments[0]).open = true;`, [badge]);
+    await sleep(300);
+    const png = Buffer.from(await wd("GET", s("/screenshot")), "base64");
+    const historyShot = join(dirname(shotPath), "history.png");
+    mkdirSync(dirname(historyShot), { recursive: true });
+    writeFileSync(historyShot, png);
+    console.log(`     saved ${historyShot}`);
+    // Keep the value that is not shown now (through the resolve_conflict command).
+    await exec(`document.querySelector(arguments[0] + " .conflict-value:not(.winner) [data-testid=conflict-choose]").click();`, [badge]);
+    await until("the conflict to be resolved", async () => (await exec(`return document.querySelectorAll(arguments[0]).length;`, [badge])) === 0, 15000);
+    await click(await find("[data-testid=history-close]"));
   });
 
   let httpDocId = null;

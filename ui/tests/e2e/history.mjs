@@ -154,7 +154,8 @@ try {
       const r = await request(A, "POST", "/_import", { body: new Uint8Array(readFileSync(tracePath)), headers: { "content-type": "application/octet-stream" } });
       assert(r.status === 201 || r.status === 200, `import: ${r.status} ${r.text}`);
       const traceId = r.json.id;
-      const t = await open(A, traceId, tid("history-toggle"));
+      // Wait until the page holds the whole document, so the timings below are not shared with its loading.
+      const t = await open(A, traceId, `${tid("text-editor")}[data-path="/text"]`);
       const t0 = Date.now();
       await t.click(tid("history-toggle"));
       await t.waitForSelector(tid("timeline-row"), { timeout: 60000 });
