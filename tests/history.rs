@@ -16,21 +16,23 @@ use tandem::server::RunningServer;
 
 const TANDEM: &str = env!("CARGO_BIN_EXE_tandem");
 
+fn builder() -> reqwest::ClientBuilder {
+    let tls = tandem::tls::Trust::System
+        .client_config(&[b"http/1.1"])
+        .unwrap();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .no_proxy()
+}
+
+/// A client holding the owner token.
 fn http() -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         reqwest::header::AUTHORIZATION,
         format!("Bearer {OWNER_TOKEN}").parse().unwrap(),
     );
-    let tls = tandem::tls::Trust::System
-        .client_config(&[b"http/1.1"])
-        .unwrap();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .default_headers(headers)
-        .no_proxy()
-        .build()
-        .unwrap()
+    builder().default_headers(headers).build().unwrap()
 }
 
 async fn get(server: &RunningServer, path: &str) -> (u16, Value) {
@@ -337,5 +339,63 @@ async fn the_cli_logs_cats_and_diffs_files_and_urls() {
     assert!(err.contains("is not in this document"), "{err}");
     let (ok, _, err) = tandem(&["log", "/nonexistent/x.automerge"]);
     assert!(!ok && err.contains("cannot read"), "{err}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_read_token_reads_the_history_but_may_not_restore() {
+    use tandem::server::tokens::{Role, TokenGrant};
+    let server = start_server_with(
+        tandem::hub::Hub::new(std::sync::Arc::new(tandem::store::MemoryStore::new())),
+        None,
+        tandem::server::ServerOptions {
+            tokens: vec![TokenGrant::new(
+                "reader",
+                Role::Read,
+                "reader-secret-0123456789",
+            )],
+            ..Default::default()
+        },
+    )
+    .await;
+    let v = three_versions(&server, "plans");
+    server
+        .service()
+        .set_share_policy(&id("plans"), tandem::share::SharePolicy::Lan)
+        .unwrap();
+    let reader = |method: reqwest::Method, path: &str| {
+        builder()
+            .build()
+            .unwrap()
+            .request(method, format!("{}{path}", server.url()))
+            .bearer_auth("reader-secret-0123456789")
+    };
+    let r = reader(reqwest::Method::GET, "/_docs/plans/history")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = reader(reqwest::Method::GET, &format!("/plans?at={}", v[0]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = reader(reqwest::Method::POST, "/_docs/plans/restore")
+        .json(&json!({"heads": v[0]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let error: Value = r.json().await.unwrap();
+    assert_eq!(error["error"], "this token may only read this document");
+    // Anyone without a token sees nothing.
+    let r = builder()
+        .build()
+        .unwrap()
+        .get(format!("{}/_docs/plans/history", server.url()))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status() == 401 || r.status() == 404, "{}", r.status());
     server.shutdown().await;
 }

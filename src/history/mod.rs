@@ -80,6 +80,15 @@ pub fn check_heads(doc: &impl ReadDoc, heads: &[ChangeHash]) -> Result<(), Histo
     }
 }
 
+/// Now, in seconds since the epoch: the time local changes are stamped
+/// with (seconds, as Automerge JS does), so the timeline can show it.
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
+        .unwrap_or(0)
+}
+
 /// Who made changes as `actor`: for now the actor id, shortened to 8 hex
 /// digits. The one place where a future actor → user table plugs in.
 pub fn author_of(actor: &ActorId) -> String {

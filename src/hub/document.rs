@@ -232,11 +232,7 @@ impl Document {
         f: impl FnOnce(&mut Transaction<'_>) -> Result<T, AutomergeError>,
     ) -> Result<T, DocError> {
         self.mutate(|doc| {
-            // Stamped with the time (seconds, as Automerge JS does) for the history.
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
-                .unwrap_or(0);
+            let now = crate::history::now_secs();
             doc.transact_with(|_| CommitOptions::default().with_time(now), f)
                 .map(|ok| ok.result)
                 .map_err(|failure| DocError::Automerge(failure.error))

@@ -423,6 +423,10 @@ async function main() {
     await exec(`document.querySelector(arguments[0] + " .conflict-value:not(.winner) [data-testid=conflict-choose]").click();`, [badge]);
     await until("the conflict to be resolved", async () => (await exec(`return document.querySelectorAll(arguments[0]).length;`, [badge])) === 0, 15000);
     await click(await find("[data-testid=history-close]"));
+    // The resolve is one more change: the CLI's copy takes it, so the store check below still compares like with like.
+    const out = cli(["sync", `${serverUrl}/${docId}`, "--file", file]);
+    cliHeads = /heads ([0-9a-f,]+)/.exec(out)?.[1]?.split(",") ?? [];
+    assert(JSON.parse(cli(["cat", file])).status === 1 || JSON.parse(cli(["cat", file])).status === 2, "the kept value reached the CLI");
   });
 
   let httpDocId = null;
