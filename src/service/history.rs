@@ -102,7 +102,7 @@ impl Service {
     /// The open conflicts of `id`.
     pub fn conflicts(&self, id: &DocId) -> Result<Vec<Conflict>, ServiceError> {
         let doc = self.existing(id)?;
-        Ok(doc.read(|doc| history::conflicts(doc))?)
+        Ok(doc.read(history::conflicts)?)
     }
 
     /// Makes `id` (or the field at `path`) what it was at `heads`, as one new
