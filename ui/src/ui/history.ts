@@ -2,7 +2,8 @@
 // bursts (newest first) with a scrubber; choosing a point shows the document
 // as it was there, read-only and clearly marked, with what that burst
 // changed highlighted (Automerge's diff: inserted and deleted text, changed
-// fields). "Restore this version" (or one field) writes a new change on top,
+// fields); "Changes since" (or shift-clicking a second point) marks every
+// change between two points instead. "Restore this version" (or one field) writes a new change on top,
 // and "Undo restore" restores the heads from before it the same way.
 import type { Backend } from "../backend/types";
 import {
@@ -188,7 +189,12 @@ export class HistoryPanel {
         testid: "timeline-row",
         role: "option",
         "data-index": String(index),
-        onclick: () => this.select(index),
+        title: "Shift-click another point to mark every change between the two",
+        onclick: (ev: MouseEvent) => {
+          const other = this.selected;
+          if (ev.shiftKey && other !== null && other !== index) this.select(Math.max(other, index), Math.min(other, index));
+          else this.select(index);
+        },
       },
       h("span", { class: "row-time" }, formatTime(b.end)),
       h("span", { class: "row-author", title: b.actor }, b.author),
@@ -207,10 +213,15 @@ export class HistoryPanel {
     ev.preventDefault();
   }
 
-  /** Show the version right after burst `index`, then what that burst changed. */
-  select(index: number): void {
+  /**
+   * Show the version right after burst `index`, then what changed to make it:
+   * that burst alone, or every change since the point after burst `since`.
+   */
+  select(index: number, since?: number): void {
     const b = this.timeline?.bursts[index];
     if (!b) return;
+    const older = since !== undefined && since < index ? this.timeline?.bursts[since] : undefined;
+    const from = older ? older.heads_after : b.heads_before;
     this.selected = index;
     this.scrub.value = String(index);
     this.renderRows();
@@ -221,13 +232,13 @@ export class HistoryPanel {
       .docAt(id, b.heads_after)
       .then(async (value) => {
         if (ticket !== this.ticket) return;
-        this.showVersion(b, index, value, null);
+        this.showVersion(b, index, value, null, since);
         const renderMs = (performance.now() - t0).toFixed(1);
         this.version!.dataset.renderMs = renderMs;
         const t1 = performance.now();
         const [before, entries] = await Promise.all([
-          this.opts.backend.docAt(id, b.heads_before),
-          this.opts.backend.docDiff(id, b.heads_before, b.heads_after),
+          this.opts.backend.docAt(id, from),
+          this.opts.backend.docDiff(id, from, b.heads_after),
         ]);
         if (ticket !== this.ticket) return;
         const patches = toPatches(entries);
@@ -240,7 +251,7 @@ export class HistoryPanel {
           const old = getAt(before, textPath);
           if (typeof old === "string" || old === undefined) texts.set(at, textSegments(old ?? "", patches, textPath));
         }
-        this.showVersion(b, index, value, { changed, inside, texts });
+        this.showVersion(b, index, value, { changed, inside, texts }, since);
         this.version!.dataset.renderMs = renderMs;
         this.version!.dataset.diffMs = (performance.now() - t1).toFixed(1);
       })
@@ -249,18 +260,37 @@ export class HistoryPanel {
       });
   }
 
-  private showVersion(b: Burst, index: number, value: unknown, marks: Marks | null): void {
+  private showVersion(b: Burst, index: number, value: unknown, marks: Marks | null, since?: number): void {
+    const bursts = this.timeline?.bursts ?? [];
+    const older = since !== undefined ? bursts[since] : undefined;
+    const latest = index === bursts.length - 1;
     const el = h(
       "section",
-      { class: "version-view", testid: "version-view", "data-index": String(index), "aria-label": "A past version, read-only" },
+      {
+        class: "version-view",
+        testid: "version-view",
+        "data-index": String(index),
+        "data-since": older ? String(since) : null,
+        "aria-label": "A past version, read-only",
+      },
       h(
         "div",
         { class: "version-banner", testid: "version-banner", role: "status" },
-        h("strong", null, "Past version, read-only: "),
+        h("strong", null, latest ? "Latest version, read-only: " : "Past version, read-only: "),
         `after ${burstSummary(b)} by ${b.author}, ${formatTime(b.end)}`,
+        older
+          ? h("span", { class: "version-since", testid: "version-since" }, ` · marked: every change since ${formatTime(older.end)} (${index - since!} bursts)`)
+          : " · marked: this burst",
         h(
           "span",
           { class: "version-actions" },
+          !latest
+            ? h(
+                "button",
+                { type: "button", class: "btn", testid: "compare-now", title: "Mark every change from this point to now", onclick: () => this.select(bursts.length - 1, index) },
+                "Changes since",
+              )
+            : null,
           h("button", { type: "button", class: "btn primary", testid: "restore-version", onclick: () => void this.restore(b, []) }, "Restore this version"),
           h("button", { type: "button", class: "btn", testid: "back-to-live", onclick: () => this.backToLive() }, "Back to live"),
         ),
