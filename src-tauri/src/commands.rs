@@ -290,5 +290,5 @@ pub async fn doc_diff(
     from: String,
     to: String,
 ) -> Result<Vec<history::DiffEntry>> {
-    Ok(app.service.diff(&DocId::parse(&id)?, &from, &to)?)
+    Ok(app.service.diff(&DocId::parse(&id)?, &from, Some(&to))?)
 }

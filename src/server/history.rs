@@ -64,11 +64,8 @@ pub async fn diff(
     Query(query): Query<DiffQuery>,
 ) -> Result<Response, ApiError> {
     let id = readable(&state, &caller, &raw_id)?;
-    let to = match query.to {
-        Some(to) => to,
-        None => state.service.history(&id).map(|t| t.heads.join(","))?,
-    };
-    Ok(Json(state.service.diff(&id, &query.from, &to)?).into_response())
+    let entries = state.service.diff(&id, &query.from, query.to.as_deref())?;
+    Ok(Json(entries).into_response())
 }
 
 /// `GET /_docs/{doc}/conflicts`: the keys holding concurrent values.

@@ -92,11 +92,20 @@ impl Service {
         Ok(doc.read(|doc| history::json_at(doc, &heads, &[]))?)
     }
 
-    /// What changed in `id` from the heads `from` to `to`.
-    pub fn diff(&self, id: &DocId, from: &str, to: &str) -> Result<Vec<DiffEntry>, ServiceError> {
-        let (from, to) = (history::parse_heads(from)?, history::parse_heads(to)?);
+    /// What changed in `id` from the heads `from` to `to` (`None`: its heads now).
+    pub fn diff(
+        &self,
+        id: &DocId,
+        from: &str,
+        to: Option<&str>,
+    ) -> Result<Vec<DiffEntry>, ServiceError> {
+        let from = history::parse_heads(from)?;
+        let to = to.map(history::parse_heads).transpose()?;
         let doc = self.existing(id)?;
-        Ok(doc.read(|doc| history::diff(doc, &from, &to))?)
+        Ok(doc.read(|doc| {
+            let to = to.unwrap_or_else(|| doc.get_heads());
+            history::diff(doc, &from, &to)
+        })?)
     }
 
     /// The open conflicts of `id`.
