@@ -58,6 +58,9 @@ timeout 240 node ui/tests/e2e/remote-errors.mjs </dev/null
 echo "== Browser: presence, remote cursors and highlights across two servers"
 timeout 300 node ui/tests/e2e/presence.mjs </dev/null
 
+echo "== Browser: history (timeline, a past version, restore and undo, a concurrent conflict resolved)"
+timeout 300 node ui/tests/e2e/history.mjs </dev/null
+
 echo "== Browser: pages of other origins and a rebinding name get nothing; the UI still works after sign-in"
 timeout 300 node ui/tests/e2e/browser-security.mjs </dev/null
 

@@ -26,6 +26,7 @@
 //! - [`discovery`] — LAN peers: mDNS advertisement and browsing, the peer
 //!   list and its trust store (certificates pinned on first use).
 //! - [`tls`] — self-signed certificates, fingerprints and pinning.
+//! - [`history`] — the timeline, any version, diffs, conflicts, restore.
 //! - [`edit`] — small path-based edits (`tandem edit`).
 //! - [`doc_id`] — validated document IDs.
 //! - [`host`] — this machine's name and loopback checks.
@@ -35,6 +36,7 @@ pub mod client;
 pub mod discovery;
 pub mod doc_id;
 pub mod edit;
+pub mod history;
 pub mod host;
 pub mod hub;
 pub mod link;

@@ -4,7 +4,8 @@
 
 use serde::Serialize;
 use tandem::discovery::peers::PeerInfo;
-use tandem::service::{DocListing, RemoteInfo, RemoteSpec};
+use tandem::history::{self, Conflict};
+use tandem::service::{DocListing, HistoryEdit, RemoteInfo, RemoteSpec, ServiceError, Timeline};
 use tandem::share::SharePolicy;
 use tandem::DocId;
 use tauri::ipc::{Channel, Response};
@@ -319,4 +320,64 @@ pub async fn open_data_folder(app: State<'_, Desktop>) -> Result<()> {
         })?;
     std::thread::spawn(move || child.wait());
     Ok(())
+}
+
+/// The timeline of a document (edit bursts, authors, times, paths).
+#[tauri::command]
+pub async fn doc_history(app: State<'_, Desktop>, id: String) -> Result<Timeline> {
+    Ok(app.service.history(&DocId::parse(&id)?)?)
+}
+
+/// The keys of a document holding concurrent values.
+#[tauri::command]
+pub async fn doc_conflicts(app: State<'_, Desktop>, id: String) -> Result<Vec<Conflict>> {
+    Ok(app.service.conflicts(&DocId::parse(&id)?)?)
+}
+
+/// Restores the document (or the field at `path`) as it was at `heads`, as a new change.
+#[tauri::command]
+pub async fn restore_version(
+    app: State<'_, Desktop>,
+    id: String,
+    heads: String,
+    path: Option<serde_json::Value>,
+) -> Result<HistoryEdit> {
+    let path = match path {
+        Some(p) => history::path_from_json(&p).map_err(ServiceError::from)?,
+        None => Vec::new(),
+    };
+    Ok(app.service.restore(&DocId::parse(&id)?, &heads, &path)?)
+}
+
+/// Keeps one value of the conflict at `path` (its operation id `choice`), as a new change.
+#[tauri::command]
+pub async fn resolve_conflict(
+    app: State<'_, Desktop>,
+    id: String,
+    path: serde_json::Value,
+    choice: String,
+) -> Result<HistoryEdit> {
+    let path = history::path_from_json(&path).map_err(ServiceError::from)?;
+    Ok(app.service.resolve(&DocId::parse(&id)?, &path, &choice)?)
+}
+
+/// The document as JSON as it was at `heads` (comma-separated change hashes).
+#[tauri::command]
+pub async fn doc_at(
+    app: State<'_, Desktop>,
+    id: String,
+    heads: String,
+) -> Result<serde_json::Value> {
+    Ok(app.service.doc_at(&DocId::parse(&id)?, &heads)?)
+}
+
+/// What changed between two versions (Automerge's patches).
+#[tauri::command]
+pub async fn doc_diff(
+    app: State<'_, Desktop>,
+    id: String,
+    from: String,
+    to: String,
+) -> Result<Vec<history::DiffEntry>> {
+    Ok(app.service.diff(&DocId::parse(&id)?, &from, Some(&to))?)
 }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use automerge::sync::Message;
-use automerge::transaction::Transaction;
+use automerge::transaction::{CommitOptions, Transaction};
 use automerge::{Automerge, AutomergeError, ChangeHash, ObjType, ReadDoc, Value};
 use tokio::sync::watch;
 
@@ -290,7 +290,8 @@ impl Document {
         f: impl FnOnce(&mut Transaction<'_>) -> Result<T, AutomergeError>,
     ) -> Result<T, DocError> {
         self.mutate(|doc| {
-            doc.transact(f)
+            let now = crate::history::now_secs();
+            doc.transact_with(|_| CommitOptions::default().with_time(now), f)
                 .map(|ok| ok.result)
                 .map_err(|failure| DocError::Automerge(failure.error))
         })

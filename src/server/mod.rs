@@ -12,6 +12,7 @@ pub mod connections;
 pub mod error;
 pub mod extras;
 pub mod gate;
+pub mod history;
 pub mod listener;
 pub mod oidc;
 pub mod repo_socket;

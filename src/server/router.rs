@@ -8,6 +8,7 @@ use tower_http::services::ServeDir;
 use super::auth::authenticate;
 use super::extras::{delete_doc, fallback, get_doc, list_docs, method_not_allowed};
 use super::gate::check_request;
+use super::history;
 use super::repo_socket;
 use super::signin;
 use super::state::AppState;
@@ -50,6 +51,11 @@ pub fn app(state: AppState) -> Router {
             "/_docs/{doc_id}/presence",
             get(super::connections::list_presence),
         )
+        .route("/_docs/{doc_id}/history", get(history::history))
+        .route("/_docs/{doc_id}/diff", get(history::diff))
+        .route("/_docs/{doc_id}/conflicts", get(history::conflicts))
+        .route("/_docs/{doc_id}/restore", post(history::restore))
+        .route("/_docs/{doc_id}/resolve", post(history::resolve))
         .route("/_peers", get(ui_api::list_peers))
         .route("/_peers/{id}", delete(ui_api::forget_peer))
         .route("/_peers/{id}/docs", get(ui_api::peer_docs))

@@ -4,11 +4,13 @@
 //! it over HTTP/WebSocket ([`crate::server`]), the desktop app through Tauri
 //! commands — both are thin layers over this.
 
+mod history;
 mod remotes;
 pub mod search;
 mod template;
 mod ui_peer;
 
+pub use history::{HistoryEdit, Timeline};
 pub use remotes::{RemoteInfo, RemoteSpec, RemoteUpdate};
 pub use ui_peer::UiPeer;
 

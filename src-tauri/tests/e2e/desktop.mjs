@@ -9,8 +9,9 @@
 // embedded server in both directions, lets automerge-repo clients (the npm
 // packages from ui/node_modules) sync with the embedded server and opens a
 // document from automerge-repo's sync server through "Open from server",
-// checks events, command errors and the
-// health command, saves a screenshot, quits it with SIGTERM and checks the
+// checks events, command errors and the health command, the history panel
+// and a conflict badge (resolved through the resolve_conflict command),
+// saves screenshots, quits it with SIGTERM and checks the
 // store, then starts it again (the documents are still there) and closes its
 // window the way a window manager does (close-window.py): it must shut down
 // cleanly both times.
@@ -431,6 +432,38 @@ async function main() {
     await until("Carol gone after she leaves", async () =>
       (await exec(`return !document.querySelector('[data-testid=presence-member][data-name="Carol"]');`)) || null,
     5000);
+  });
+
+  await check("history: the timeline and a conflict badge show; keeping one value resolves it (screenshot)", async () => {
+    // Two copies of the document set one field concurrently, then both sync.
+    const other = join(tmp, "y.automerge");
+    writeFileSync(other, readFileSync(file));
+    cli(["edit", file, "--set", "status=1"]);
+    cli(["edit", other, "--set", "status=2"]);
+    cli(["sync", `${serverUrl}/${docId}`, "--file", file]);
+    cli(["sync", `${serverUrl}/${docId}`, "--file", other]);
+    const badge = "[data-testid=conflict-badge][data-path='/status']";
+    await waitFor(badge, 15000);
+    await click(await find("[data-testid=history-toggle]"));
+    await until("timeline rows", async () =>
+      (await exec(`return document.querySelectorAll("[data-testid=timeline-row]").length;`)) >= 3, 15000);
+    const values = await exec(`return [...document.querySelectorAll(arguments[0] + " [data-testid=conflict-value]")].map((e) => e.textContent);`, [badge]);
+    assert(values.length === 2, `two values in the badge: ${JSON.stringify(values)}`);
+    await exec(`document.querySelector(arguments[0]).open = true;`, [badge]);
+    await sleep(300);
+    const png = Buffer.from(await wd("GET", s("/screenshot")), "base64");
+    const historyShot = join(dirname(shotPath), "history.png");
+    mkdirSync(dirname(historyShot), { recursive: true });
+    writeFileSync(historyShot, png);
+    console.log(`     saved ${historyShot}`);
+    // Keep the value that is not shown now (through the resolve_conflict command).
+    await exec(`document.querySelector(arguments[0] + " .conflict-value:not(.winner) [data-testid=conflict-choose]").click();`, [badge]);
+    await until("the conflict to be resolved", async () => (await exec(`return document.querySelectorAll(arguments[0]).length;`, [badge])) === 0, 15000);
+    await click(await find("[data-testid=history-close]"));
+    // The resolve is one more change: the CLI's copy takes it, so the store check below still compares like with like.
+    const out = cli(["sync", `${serverUrl}/${docId}`, "--file", file]);
+    cliHeads = /heads ([0-9a-f,]+)/.exec(out)?.[1]?.split(",") ?? [];
+    assert(JSON.parse(cli(["cat", file])).status === 1 || JSON.parse(cli(["cat", file])).status === 2, "the kept value reached the CLI");
   });
 
   let httpDocId = null;

@@ -11,6 +11,8 @@
 // set_share{id, policy}; events `docs-changed`, `remote` (payload =
 // RemoteInfo) and `peers-changed`.
 import { Channel, invoke } from "@tauri-apps/api/core";
+import type { DiffEntry, HistoryEdit, Timeline } from "../model/history";
+import type { Prop } from "../model/path";
 import { listen } from "@tauri-apps/api/event";
 import {
   type AddRemoteRequest,
@@ -231,6 +233,26 @@ export class TauriBackend implements Backend {
 
   setShare(docId: string, policy: SharePolicy): Promise<void> {
     return call("set_share", { id: docId, policy });
+  }
+
+  docHistory(docId: string): Promise<Timeline> {
+    return call("doc_history", { id: docId });
+  }
+
+  docAt(docId: string, heads: readonly string[]): Promise<unknown> {
+    return call("doc_at", { id: docId, heads: heads.join(",") });
+  }
+
+  docDiff(docId: string, from: readonly string[], to: readonly string[]): Promise<DiffEntry[]> {
+    return call("doc_diff", { id: docId, from: from.join(","), to: to.join(",") });
+  }
+
+  restoreVersion(docId: string, heads: readonly string[], path?: readonly Prop[]): Promise<HistoryEdit> {
+    return call("restore_version", { id: docId, heads: heads.join(","), path: path ?? null });
+  }
+
+  resolveConflict(docId: string, path: readonly Prop[], choice: string): Promise<HistoryEdit> {
+    return call("resolve_conflict", { id: docId, path, choice });
   }
 
   subscribe(onEvent: (ev: BackendEvent) => void, onStatus?: (s: LinkStatus) => void): () => void {

@@ -3,6 +3,8 @@
 //   WebBackend   – HTTP + WebSocket to `tandem serve` (same origin)
 //   TauriBackend – `invoke` + `Channel` inside the desktop app
 // Everything above this layer (model, views) is transport-agnostic.
+import type { DiffEntry, HistoryEdit, Timeline } from "../model/history";
+import type { Prop } from "../model/path";
 import type { SessionInfo } from "./session";
 
 export type { SessionInfo } from "./session";
@@ -248,6 +250,16 @@ export interface Backend {
   forgetPeer(peerId: string): Promise<void>;
   /** Set a document's share policy. */
   setShare(docId: string, policy: SharePolicy): Promise<void>;
+  /** A document's timeline: its changes grouped into edit bursts. */
+  docHistory(docId: string): Promise<Timeline>;
+  /** The document as JSON as it was at `heads`. */
+  docAt(docId: string, heads: readonly string[]): Promise<unknown>;
+  /** What changed from `from` to `to` (Automerge's patches). */
+  docDiff(docId: string, from: readonly string[], to: readonly string[]): Promise<DiffEntry[]>;
+  /** Make the document (or the field at `path`) what it was at `heads`, as a new change. */
+  restoreVersion(docId: string, heads: readonly string[], path?: readonly Prop[]): Promise<HistoryEdit>;
+  /** Keep the value `choice` (an op id) of the conflict at `path`, as a new change. */
+  resolveConflict(docId: string, path: readonly Prop[], choice: string): Promise<HistoryEdit>;
   /** The desktop app's presence on the local network (absent in a browser: `tandem serve` is configured by flags). */
   lanStatus?(): Promise<LanStatus>;
   /** Change LAN settings (desktop app only); each field optional. */

@@ -3,6 +3,8 @@
 // an HttpOnly session cookie (see ./session.ts); when the session is gone the
 // page goes to `/_signin`.
 import { backoffDelay } from "../model/connection";
+import type { DiffEntry, HistoryEdit, Timeline } from "../model/history";
+import type { Prop } from "../model/path";
 import { SESSION_PATH, SIGN_IN_PATH, SIGN_OUT_PATH, type SessionInfo, SessionWatch, parseSession } from "./session";
 import {
   type AddRemoteRequest,
@@ -336,6 +338,28 @@ export class WebBackend implements Backend {
       headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify({ policy }),
     });
+  }
+
+  docHistory(docId: string): Promise<Timeline> {
+    return this.json(`/_docs/${encodeURIComponent(docId)}/history`, { cache: "no-store" });
+  }
+
+  docAt(docId: string, heads: readonly string[]): Promise<unknown> {
+    return this.json(`/${encodeURIComponent(docId)}?at=${heads.join(",")}`, { cache: "no-store" });
+  }
+
+  docDiff(docId: string, from: readonly string[], to: readonly string[]): Promise<DiffEntry[]> {
+    return this.json(`/_docs/${encodeURIComponent(docId)}/diff?from=${from.join(",")}&to=${to.join(",")}`, {
+      cache: "no-store",
+    });
+  }
+
+  restoreVersion(docId: string, heads: readonly string[], path?: readonly Prop[]): Promise<HistoryEdit> {
+    return this.postJson(`/_docs/${encodeURIComponent(docId)}/restore`, { heads: heads.join(","), path: path ?? null });
+  }
+
+  resolveConflict(docId: string, path: readonly Prop[], choice: string): Promise<HistoryEdit> {
+    return this.postJson(`/_docs/${encodeURIComponent(docId)}/resolve`, { path, choice });
   }
 
   subscribe(onEvent: (ev: BackendEvent) => void, onStatus?: (s: LinkStatus) => void): () => void {

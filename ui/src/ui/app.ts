@@ -32,7 +32,9 @@ import { SHARE_HINT, SHARE_LABEL, SHARE_POLICIES, isSharePolicy, peerOfRemote, p
 import { adviseOnProblem, type RemoteFix } from "../model/remoteproblem";
 import { displayTitle, exportFileName, extractTitle } from "../model/title";
 import { ValidationError, confirmDialog, field, openDialog } from "./dialogs";
+import { ConflictWatch } from "./conflicts";
 import { DocView } from "./docview";
+import { HistoryPanel } from "./history";
 import { h, setText, syncChildren } from "./dom";
 import { showLinks } from "./links";
 import { PeersPanel } from "./peers";
@@ -82,6 +84,9 @@ export class App {
   private presenceBar: PresenceBar | null = null;
   /** Connections into this instance on the open document (./incoming.ts). */
   private incoming: IncomingList | null = null;
+  /** Open conflicts of the open document, and its history panel (ui/conflicts.ts, ui/history.ts). */
+  private conflictWatch: ConflictWatch | null = null;
+  private historyPanel: HistoryPanel | null = null;
   private health: Health | null = null;
   private eventsStatus: LinkStatus = { state: "connecting" };
   private eventsStatusAt = Date.now();
@@ -505,6 +510,7 @@ export class App {
     const e = this.peers.get(id);
     if (!e) return;
     if (id === this.currentId) {
+      this.closeDocExtras();
       this.docView?.destroy();
       this.docView = null;
     }
@@ -676,8 +682,40 @@ export class App {
     );
   }
 
+  private closeDocExtras(): void {
+    this.historyPanel?.destroy();
+    this.historyPanel = null;
+    this.conflictWatch?.destroy();
+    this.conflictWatch = null;
+  }
+
+  /** Open or close the history panel of the open document. */
+  private toggleHistory(id: string, body: HTMLElement, content: HTMLElement): void {
+    if (this.historyPanel) {
+      this.historyPanel.destroy();
+      this.historyPanel = null;
+      return;
+    }
+    let version: HTMLElement | null = null;
+    this.historyPanel = new HistoryPanel({
+      backend: this.backend,
+      docId: id,
+      peer: this.getPeer(id).peer,
+      onError: (m) => this.showError(m),
+      showVersion: (el) => {
+        version?.remove();
+        version = el;
+        content.hidden = el !== null;
+        if (el) body.prepend(el);
+      },
+      onClose: () => this.toggleHistory(id, body, content),
+    });
+    body.append(this.historyPanel.el);
+  }
+
   private openDoc(id: string | null): void {
     this.notFound = null;
+    this.closeDocExtras();
     this.docView?.destroy();
     this.docView = null;
     this.presenceBar?.destroy();
@@ -701,6 +739,7 @@ export class App {
     }
     const entry = this.getPeer(id);
     const content = h("div", { class: "doc-content" });
+    const body = h("div", { class: "doc-body" }, content);
     const title = h("h1", { class: "pane-title", testid: "pane-title" });
     const meta = h("span", { class: "pane-meta" });
     const link = h("span", { class: "link-status", testid: "link-status", "aria-live": "polite" });
@@ -732,6 +771,7 @@ export class App {
           "div",
           { class: "toolbar", role: "toolbar", "aria-label": "Document actions" },
           btn("rename-doc", "Rename", () => void this.renameDoc(id)),
+          btn("history-toggle", "History", () => this.toggleHistory(id, body, content)),
           btn("export-doc", "Export", () => void this.exportDoc(id)),
           btn("sync-remote", "Sync with server…", () => void this.syncWithServer(id)),
           btn("copy-link", "Copy link", () => void showLinks(id, this.health?.listen ?? location.origin)),
@@ -741,12 +781,21 @@ export class App {
       shareBar,
       remotesEl,
       (this.incoming = new IncomingList(this.backend, id)).el,
-      content,
+      body,
     );
     this.pane = { id, el, title, meta, link, remotesEl, remoteEls: new Map(), content, share, shareBar, shareHint, shareBusy: false };
     this.main.replaceChildren(el);
+    this.conflictWatch = new ConflictWatch({
+      backend: this.backend,
+      docId: id,
+      peer: entry.peer,
+      liveRoot: content,
+      onError: (m) => this.showError(m),
+    });
+    body.before(this.conflictWatch.el);
     this.docView = new DocView(entry.peer, {
       onError: (m) => this.showError(m),
+      onRendered: () => this.conflictWatch?.decorate(),
       openUrl: (url) => (this.backend.openExternal ? void this.backend.openExternal(url) : void window.open(url, "_blank", "noopener,noreferrer")),
     });
     content.append(this.docView.el);
