@@ -12,6 +12,7 @@ pub mod error;
 pub mod extras;
 pub mod gate;
 pub mod listener;
+pub mod placement;
 pub mod router;
 pub mod signin;
 pub mod state;

@@ -49,6 +49,9 @@ pub struct ServerOptions {
     pub max_upload: usize,
     /// A built web UI to serve under `/_ui/` (the `ui/dist` directory).
     pub ui_dir: Option<std::path::PathBuf>,
+    /// Which node serves which document, when this server is one node of a
+    /// cluster; `None` serves every document here.
+    pub placement: Option<Arc<dyn super::placement::Placement>>,
 }
 
 impl Default for ServerOptions {
@@ -68,6 +71,7 @@ impl Default for ServerOptions {
             read_budget: 512 * 1024 * 1024,
             partial_line_timeout: Duration::from_secs(60),
             ui_dir: None,
+            placement: None,
         }
     }
 }
