@@ -221,7 +221,7 @@ impl Store for PgStore {
     fn list(&self) -> Result<Vec<DocSummary>, StoreError> {
         self.run("list documents", |c| {
             let rows = c.query(
-                "SELECT id, title, heads, snapshot_size + chunk_size, updated_ms FROM docs ORDER BY id",
+                "SELECT id, title, heads, snapshot_size + chunk_size, updated_ms FROM docs ORDER BY id COLLATE \"C\"",
                 &[],
             )?;
             Ok(rows.iter().filter_map(summary).collect())
