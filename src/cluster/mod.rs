@@ -263,8 +263,10 @@ impl Placement for Cluster {
 
     fn status(&self) -> Result<serde_json::Value, String> {
         let nodes = leases::status(&self.store, self.ttl).map_err(|e| e.to_string())?;
+        let view: Vec<String> = self.view().live.iter().map(|n| n.id.clone()).collect();
         Ok(serde_json::json!({
             "me": self.me.id,
+            "live_view": view,
             "lease_ttl_secs": self.ttl.as_secs_f64(),
             "nodes": nodes,
         }))

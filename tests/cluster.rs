@@ -1,0 +1,495 @@
+//! Several `tandem serve` nodes on one PostgreSQL (started by the test, see
+//! `common/postgres.rs`): documents spread by rendezvous hashing, requests
+//! redirected to a document's owner, failover after `kill -9` without losing
+//! an acknowledged change, hand-over on SIGTERM, and a restarted node
+//! rejoining. Real processes on loopback ports; every wait is bounded.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use automerge::{ChangeHash, ReadDoc};
+use common::postgres::{free_port, TempPostgres};
+use common::{doc_url, local_doc, put, WAIT};
+use tandem::client::{ClientConfig, ConnectionStatus, SyncClient};
+use tandem::cluster::rendezvous::{pick, Node};
+use tandem::hub::Document;
+use tandem::protocol::Until;
+use tandem::server::tokens::OWNER_TOKEN_FILE;
+
+const TANDEM: &str = env!("CARGO_BIN_EXE_tandem");
+
+/// One `tandem serve` process, killed on drop.
+struct Served {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+    db: String,
+    lease_secs: u64,
+}
+
+impl Served {
+    fn start(dir: &Path, port: u16, db: &str, lease_secs: u64) -> Self {
+        let mut this = Self {
+            child: None,
+            port,
+            dir: dir.to_owned(),
+            db: db.to_owned(),
+            lease_secs,
+        };
+        this.spawn();
+        this
+    }
+
+    fn spawn(&mut self) {
+        std::fs::create_dir_all(&self.dir).unwrap();
+        let log = std::fs::File::create(self.dir.join("stderr.log")).unwrap();
+        let mut child = Command::new(TANDEM)
+            .args(["serve", "--listen", &format!("127.0.0.1:{}", self.port)])
+            .arg("--data-dir")
+            .arg(&self.dir)
+            .args(["--store", &self.db, "--lease-secs"])
+            .arg(self.lease_secs.to_string())
+            .args(["--advertise-url", &self.url()])
+            .env("TANDEM_NO_MDNS", "1")
+            .env("RUST_LOG", "tandem=info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        let mut seen = String::new();
+        while out.read_line(&mut line).unwrap() > 0 {
+            seen.push_str(&line);
+            if line.starts_with("Data directory:") {
+                break;
+            }
+            line.clear();
+        }
+        assert!(
+            seen.contains("Cluster node node-"),
+            "the node did not join: {seen}\n{}",
+            std::fs::read_to_string(self.dir.join("stderr.log")).unwrap_or_default()
+        );
+        self.child = Some(child);
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+        }
+    }
+
+    fn sigterm(&mut self) -> Child {
+        let child = self.child.take().unwrap();
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        child
+    }
+
+    fn owner_token(&self) -> String {
+        std::fs::read_to_string(self.dir.join(OWNER_TOKEN_FILE))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A plain HTTP client (no redirects followed, no proxy).
+fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .unwrap()
+}
+
+/// `GET /_cluster` of `node`, with its owner token.
+async fn cluster(node: &Served) -> serde_json::Value {
+    let response = http()
+        .get(format!("{}/_cluster", node.url()))
+        .bearer_auth(node.owner_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// The live nodes `node` lists, as placement sees them.
+async fn live_nodes(node: &Served) -> Vec<Node> {
+    cluster(node).await["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["live"] == true && n["draining"] == false)
+        .map(|n| Node {
+            id: n["id"].as_str().unwrap().to_owned(),
+            url: n["url"].as_str().unwrap().to_owned(),
+        })
+        .collect()
+}
+
+/// Waits until `nodes[0]` lists `count` live nodes and every running node's
+/// own view (what its placement uses) has them too.
+async fn wait_live_count(nodes: &[Served], count: usize) -> Vec<Node> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let live = live_nodes(&nodes[0]).await;
+        let mut agreed = live.len() == count;
+        for node in nodes.iter().filter(|n| n.child.is_some()) {
+            let view = cluster(node).await["live_view"].as_array().unwrap().len();
+            agreed &= view == count;
+        }
+        if agreed {
+            return live;
+        }
+        assert!(Instant::now() < deadline, "expected {count} live nodes, got {live:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The document ids whose lease `url`'s node holds, per `/_cluster`.
+async fn docs_held(asker: &Served, url: &str) -> Vec<String> {
+    cluster(asker).await["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["url"] == url && n["live"] == true)
+        .flat_map(|n| n["docs"].as_array().unwrap().clone())
+        .map(|d| d.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A live client writing to its document, recording the heads the server
+/// acknowledged (the link reported `in_sync` after the write).
+struct Writer {
+    doc: Arc<Document>,
+    acked: Arc<Mutex<Vec<ChangeHash>>>,
+    live: common::Live,
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Writer {
+    fn start(name: &str, doc_id: &str, entry: &str, writing: Arc<AtomicBool>) -> Self {
+        let (_hub, doc) = local_doc(doc_id);
+        let client = SyncClient::new(ClientConfig::new(doc_url(entry, doc_id))).unwrap();
+        let live = common::go_live(&client, &doc);
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let task = {
+            let (doc, acked, stop, name) = (doc.clone(), acked.clone(), stop.clone(), name.to_owned());
+            let mut status = live.status.clone();
+            tokio::spawn(async move {
+                let mut n = 0u64;
+                while !stop.load(Ordering::SeqCst) {
+                    if !writing.load(Ordering::SeqCst) {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                    n += 1;
+                    put(&doc, &name, &n.to_string());
+                    let written = doc.heads();
+                    status.borrow_and_update();
+                    let acknowledged = tokio::time::timeout(Duration::from_secs(3), async {
+                        while status.changed().await.is_ok() {
+                            if *status.borrow_and_update() == (ConnectionStatus::Live { in_sync: true }) {
+                                return true;
+                            }
+                        }
+                        false
+                    })
+                    .await;
+                    if acknowledged == Ok(true) {
+                        acked.lock().unwrap().extend(written);
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            })
+        };
+        Self { doc, acked, live, stop, task }
+    }
+
+    async fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        tokio::time::timeout(WAIT, self.task).await.unwrap().unwrap();
+        self.live.stop().await;
+    }
+
+    fn acked(&self) -> Vec<ChangeHash> {
+        self.acked.lock().unwrap().clone()
+    }
+}
+
+/// Waits until the writers of each document share the same heads; returns
+/// how long it took.
+async fn wait_converged(groups: &BTreeMap<String, Vec<&Writer>>, within: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let done = groups.values().all(|writers| {
+            let heads = writers[0].doc.heads();
+            writers.iter().all(|w| w.doc.heads() == heads)
+        });
+        if done {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < within, "documents did not converge within {within:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A fresh reader pulls `doc_id` through `entry` (one-shot, following the
+/// redirect) and returns its copy.
+async fn read_fresh(entry: &str, doc_id: &str) -> Arc<Document> {
+    let (_hub, doc) = local_doc(doc_id);
+    let client = SyncClient::new(ClientConfig::new(doc_url(entry, doc_id))).unwrap();
+    client.sync_once(&doc, Until::HasRemoteHeads, WAIT).await.unwrap();
+    doc
+}
+
+/// The writers by document.
+fn groups(writers: &[(String, Writer)]) -> BTreeMap<String, Vec<&Writer>> {
+    let mut groups: BTreeMap<String, Vec<&Writer>> = BTreeMap::new();
+    for (doc_id, w) in writers {
+        groups.entry(doc_id.clone()).or_default().push(w);
+    }
+    groups
+}
+
+/// Document names that rendezvous hashing places `per_node` on each of `nodes`.
+fn spread(nodes: &[Node], per_node: usize, prefix: &str) -> Vec<(String, Node)> {
+    let mut chosen = Vec::new();
+    let mut counts = BTreeMap::new();
+    for n in 0.. {
+        let name = format!("{prefix}-{n}");
+        let owner = pick(&name, nodes).unwrap().clone();
+        let count = counts.entry(owner.id.clone()).or_insert(0);
+        if *count < per_node {
+            *count += 1;
+            chosen.push((name, owner));
+        }
+        if chosen.len() == per_node * nodes.len() {
+            return chosen;
+        }
+    }
+    unreachable!()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_nodes_thirty_clients_survive_a_kill_9_and_take_the_node_back() {
+    let Some(pg) = TempPostgres::start_or_skip("cluster failover") else {
+        return;
+    };
+    let db = pg.create_database("cluster");
+    let root = tempfile::tempdir().unwrap();
+    let mut nodes: Vec<Served> = (0..3)
+        .map(|n| Served::start(&root.path().join(format!("node{n}")), free_port(), &db, 3))
+        .collect();
+    let members = wait_live_count(&nodes, 3).await;
+
+    // Ten documents, at least three placed on each node (the victim is node 2).
+    let mut docs = spread(&members, 3, "doc");
+    docs.push((format!("doc-extra"), pick("doc-extra", &members).unwrap().clone()));
+    assert_eq!(docs.len(), 10);
+
+    // Thirty live clients, three per document, entering through nodes 0 and 1
+    // (a load balancer would stop sending to a dead node; nothing here does).
+    let writing = Arc::new(AtomicBool::new(true));
+    let mut writers = Vec::new();
+    for (i, (doc_id, _)) in docs.iter().enumerate() {
+        for c in 0..3 {
+            let entry = nodes[(i + c) % 2].url();
+            writers.push((
+                doc_id.clone(),
+                Writer::start(&format!("c{c}"), doc_id, &entry, writing.clone()),
+            ));
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    writing.store(false, Ordering::SeqCst);
+    let first = wait_converged(&groups(&writers), WAIT).await;
+    eprintln!("30 clients on 10 documents converged {first:?} after the writes stopped");
+
+    // Each node serves the documents placed on it.
+    for member in &members {
+        let held = docs_held(&nodes[0], &member.url).await;
+        let placed: Vec<_> = docs.iter().filter(|(_, n)| n == member).map(|(d, _)| d.clone()).collect();
+        for doc_id in &placed {
+            assert!(held.contains(doc_id), "{doc_id} not served by {}: {held:?}", member.url);
+        }
+    }
+    let victim_docs = docs_held(&nodes[0], &nodes[2].url()).await;
+    assert!(victim_docs.len() >= 3, "{victim_docs:?}");
+
+    // Write again, then kill -9 node 2 while one client per document leaves
+    // for good: its acknowledged changes must come back from the database.
+    writing.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let mut departed = Vec::new();
+    let mut staying = Vec::new();
+    for (i, (doc_id, w)) in writers.into_iter().enumerate() {
+        if i % 3 == 2 {
+            departed.push((doc_id, w));
+        } else {
+            staying.push((doc_id, w));
+        }
+    }
+    nodes[2].kill9();
+    let killed = Instant::now();
+    let mut departed_acked = Vec::new();
+    for (doc_id, w) in departed {
+        departed_acked.push((doc_id, w.acked()));
+        w.stop().await;
+    }
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    writing.store(false, Ordering::SeqCst);
+    let staying_groups = groups(&staying);
+    wait_converged(&staying_groups, Duration::from_secs(15)).await;
+    let failover = killed.elapsed();
+    eprintln!("after kill -9: converged again {failover:?} after the kill");
+    assert!(failover < Duration::from_secs(15));
+    let survivors: Vec<String> = live_nodes(&nodes[0]).await.into_iter().map(|n| n.url).collect();
+    assert!(!survivors.contains(&nodes[2].url()), "{survivors:?}");
+    for doc_id in &victim_docs {
+        let held = docs_held(&nodes[0], &nodes[0].url()).await;
+        let held1 = docs_held(&nodes[0], &nodes[1].url()).await;
+        assert!(held.contains(doc_id) || held1.contains(doc_id), "{doc_id} was not taken over");
+    }
+
+    // No acknowledged change is lost: a fresh reader finds every one.
+    let mut total = 0;
+    for (doc_id, _) in &docs {
+        let fresh = read_fresh(&nodes[0].url(), doc_id).await;
+        let mut acked: Vec<ChangeHash> = staying
+            .iter()
+            .filter(|(d, _)| d == doc_id)
+            .flat_map(|(_, w)| w.acked())
+            .collect();
+        acked.extend(departed_acked.iter().filter(|(d, _)| d == doc_id).flat_map(|(_, a)| a.clone()));
+        assert!(acked.len() >= 2, "too few acknowledged writes on {doc_id}: {}", acked.len());
+        for hash in &acked {
+            assert!(
+                fresh.read(|d| d.get_change_by_hash(hash).is_some()),
+                "acknowledged change {hash} of {doc_id} is lost"
+            );
+        }
+        total += acked.len();
+    }
+    eprintln!("{total} acknowledged changes checked, none lost");
+
+    // The killed node restarts and rejoins: it is live again and takes new
+    // documents placed on it.
+    nodes[2].spawn();
+    let members = wait_live_count(&nodes, 3).await;
+    let newcomer = members.iter().find(|n| n.url == nodes[2].url()).unwrap().clone();
+    let (fresh_doc, _) = spread(&members, 1, "after")
+        .into_iter()
+        .find(|(_, owner)| *owner == newcomer)
+        .unwrap();
+    let (_hub, doc) = local_doc(&fresh_doc);
+    put(&doc, "hello", "again");
+    let client = SyncClient::new(ClientConfig::new(doc_url(&nodes[0].url(), &fresh_doc))).unwrap();
+    let report = client.sync_once(&doc, Until::HeadsEqual, WAIT).await.unwrap();
+    assert_eq!(report.url.as_str(), format!("{}/{fresh_doc}", nodes[2].url()), "redirected to the rejoined node");
+    assert!(docs_held(&nodes[0], &nodes[2].url()).await.contains(&fresh_doc));
+
+    for (_, w) in staying {
+        w.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_stopped_with_sigterm_hands_its_documents_over_at_once() {
+    let Some(pg) = TempPostgres::start_or_skip("cluster hand-over") else {
+        return;
+    };
+    let db = pg.create_database("handover");
+    let root = tempfile::tempdir().unwrap();
+    // Leases of 60 s: only a hand-over lets the document move within the test's waits.
+    let mut nodes: Vec<Served> = (0..2)
+        .map(|n| Served::start(&root.path().join(format!("n{n}")), free_port(), &db, 60))
+        .collect();
+    let members = wait_live_count(&nodes, 2).await;
+    let leaving = members.iter().find(|n| n.url == nodes[1].url()).unwrap().clone();
+    let (doc_id, _) = spread(&members, 1, "handed")
+        .into_iter()
+        .find(|(_, owner)| *owner == leaving)
+        .unwrap();
+
+    // Raw HTTP: the other node answers 307 to the owner, same path and query.
+    let response = http()
+        .put(format!("{}/{doc_id}?follow=false", nodes[0].url()))
+        .header("content-type", "application/x-ndjson")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 307);
+    assert_eq!(
+        response.headers()["location"].to_str().unwrap(),
+        format!("{}/{doc_id}?follow=false", nodes[1].url())
+    );
+    // Anyone may sync, but only the owner sees the cluster.
+    let anonymous = http()
+        .get(format!("{}/_cluster", nodes[0].url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 403);
+
+    let writing = Arc::new(AtomicBool::new(true));
+    let writer = Writer::start("w", &doc_id, &nodes[0].url(), writing.clone());
+    common::eventually("the writer's first acknowledged change", || async {
+        !writer.acked().is_empty()
+    })
+    .await;
+    assert_eq!(docs_held(&nodes[0], &nodes[1].url()).await, [doc_id.clone()]);
+
+    let stopped = Instant::now();
+    let mut child = nodes[1].sigterm();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if docs_held(&nodes[0], &nodes[0].url()).await.contains(&doc_id) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the document was not handed over");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let moved = stopped.elapsed();
+    eprintln!("handed over {moved:?} after SIGTERM (lease time 60 s)");
+    assert!(moved < Duration::from_secs(15));
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    assert!(status.success(), "{status:?}");
+    writing.store(false, Ordering::SeqCst);
+    let acked = writer.acked();
+    let fresh = read_fresh(&nodes[0].url(), &doc_id).await;
+    for hash in &acked {
+        assert!(fresh.read(|d| d.get_change_by_hash(hash).is_some()), "{hash} lost");
+    }
+    assert_eq!(live_nodes(&nodes[0]).await.len(), 1, "the stopped node left");
+    writer.stop().await;
+}
