@@ -167,7 +167,10 @@ async fn wait_live_count(nodes: &[Served], count: usize) -> Vec<Node> {
         if agreed {
             return live;
         }
-        assert!(Instant::now() < deadline, "expected {count} live nodes, got {live:?}");
+        assert!(
+            Instant::now() < deadline,
+            "expected {count} live nodes, got {live:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -202,7 +205,8 @@ impl Writer {
         let acked = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let task = {
-            let (doc, acked, stop, name) = (doc.clone(), acked.clone(), stop.clone(), name.to_owned());
+            let (doc, acked, stop, name) =
+                (doc.clone(), acked.clone(), stop.clone(), name.to_owned());
             let mut status = live.status.clone();
             tokio::spawn(async move {
                 let mut n = 0u64;
@@ -217,7 +221,9 @@ impl Writer {
                     status.borrow_and_update();
                     let acknowledged = tokio::time::timeout(Duration::from_secs(3), async {
                         while status.changed().await.is_ok() {
-                            if *status.borrow_and_update() == (ConnectionStatus::Live { in_sync: true }) {
+                            if *status.borrow_and_update()
+                                == (ConnectionStatus::Live { in_sync: true })
+                            {
                                 return true;
                             }
                         }
@@ -231,12 +237,21 @@ impl Writer {
                 }
             })
         };
-        Self { doc, acked, live, stop, task }
+        Self {
+            doc,
+            acked,
+            live,
+            stop,
+            task,
+        }
     }
 
     async fn stop(self) {
         self.stop.store(true, Ordering::SeqCst);
-        tokio::time::timeout(WAIT, self.task).await.unwrap().unwrap();
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .unwrap()
+            .unwrap();
         self.live.stop().await;
     }
 
@@ -257,7 +272,10 @@ async fn wait_converged(groups: &BTreeMap<String, Vec<&Writer>>, within: Duratio
         if done {
             return started.elapsed();
         }
-        assert!(started.elapsed() < within, "documents did not converge within {within:?}");
+        assert!(
+            started.elapsed() < within,
+            "documents did not converge within {within:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -267,7 +285,10 @@ async fn wait_converged(groups: &BTreeMap<String, Vec<&Writer>>, within: Duratio
 async fn read_fresh(entry: &str, doc_id: &str) -> Arc<Document> {
     let (_hub, doc) = local_doc(doc_id);
     let client = SyncClient::new(ClientConfig::new(doc_url(entry, doc_id))).unwrap();
-    client.sync_once(&doc, Until::HasRemoteHeads, WAIT).await.unwrap();
+    client
+        .sync_once(&doc, Until::HasRemoteHeads, WAIT)
+        .await
+        .unwrap();
     doc
 }
 
@@ -313,7 +334,10 @@ async fn three_nodes_thirty_clients_survive_a_kill_9_and_take_the_node_back() {
 
     // Ten documents, at least three placed on each node (the victim is node 2).
     let mut docs = spread(&members, 3, "doc");
-    docs.push((format!("doc-extra"), pick("doc-extra", &members).unwrap().clone()));
+    docs.push((
+        format!("doc-extra"),
+        pick("doc-extra", &members).unwrap().clone(),
+    ));
     assert_eq!(docs.len(), 10);
 
     // Thirty live clients, three per document, entering through nodes 0 and 1
@@ -337,9 +361,17 @@ async fn three_nodes_thirty_clients_survive_a_kill_9_and_take_the_node_back() {
     // Each node serves the documents placed on it.
     for member in &members {
         let held = docs_held(&nodes[0], &member.url).await;
-        let placed: Vec<_> = docs.iter().filter(|(_, n)| n == member).map(|(d, _)| d.clone()).collect();
+        let placed: Vec<_> = docs
+            .iter()
+            .filter(|(_, n)| n == member)
+            .map(|(d, _)| d.clone())
+            .collect();
         for doc_id in &placed {
-            assert!(held.contains(doc_id), "{doc_id} not served by {}: {held:?}", member.url);
+            assert!(
+                held.contains(doc_id),
+                "{doc_id} not served by {}: {held:?}",
+                member.url
+            );
         }
     }
     let victim_docs = docs_held(&nodes[0], &nodes[2].url()).await;
@@ -372,12 +404,19 @@ async fn three_nodes_thirty_clients_survive_a_kill_9_and_take_the_node_back() {
     let failover = killed.elapsed();
     eprintln!("after kill -9: converged again {failover:?} after the kill");
     assert!(failover < Duration::from_secs(15));
-    let survivors: Vec<String> = live_nodes(&nodes[0]).await.into_iter().map(|n| n.url).collect();
+    let survivors: Vec<String> = live_nodes(&nodes[0])
+        .await
+        .into_iter()
+        .map(|n| n.url)
+        .collect();
     assert!(!survivors.contains(&nodes[2].url()), "{survivors:?}");
     for doc_id in &victim_docs {
         let held = docs_held(&nodes[0], &nodes[0].url()).await;
         let held1 = docs_held(&nodes[0], &nodes[1].url()).await;
-        assert!(held.contains(doc_id) || held1.contains(doc_id), "{doc_id} was not taken over");
+        assert!(
+            held.contains(doc_id) || held1.contains(doc_id),
+            "{doc_id} was not taken over"
+        );
     }
 
     // No acknowledged change is lost: a fresh reader finds every one.
@@ -389,8 +428,17 @@ async fn three_nodes_thirty_clients_survive_a_kill_9_and_take_the_node_back() {
             .filter(|(d, _)| d == doc_id)
             .flat_map(|(_, w)| w.acked())
             .collect();
-        acked.extend(departed_acked.iter().filter(|(d, _)| d == doc_id).flat_map(|(_, a)| a.clone()));
-        assert!(acked.len() >= 2, "too few acknowledged writes on {doc_id}: {}", acked.len());
+        acked.extend(
+            departed_acked
+                .iter()
+                .filter(|(d, _)| d == doc_id)
+                .flat_map(|(_, a)| a.clone()),
+        );
+        assert!(
+            acked.len() >= 2,
+            "too few acknowledged writes on {doc_id}: {}",
+            acked.len()
+        );
         for hash in &acked {
             assert!(
                 fresh.read(|d| d.get_change_by_hash(hash).is_some()),
@@ -405,7 +453,11 @@ async fn three_nodes_thirty_clients_survive_a_kill_9_and_take_the_node_back() {
     // documents placed on it.
     nodes[2].spawn();
     let members = wait_live_count(&nodes, 3).await;
-    let newcomer = members.iter().find(|n| n.url == nodes[2].url()).unwrap().clone();
+    let newcomer = members
+        .iter()
+        .find(|n| n.url == nodes[2].url())
+        .unwrap()
+        .clone();
     let (fresh_doc, _) = spread(&members, 1, "after")
         .into_iter()
         .find(|(_, owner)| *owner == newcomer)
@@ -413,9 +465,18 @@ async fn three_nodes_thirty_clients_survive_a_kill_9_and_take_the_node_back() {
     let (_hub, doc) = local_doc(&fresh_doc);
     put(&doc, "hello", "again");
     let client = SyncClient::new(ClientConfig::new(doc_url(&nodes[0].url(), &fresh_doc))).unwrap();
-    let report = client.sync_once(&doc, Until::HeadsEqual, WAIT).await.unwrap();
-    assert_eq!(report.url.as_str(), format!("{}/{fresh_doc}", nodes[2].url()), "redirected to the rejoined node");
-    assert!(docs_held(&nodes[0], &nodes[2].url()).await.contains(&fresh_doc));
+    let report = client
+        .sync_once(&doc, Until::HeadsEqual, WAIT)
+        .await
+        .unwrap();
+    assert_eq!(
+        report.url.as_str(),
+        format!("{}/{fresh_doc}", nodes[2].url()),
+        "redirected to the rejoined node"
+    );
+    assert!(docs_held(&nodes[0], &nodes[2].url())
+        .await
+        .contains(&fresh_doc));
 
     for (_, w) in staying {
         w.stop().await;
@@ -434,7 +495,11 @@ async fn a_node_stopped_with_sigterm_hands_its_documents_over_at_once() {
         .map(|n| Served::start(&root.path().join(format!("n{n}")), free_port(), &db, 60))
         .collect();
     let members = wait_live_count(&nodes, 2).await;
-    let leaving = members.iter().find(|n| n.url == nodes[1].url()).unwrap().clone();
+    let leaving = members
+        .iter()
+        .find(|n| n.url == nodes[1].url())
+        .unwrap()
+        .clone();
     let (doc_id, _) = spread(&members, 1, "handed")
         .into_iter()
         .find(|(_, owner)| *owner == leaving)
@@ -467,29 +532,47 @@ async fn a_node_stopped_with_sigterm_hands_its_documents_over_at_once() {
         !writer.acked().is_empty()
     })
     .await;
-    assert_eq!(docs_held(&nodes[0], &nodes[1].url()).await, [doc_id.clone()]);
+    assert_eq!(
+        docs_held(&nodes[0], &nodes[1].url()).await,
+        [doc_id.clone()]
+    );
 
     let stopped = Instant::now();
     let mut child = nodes[1].sigterm();
     let deadline = Instant::now() + WAIT;
     loop {
-        if docs_held(&nodes[0], &nodes[0].url()).await.contains(&doc_id) {
+        if docs_held(&nodes[0], &nodes[0].url())
+            .await
+            .contains(&doc_id)
+        {
             break;
         }
-        assert!(Instant::now() < deadline, "the document was not handed over");
+        assert!(
+            Instant::now() < deadline,
+            "the document was not handed over"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let moved = stopped.elapsed();
     eprintln!("handed over {moved:?} after SIGTERM (lease time 60 s)");
-    assert!(moved < Duration::from_secs(15));
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    assert!(moved < Duration::from_secs(10), "{moved:?}");
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
     assert!(status.success(), "{status:?}");
     writing.store(false, Ordering::SeqCst);
     let acked = writer.acked();
     let fresh = read_fresh(&nodes[0].url(), &doc_id).await;
     for hash in &acked {
-        assert!(fresh.read(|d| d.get_change_by_hash(hash).is_some()), "{hash} lost");
+        assert!(
+            fresh.read(|d| d.get_change_by_hash(hash).is_some()),
+            "{hash} lost"
+        );
     }
-    assert_eq!(live_nodes(&nodes[0]).await.len(), 1, "the stopped node left");
+    assert_eq!(
+        live_nodes(&nodes[0]).await.len(),
+        1,
+        "the stopped node left"
+    );
     writer.stop().await;
 }

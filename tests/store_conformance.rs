@@ -19,16 +19,34 @@ type Check = fn(Arc<dyn Store>);
 
 /// Every check, by name.
 const CHECKS: &[(&str, Check)] = &[
-    ("appends, compacts, lists and deletes", appends_compacts_lists_and_deletes),
-    ("backlog counts since the snapshot", backlog_counts_since_the_snapshot),
-    ("rows load one by one and quarantine moves one aside", rows_and_quarantine),
+    (
+        "appends, compacts, lists and deletes",
+        appends_compacts_lists_and_deletes,
+    ),
+    (
+        "backlog counts since the snapshot",
+        backlog_counts_since_the_snapshot,
+    ),
+    (
+        "rows load one by one and quarantine moves one aside",
+        rows_and_quarantine,
+    ),
     ("tombstones are kept, replaced and removed", tombstones),
     ("settings round trip", settings_round_trip),
     ("sync states are per document and peer", sync_states),
     ("listing is ordered and summarises", listing),
-    ("binary chunks of every byte value round trip", binary_chunks),
-    ("appends from several threads are all kept", concurrent_appends),
-    ("a hub over the store reloads what it stored", hub_round_trip),
+    (
+        "binary chunks of every byte value round trip",
+        binary_chunks,
+    ),
+    (
+        "appends from several threads are all kept",
+        concurrent_appends,
+    ),
+    (
+        "a hub over the store reloads what it stored",
+        hub_round_trip,
+    ),
 ];
 
 fn id(s: &str) -> DocId {
@@ -59,7 +77,10 @@ fn appends_compacts_lists_and_deletes(store: Arc<dyn Store>) {
     assert_eq!(list[0].size, 5);
     assert!(list[0].updated > 0);
     assert!(store.delete(&notes).unwrap());
-    assert!(!store.delete(&notes).unwrap(), "a second delete finds nothing");
+    assert!(
+        !store.delete(&notes).unwrap(),
+        "a second delete finds nothing"
+    );
     assert_eq!(store.load(&notes).unwrap(), None);
     assert!(store.list().unwrap().is_empty());
 }
@@ -67,12 +88,18 @@ fn appends_compacts_lists_and_deletes(store: Arc<dyn Store>) {
 fn backlog_counts_since_the_snapshot(store: Arc<dyn Store>) {
     let doc = id("backlog");
     let first = store.append(&doc, &[1; 10], &DocInfo::default()).unwrap();
-    assert_eq!((first.chunks, first.chunk_bytes, first.snapshot_bytes), (1, 10, 0));
+    assert_eq!(
+        (first.chunks, first.chunk_bytes, first.snapshot_bytes),
+        (1, 10, 0)
+    );
     let second = store.append(&doc, &[2; 5], &DocInfo::default()).unwrap();
     assert_eq!((second.chunks, second.chunk_bytes), (2, 15));
     store.compact(&doc, &[9; 100], &DocInfo::default()).unwrap();
     let after = store.append(&doc, &[3; 7], &DocInfo::default()).unwrap();
-    assert_eq!((after.chunks, after.chunk_bytes, after.snapshot_bytes), (1, 7, 100));
+    assert_eq!(
+        (after.chunks, after.chunk_bytes, after.snapshot_bytes),
+        (1, 7, 100)
+    );
     // A compaction of a document never appended to creates it.
     let fresh = id("fresh");
     store.compact(&fresh, b"S", &info("t", &[])).unwrap();
@@ -100,7 +127,10 @@ fn rows_and_quarantine(store: Arc<dyn Store>) {
     let rows = store.quarantined().unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0].doc_id.as_str(), rows[0].seq), ("q", bad));
-    assert_eq!((rows[0].size, rows[0].error.as_str()), (3, "bad change chunk"));
+    assert_eq!(
+        (rows[0].size, rows[0].error.as_str()),
+        (3, "bad change chunk")
+    );
     assert_eq!(store.list().unwrap()[0].size, 10, "sizes follow");
     assert!(store.delete(&doc).unwrap());
     assert!(store.quarantined().unwrap().is_empty());
@@ -238,7 +268,13 @@ fn hub_round_trip(store: Arc<dyn Store>) {
     let hub = Hub::new(store);
     let doc = hub.open(&doc_id).unwrap();
     assert_eq!(doc.heads(), heads);
-    let title = doc.read(|d| d.get(automerge::ROOT, "title").unwrap().unwrap().0.to_string());
+    let title = doc.read(|d| {
+        d.get(automerge::ROOT, "title")
+            .unwrap()
+            .unwrap()
+            .0
+            .to_string()
+    });
     assert!(title.contains("final"), "{title}");
     assert_eq!(hub.list().unwrap()[0].title.as_deref(), Some("final"));
 }
@@ -293,7 +329,10 @@ fn postgres_keeps_everything_across_reconnects_and_migrates_once() {
         store.get_setting("share:kept").unwrap().as_deref(),
         Some("\"link\"")
     );
-    pg.execute("reopen", "INSERT INTO tandem_migrations (version) VALUES (999)");
+    pg.execute(
+        "reopen",
+        "INSERT INTO tandem_migrations (version) VALUES (999)",
+    );
     let err = PgStore::connect(&url).unwrap_err().to_string();
     assert!(
         err.contains("schema version 999, newer than this Tandem knows"),
@@ -316,17 +355,28 @@ fn postgres_refuses_a_write_while_another_node_holds_the_lease() {
         "INSERT INTO cluster_leases (doc_id, node_id, expires)
          VALUES ('owned', 'node-b', now() + interval '1 minute')",
     );
-    let err = store.append(&doc, b"late", &DocInfo::default()).unwrap_err();
+    let err = store
+        .append(&doc, b"late", &DocInfo::default())
+        .unwrap_err();
     assert!(matches!(err, StoreError::NotOwner { .. }), "{err:?}");
     assert_eq!(
         err.to_string(),
         "document owned is now served by another node (node-b); reconnect to be redirected"
     );
-    let err = store.compact(&doc, b"SNAP", &DocInfo::default()).unwrap_err();
+    let err = store
+        .compact(&doc, b"SNAP", &DocInfo::default())
+        .unwrap_err();
     assert!(err.is_not_owner(), "{err:?}");
-    assert_eq!(store.load(&doc).unwrap().unwrap(), b"mine", "nothing written");
+    assert_eq!(
+        store.load(&doc).unwrap().unwrap(),
+        b"mine",
+        "nothing written"
+    );
     // Once the other node's lease has expired, writing is allowed again.
-    pg.execute("fence", "UPDATE cluster_leases SET expires = now() - interval '1 second'");
+    pg.execute(
+        "fence",
+        "UPDATE cluster_leases SET expires = now() - interval '1 second'",
+    );
     store.append(&doc, b"+", &DocInfo::default()).unwrap();
     assert_eq!(store.load(&doc).unwrap().unwrap(), b"mine+");
 }
@@ -336,7 +386,10 @@ fn a_bad_or_unreachable_postgres_url_is_a_clear_error() {
     let err = PgStore::connect("postgres://tandem@127.0.0.1:notaport/db")
         .unwrap_err()
         .to_string();
-    assert!(err.starts_with("invalid PostgreSQL URL postgres://"), "{err}");
+    assert!(
+        err.starts_with("invalid PostgreSQL URL postgres://"),
+        "{err}"
+    );
     let port = common::postgres::free_port();
     let err = PgStore::connect(&format!("postgres://tandem:secret@127.0.0.1:{port}/db"))
         .unwrap_err()

@@ -151,6 +151,25 @@ pub(crate) fn beat(
     })
 }
 
+/// The nodes alive now (registered within `ttl`, not draining).
+pub(crate) fn live_nodes(store: &PgStore, ttl: Duration) -> Result<Vec<Node>, StoreError> {
+    let ttl = secs(ttl);
+    store.run("list the live nodes", move |c| {
+        Ok(c.query(
+            "SELECT id, url FROM cluster_nodes
+             WHERE last_seen > now() - make_interval(secs => $1) AND NOT draining
+             ORDER BY id",
+            &[&ttl],
+        )?
+        .iter()
+        .map(|r| Node {
+            id: r.get(0),
+            url: r.get(1),
+        })
+        .collect())
+    })
+}
+
 /// Marks `me` as draining and expires all its leases at once, so other nodes
 /// take its documents on their next request.
 pub(crate) fn hand_over(store: &PgStore, me: &str) -> Result<u64, StoreError> {

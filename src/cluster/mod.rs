@@ -220,32 +220,54 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// The node `id` belongs on among `live` (this node counted unless draining).
+    fn preferred(&self, id: &DocId, live: &[Node]) -> Option<Node> {
+        let mut candidates: Vec<Node> = live
+            .iter()
+            .filter(|n| n.id != self.me.id)
+            .cloned()
+            .collect();
+        if !self.draining.load(Ordering::SeqCst) {
+            candidates.push(self.me.clone());
+        }
+        rendezvous::pick(id.as_str(), &candidates).cloned()
+    }
+
+    /// Claims `id` if `preferred` is this node, else finds its holder.
+    fn claim_or_find(&self, id: &DocId, preferred: &Node) -> Result<Holder, String> {
+        let claim = preferred.id == self.me.id;
+        leases::claim_or_find(&self.store, id.as_str(), &self.me.id, claim, self.ttl)
+            .map_err(|e| e.to_string())
+    }
+}
+
 impl Placement for Cluster {
     fn locate(&self, id: &DocId) -> Result<Location, String> {
         let (preferred, held) = {
             let view = self.view();
             let held = view.held.contains(id.as_str())
                 && view.renewed.is_some_and(|at| at.elapsed() < self.ttl);
-            let mut live: Vec<Node> = view
-                .live
-                .iter()
-                .filter(|n| n.id != self.me.id)
-                .cloned()
-                .collect();
-            if !self.draining.load(Ordering::SeqCst) {
-                live.push(self.me.clone());
-            }
-            (rendezvous::pick(id.as_str(), &live).cloned(), held)
+            (self.preferred(id, &view.live), held)
         };
         if held {
             return Ok(Location::Here);
         }
-        let Some(preferred) = preferred else {
+        let Some(mut preferred) = preferred else {
             return Err("no live node".into());
         };
-        let claim = preferred.id == self.me.id;
-        let holder = leases::claim_or_find(&self.store, id.as_str(), &self.me.id, claim, self.ttl)
-            .map_err(|e| e.to_string())?;
+        let mut holder = self.claim_or_find(id, &preferred)?;
+        if holder == Holder::Nobody && preferred.id != self.me.id {
+            // Nobody holds it and another node should: our list of live
+            // nodes may be a heartbeat old (that node may have just stopped),
+            // so read it afresh before sending the client there.
+            let live = leases::live_nodes(&self.store, self.ttl).map_err(|e| e.to_string())?;
+            preferred = self
+                .preferred(id, &live)
+                .ok_or_else(|| "no live node".to_owned())?;
+            self.view().live = live;
+            holder = self.claim_or_find(id, &preferred)?;
+        }
         match holder {
             Holder::Me => {
                 let fresh = self.view().held.insert(id.as_str().to_owned());
@@ -256,7 +278,7 @@ impl Placement for Cluster {
                 Ok(Location::Here)
             }
             Holder::Other(node) => Ok(Location::At(node.url)),
-            Holder::Nobody if !claim => Ok(Location::At(preferred.url)),
+            Holder::Nobody if preferred.id != self.me.id => Ok(Location::At(preferred.url)),
             Holder::Nobody => Err("the lease is held by a node that left".into()),
         }
     }

@@ -179,7 +179,14 @@ impl TempPostgres {
             let data = self.data();
             self.run(
                 "pg_ctl",
-                &["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"],
+                &[
+                    "-D",
+                    data.to_str().unwrap(),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                ],
             );
         }
     }
@@ -203,7 +210,14 @@ impl Drop for TempPostgres {
                 Command::new(&exe)
             };
             let _ = command
-                .args(["-D", data.to_str().unwrap_or(""), "-m", "immediate", "-w", "stop"])
+                .args([
+                    "-D",
+                    data.to_str().unwrap_or(""),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                ])
                 .output();
         }
     }
