@@ -576,3 +576,69 @@ async fn a_node_stopped_with_sigterm_hands_its_documents_over_at_once() {
     );
     writer.stop().await;
 }
+
+/// `tandem serve` with `args`: it must exit at once, unsuccessfully, saying `expected`.
+fn serve_refuses(args: &[&str], expected: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(TANDEM)
+        .args(["serve", "--data-dir"])
+        .arg(dir.path())
+        .args(args)
+        .env("TANDEM_NO_MDNS", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve {args:?} did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "serve {args:?} succeeded");
+    assert!(stderr.contains(expected), "serve {args:?}: {stderr}");
+    stderr
+}
+
+#[test]
+fn bad_cluster_flags_are_clear_errors() {
+    serve_refuses(
+        &["--store", "mysql://db/tandem"],
+        "--store \"mysql://db/tandem\" is not known: use sqlite or a postgres://user@host:port/db URL",
+    );
+    serve_refuses(
+        &["--store", "postgres://tandem@127.0.0.1:1/db", "--listen", "127.0.0.1:0"],
+        "a cluster node must tell the others where it is: listening on 127.0.0.1:0 needs --advertise-url",
+    );
+    serve_refuses(
+        &[
+            "--store",
+            "postgres://tandem@127.0.0.1:1/db",
+            "--advertise-url",
+            "ftp://node-a",
+        ],
+        "must be an http:// or https:// URL with a host",
+    );
+    let port = free_port();
+    let said = serve_refuses(
+        &[
+            "--store",
+            &format!("postgres://tandem:hunter2@127.0.0.1:{port}/db"),
+            "--advertise-url",
+            "http://127.0.0.1:1",
+        ],
+        "PostgreSQL error while trying to prepare the schema",
+    );
+    assert!(
+        !said.contains("hunter2"),
+        "the password is not shown: {said}"
+    );
+}

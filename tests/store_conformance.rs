@@ -400,3 +400,34 @@ fn a_bad_or_unreachable_postgres_url_is_a_clear_error() {
     );
     assert!(!err.contains("secret"), "the password is not shown: {err}");
 }
+
+#[test]
+fn a_postgres_restart_fails_the_calls_in_between_and_loses_nothing() {
+    let Some(pg) = TempPostgres::start_or_skip("postgres restart") else {
+        return;
+    };
+    let store = PgStore::connect(&pg.create_database("restart")).unwrap();
+    let doc = id("kept");
+    store.append(&doc, b"before", &DocInfo::default()).unwrap();
+    pg.stop();
+    let err = store
+        .append(&doc, b"lost", &DocInfo::default())
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("PostgreSQL error while trying to append a change"),
+        "{err}"
+    );
+    pg.resume();
+    // Each connection thread reopens its connection on its next job.
+    let mut reopened = false;
+    for _ in 0..8 {
+        let attempt = store.append(&doc, b"+after", &DocInfo::default());
+        if attempt.is_ok() {
+            reopened = true;
+            break;
+        }
+    }
+    assert!(reopened, "the store did not reconnect");
+    assert_eq!(store.load(&doc).unwrap().unwrap(), b"before+after");
+}

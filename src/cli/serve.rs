@@ -108,6 +108,12 @@ pub(crate) struct ServeArgs {
     limits: LimitArgs,
 }
 
+/// Whether `--store` names a PostgreSQL database.
+fn is_postgres_url(spec: &str) -> bool {
+    let spec = spec.trim();
+    spec.starts_with("postgres://") || spec.starts_with("postgresql://")
+}
+
 /// The store chosen by `--store`, and the PostgreSQL one again when it is that.
 fn open_store(
     args: &ServeArgs,
@@ -115,7 +121,7 @@ fn open_store(
     durability: Durability,
 ) -> Result<(Arc<dyn Store>, Option<Arc<PgStore>>), CliError> {
     let spec = args.store.trim();
-    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+    if is_postgres_url(spec) {
         let pg = Arc::new(PgStore::connect(spec)?);
         tracing::info!(url = %pg.url(), "documents are stored in PostgreSQL");
         return Ok((pg.clone(), Some(pg)));
@@ -181,6 +187,13 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     } else {
         Durability::Process
     };
+    // Checked before connecting: a wrong flag is said at once.
+    let advertised = if is_postgres_url(&args.store) {
+        let tls = args.tls || args.mdns || args.cert.is_some();
+        Some(advertise_url(&args, tls)?)
+    } else {
+        None
+    };
     let (store, pg) = open_store(&args, &data_dir, durability)?;
     let hub = Hub::with_limits(store.clone(), args.limits.limits());
     let mdns = args.mdns && !args.no_mdns && !crate::discovery::disabled_by_env();
@@ -221,19 +234,19 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
             data_dir.display()
         )
     })?;
-    let cluster = match pg {
-        Some(pg) => Some(
+    let cluster = match (pg, advertised) {
+        (Some(pg), Some(advertise_url)) => Some(
             Cluster::join(
                 pg,
                 hub.clone(),
                 ClusterConfig {
-                    advertise_url: advertise_url(&args, tls.is_some())?,
+                    advertise_url,
                     lease_ttl: std::time::Duration::from_secs(args.lease_secs),
                 },
             )
             .await?,
         ),
-        None => None,
+        _ => None,
     };
     let service = Service::start_with(hub, ServiceOptions { default_share });
     let ui_dir = args.ui_dir.clone().or_else(default_ui_dir);

@@ -8,6 +8,7 @@
 //! SQLite commit does, and works from any context. A connection that broke
 //! (the database restarted) is opened again for the next job.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -16,7 +17,8 @@ use postgres::{Client, NoTls};
 
 use super::StoreError;
 
-type Job = Box<dyn FnOnce(Result<&mut Client, postgres::Error>) + Send>;
+/// A job; it returns whether the connection looks broken (dropped then).
+type Job = Box<dyn FnOnce(Result<&mut Client, postgres::Error>) -> bool + Send>;
 
 /// A fixed set of connection threads sharing one job queue.
 pub(crate) struct Pool {
@@ -29,13 +31,14 @@ impl Pool {
     pub(crate) fn start(config: postgres::Config, size: usize) -> Self {
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
+        let generation = Arc::new(AtomicU64::new(0));
         let threads = (0..size.max(1))
             .map(|n| {
-                let rx = Arc::clone(&rx);
+                let (rx, generation) = (Arc::clone(&rx), Arc::clone(&generation));
                 let config = config.clone();
                 std::thread::Builder::new()
                     .name(format!("tandem-pg-{n}"))
-                    .spawn(move || worker(&rx, &config))
+                    .spawn(move || worker(&rx, &config, &generation))
             })
             .filter_map(Result::ok)
             .collect();
@@ -54,7 +57,12 @@ impl Pool {
         let (tx, rx) = mpsc::sync_channel(1);
         let job: Job = Box::new(move |client| {
             let result = client.and_then(f);
+            // An error without SQLSTATE did not come from the server: the
+            // socket broke (a restart, a failover); the client may not have
+            // noticed yet, so it is replaced for the next job.
+            let broken = matches!(&result, Err(e) if e.code().is_none());
             let _ = tx.send(result);
+            broken
         });
         let sent = self
             .jobs
@@ -88,27 +96,39 @@ impl Drop for Pool {
     }
 }
 
-fn worker(rx: &Mutex<mpsc::Receiver<Job>>, config: &postgres::Config) {
-    let mut client: Option<Client> = None;
+/// One connection thread. `generation` counts the broken connections seen
+/// by any thread: when one finds the database gone (restarted, failed over),
+/// the others' connections are as stale, so every thread reconnects before
+/// its next job instead of failing it.
+fn worker(rx: &Mutex<mpsc::Receiver<Job>>, config: &postgres::Config, generation: &AtomicU64) {
+    let mut client: Option<(Client, u64)> = None;
     loop {
         // The lock is held only while waiting for the next job.
         let job = match rx.lock().unwrap_or_else(|p| p.into_inner()).recv() {
             Ok(job) => job,
             Err(_) => return,
         };
-        if client.as_ref().is_none_or(Client::is_closed) {
+        let current = generation.load(Ordering::SeqCst);
+        if client
+            .as_ref()
+            .is_none_or(|(c, seen)| c.is_closed() || *seen != current)
+        {
             client = None;
             match config.connect(NoTls) {
-                Ok(fresh) => client = Some(fresh),
+                Ok(fresh) => client = Some((fresh, current)),
                 Err(e) => {
+                    // Unreachable: the other threads' connections are stale too.
+                    generation.fetch_add(1, Ordering::SeqCst);
                     job(Err(e));
                     continue;
                 }
             }
         }
-        match client.as_mut() {
-            Some(c) => job(Ok(c)),
-            None => continue,
+        if let Some((c, _)) = client.as_mut() {
+            if job(Ok(c)) {
+                client = None;
+                generation.fetch_add(1, Ordering::SeqCst);
+            }
         }
     }
 }

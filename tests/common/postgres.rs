@@ -31,6 +31,7 @@ pub struct TempPostgres {
     dir: tempfile::TempDir,
     bin: PathBuf,
     port: u16,
+    options: String,
 }
 
 impl TempPostgres {
@@ -47,7 +48,9 @@ impl TempPostgres {
         Some(Self::start(bin, true))
     }
 
-    /// Starts one with `fsync` on or off (tests turn it off; benchmarks on).
+    /// Starts one; `fast` turns fsync off (tests: commits still reach the
+    /// OS before they return, so they survive a crash of the server process,
+    /// not of the machine). Benchmarks keep fsync on.
     pub fn start(bin: PathBuf, fast: bool) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("tandem-pg-")
@@ -62,7 +65,19 @@ impl TempPostgres {
             assert!(status.success(), "chown of the temp dir to nobody failed");
         }
         let port = free_port();
-        let this = Self { dir, bin, port };
+        let mut options = format!(
+            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c max_connections=200",
+            dir.path().display()
+        );
+        if fast {
+            options.push_str(" -c fsync=off -c full_page_writes=off");
+        }
+        let this = Self {
+            dir,
+            bin,
+            port,
+            options,
+        };
         let data = this.data();
         this.run(
             "initdb",
@@ -79,15 +94,15 @@ impl TempPostgres {
                 "--no-sync",
             ],
         );
-        let mut options = format!(
-            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c max_connections=200",
-            this.dir.path().display()
-        );
-        if fast {
-            options.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
-        }
-        let log = this.dir.path().join("server.log");
-        this.run(
+        this.resume();
+        this
+    }
+
+    /// Starts the server (again, after [`TempPostgres::stop`]) on the same port.
+    pub fn resume(&self) {
+        let data = self.data();
+        let log = self.dir.path().join("server.log");
+        self.run(
             "pg_ctl",
             &[
                 "-D",
@@ -95,14 +110,13 @@ impl TempPostgres {
                 "-l",
                 log.to_str().unwrap(),
                 "-o",
-                &options,
+                &self.options,
                 "-w",
                 "-t",
                 "30",
                 "start",
             ],
         );
-        this
     }
 
     /// The installed PostgreSQL's binaries, if any (for benchmarks).
