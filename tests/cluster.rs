@@ -335,7 +335,7 @@ async fn three_nodes_thirty_clients_survive_a_kill_9_and_take_the_node_back() {
     // Ten documents, at least three placed on each node (the victim is node 2).
     let mut docs = spread(&members, 3, "doc");
     docs.push((
-        format!("doc-extra"),
+        "doc-extra".to_owned(),
         pick("doc-extra", &members).unwrap().clone(),
     ));
     assert_eq!(docs.len(), 10);
@@ -534,7 +534,7 @@ async fn a_node_stopped_with_sigterm_hands_its_documents_over_at_once() {
     .await;
     assert_eq!(
         docs_held(&nodes[0], &nodes[1].url()).await,
-        [doc_id.clone()]
+        std::slice::from_ref(&doc_id)
     );
 
     let stopped = Instant::now();

@@ -114,12 +114,16 @@ fn is_postgres_url(spec: &str) -> bool {
     spec.starts_with("postgres://") || spec.starts_with("postgresql://")
 }
 
+/// The store for the hub, and the same store as PostgreSQL when it is one
+/// (the cluster needs its connections).
+type OpenedStore = (Arc<dyn Store>, Option<Arc<PgStore>>);
+
 /// The store chosen by `--store`, and the PostgreSQL one again when it is that.
 fn open_store(
     args: &ServeArgs,
     data_dir: &std::path::Path,
     durability: Durability,
-) -> Result<(Arc<dyn Store>, Option<Arc<PgStore>>), CliError> {
+) -> Result<OpenedStore, CliError> {
     let spec = args.store.trim();
     if is_postgres_url(spec) {
         let pg = Arc::new(PgStore::connect(spec)?);

@@ -74,7 +74,7 @@ impl PgStore {
             shown,
             node: Arc::new(OnceLock::new()),
         };
-        let before = store.run("prepare the schema", |c| pg_schema::migrate(c))?;
+        let before = store.run("prepare the schema", pg_schema::migrate)?;
         if before > pg_schema::LATEST {
             return Err(StoreError::Unsupported(format!(
                 "the database {} has schema version {before}, newer than this Tandem knows ({}); upgrade Tandem",
