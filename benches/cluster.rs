@@ -433,50 +433,60 @@ fn main() {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut n = 0;
-    let mut fresh_sqlite = || -> Arc<dyn Store> {
-        n += 1;
-        Arc::new(
-            SqliteStore::open(
-                &dir.path().join(format!("s{n}.sqlite3")),
-                Durability::Process,
-            )
-            .unwrap(),
-        )
+    let n = std::cell::Cell::new(0);
+    let fresh_sqlite = |durability| -> Arc<dyn Store> {
+        n.set(n.get() + 1);
+        let path = dir.path().join(format!("s{}.sqlite3", n.get()));
+        Arc::new(SqliteStore::open(&path, durability).unwrap())
     };
-    let mut m = 0;
-    let mut fresh_pg = || -> Arc<dyn Store> {
-        m += 1;
-        Arc::new(PgStore::connect(&postgres.create_database(&format!("bench{m}"))).unwrap())
+    let m = std::cell::Cell::new(0);
+    let fresh_pg = || -> Arc<dyn Store> {
+        m.set(m.get() + 1);
+        let url = postgres.create_database(&format!("bench{}", m.get()));
+        Arc::new(PgStore::connect(&url).unwrap())
     };
-    println!("| figure | SQLite | PostgreSQL |");
-    println!("| --- | --- | --- |");
+    let (plain, full) = (Durability::Process, Durability::Full);
+    println!("| figure | SQLite | SQLite `--fsync` | PostgreSQL (fsync on) |");
+    println!("| --- | --- | --- | --- |");
     runtime.block_on(async {
-        let row = |name: &str, s: String, p: String| println!("| {name} | {s} | {p} |");
+        let row = |name: &str, cells: [String; 3]| println!("| {name} | {} |", cells.join(" | "));
         row(
             "(a) edit→peer latency, HTTP/1.1, 300 samples",
-            latency(fresh_sqlite()).await,
-            latency(fresh_pg()).await,
+            [
+                latency(fresh_sqlite(plain)).await,
+                latency(fresh_sqlite(full)).await,
+                latency(fresh_pg()).await,
+            ],
         );
         row(
             "(b) cold sync of a 10k-change document, median of 5",
-            cold(fresh_sqlite()).await,
-            cold(fresh_pg()).await,
+            [
+                cold(fresh_sqlite(plain)).await,
+                cold(fresh_sqlite(full)).await,
+                cold(fresh_pg()).await,
+            ],
         );
         row(
             "(c) 10 clients × 20 changes, first change → converged",
-            concurrent(fresh_sqlite()).await,
-            concurrent(fresh_pg()).await,
+            [
+                concurrent(fresh_sqlite(plain)).await,
+                concurrent(fresh_sqlite(full)).await,
+                concurrent(fresh_pg()).await,
+            ],
         );
         row(
             "(d) one change → 200 live clients, median of 5",
-            fanout(fresh_sqlite()).await,
-            fanout(fresh_pg()).await,
+            [
+                fanout(fresh_sqlite(plain)).await,
+                fanout(fresh_sqlite(full)).await,
+                fanout(fresh_pg()).await,
+            ],
         );
         let url = postgres.create_database("throughput");
         println!();
         println!("| figure | 1 node | 3 nodes |");
         println!("| --- | --- | --- |");
+        let row = |name: &str, one: String, three: String| println!("| {name} | {one} | {three} |");
         let one = throughput(&url, 1).await;
         let three = throughput(&url, 3).await;
         row(
