@@ -77,6 +77,25 @@ async fn three_nodes_thirty_clients_survive_a_kill_9_and_take_the_node_back() {
             );
         }
     }
+    // The listing is the same from every node (the shared database).
+    for node in &nodes {
+        let listing = http()
+            .get(format!("{}/_docs", node.url()))
+            .bearer_auth(node.owner_token())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for (doc_id, _) in &docs {
+            assert!(
+                listing.contains(&format!("\"{doc_id}\"")),
+                "{doc_id} missing from {}'s /_docs: {listing}",
+                node.url()
+            );
+        }
+    }
     let victim_docs = docs_held(&nodes[0], &nodes[2].url()).await;
     assert!(victim_docs.len() >= 3, "{victim_docs:?}");
 
