@@ -144,12 +144,17 @@ impl PgFence {
         let Some(node) = self.node.get() else {
             return Ok(None);
         };
+        // FOR SHARE, whoever holds it: a node claiming the document at the
+        // same time waits for this write to commit (and then loads it), or
+        // this write waits for the claim and sees the new holder.
         let row = tx.query_opt(
-            "SELECT node_id FROM cluster_leases
-             WHERE doc_id = $1 AND expires > now() AND node_id <> $2",
-            &[&id, node],
+            "SELECT node_id, expires > now() FROM cluster_leases WHERE doc_id = $1 FOR SHARE",
+            &[&id],
         )?;
-        Ok(row.map(|r| r.get(0)))
+        Ok(row.and_then(|r| {
+            let (holder, live): (String, bool) = (r.get(0), r.get(1));
+            (live && holder != *node).then_some(holder)
+        }))
     }
 }
 
