@@ -32,6 +32,9 @@ pkg-config --exists webkit2gtk-4.1 2>/dev/null || missing+=(libwebkit2gtk-4.1-de
 command -v WebKitWebDriver >/dev/null || missing+=(webkit2gtk-driver)
 command -v xvfb-run >/dev/null || missing+=(xvfb xauth)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# PostgreSQL for the cluster and store-conformance tests (they start their own
+# server in a temp dir as an unprivileged user; see tests/common/postgres.rs).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 echo "== UI: install, unit tests, build"

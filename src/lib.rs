@@ -22,6 +22,8 @@
 //! - [`client`] — syncs a local document with a remote server: one-shot with a
 //!   termination check, or live with reconnects; redirects, TLS trust, tokens.
 //!   The server may also be an automerge-repo sync server (`ws[s]://…/automerge:<id>`).
+//! - [`cluster`] — several servers on one PostgreSQL database
+//!   ([`store::PgStore`]): document leases, placement, failover.
 //! - [`share`] — per-document share policies (private, lan, link).
 //! - [`discovery`] — LAN peers: mDNS advertisement and browsing, the peer
 //!   list and its trust store (certificates pinned on first use).
@@ -33,6 +35,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod cluster;
 pub mod discovery;
 pub mod doc_id;
 pub mod edit;

@@ -201,6 +201,11 @@ impl Hub {
         self.store.remove_tombstone(id)
     }
 
+    /// Every document open in memory right now.
+    pub fn open_docs(&self) -> Vec<Arc<Document>> {
+        self.open_map().values().filter_map(Weak::upgrade).collect()
+    }
+
     /// Opens a document only if it exists (stored, or open in memory).
     /// A deleted one is [`DocError::Tombstoned`].
     pub fn open_existing(&self, id: &DocId) -> Result<Option<Arc<Document>>, DocError> {

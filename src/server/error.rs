@@ -105,6 +105,8 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         if e.is_disk_full() {
             Self::InsufficientStorage(e.to_string())
+        } else if e.is_not_owner() {
+            Self::Unavailable(e.to_string())
         } else {
             Self::Internal(e.to_string())
         }

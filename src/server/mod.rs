@@ -15,6 +15,7 @@ pub mod gate;
 pub mod history;
 pub mod listener;
 pub mod oidc;
+pub mod placement;
 pub mod repo_socket;
 pub mod router;
 pub mod signin;

@@ -9,6 +9,7 @@ use super::auth::authenticate;
 use super::extras::{delete_doc, fallback, get_doc, list_docs, method_not_allowed};
 use super::gate::check_request;
 use super::history;
+use super::placement::{cluster_status, redirect_to_owner};
 use super::repo_socket;
 use super::signin;
 use super::state::AppState;
@@ -21,6 +22,7 @@ pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/", get(repo_socket::root).put(fallback).post(fallback))
         .route("/_health", get(ui_api::health))
+        .route("/_cluster", get(cluster_status))
         .route("/_signin", get(signin::form).post(signin::sign_in))
         .route("/_signout", post(signin::sign_out))
         .route("/_session", get(signin::whoami))
@@ -73,8 +75,13 @@ pub fn app(state: AppState) -> Router {
             ServeDir::new(dir).append_index_html_on_directories(true),
         );
     }
-    // Layers run outside-in: the gate (Host, Origin) first, then credentials.
+    // Layers run outside-in: the gate (Host, Origin) first, then
+    // credentials, then (in a cluster) the redirect to a document's owner.
     router
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            redirect_to_owner,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(middleware::from_fn_with_state(state.clone(), check_request))
         .with_state(state)

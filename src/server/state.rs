@@ -54,6 +54,9 @@ pub struct ServerOptions {
     /// Accept OpenID Connect JWTs from this issuer and audience; callers
     /// without a credential are then refused.
     pub oidc: Option<super::oidc::OidcConfig>,
+    /// Which node serves which document, when this server is one node of a
+    /// cluster; `None` serves every document here.
+    pub placement: Option<Arc<dyn super::placement::Placement>>,
 }
 
 impl Default for ServerOptions {
@@ -75,6 +78,7 @@ impl Default for ServerOptions {
             ui_dir: None,
             data_dir: None,
             oidc: None,
+            placement: None,
         }
     }
 }

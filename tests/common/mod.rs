@@ -3,6 +3,7 @@
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 pub mod peer;
+pub mod postgres;
 
 use std::future::Future;
 use std::net::SocketAddr;
