@@ -265,3 +265,36 @@ async fn the_same_document_from_the_same_url_is_one_connection() {
     service.shutdown().await;
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_activity_report_shows_traffic_and_the_last_sync_of_each_remote() {
+    let server = start_server().await;
+    put(&server.hub().open(&id("notes")).unwrap(), "title", "Plans");
+    let service = local();
+    let live = service
+        .add_remote_checked(spec(format!("{}/notes", server.url()), Some(OWNER_TOKEN)))
+        .await
+        .unwrap();
+    let copy = service.hub().open(&id("notes")).unwrap();
+    wait_for(&copy, "the server's document", |d| {
+        get(d, "title").as_deref() == Some("Plans")
+    })
+    .await;
+    eventually("traffic and a last sync in the report", || {
+        let service = service.clone();
+        let id = live.id.clone();
+        let doc_id = copy.id().clone();
+        async move {
+            let report = service.activity();
+            let remote = report.remotes.iter().find(|r| r.id == id).cloned();
+            remote.is_some_and(|r| r.bytes_in > 0 && r.bytes_out > 0 && r.last_synced_ms.is_some())
+                && report
+                    .docs
+                    .iter()
+                    .any(|d| d.id == doc_id && d.totals.changes >= 1)
+        }
+    })
+    .await;
+    service.shutdown().await;
+    server.shutdown().await;
+}

@@ -203,6 +203,12 @@ pub async fn open_external(url: String) -> Result<()> {
     Ok(())
 }
 
+/// Every connection in and out, and each open document's recent activity.
+#[tauri::command]
+pub async fn activity(app: State<'_, Desktop>) -> Result<tandem::service::ActivityReport> {
+    Ok(app.service.activity())
+}
+
 /// Searches the text of every document.
 #[tauri::command]
 pub async fn search_docs(

@@ -64,6 +64,7 @@ pub fn run() -> ExitCode {
             commands::remove_remote,
             commands::retry_remote,
             commands::search_docs,
+            commands::activity,
             commands::open_external,
             commands::open_data_folder,
             commands::update_remote,

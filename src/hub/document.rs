@@ -73,6 +73,8 @@ pub struct Document {
     ephemeral: super::EphemeralBus,
     /// The live connections syncing this document.
     connections: super::Connections,
+    /// Changes and bytes written since the document was opened.
+    activity: super::activity::Activity,
 }
 
 impl std::fmt::Debug for Document {
@@ -113,6 +115,7 @@ impl Document {
             limits,
             ephemeral: super::EphemeralBus::default(),
             connections: super::Connections::default(),
+            activity: super::activity::Activity::default(),
         })
     }
 
@@ -136,6 +139,11 @@ impl Document {
     /// Every ephemeral message published from now on.
     pub fn subscribe_ephemeral(&self) -> tokio::sync::broadcast::Receiver<super::Ephemeral> {
         self.ephemeral.subscribe()
+    }
+
+    /// Changes and bytes written since the document was opened.
+    pub fn activity(&self) -> super::activity::ActivityTotals {
+        self.activity.totals()
     }
 
     /// The live connections, each with its lag measured now.
@@ -368,17 +376,23 @@ impl Document {
         // A document that was empty is stored as one compressed snapshot:
         // `save_after(&[])` would encode every change on its own, which for a
         // long history is as slow as the sync and up to 200× larger.
-        let stored = if before.is_empty() {
-            self.store
-                .compact(&self.id, &doc.save(), &info)
-                .map(|()| crate::store::Backlog::default())
+        let added = doc.get_changes_meta(&before).len();
+        let (stored, written) = if before.is_empty() {
+            let snapshot = doc.save();
+            let written = snapshot.len();
+            let stored = self
+                .store
+                .compact(&self.id, &snapshot, &info)
+                .map(|()| crate::store::Backlog::default());
+            (stored, written)
         } else {
             let chunk =
                 added_as_arrived(&doc, &before, arrived).unwrap_or_else(|| doc.save_after(&before));
-            self.store.append(&self.id, &chunk, &info)
+            (self.store.append(&self.id, &chunk, &info), chunk.len())
         };
         match stored {
             Ok(backlog) => {
+                self.activity.wrote(added, written);
                 drop(doc);
                 self.version.send_modify(|v| *v += 1);
                 self.announce_if_listing_changed(info.title);

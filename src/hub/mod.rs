@@ -8,6 +8,7 @@
 //! [`EphemeralBus`] (messages relayed between its connections, never stored)
 //! and the registry of its live [`Connections`].
 
+pub mod activity;
 pub mod connections;
 mod document;
 pub mod ephemeral;

@@ -43,6 +43,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/_remotes/{id}/retry", post(ui_api::retry_remote))
         .route("/_search", get(ui_api::search))
+        .route("/_activity", get(ui_api::activity))
         .route("/_docs/{doc_id}/share", put(ui_api::set_share))
         .route("/_docs/{doc_id}/tombstone", delete(ui_api::allow_again))
         .route(

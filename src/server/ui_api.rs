@@ -284,6 +284,15 @@ pub async fn add_remote(
     Ok((StatusCode::CREATED, Json(info)).into_response())
 }
 
+/// `GET /_activity`: every connection in and out, and each open
+/// document's recent activity (owner only).
+pub async fn activity(
+    _: Owner,
+    State(state): State<AppState>,
+) -> Json<crate::service::ActivityReport> {
+    Json(state.service.activity())
+}
+
 /// Query of `GET /_search`.
 #[derive(Debug, Default, Deserialize)]
 pub struct SearchQuery {

@@ -4,6 +4,7 @@
 //! it over HTTP/WebSocket ([`crate::server`]), the desktop app through Tauri
 //! commands — both are thin layers over this.
 
+pub mod activity;
 mod history;
 mod remotes;
 pub mod search;
@@ -127,6 +128,17 @@ pub struct Service {
     peers: std::sync::OnceLock<Arc<Peers>>,
     /// Moves whenever who may reach which document changes.
     access: tokio::sync::watch::Sender<u64>,
+    /// Samples of every open document's activity.
+    activity: Arc<activity::ActivityLog>,
+}
+
+/// Everything syncing now, in and out (the sync activity view).
+#[derive(Debug, Clone, Serialize)]
+pub struct ActivityReport {
+    /// Every open document: its rates and the connections into it.
+    pub docs: Vec<activity::DocActivity>,
+    /// Every outgoing connection (remote) with its state and traffic.
+    pub remotes: Vec<RemoteInfo>,
 }
 
 impl std::fmt::Debug for Service {
@@ -163,6 +175,7 @@ impl Service {
             tasks: tasks.clone(),
             peers: std::sync::OnceLock::new(),
             access: tokio::sync::watch::channel(0).0,
+            activity: activity::ActivityLog::spawn(hub.clone(), &tasks, shutdown.clone()),
         });
         let mut hub_events = hub.subscribe();
         tasks.spawn(async move {
@@ -339,6 +352,14 @@ impl Service {
         self.remotes
             .add_checked(spec, Self::FIRST_CONNECT_LIMIT)
             .await
+    }
+
+    /// Every connection in and out, and each open document's recent activity.
+    pub fn activity(&self) -> ActivityReport {
+        ActivityReport {
+            docs: self.activity.report(&self.hub),
+            remotes: self.remotes(),
+        }
     }
 
     /// Searches the text of every stored document (see [`search::search`]).

@@ -89,6 +89,12 @@ pub struct RemoteInfo {
     /// In `error`: what kind of failure, so the fix can be offered in place
     /// (trust the presented certificate, edit the token, …).
     pub problem: Option<Problem>,
+    /// Bytes of sync messages received from the server since this run began.
+    pub bytes_in: u64,
+    /// Bytes sent to the server since this run began.
+    pub bytes_out: u64,
+    /// When both sides last held the same changes (ms since the Unix epoch).
+    pub last_synced_ms: Option<u64>,
     /// Whether the server has exactly our heads.
     pub in_sync: bool,
     /// The pinned certificate fingerprint, if any.
@@ -99,6 +105,10 @@ pub struct RemoteInfo {
 
 struct Running {
     stored: StoredRemote,
+    /// Its traffic, counted by its client.
+    traffic: Arc<crate::client::SyncProgress>,
+    /// When it was last in sync.
+    last_synced_ms: Option<u64>,
     cancel: CancellationToken,
     status: watch::Receiver<ConnectionStatus>,
     wake: Arc<tokio::sync::Notify>,
@@ -111,6 +121,23 @@ pub(crate) struct Remotes {
     events: broadcast::Sender<ServiceEvent>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
+}
+
+impl Running {
+    /// Its info with `status`, its traffic and when it was last in sync.
+    fn info_with(&self, status: &ConnectionStatus) -> RemoteInfo {
+        RemoteInfo {
+            bytes_in: self.traffic.bytes_in(),
+            bytes_out: self.traffic.bytes_out(),
+            last_synced_ms: self.last_synced_ms,
+            ..info(&self.stored, status)
+        }
+    }
+
+    /// Its info now.
+    fn info(&self) -> RemoteInfo {
+        self.info_with(&self.status.borrow())
+    }
 }
 
 fn info(stored: &StoredRemote, status: &ConnectionStatus) -> RemoteInfo {
@@ -138,6 +165,9 @@ fn info(stored: &StoredRemote, status: &ConnectionStatus) -> RemoteInfo {
         retry_in_ms,
         error,
         problem,
+        bytes_in: 0,
+        bytes_out: 0,
+        last_synced_ms: None,
         in_sync,
         fingerprint: stored.fingerprint.clone(),
         peer_id: stored.peer_id.clone(),
@@ -240,7 +270,7 @@ impl Remotes {
             .values()
             .find(|r| r.stored.url == url.as_str() && r.stored.doc_id == doc_id)
         {
-            return Ok(info(&existing.stored, &existing.status.borrow()));
+            return Ok(existing.info());
         }
         let stored = StoredRemote {
             id: random_id(),
@@ -310,9 +340,7 @@ impl Remotes {
     }
 
     fn info_of(&self, id: &str) -> Option<RemoteInfo> {
-        self.running()
-            .get(id)
-            .map(|r| info(&r.stored, &r.status.borrow()))
+        self.running().get(id).map(Running::info)
     }
 
     /// Tries a remote again now: wakes one that waits to reconnect, restarts
@@ -360,7 +388,7 @@ impl Remotes {
         };
         running.cancel.cancel();
         self.persist()?;
-        let mut gone = info(&running.stored, &ConnectionStatus::Stopped);
+        let mut gone = running.info_with(&ConnectionStatus::Stopped);
         gone.state = "removed";
         let _ = self.events.send(ServiceEvent::Remote { remote: gone });
         Ok(true)
@@ -418,10 +446,7 @@ impl Remotes {
 
     /// Every remote and its state.
     pub(crate) fn list(&self) -> Vec<RemoteInfo> {
-        self.running()
-            .values()
-            .map(|r| info(&r.stored, &r.status.borrow()))
-            .collect()
+        self.running().values().map(Running::info).collect()
     }
 
     /// Asks every server a document is synced with to delete it too; each
@@ -470,6 +495,8 @@ impl Remotes {
             (None, true) => Trust::FirstUse(Arc::clone(&learned)),
             (None, false) => Trust::System,
         };
+        let traffic = Arc::new(crate::client::SyncProgress::default());
+        config.progress = Some(Arc::clone(&traffic));
         let client = SyncClient::new(config)?;
         let doc = self.hub.open(&stored.doc_id)?;
         let cancel = self.shutdown.child_token();
@@ -481,6 +508,8 @@ impl Remotes {
             id.clone(),
             Running {
                 stored,
+                traffic,
+                last_synced_ms: None,
                 cancel: cancel.clone(),
                 status: status_rx.clone(),
                 wake: wake.clone(),
@@ -525,7 +554,10 @@ impl Remotes {
                     if let (true, Some(fp)) = (newly_pinned, learned_fp) {
                         entry.stored.fingerprint = Some(fp.to_string());
                     }
-                    (info(&entry.stored, &current), newly_pinned)
+                    if matches!(current, ConnectionStatus::Live { in_sync: true }) {
+                        entry.last_synced_ms = Some(crate::store::now_ms().max(0) as u64);
+                    }
+                    (entry.info_with(&current), newly_pinned)
                 };
                 if snapshot.1 {
                     if let Err(e) = this.persist() {

@@ -28,6 +28,7 @@ import {
   type LinkStatus,
   type PeerInfo,
   type RemoteInfo,
+  type ActivityReport,
   type RemoteUpdate,
   type SearchResults,
   type SharePolicy,
@@ -185,6 +186,10 @@ export class TauriBackend implements Backend {
 
   openExternal(url: string): Promise<void> {
     return call("open_external", { url });
+  }
+
+  activity(): Promise<ActivityReport> {
+    return call("activity");
   }
 
   search(query: string): Promise<SearchResults> {

@@ -68,6 +68,30 @@ export interface RemoteInfo {
   peer_id?: string | null;
   /** In `error`: what kind of failure, so the fix can be offered in place. */
   problem?: RemoteProblem | null;
+  /** Traffic of this run (sync message bytes). */
+  bytes_in?: number;
+  bytes_out?: number;
+  /** When both sides last held the same changes (ms since the epoch). */
+  last_synced_ms?: number | null;
+}
+
+/** One interval of a document's activity. */
+export interface ActivityRate {
+  at_ms: number;
+  changes_per_s: number;
+  bytes_per_s: number;
+}
+
+/** `GET /_activity`: every connection in and out, each open document's recent activity. */
+export interface ActivityReport {
+  docs: {
+    id: string;
+    title: string | null;
+    totals: { changes: number; bytes: number };
+    rates: ActivityRate[];
+    incoming: IncomingConnection[];
+  }[];
+  remotes: RemoteInfo[];
 }
 
 /** Why a remote stopped (`state: "error"`). */
@@ -229,6 +253,8 @@ export interface Backend {
   retryRemote(id: string): Promise<RemoteInfo>;
   /** Opens the data folder in the file manager (the desktop app). */
   openDataFolder?(): Promise<void>;
+  /** Every connection in and out, and each open document's recent activity. */
+  activity(): Promise<ActivityReport>;
   /** Searches the text of every document. */
   search(query: string): Promise<SearchResults>;
   /** Opens an http(s)/mailto link in the system's default app (the desktop app; the browser opens a tab instead). */

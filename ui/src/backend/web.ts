@@ -20,6 +20,7 @@ import {
   type LinkStatus,
   type PeerInfo,
   type RemoteInfo,
+  type ActivityReport,
   type RemoteUpdate,
   type SearchResults,
   type SharePolicy,
@@ -289,6 +290,10 @@ export class WebBackend implements Backend {
 
   async removeRemote(id: string): Promise<void> {
     await this.request("/_remotes/" + encodeURIComponent(id), { method: "DELETE" });
+  }
+
+  activity(): Promise<ActivityReport> {
+    return this.json("/_activity");
   }
 
   search(query: string): Promise<SearchResults> {

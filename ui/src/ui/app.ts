@@ -40,6 +40,7 @@ import { showLinks } from "./links";
 import { PeersPanel } from "./peers";
 import { installShortcuts, showShortcutHelp, type Shortcut } from "./shortcuts";
 import { searchDialog } from "./search";
+import { showActivity } from "./activity";
 import { quickSwitch } from "./switcher";
 import { toast } from "./toast";
 import { IncomingList } from "./incoming";
@@ -210,6 +211,7 @@ export class App {
         this.eventsStatusEl,
         h("button", { type: "button", class: "btn subtle", testid: "settings", onclick: () => void this.showSettings() }, "⚙ Settings"),
         h("button", { type: "button", class: "btn subtle", testid: "search", title: "Search all documents (Ctrl+Shift+F)", onclick: () => void this.searchEverything() }, "Search"),
+        h("button", { type: "button", class: "btn subtle", testid: "activity", title: "Sync activity (Ctrl+Shift+A)", onclick: () => void showActivity(this.backend) }, "Activity"),
         h("button", { type: "button", class: "btn subtle", testid: "help", title: "Keyboard shortcuts (?)", onclick: () => void showShortcutHelp(this.shortcuts) }, "Shortcuts"),
       ),
     );
@@ -442,6 +444,7 @@ export class App {
     { key: "f", shift: true, label: "Search the text of every document", run: () => void this.searchEverything() },
     { key: "f", label: "Filter the document list", run: () => this.filterInput.focus() },
     { key: "s", label: "Save (every change is already saved as you type)", run: () => toast("Every change is saved as you type.") },
+    { key: "a", shift: true, label: "Sync activity: every connection, traffic, changes/s", run: () => void showActivity(this.backend) },
     { key: "/", label: "Keyboard shortcuts", run: () => void showShortcutHelp(this.shortcuts) },
     { key: "?", plain: true, label: "Keyboard shortcuts", run: () => void showShortcutHelp(this.shortcuts) },
   ];
