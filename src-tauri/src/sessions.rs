@@ -187,7 +187,10 @@ mod tests {
 
         let (first, mut first_rx) = channel();
         let h1 = sessions.open(&service, id.clone(), first).expect("open");
-        let greeting = next(&mut first_rx).await.expect("a first line");
+        // First the document's heads as it opened, then the sync protocol.
+        let ready = next(&mut first_rx).await.expect("a first line");
+        assert!(ready.starts_with(r#"{"event":"ready""#), "{ready}");
+        let greeting = next(&mut first_rx).await.expect("a second line");
         assert!(greeting.starts_with(r#"{"event":"sync""#), "{greeting}");
         assert!(!greeting.ends_with('\n'));
         sessions
