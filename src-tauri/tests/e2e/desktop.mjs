@@ -13,7 +13,8 @@
 // health command, saves a screenshot, quits it with SIGTERM and checks the
 // store, then starts it again (the documents are still there) and closes its
 // window the way a window manager does (close-window.py): it must shut down
-// cleanly both times.
+// cleanly both times. Files and links (export/import dialogs, Copy link,
+// a second launch with a tandem:// link): desktop-links.mjs.
 //
 // Environment (all optional): TANDEM_DESKTOP_BIN, TANDEM_BIN, TAURI_DRIVER,
 // WEBKIT_WEBDRIVER, SHOT (screenshot path), E2E_KEEP_TMP=1.
@@ -35,6 +36,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { dialogPaths, linkChecks } from "./desktop-links.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "../../..");
@@ -184,6 +186,7 @@ async function startDriver(port, nativePort) {
       TANDEM_DATA_DIR: dataDir,
       TANDEM_LISTEN: process.env.TANDEM_LISTEN,
       RUST_LOG: process.env.RUST_LOG ?? "info",
+      ...dialogPaths(tmp),
     },
   });
   const me = driver;
@@ -584,6 +587,17 @@ async function main() {
     await click(await find("[data-testid=lan-enabled]"));
     await until("[data-testid=lan-state]", async () => (/Not on the network/.test(await stateText()) ? true : null), 15000);
     await click(await find("[data-testid=settings-dialog] [data-testid=confirm-ok]"));
+  });
+
+  await linkChecks({
+    check, assert, until, find, click, sendKeys, exec, waitFor, bodyText, invoke, cli, freePort, ourAppPids,
+    ELEMENT, tmp, appBin, cliBin, serverUrl, docId, title: TITLE,
+    appEnv: { TANDEM_NO_MDNS: "1", TANDEM_DATA_DIR: dataDir, TANDEM_LISTEN: process.env.TANDEM_LISTEN, ...dialogPaths(tmp) },
+    openDoc: async (id) => {
+      await exec(`location.hash = arguments[0];`, [`#/doc/${encodeURIComponent(id)}`]);
+      await until("the document to open", async () =>
+        (await exec(`return document.querySelector(".doc-pane")?.dataset.docId ?? null;`)) === id, 10000);
+    },
   });
 
   await check("no error is shown, then a screenshot", async () => {
