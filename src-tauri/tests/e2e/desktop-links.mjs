@@ -85,6 +85,8 @@ export async function linkChecks(t) {
     const url = await waitFor("[data-testid=open-remote-dialog] [data-testid=remote-url]", 10000);
     const docUrl = "https://192.0.2.7:7450/someDoc";
     await sendKeys(url, `tandem://open?url=${encodeURIComponent(docUrl)}&fp=AB%3ACD%3AEF`);
+    // Leaving the field (a paste expands at once; typing, when the field is left).
+    await click(await find("[data-testid=open-remote-dialog] [data-testid=remote-token]"));
     const values = () =>
       exec(
         `const d = document.querySelector("[data-testid=open-remote-dialog]");

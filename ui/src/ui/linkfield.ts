@@ -1,7 +1,7 @@
 // "Open from server…" takes a whole `tandem://open?url=…&fp=…` link in its
 // URL field: pasting one fills in the document URL and the certificate
-// fingerprint. A link that cannot be parsed stays as typed, and submitting
-// it says what is wrong.
+// fingerprint (so does leaving the field after typing one). A link that
+// cannot be parsed stays as typed, and submitting it says what is wrong.
 import { isTandemLink, parseTandemLink } from "../model/tandemlink";
 
 /**
@@ -20,7 +20,8 @@ export function acceptTandemLinks(url: HTMLInputElement, fingerprint: HTMLInputE
       if (strict) throw e;
     }
   };
-  url.addEventListener("input", () => expand(false));
+  // Not on every keystroke: a link typed by hand parses before its `&fp=` is there.
   url.addEventListener("paste", () => setTimeout(() => expand(false), 0));
+  url.addEventListener("change", () => expand(false));
   return () => expand(true);
 }
