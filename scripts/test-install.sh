@@ -59,7 +59,7 @@ bin=/usr/bin/tandem-desktop
 desktop=/usr/share/applications/Tandem.desktop
 [ -x "$bin" ] || fail "no $bin"
 [ -f "$desktop" ] || fail "no desktop entry $desktop"
-grep -q '^Exec=tandem-desktop' "$desktop" || fail "the desktop entry does not start tandem-desktop: $(grep ^Exec= "$desktop")"
+grep -q '^Exec=tandem-desktop %U$' "$desktop" || fail "the desktop entry does not pass files and links to tandem-desktop: $(grep ^Exec= "$desktop")"
 grep -q '^Icon=tandem-desktop' "$desktop" || fail "the desktop entry names no icon"
 grep -Eq '^MimeType=.*x-scheme-handler/tandem' "$desktop" || fail "the desktop entry does not handle tandem:// links"
 grep -Eq '^MimeType=.*application/x-automerge' "$desktop" || fail "the desktop entry does not open .automerge files"
@@ -106,7 +106,9 @@ token=$(cat "$data/owner-token")
 auth=(-H "authorization: Bearer $token")
 id=$(curl -fsS "${auth[@]}" -H 'content-type: application/json' -d '{"title":"From a file"}' "http://127.0.0.1:$port/_docs" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])') || fail "POST /_docs failed"
-curl -fsS "${auth[@]}" -o "$tmp/From a file.automerge" "http://127.0.0.1:$port/$id" || fail "GET /$id failed"
+curl -fsS "${auth[@]}" -H 'accept: application/octet-stream' -o "$tmp/From a file.automerge" "http://127.0.0.1:$port/$id" ||
+  fail "GET /$id failed"
+[ "$(head -c 4 "$tmp/From a file.automerge" | od -An -tx1 | tr -d ' ')" = 856f4a83 ] || fail "GET /$id gave no .automerge bytes"
 count() { curl -fsS "${auth[@]}" "http://127.0.0.1:$port/_docs" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d if isinstance(d, list) else d.get("docs", [])))'; }
 before=$(count)
 (cd "$tmp" && timeout 30 xvfb-run -a -s "-screen 0 1280x800x24" "$bin" "From a file.automerge" >"$tmp/second.log" 2>&1 </dev/null) ||

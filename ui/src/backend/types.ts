@@ -153,6 +153,8 @@ export interface LanStatus {
   /** Whether the app listens on the LAN now (something is shared, or enabled). */
   listening: boolean;
   url: string | null;
+  /** `url` with this machine's LAN address instead of 0.0.0.0 (what links to share use). */
+  link_url?: string | null;
   presence: { id: string; name: string } | null;
   /** This device's certificate fingerprint. */
   fingerprint: string;

@@ -43,7 +43,8 @@ async function lanBase(backend: Backend | undefined, share: SharePolicy | undefi
   if (!backend?.lanStatus || !share || share === "private") return null;
   try {
     const lan = await backend.lanStatus();
-    return lan.listening && lan.url ? { url: lan.url, fingerprint: lan.fingerprint || null } : null;
+    const url = lan.link_url ?? lan.url;
+    return lan.listening && url ? { url, fingerprint: lan.fingerprint || null } : null;
   } catch {
     return null; // the loopback link still works on this machine
   }
