@@ -6,7 +6,8 @@
 # no mDNS, a private D-Bus session bus), checks that its embedded server
 # answers GET /_health, hands it an .automerge file through a second launch
 # (which must exit while the first imports the file), quits it with SIGTERM
-# and removes the package (`dpkg -r`), also when a check fails.
+# and removes the package (`dpkg --purge`: `-r` plus its dpkg records), also
+# when a check fails.
 #
 # Slow (a full Tauri build): not part of scripts/test.sh. Needs root or sudo.
 # Last line: "install test: passed (…)" or "install test: FAILED: …".
@@ -45,7 +46,7 @@ cleanup() {
   if [ -n "$app_pid" ] && kill -0 "$app_pid" 2>/dev/null; then kill -KILL "$app_pid" 2>/dev/null || true; fi
   if [ -n "$bus_pid" ]; then kill "$bus_pid" 2>/dev/null || true; fi
   if [ -n "$installed" ]; then
-    $sudo dpkg -r "$pkg" >/dev/null && echo "== removed $pkg" || echo "install test: could not remove $pkg" >&2
+    $sudo dpkg --purge "$pkg" >/dev/null && echo "== removed $pkg (dpkg --purge)" || echo "install test: could not remove $pkg" >&2
   fi
   rm -rf "$tmp"
 }
