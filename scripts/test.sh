@@ -33,6 +33,9 @@ command -v WebKitWebDriver >/dev/null || missing+=(webkit2gtk-driver)
 command -v xvfb-run >/dev/null || missing+=(xvfb xauth)
 command -v dbus-run-session >/dev/null || missing+=(dbus)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# PostgreSQL for the cluster and store-conformance tests (they start their own
+# server in a temp dir as an unprivileged user; see tests/common/postgres.rs).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 echo "== UI: install, unit tests, build"
@@ -56,6 +59,11 @@ timeout 240 node ui/tests/e2e/ui-basics.mjs </dev/null
 
 echo "== Browser: a server that refuses (token, certificate) says why and is fixed in place"
 timeout 240 node ui/tests/e2e/remote-errors.mjs </dev/null
+echo "== Browser: presence, remote cursors and highlights across two servers"
+timeout 300 node ui/tests/e2e/presence.mjs </dev/null
+
+echo "== Browser: history (timeline, a past version, restore and undo, a concurrent conflict resolved)"
+timeout 300 node ui/tests/e2e/history.mjs </dev/null
 
 echo "== Browser: pages of other origins and a rebinding name get nothing; the UI still works after sign-in"
 timeout 300 node ui/tests/e2e/browser-security.mjs </dev/null

@@ -22,19 +22,24 @@
 //! - [`client`] — syncs a local document with a remote server: one-shot with a
 //!   termination check, or live with reconnects; redirects, TLS trust, tokens.
 //!   The server may also be an automerge-repo sync server (`ws[s]://…/automerge:<id>`).
+//! - [`cluster`] — several servers on one PostgreSQL database
+//!   ([`store::PgStore`]): document leases, placement, failover.
 //! - [`share`] — per-document share policies (private, lan, link).
 //! - [`discovery`] — LAN peers: mDNS advertisement and browsing, the peer
 //!   list and its trust store (certificates pinned on first use).
 //! - [`tls`] — self-signed certificates, fingerprints and pinning.
+//! - [`history`] — the timeline, any version, diffs, conflicts, restore.
 //! - [`edit`] — small path-based edits (`tandem edit`).
 //! - [`doc_id`] — validated document IDs.
 //! - [`host`] — this machine's name and loopback checks.
 
 pub mod cli;
 pub mod client;
+pub mod cluster;
 pub mod discovery;
 pub mod doc_id;
 pub mod edit;
+pub mod history;
 pub mod host;
 pub mod hub;
 pub mod link;

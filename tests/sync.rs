@@ -539,3 +539,36 @@ async fn live_sync_reconnects_after_a_server_restart_and_documents_persist() {
     live.stop().await;
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_sync_counts_what_it_moves_for_a_progress_display() {
+    let server = start_server();
+    let server = server.await;
+    let theirs = server.hub().open(&id("big")).unwrap();
+    // Not compressible: the change carries about as many bytes as the text.
+    let noise: String = (0..200_000u32)
+        .map(|i| char::from(b'a' + (i.wrapping_mul(2_654_435_761) >> 27) as u8 % 26))
+        .collect();
+    put(&theirs, "body", &noise);
+    let (_h, local) = local_doc("big");
+    put(&local, "mine", "1");
+    let progress = Arc::new(tandem::client::SyncProgress::default());
+    let client = client_with(doc_url(&server.url(), "big"), |c| {
+        c.progress = Some(progress.clone())
+    });
+    client
+        .sync_once(&local, Until::HeadsEqual, WAIT)
+        .await
+        .unwrap();
+    // At least the server's document came in (its changes are in the messages).
+    let theirs_bytes = theirs.save().len() as u64;
+    assert!(
+        progress.bytes_in() >= theirs_bytes,
+        "{progress:?}, document {theirs_bytes} B"
+    );
+    assert!(
+        progress.messages_in() >= 1 && progress.bytes_out() > 0,
+        "{progress:?}"
+    );
+    server.shutdown().await;
+}

@@ -468,3 +468,45 @@ async fn bad_remote_specs_are_refused() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn health_shows_the_data_folder_to_the_owner_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server_with(
+        Hub::new(Arc::new(MemoryStore::new())),
+        None,
+        ServerOptions {
+            data_dir: Some(dir.path().to_owned()),
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let owner = json(
+        http()
+            .get(format!("{}/_health", server.url()))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(owner["data_dir"], dir.path().display().to_string().as_str());
+    let no_token = reqwest::Client::builder()
+        .tls_backend_preconfigured(
+            tandem::tls::Trust::System
+                .client_config(&[b"http/1.1"])
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let anonymous = json(
+        no_token
+            .get(format!("{}/_health", server.url()))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(anonymous.get("data_dir").is_none(), "{anonymous}");
+    assert_eq!(anonymous["ok"], true);
+    server.shutdown().await;
+}

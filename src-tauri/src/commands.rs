@@ -4,7 +4,8 @@
 
 use serde::Serialize;
 use tandem::discovery::peers::PeerInfo;
-use tandem::service::{DocListing, RemoteInfo, RemoteSpec};
+use tandem::history::{self, Conflict};
+use tandem::service::{DocListing, HistoryEdit, RemoteInfo, RemoteSpec, ServiceError, Timeline};
 use tandem::share::SharePolicy;
 use tandem::DocId;
 use tauri::ipc::{Channel, Response};
@@ -32,6 +33,8 @@ pub struct Health {
     pub version: &'static str,
     /// The embedded sync server's URL (or why it is not running).
     pub listen: String,
+    /// Where the documents are kept.
+    pub data_dir: String,
 }
 
 /// Every stored document, with its share policy.
@@ -170,6 +173,51 @@ pub async fn add_remote(
     Ok(app.service.add_remote(spec)?)
 }
 
+/// Opens a link from a note in the system's default app: only `http`,
+/// `https` and `mailto` links (never a file or a program).
+#[tauri::command]
+pub async fn open_external(url: String) -> Result<()> {
+    let parsed = url::Url::parse(&url)
+        .map_err(|e| tandem::service::ServiceError::BadInput(format!("not a link: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https" | "mailto") {
+        return Err(tandem::service::ServiceError::BadInput(format!(
+            "only web and mail links are opened, not {}:",
+            parsed.scheme()
+        ))
+        .into());
+    }
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    let mut child = std::process::Command::new(opener)
+        .arg(parsed.as_str())
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            tandem::service::ServiceError::Unreachable(format!("cannot start {opener}: {e}"))
+        })?;
+    // Reap it when it exits (no zombie for the app's lifetime).
+    std::thread::spawn(move || child.wait());
+    Ok(())
+}
+
+/// Searches the text of every document.
+#[tauri::command]
+pub async fn search_docs(
+    app: State<'_, Desktop>,
+    query: String,
+) -> Result<tandem::service::search::SearchResults> {
+    let service = app.service.clone();
+    let found = tauri::async_runtime::spawn_blocking(move || service.search(&query))
+        .await
+        .map_err(|e| {
+            tandem::service::ServiceError::Unreachable(format!("the search stopped: {e}"))
+        })??;
+    Ok(found)
+}
+
 /// Connects a remote again now.
 #[tauri::command]
 pub async fn retry_remote(app: State<'_, Desktop>, id: String) -> Result<RemoteInfo> {
@@ -251,5 +299,85 @@ pub async fn health(app: State<'_, Desktop>) -> Result<Health> {
         ok: true,
         version: tandem::VERSION,
         listen: app.listen.clone(),
+        data_dir: app.data_dir.display().to_string(),
     })
+}
+
+/// Opens the data folder in the system's file manager.
+#[tauri::command]
+pub async fn open_data_folder(app: State<'_, Desktop>) -> Result<()> {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    let mut child = std::process::Command::new(opener)
+        .arg(&app.data_dir)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            tandem::service::ServiceError::Unreachable(format!("cannot start {opener}: {e}"))
+        })?;
+    std::thread::spawn(move || child.wait());
+    Ok(())
+}
+
+/// The timeline of a document (edit bursts, authors, times, paths).
+#[tauri::command]
+pub async fn doc_history(app: State<'_, Desktop>, id: String) -> Result<Timeline> {
+    Ok(app.service.history(&DocId::parse(&id)?)?)
+}
+
+/// The keys of a document holding concurrent values.
+#[tauri::command]
+pub async fn doc_conflicts(app: State<'_, Desktop>, id: String) -> Result<Vec<Conflict>> {
+    Ok(app.service.conflicts(&DocId::parse(&id)?)?)
+}
+
+/// Restores the document (or the field at `path`) as it was at `heads`, as a new change.
+#[tauri::command]
+pub async fn restore_version(
+    app: State<'_, Desktop>,
+    id: String,
+    heads: String,
+    path: Option<serde_json::Value>,
+) -> Result<HistoryEdit> {
+    let path = match path {
+        Some(p) => history::path_from_json(&p).map_err(ServiceError::from)?,
+        None => Vec::new(),
+    };
+    Ok(app.service.restore(&DocId::parse(&id)?, &heads, &path)?)
+}
+
+/// Keeps one value of the conflict at `path` (its operation id `choice`), as a new change.
+#[tauri::command]
+pub async fn resolve_conflict(
+    app: State<'_, Desktop>,
+    id: String,
+    path: serde_json::Value,
+    choice: String,
+) -> Result<HistoryEdit> {
+    let path = history::path_from_json(&path).map_err(ServiceError::from)?;
+    Ok(app.service.resolve(&DocId::parse(&id)?, &path, &choice)?)
+}
+
+/// The document as JSON as it was at `heads` (comma-separated change hashes).
+#[tauri::command]
+pub async fn doc_at(
+    app: State<'_, Desktop>,
+    id: String,
+    heads: String,
+) -> Result<serde_json::Value> {
+    Ok(app.service.doc_at(&DocId::parse(&id)?, &heads)?)
+}
+
+/// What changed between two versions (Automerge's patches).
+#[tauri::command]
+pub async fn doc_diff(
+    app: State<'_, Desktop>,
+    id: String,
+    from: String,
+    to: String,
+) -> Result<Vec<history::DiffEntry>> {
+    Ok(app.service.diff(&DocId::parse(&id)?, &from, Some(&to))?)
 }

@@ -60,10 +60,16 @@ impl Sessions {
         channel: Channel<String>,
     ) -> Result<Handle, CommandError> {
         let (incoming, rx) = mpsc::unbounded_channel();
-        let mut outgoing = service.attach_peer(
+        // The app's own UI takes ephemeral messages (presence, cursors).
+        let mut outgoing = service.attach_peer_as(
             &id,
             UnboundedReceiverStream::new(rx),
             tandem::link::PeerRights::default(),
+            tandem::service::UiPeer {
+                peer: "app".into(),
+                user: None,
+                ephemeral: true,
+            },
         )?;
         let handle = self.last_handle.fetch_add(1, Ordering::Relaxed) + 1;
         let sessions: Weak<Self> = Arc::downgrade(self);

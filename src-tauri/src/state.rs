@@ -65,6 +65,8 @@ pub struct Desktop {
     pub sessions: Arc<Sessions>,
     /// The embedded server's URL, or why there is none.
     pub listen: String,
+    /// Where the documents are kept.
+    pub data_dir: std::path::PathBuf,
     /// Presence on the local network (while something is shared).
     pub lan: Arc<Lan>,
     server: Mutex<Option<RunningServer>>,
@@ -153,6 +155,7 @@ impl Desktop {
             service,
             sessions: Arc::default(),
             listen,
+            data_dir: data_dir.to_owned(),
             lan,
             server: Mutex::new(server),
             record: Mutex::new(record),

@@ -74,7 +74,9 @@ pub(crate) fn run(args: EditArgs) -> Result<(), CliError> {
     };
     let mut tx = doc.transaction();
     apply(&mut tx, &edits)?;
-    tx.commit();
+    tx.commit_with(
+        automerge::transaction::CommitOptions::default().with_time(crate::history::now_secs()),
+    );
     FileStore::new(&args.file).write_atomically(&doc.save())?;
     Ok(())
 }

@@ -3,14 +3,17 @@
 
 mod cat;
 mod credentials;
+mod diff;
 mod docs;
 mod doctor;
 mod edit;
 mod limits;
+mod log;
 mod peers;
 mod remote;
 mod serve;
 mod share;
+mod source;
 mod sync;
 
 use std::process::ExitCode;
@@ -31,8 +34,12 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Sync a local .automerge file with a server (one-shot, or --follow).
     Sync(sync::SyncArgs),
-    /// Print a document (from a server URL or a .automerge file) as JSON.
+    /// Print a document (from a server URL or a .automerge file) as JSON; --at for a past version.
     Cat(cat::CatArgs),
+    /// A document's history: edit bursts with authors and times (--json: every change).
+    Log(log::LogArgs),
+    /// What changed between two versions of a document (Automerge patches, JSON lines).
+    Diff(diff::DiffArgs),
     /// Make small scripted edits to a .automerge file.
     Edit(edit::EditArgs),
     /// List the documents in a data directory.
@@ -78,6 +85,8 @@ pub fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Sync(args) => sync::run(args).await,
             Command::Cat(args) => cat::run(args).await,
+            Command::Log(args) => log::run(args).await,
+            Command::Diff(args) => diff::run(args).await,
             Command::Edit(args) => edit::run(args),
             Command::Docs(args) => docs::run(args),
             Command::Doctor(args) => doctor::run(args),
@@ -93,6 +102,15 @@ pub fn main() -> ExitCode {
             eprintln!("tandem: error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Writes one line; `false` when the reader went away (`tandem log | head`).
+pub(crate) fn print_line(out: &mut impl std::io::Write, line: &str) -> Result<bool, CliError> {
+    match writeln!(out, "{line}") {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(format!("cannot write the output: {e}").into()),
     }
 }
 

@@ -9,6 +9,7 @@ use clap::Args;
 
 use super::limits::LimitArgs;
 use super::{default_data_dir, CliError};
+use crate::cluster::{Cluster, ClusterConfig};
 use crate::discovery::lan::advertise;
 use crate::discovery::mdns::Mdns;
 use crate::discovery::peers::Peers;
@@ -19,7 +20,7 @@ use crate::server::tokens::{
 use crate::server::{self, ServerConfig, ServerOptions};
 use crate::service::{Service, ServiceOptions};
 use crate::share::SharePolicy;
-use crate::store::{Durability, SqliteStore, Store};
+use crate::store::{Durability, PgStore, SqliteStore, Store};
 use crate::tls::Identity;
 
 /// Flags of `tandem serve`.
@@ -61,6 +62,14 @@ pub(crate) struct ServeArgs {
     /// Accept tokens over plain HTTP from other machines (they travel in clear).
     #[arg(long)]
     allow_plain_http_tokens: bool,
+    /// Accept OpenID Connect JWTs from this issuer (https://, or http:// on
+    /// loopback): its keys are fetched from its discovery document, and the
+    /// token's `name` (else `sub`) becomes the user, with the write role.
+    #[arg(long, value_name = "URL", requires = "oidc_audience")]
+    oidc_issuer: Option<url::Url>,
+    /// The audience (`aud`) OIDC tokens must be for.
+    #[arg(long, value_name = "AUD", requires = "oidc_issuer")]
+    oidc_audience: Option<String>,
     /// The most connections served at once.
     #[arg(long, value_name = "N", default_value_t = 4096)]
     max_connections: usize,
@@ -84,8 +93,83 @@ pub(crate) struct ServeArgs {
     /// repository's ui/dist next to the binary or in the current directory].
     #[arg(long, value_name = "DIR")]
     ui_dir: Option<PathBuf>,
+    /// Where documents are stored: `sqlite` (the data directory's database,
+    /// the default) or a `postgres://user@host:port/db` URL shared by the
+    /// nodes of a cluster (the data directory then keeps only the owner token
+    /// and TLS identity).
+    #[arg(
+        long,
+        value_name = "sqlite|URL",
+        env = "TANDEM_STORE",
+        default_value = "sqlite"
+    )]
+    store: String,
+    /// With a PostgreSQL store: the base URL other nodes send clients to
+    /// [default: the listen address].
+    #[arg(long, value_name = "URL")]
+    advertise_url: Option<String>,
+    /// With a PostgreSQL store: how long a dead node's documents wait before
+    /// another node takes them over (leases are renewed every third of it).
+    #[arg(long, value_name = "SECS", default_value_t = 6, value_parser = clap::value_parser!(u64).range(1..=60))]
+    lease_secs: u64,
     #[command(flatten)]
     limits: LimitArgs,
+}
+
+/// Whether `--store` names a PostgreSQL database.
+fn is_postgres_url(spec: &str) -> bool {
+    let spec = spec.trim();
+    spec.starts_with("postgres://") || spec.starts_with("postgresql://")
+}
+
+/// The store for the hub, and the same store as PostgreSQL when it is one
+/// (the cluster needs its connections).
+type OpenedStore = (Arc<dyn Store>, Option<Arc<PgStore>>);
+
+/// The store chosen by `--store`, and the PostgreSQL one again when it is that.
+fn open_store(
+    args: &ServeArgs,
+    data_dir: &std::path::Path,
+    durability: Durability,
+) -> Result<OpenedStore, CliError> {
+    let spec = args.store.trim();
+    if is_postgres_url(spec) {
+        let pg = Arc::new(PgStore::connect(spec)?);
+        tracing::info!(url = %pg.url(), "documents are stored in PostgreSQL");
+        return Ok((pg.clone(), Some(pg)));
+    }
+    if spec != "sqlite" {
+        return Err(format!(
+            "--store {spec:?} is not known: use sqlite or a postgres://user@host:port/db URL"
+        )
+        .into());
+    }
+    let sqlite = SqliteStore::open_dir(data_dir, durability)?;
+    Ok((Arc::new(sqlite), None))
+}
+
+/// The URL other nodes redirect to: `--advertise-url`, or the listen address.
+fn advertise_url(args: &ServeArgs, tls: bool) -> Result<String, CliError> {
+    if let Some(url) = &args.advertise_url {
+        let parsed = url::Url::parse(url)
+            .map_err(|e| format!("--advertise-url {url:?} is not a URL: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+            return Err(format!(
+                "--advertise-url {url:?} must be an http:// or https:// URL with a host"
+            )
+            .into());
+        }
+        return Ok(url.trim_end_matches('/').to_owned());
+    }
+    if args.listen.port() == 0 || args.listen.ip().is_unspecified() {
+        return Err(format!(
+            "a cluster node must tell the others where it is: listening on {} needs --advertise-url",
+            args.listen
+        )
+        .into());
+    }
+    let scheme = if tls { "https" } else { "http" };
+    Ok(format!("{scheme}://{}", args.listen))
 }
 
 /// Where the built web UI is, if anywhere: `$TANDEM_UI_DIR`, the source
@@ -115,7 +199,14 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     } else {
         Durability::Process
     };
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(&data_dir, durability)?);
+    // Checked before connecting: a wrong flag is said at once.
+    let advertised = if is_postgres_url(&args.store) {
+        let tls = args.tls || args.mdns || args.cert.is_some();
+        Some(advertise_url(&args, tls)?)
+    } else {
+        None
+    };
+    let (store, pg) = open_store(&args, &data_dir, durability)?;
     let hub = Hub::with_limits(store.clone(), args.limits.limits());
     let mdns = args.mdns && !args.no_mdns && !crate::discovery::disabled_by_env();
     if args.mdns && !mdns {
@@ -138,7 +229,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     if let Some(file) = &args.token_file {
         tokens.extend(read_token_file(file)?);
     }
-    if !tokens.is_empty()
+    if (!tokens.is_empty() || args.oidc_issuer.is_some())
         && tls.is_none()
         && !crate::host::is_loopback(args.listen.ip())
         && !args.allow_plain_http_tokens
@@ -155,6 +246,20 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
             data_dir.display()
         )
     })?;
+    let cluster = match (pg, advertised) {
+        (Some(pg), Some(advertise_url)) => Some(
+            Cluster::join(
+                pg,
+                hub.clone(),
+                ClusterConfig {
+                    advertise_url,
+                    lease_ttl: std::time::Duration::from_secs(args.lease_secs),
+                },
+            )
+            .await?,
+        ),
+        _ => None,
+    };
     let service = Service::start_with(hub, ServiceOptions { default_share });
     let ui_dir = args.ui_dir.clone().or_else(default_ui_dir);
     let options = ServerOptions {
@@ -165,6 +270,17 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
         max_connections: args.max_connections,
         max_line: args.max_line,
         ui_dir: ui_dir.clone(),
+        data_dir: Some(data_dir.clone()),
+        oidc: match (&args.oidc_issuer, &args.oidc_audience) {
+            (Some(issuer), Some(audience)) => Some(crate::server::oidc::OidcConfig::new(
+                issuer.clone(),
+                audience.clone(),
+            )),
+            _ => None,
+        },
+        placement: cluster
+            .clone()
+            .map(|c| c as Arc<dyn crate::server::placement::Placement>),
         ..ServerOptions::default()
     };
     let running = server::start_with_service(
@@ -205,6 +321,15 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
             "Owner token: {} (owner rights: keep it private)",
             data_dir.join(OWNER_TOKEN_FILE).display()
         )?;
+        if let Some(cluster) = &cluster {
+            writeln!(
+                out,
+                "Cluster node {} at {} (store {})",
+                cluster.me().id,
+                cluster.me().url,
+                args.store_shown()
+            )?;
+        }
         if let Some((_, id, name)) = &discovery {
             writeln!(out, "LAN discovery: on, as {name:?} (peer id {id})")?;
         }
@@ -218,12 +343,31 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     wait_for_signal().await;
     drop(record);
     tracing::info!("shutting down: saying goodbye, draining streams and flushing the store");
+    if let Some(cluster) = &cluster {
+        cluster.drain().await;
+    }
     if let Some((mdns, _, _)) = discovery {
         mdns.shutdown().await;
     }
     service.shutdown().await;
     running.shutdown().await;
+    if let Some(cluster) = &cluster {
+        cluster.leave().await;
+    }
     Ok(())
+}
+
+impl ServeArgs {
+    /// `--store` without a password.
+    fn store_shown(&self) -> String {
+        match url::Url::parse(&self.store) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("***"));
+                url.to_string()
+            }
+            _ => self.store.clone(),
+        }
+    }
 }
 
 /// The URLs this machine's CLI reaches the server by: for a wildcard

@@ -1,5 +1,6 @@
 //! `tandem sync URL --file F`: one-shot or live sync of a local file.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,11 +49,22 @@ pub(crate) async fn run(args: SyncArgs) -> Result<(), CliError> {
     let store = Arc::new(FileStore::new(&args.file));
     let hub = Hub::with_limits(store.clone(), args.limits.limits());
     let doc = hub.open(&id)?;
-    let client = SyncClient::new(args.remote.client_config(&url)?)?;
+    let mut config = args.remote.client_config(&url)?;
+    // A progress line on a terminal (a long first sync takes a while).
+    let progress = (!args.follow && std::io::stderr().is_terminal())
+        .then(|| Arc::new(crate::client::SyncProgress::default()));
+    config.progress = progress.clone();
+    let client = SyncClient::new(config)?;
     if !args.follow {
         let timeout =
             Duration::try_from_secs_f64(args.timeout).map_err(|e| format!("bad --timeout: {e}"))?;
-        let report = client.sync_once(&doc, args.until, timeout).await?;
+        let shown = progress.map(|p| tokio::spawn(show_progress(p)));
+        let report = client.sync_once(&doc, args.until, timeout).await;
+        if let Some(shown) = shown {
+            shown.abort();
+            eprint!("\r\x1b[2K");
+        }
+        let report = report?;
         // Make sure a file exists even when nothing changed (an empty doc).
         if !args.file.exists() {
             store.write_atomically(&doc.save())?;
@@ -137,4 +149,54 @@ fn describe_report(
         plural(report.total),
         heads.join(",")
     )
+}
+
+/// Rewrites one terminal line with what the sync has moved so far, five
+/// times a second, until aborted.
+async fn show_progress(progress: Arc<crate::client::SyncProgress>) {
+    let started = std::time::Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        eprint!("\r\x1b[2K{}", progress_line(&progress, started.elapsed()));
+    }
+}
+
+/// `syncing… ↓ 12.4 MB in 40 messages · ↑ 1.2 KB · 3 s`
+fn progress_line(progress: &crate::client::SyncProgress, elapsed: Duration) -> String {
+    format!(
+        "syncing… ↓ {} in {} message{} · ↑ {} · {} s",
+        human_bytes(progress.bytes_in()),
+        progress.messages_in(),
+        if progress.messages_in() == 1 { "" } else { "s" },
+        human_bytes(progress.bytes_out()),
+        elapsed.as_secs()
+    )
+}
+
+/// 1234567 → "1.2 MB".
+fn human_bytes(n: u64) -> String {
+    match n {
+        0..1_000 => format!("{n} B"),
+        1_000..1_000_000 => format!("{:.1} KB", n as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
+        _ => format!("{:.2} GB", n as f64 / 1e9),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_line_says_what_moved() {
+        let progress = crate::client::SyncProgress::default();
+        assert_eq!(
+            progress_line(&progress, Duration::from_secs(0)),
+            "syncing… ↓ 0 B in 0 messages · ↑ 0 B · 0 s"
+        );
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(12_345), "12.3 KB");
+        assert_eq!(human_bytes(29_400_000), "29.4 MB");
+        assert_eq!(human_bytes(3_000_000_000), "3.00 GB");
+    }
 }

@@ -12,9 +12,12 @@ use url::Url;
 use super::http::Opened;
 use super::status::ConnectionStatus;
 use super::{short_heads, ClientConfig, ClientError};
+use crate::hub::ephemeral::Farewell;
 use crate::hub::Document;
-use crate::link::{Ending, Input, Link, Output, Role};
-use crate::protocol::{Event, EventReader, Inflate, ReadError, SyncSession, Until};
+use crate::link::{Ending, EphemeralPort, Input, Link, Output, Role, Side};
+use crate::protocol::{
+    compress, Event, EventReader, Inflate, ReadError, SyncSession, Until, EPHEMERAL_FEATURE,
+};
 
 /// The most buffered lines applied as one write.
 const MAX_BATCH: usize = 256;
@@ -109,6 +112,24 @@ impl<'a> Exchange<'a> {
             body,
             encoding,
         } = opened;
+        // Ephemeral lines only where the server said it carries them.
+        let echoed = response
+            .headers()
+            .get_all(compress::FEATURES_HEADER)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| compress::names_feature(v, EPHEMERAL_FEATURE));
+        let mut port = (self.config.ephemeral && echoed).then(|| {
+            let now = tokio::time::Instant::now().into_std();
+            let source = crate::hub::ephemeral::next_source();
+            let id = crate::hub::connections::new_connection_id();
+            EphemeralPort::new(Side::Client, source, &id, None, now)
+        });
+        let mut bus = port.as_ref().map(|_| self.doc.subscribe_ephemeral());
+        // When the link ends, so do the presence sessions behind the server.
+        let _farewell = port
+            .as_ref()
+            .map(|p| Farewell::new(self.doc.clone(), p.id(), p.source()));
         let inflated = Inflate::new(
             Box::pin(response.bytes_stream()),
             encoding,
@@ -132,6 +153,9 @@ impl<'a> Exchange<'a> {
                 match output {
                     Output::Send(lines) => {
                         for line in lines {
+                            if let Some(progress) = &self.config.progress {
+                                progress.sent(line.len());
+                            }
                             if body.send(line).await.is_err() {
                                 return self.fail_transport("the request body was closed".into());
                             }
@@ -157,37 +181,75 @@ impl<'a> Exchange<'a> {
                     None => std::future::pending().await,
                 }
             };
-            input = tokio::select! {
-                _ = &mut cancelled => return ExchangeEnd::Cancelled,
-                event = reader.next_event() => match event {
-                    Ok(Some(Event::Sync(bytes))) => {
-                        let mut batch = vec![bytes];
-                        match reader.drain_buffered(&mut batch, MAX_BATCH) {
-                            Ok(()) => Input::Received(batch),
-                            Err(e) => {
-                                // The good lines before the bad one are kept.
-                                let outputs = link.handle_now(Input::Received(batch), self.doc).await;
-                                if let Some(Output::End(ending)) = outputs.into_iter().find(|o| matches!(o, Output::End(_))) {
-                                    return self.ended(ending, link);
+            tokio::pin!(timer);
+            // Ephemeral messages go around the link: wait again after one.
+            input = loop {
+                break tokio::select! {
+                    _ = &mut cancelled => return ExchangeEnd::Cancelled,
+                    message = crate::hub::ephemeral::next(&mut bus) => {
+                        match (message, &port) {
+                            (Some(message), Some(port)) => {
+                                if let Some(line) = port.outbound(&message) {
+                                    // A server that stays behind loses it rather
+                                    // than holding up the sync.
+                                    let wait = crate::link::EPHEMERAL_WAIT;
+                                    if let Ok(Err(_)) = tokio::time::timeout(wait, body.send(line)).await {
+                                        return self.fail_transport("the request body was closed".into());
+                                    }
                                 }
-                                Input::Malformed(e.to_string())
+                            }
+                            _ => bus = None,
+                        }
+                        continue;
+                    }
+                    event = reader.next_event() => match event {
+                        Ok(Some(Event::Sync(bytes))) => {
+                            let mut batch = vec![bytes];
+                            let drained = reader.drain_buffered(&mut batch, MAX_BATCH);
+                            if let Some(progress) = &self.config.progress {
+                                batch.iter().for_each(|m| progress.received(m.len()));
+                            }
+                            match drained {
+                                Ok(()) => Input::Received(batch),
+                                Err(e) => {
+                                    // The good lines before the bad one are kept.
+                                    let outputs = link.handle_now(Input::Received(batch), self.doc).await;
+                                    if let Some(Output::End(ending)) = outputs.into_iter().find(|o| matches!(o, Output::End(_))) {
+                                        return self.ended(ending, link);
+                                    }
+                                    Input::Malformed(e.to_string())
+                                }
                             }
                         }
+                        Ok(Some(Event::Error(message))) => Input::PeerError(message),
+                        Ok(Some(Event::Ephemeral(line))) => {
+                            if let Some(port) = &mut port {
+                                let now = tokio::time::Instant::now().into_std();
+                                match port.inbound(now, line) {
+                                    Ok(message) => { self.doc.publish_ephemeral(message); }
+                                    Err(refused) => tracing::debug!(%refused, "ephemeral message from the server dropped"),
+                                }
+                            }
+                            continue;
+                        }
+                        Ok(Some(Event::BadEphemeral(reason))) => {
+                            tracing::debug!(%reason, "bad ephemeral line from the server dropped");
+                            continue;
+                        }
+                        Ok(Some(Event::Ping | Event::Other(_))) => Input::Poll,
+                        Ok(None) => Input::PeerEnded,
+                        Err(ReadError::Transport(reason)) => return self.fail_transport(reason),
+                        Err(e) => Input::Malformed(e.to_string()),
+                    },
+                    changed = changes.changed() => {
+                        changes.borrow_and_update();
+                        if changed.is_err() {
+                            return self.fail_transport("the local document was closed".into());
+                        }
+                        Input::DocChanged
                     }
-                    Ok(Some(Event::Error(message))) => Input::PeerError(message),
-                    Ok(Some(Event::Ping | Event::Other(_))) => Input::Poll,
-                    Ok(None) => Input::PeerEnded,
-                    Err(ReadError::Transport(reason)) => return self.fail_transport(reason),
-                    Err(e) => Input::Malformed(e.to_string()),
-                },
-                changed = changes.changed() => {
-                    changes.borrow_and_update();
-                    if changed.is_err() {
-                        return self.fail_transport("the local document was closed".into());
-                    }
-                    Input::DocChanged
-                }
-                _ = timer => Input::Timer,
+                    _ = &mut timer => Input::Timer,
+                };
             };
         }
     }

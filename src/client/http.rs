@@ -232,10 +232,17 @@ pub(crate) async fn open(
             .header(ACCEPT, NDJSON)
             .header(CACHE_CONTROL, "no-store")
             .body(body);
+        let features = match (config.compression != Compression::Off, config.ephemeral) {
+            (true, true) => Some("compression, ephemeral"),
+            (true, false) => Some(compress::FEATURE),
+            (false, true) => Some(crate::protocol::EPHEMERAL_FEATURE),
+            (false, false) => None,
+        };
         if config.compression != Compression::Off {
-            request = request
-                .header(ACCEPT_ENCODING, compress::ACCEPTED)
-                .header(compress::FEATURES_HEADER, compress::FEATURE);
+            request = request.header(ACCEPT_ENCODING, compress::ACCEPTED);
+        }
+        if let Some(features) = features {
+            request = request.header(compress::FEATURES_HEADER, features);
         }
         if let Some(coding) = body_coding {
             request = request.header(CONTENT_ENCODING, coding.as_str());

@@ -14,11 +14,13 @@ mod backoff;
 mod exchange;
 mod http;
 mod origin;
+mod progress;
 mod repo;
 mod status;
 
 pub use backoff::Backoff;
 pub use origin::is_loopback;
+pub use progress::SyncProgress;
 pub use repo::{repo_target, RepoTarget};
 pub use status::ConnectionStatus;
 
@@ -88,6 +90,11 @@ pub struct ClientConfig {
     pub stall_after: Duration,
     /// Whether to compress the stream.
     pub compression: Compression,
+    /// Where to count the traffic as it goes (for a progress display).
+    pub progress: Option<std::sync::Arc<SyncProgress>>,
+    /// Ask for ephemeral messages (`Tandem-Features: ephemeral`) and relay
+    /// them between the server and the local document's other connections.
+    pub ephemeral: bool,
 }
 
 impl ClientConfig {
@@ -103,6 +110,8 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(10),
             stall_after: Duration::from_secs(2),
             compression: Compression::default(),
+            progress: None,
+            ephemeral: true,
         }
     }
 }

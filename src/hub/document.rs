@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use automerge::sync::Message;
-use automerge::transaction::Transaction;
+use automerge::transaction::{CommitOptions, Transaction};
 use automerge::{Automerge, AutomergeError, ChangeHash, ObjType, ReadDoc, Value};
 use tokio::sync::watch;
 
@@ -69,6 +69,10 @@ pub struct Document {
     announcement_pending: AtomicBool,
     /// What a sync message or import may hold before Automerge sees it.
     limits: Limits,
+    /// Messages relayed between connections, never stored.
+    ephemeral: super::EphemeralBus,
+    /// The live connections syncing this document.
+    connections: super::Connections,
 }
 
 impl std::fmt::Debug for Document {
@@ -107,7 +111,37 @@ impl Document {
             announced_at: Mutex::new(None),
             announcement_pending: AtomicBool::new(false),
             limits,
+            ephemeral: super::EphemeralBus::default(),
+            connections: super::Connections::default(),
         })
+    }
+
+    /// The document's ephemeral channel (relayed, never stored).
+    pub fn ephemeral(&self) -> &super::EphemeralBus {
+        &self.ephemeral
+    }
+
+    /// The live connections syncing this document.
+    pub fn connections(&self) -> &super::Connections {
+        &self.connections
+    }
+
+    /// Relays an ephemeral payload to the document's other connections
+    /// ([`super::EphemeralBus::publish`]); `false` when it was a copy and
+    /// was dropped.
+    pub fn publish_ephemeral(&self, message: super::Ephemeral) -> bool {
+        self.ephemeral.publish(message)
+    }
+
+    /// Every ephemeral message published from now on.
+    pub fn subscribe_ephemeral(&self) -> tokio::sync::broadcast::Receiver<super::Ephemeral> {
+        self.ephemeral.subscribe()
+    }
+
+    /// The live connections, each with its lag measured now.
+    pub fn connection_infos(&self) -> Vec<super::ConnectionInfo> {
+        let live = self.connections.live();
+        self.read(|d| live.iter().map(|c| c.info(d)).collect())
     }
 
     /// The limits sync messages and imports are checked against.
@@ -256,7 +290,8 @@ impl Document {
         f: impl FnOnce(&mut Transaction<'_>) -> Result<T, AutomergeError>,
     ) -> Result<T, DocError> {
         self.mutate(|doc| {
-            doc.transact(f)
+            let now = crate::history::now_secs();
+            doc.transact_with(|_| CommitOptions::default().with_time(now), f)
                 .map(|ok| ok.result)
                 .map_err(|failure| DocError::Automerge(failure.error))
         })

@@ -4,12 +4,19 @@
 //! store on first use and letting it go when the last user drops it. Everything
 //! that syncs or edits a document — server connections, clients of remote
 //! servers, the UI — goes through that one `Document`, which is how a change
-//! from any of them reaches all the others.
+//! from any of them reaches all the others. Each document also carries its
+//! [`EphemeralBus`] (messages relayed between its connections, never stored)
+//! and the registry of its live [`Connections`].
 
+pub mod connections;
 mod document;
+pub mod ephemeral;
 pub(crate) mod load;
+pub mod presence;
 
+pub use connections::{ConnectionInfo, ConnectionMeta, ConnectionStats, Connections};
 pub use document::{apply_sync, doc_info, title_of, DocError, Document, SyncError};
+pub use ephemeral::{Ephemeral, EphemeralBus};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -192,6 +199,11 @@ impl Hub {
     /// there was none.
     pub fn remove_tombstone(&self, id: &DocId) -> Result<bool, StoreError> {
         self.store.remove_tombstone(id)
+    }
+
+    /// Every document open in memory right now.
+    pub fn open_docs(&self) -> Vec<Arc<Document>> {
+        self.open_map().values().filter_map(Weak::upgrade).collect()
     }
 
     /// Opens a document only if it exists (stored, or open in memory).

@@ -20,11 +20,17 @@
 //! - **Rights**: a read-only peer's changes are refused; a link whose access
 //!   was withdrawn or whose document was deleted ends with an error line.
 //!
+//! Ephemeral messages (the `ephemeral` extension) bypass the link: each
+//! driver relays them through an [`EphemeralPort`] (limits, naming) and the
+//! document's bus.
+//!
 //! Scenario tests drive it with a fake clock (`tests/link.rs`).
 
+pub mod ephemeral;
 mod serve;
 
-pub use serve::{AccessCheck, Connection, PeerRights, Stopped};
+pub use ephemeral::{EphemeralPort, Side};
+pub use serve::{AccessCheck, Connection, PeerRights, Stopped, EPHEMERAL_WAIT};
 
 use std::time::{Duration, Instant};
 

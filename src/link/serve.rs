@@ -17,9 +17,14 @@ use futures_util::Stream;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::ephemeral::EphemeralPort;
 use super::{Ending, Input, Link, Output};
-use crate::hub::Document;
-use crate::protocol::{Event, EventReader};
+use crate::hub::ephemeral::Farewell;
+use crate::hub::{ConnectionStats, Document, Ephemeral};
+use crate::protocol::{EphemeralLine, Event, EventReader};
+
+/// How long an ephemeral line may wait for room before it is dropped.
+pub const EPHEMERAL_WAIT: Duration = Duration::from_millis(250);
 
 /// The most buffered lines applied as one write.
 const MAX_BATCH: usize = 256;
@@ -71,6 +76,10 @@ pub struct Connection {
     pub write_timeout: Duration,
     /// Re-checks of the peer's rights.
     pub access: Option<AccessCheck>,
+    /// The peer asked for ephemeral messages: how they are relayed.
+    pub ephemeral: Option<EphemeralPort>,
+    /// This connection's entry in the document's registry of connections.
+    pub stats: Option<Arc<ConnectionStats>>,
 }
 
 /// Why the driver stopped, for logs.
@@ -87,6 +96,9 @@ pub enum Stopped {
 impl Connection {
     /// Sends one line, waiting at most `timeout` for room.
     async fn send(&self, line: Bytes, timeout: Duration) -> Result<(), Stopped> {
+        if let Some(stats) = &self.stats {
+            stats.add_out(line.len());
+        }
         match tokio::time::timeout(timeout, self.out.send(line)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(Stopped::PeerGone),
@@ -101,6 +113,9 @@ impl Connection {
     /// out what it says; `Err` once the connection is over.
     async fn step(&mut self, input: Input) -> Result<(), Stopped> {
         let outputs = self.link.handle_now(input, &self.doc).await;
+        if let (Some(stats), Some(heads)) = (&self.stats, self.link.session().their_heads()) {
+            stats.set_heads(heads);
+        }
         for output in outputs {
             match output {
                 Output::Send(lines) => {
@@ -120,6 +135,50 @@ impl Connection {
         Ok(())
     }
 
+    /// Notes in the registry that a line came in.
+    fn heard(&self) {
+        if let Some(stats) = &self.stats {
+            stats.heard();
+        }
+    }
+
+    /// Relays what the peer sent to the document's bus, unless a limit
+    /// drops it.
+    fn take_ephemeral(&mut self, line: EphemeralLine) {
+        let Some(port) = &mut self.ephemeral else {
+            return; // The peer did not ask: an unknown event to it.
+        };
+        let now = tokio::time::Instant::now().into_std();
+        match port.inbound(now, line) {
+            Ok(message) => {
+                self.doc.publish_ephemeral(message);
+            }
+            Err(refused) => {
+                tracing::debug!(doc = %self.doc.id(), %refused, "ephemeral message dropped")
+            }
+        }
+    }
+
+    /// Sends a bus message to the peer if it is not the peer's own. A peer
+    /// that stays behind for [`EPHEMERAL_WAIT`] loses it rather than holding
+    /// up the sync.
+    async fn give_ephemeral(&self, message: &Ephemeral) -> Result<(), Stopped> {
+        let Some(line) = self.ephemeral.as_ref().and_then(|p| p.outbound(message)) else {
+            return Ok(());
+        };
+        let len = line.len();
+        match tokio::time::timeout(EPHEMERAL_WAIT, self.out.send(line)).await {
+            Ok(Ok(())) => {
+                if let Some(stats) = &self.stats {
+                    stats.add_out(len);
+                }
+                Ok(())
+            }
+            Ok(Err(_)) => Err(Stopped::PeerGone),
+            Err(_) => Ok(()),
+        }
+    }
+
     /// Runs until the link ends, the peer leaves, or shutdown.
     pub async fn run<S, E>(mut self, mut reader: EventReader<S>, mut body_done: bool) -> Stopped
     where
@@ -128,6 +187,18 @@ impl Connection {
     {
         let mut changes = self.doc.subscribe();
         let mut access = self.access.take();
+        let mut bus = self
+            .ephemeral
+            .as_ref()
+            .map(|_| self.doc.subscribe_ephemeral());
+        // When the connection ends, so do the presence sessions behind it.
+        let _farewell = self
+            .ephemeral
+            .as_ref()
+            .map(|p| Farewell::new(self.doc.clone(), p.id(), p.source()));
+        if let (Some(stats), Some(_)) = (&self.stats, &self.ephemeral) {
+            stats.set_ephemeral(true);
+        }
         changes.borrow_and_update();
         let first = if body_done {
             Input::PeerEnded
@@ -150,6 +221,16 @@ impl Connection {
                 _ = self.shutdown.cancelled() => return Stopped::Shutdown,
                 _ = self.out.closed() => return Stopped::PeerGone,
                 allowed = access_changed(&mut access) => Input::Access(allowed),
+                message = crate::hub::ephemeral::next(&mut bus) => {
+                    let sent = match message {
+                        Some(message) => self.give_ephemeral(&message).await,
+                        None => { bus = None; Ok(()) }
+                    };
+                    if let Err(stopped) = sent {
+                        return stopped;
+                    }
+                    continue;
+                }
                 event = reader.next_event(), if !body_done => match event {
                     Ok(Some(Event::Sync(bytes))) => {
                         // Apply whatever else already arrived in the same write.
@@ -166,7 +247,21 @@ impl Connection {
                         }
                     }
                     Ok(Some(Event::Error(message))) => Input::PeerError(message),
-                    Ok(Some(Event::Ping | Event::Other(_))) => continue,
+                    Ok(Some(Event::Ephemeral(line))) => {
+                        self.heard();
+                        self.take_ephemeral(line);
+                        continue;
+                    }
+                    Ok(Some(Event::BadEphemeral(reason))) => {
+                        self.heard();
+                        if let Some(port) = &mut self.ephemeral { port.dropped += 1 }
+                        tracing::debug!(doc = %self.doc.id(), %reason, "bad ephemeral line dropped");
+                        continue;
+                    }
+                    Ok(Some(Event::Ping | Event::Other(_))) => {
+                        self.heard();
+                        continue;
+                    }
                     Ok(None) => {
                         body_done = true;
                         Input::PeerEnded
@@ -180,6 +275,9 @@ impl Connection {
                 }
                 _ = timer => Input::Timer,
             };
+            if matches!(input, Input::Received(_) | Input::PeerError(_)) {
+                self.heard();
+            }
             if let Err(stopped) = self.step(input).await {
                 return stopped;
             }

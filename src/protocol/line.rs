@@ -2,8 +2,12 @@
 //!
 //! Lines are `{"event":"sync","data":"<standard base64>"}`; Tandem also writes
 //! `{"event":"error","message":…}` before ending a stream on error and
-//! `{"event":"ping"}` on idle streams. Readers skip blank lines and unknown
-//! events, and turn anything else malformed into a [`LineError`].
+//! `{"event":"ping"}` on idle streams, and — only with peers that asked for
+//! the `ephemeral` feature (docs/protocol-extensions.md) —
+//! `{"event":"ephemeral","data":…,"from":…,"name":…}`. Readers skip blank
+//! lines and unknown events, and turn anything else malformed into a
+//! [`LineError`]; a malformed ephemeral line is [`Event::BadEphemeral`], so
+//! the sync stream it came in carries on.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -20,9 +24,28 @@ pub enum Event {
     Error(String),
     /// A heartbeat; carries nothing.
     Ping,
+    /// A message that is relayed, never stored (the `ephemeral` extension).
+    Ephemeral(EphemeralLine),
+    /// An `ephemeral` line that could not be decoded (why): dropped, the
+    /// stream carries on.
+    BadEphemeral(String),
     /// Any other event name: skipped by readers, kept for logging.
     Other(String),
 }
+
+/// The fields of an `ephemeral` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EphemeralLine {
+    /// The payload, opaque to Tandem.
+    pub data: Vec<u8>,
+    /// Who sent it, as the previous hop names them (absent from a first sender).
+    pub from: Option<String>,
+    /// The sender's display name, where known.
+    pub name: Option<String>,
+}
+
+/// The `Tandem-Features` token that asks for ephemeral lines.
+pub const EPHEMERAL_FEATURE: &str = "ephemeral";
 
 /// Why a line could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,6 +76,17 @@ struct RawLine<'a> {
     data: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     message: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    from: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+}
+
+/// Just the event name of a line (the rest is ignored).
+#[derive(Deserialize)]
+struct EventName<'a> {
+    #[serde(borrow, default)]
+    event: Option<Cow<'a, str>>,
 }
 
 /// Decodes one line (without its terminator). Blank lines give `Ok(None)`.
@@ -69,8 +103,19 @@ pub fn decode_line(line: &[u8]) -> Result<Option<Event>, LineError> {
             "expected an object, got {shown:?}"
         )));
     }
-    let raw: RawLine<'_> =
-        serde_json::from_slice(line).map_err(|e| LineError::NotJson(e.to_string()))?;
+    let raw: RawLine<'_> = match serde_json::from_slice(line) {
+        Ok(raw) => raw,
+        // A malformed ephemeral line (say, a number as its data) is dropped;
+        // it must not end the sync stream it came in.
+        Err(e) => match serde_json::from_slice::<EventName<'_>>(line) {
+            Ok(EventName { event: Some(name) }) if name == "ephemeral" => {
+                return Ok(Some(Event::BadEphemeral(format!(
+                    "bad ephemeral line: {e}"
+                ))));
+            }
+            _ => return Err(LineError::NotJson(e.to_string())),
+        },
+    };
     let event = match raw.event.as_deref() {
         Some("sync") => {
             let data = raw.data.ok_or(LineError::MissingData)?;
@@ -81,6 +126,15 @@ pub fn decode_line(line: &[u8]) -> Result<Option<Event>, LineError> {
         }
         Some("error") => Event::Error(raw.message.map(Cow::into_owned).unwrap_or_default()),
         Some("ping") => Event::Ping,
+        Some("ephemeral") => match raw.data.map(|d| BASE64.decode(d.as_bytes())) {
+            None => Event::BadEphemeral("ephemeral line has no \"data\" string".into()),
+            Some(Err(e)) => Event::BadEphemeral(format!("ephemeral data is not valid base64: {e}")),
+            Some(Ok(data)) => Event::Ephemeral(EphemeralLine {
+                data,
+                from: raw.from.map(Cow::into_owned),
+                name: raw.name.map(Cow::into_owned),
+            }),
+        },
         other => Event::Other(other.unwrap_or_default().to_owned()),
     };
     Ok(Some(event))
@@ -129,6 +183,24 @@ pub fn encode_sync(message: &[u8]) -> Bytes {
 pub fn encode_error(message: &str) -> Bytes {
     let mut out = serde_json::json!({ "event": "error", "message": message }).to_string();
     out.push('\n');
+    Bytes::from(out)
+}
+
+/// Encodes an ephemeral line (`from` and `name` only when given), newline
+/// included.
+pub fn encode_ephemeral(data: &[u8], from: Option<&str>, name: Option<&str>) -> Bytes {
+    let mut out = String::with_capacity(64 + data.len().div_ceil(3) * 4);
+    out.push_str(r#"{"event":"ephemeral","data":""#);
+    BASE64.encode_string(data, &mut out);
+    out.push('"');
+    for (key, value) in [("from", from), ("name", name)] {
+        if let Some(value) = value {
+            out.push_str(&format!(",\"{key}\":"));
+            // Serialising a &str cannot fail.
+            out.push_str(&serde_json::to_string(value).unwrap_or_default());
+        }
+    }
+    out.push_str("}\n");
     Bytes::from(out)
 }
 
@@ -184,6 +256,39 @@ mod tests {
             decode_line(&encode_error("boom")).unwrap(),
             Some(Event::Error("boom".into()))
         );
+    }
+
+    #[test]
+    fn ephemeral_lines_round_trip_and_bad_ones_do_not_end_the_stream() {
+        let line = encode_ephemeral(b"hi", Some("c1"), Some("Ada"));
+        assert_eq!(
+            decode_line(&line).unwrap(),
+            Some(Event::Ephemeral(EphemeralLine {
+                data: b"hi".to_vec(),
+                from: Some("c1".into()),
+                name: Some("Ada".into()),
+            }))
+        );
+        assert_eq!(
+            &encode_ephemeral(b"hi", None, None)[..],
+            b"{\"event\":\"ephemeral\",\"data\":\"aGk=\"}\n"
+        );
+        assert!(matches!(
+            decode_line(b"{\"event\":\"ephemeral\"}"),
+            Ok(Some(Event::BadEphemeral(_)))
+        ));
+        assert!(matches!(
+            decode_line(b"{\"event\":\"ephemeral\",\"data\":\"%%\"}"),
+            Ok(Some(Event::BadEphemeral(_)))
+        ));
+        assert!(matches!(
+            decode_line(b"{\"event\":\"ephemeral\",\"data\":42}"),
+            Ok(Some(Event::BadEphemeral(_)))
+        ));
+        assert!(matches!(
+            decode_line(b"{\"event\":\"sync\",\"data\":42}"),
+            Err(LineError::NotJson(_))
+        ));
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub mod session;
 
 pub use compress::{Encoding, Inflate, InflateError};
 pub use guard::{GuardError, Limits};
-pub use line::{Event, LineError};
+pub use line::{EphemeralLine, Event, LineError, EPHEMERAL_FEATURE};
 pub use reader::{EventReader, ReadBudget, ReadError, DEFAULT_MAX_LINE};
 pub use session::{SplitError, SyncSession, Until, FOREIGN_MAX_LINE};
 

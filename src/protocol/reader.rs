@@ -129,6 +129,8 @@ pub struct EventReader<S> {
     /// Bytes of `budget` this reader holds.
     held: usize,
     partial_timeout: Option<std::time::Duration>,
+    /// An event other than sync met while draining, returned next.
+    stashed: Option<Event>,
 }
 
 impl<S> Drop for EventReader<S> {
@@ -155,6 +157,7 @@ where
             budget: None,
             held: 0,
             partial_timeout: None,
+            stashed: None,
         }
     }
 
@@ -196,19 +199,22 @@ where
 
     /// Moves the sync payloads of lines that are already complete in the
     /// buffer (at most `max`) into `batch`, without waiting for more bytes;
-    /// other events are skipped. A malformed line stops the drain with its
+    /// the drain stops at any other event, which [`EventReader::next_event`]
+    /// returns next. A malformed line stops the drain with its
     /// error, after the good lines before it were moved.
     pub fn drain_buffered(
         &mut self,
         batch: &mut Vec<Vec<u8>>,
         max: usize,
     ) -> Result<(), LineError> {
-        while batch.len() < max {
+        while batch.len() < max && self.stashed.is_none() {
             let Some(line) = self.splitter.next_line()? else {
                 return Ok(());
             };
-            if let Some(Event::Sync(bytes)) = decode_line(&line)? {
-                batch.push(bytes);
+            match decode_line(&line)? {
+                Some(Event::Sync(bytes)) => batch.push(bytes),
+                Some(other) => self.stashed = Some(other),
+                None => {}
             }
         }
         Ok(())
@@ -219,6 +225,9 @@ where
     ///
     /// Cancel-safe: bytes already read stay buffered if the future is dropped.
     pub async fn next_event(&mut self) -> Result<Option<Event>, ReadError> {
+        if let Some(event) = self.stashed.take() {
+            return Ok(Some(event));
+        }
         loop {
             let line = self.splitter.next_line()?;
             self.account()?;

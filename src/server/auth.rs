@@ -7,7 +7,9 @@
 //! is always accepted. A wrong credential is refused outright (`401`), never
 //! silently treated as none. Without a credential a caller is anonymous: on a
 //! server with configured tokens it is refused except for `/_health` and the
-//! sign-in page; elsewhere it is a peer bound by share policies.
+//! sign-in page; elsewhere it is a peer bound by share policies. With
+//! `--oidc-issuer`, a bearer JWT from that issuer is a user too
+//! ([`super::oidc`]).
 
 use std::sync::Arc;
 
@@ -20,7 +22,7 @@ use super::access::Caller;
 use super::error::ApiError;
 use super::listener::ConnectionInfo;
 use super::state::AppState;
-use super::tokens::TokenGrant;
+use super::tokens::{Role, TokenGrant};
 
 /// The session cookie's name on a server listening on `port` (cookies are
 /// not separated by port, so two local servers must not share one name).
@@ -68,6 +70,17 @@ fn query_token(query: Option<&str>) -> Option<String> {
     url::form_urlencoded::parse(query?.as_bytes())
         .find(|(k, _)| k == "access_token")
         .map(|(_, v)| v.into_owned())
+}
+
+/// Whether a bearer value has the shape of a JWT (three base64url parts).
+fn looks_like_jwt(token: &str) -> bool {
+    let parts: Vec<&str> = token.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
 }
 
 /// What a request presented, before it is checked.
@@ -118,7 +131,19 @@ pub async fn authenticate(
             }
             match state.credentials.check(&token) {
                 Some(grant) => Some(grant),
-                None => return ApiError::Unauthorized.into_response(),
+                None => match (&state.oidc, looks_like_jwt(&token)) {
+                    (Some(oidc), true) => match oidc.validate(&token).await {
+                        Ok(user) => {
+                            tracing::debug!(sub = %user.subject, name = %user.name, "OIDC user");
+                            Some(Arc::new(TokenGrant::new(user.name, Role::Write, "")))
+                        }
+                        Err(e) => {
+                            tracing::info!(error = %e, "refused a bearer JWT");
+                            return ApiError::InvalidToken(e.to_string()).into_response();
+                        }
+                    },
+                    _ => return ApiError::Unauthorized.into_response(),
+                },
             }
         }
         // A stale session (e.g. after a restart) is like none: sign in again.
@@ -132,7 +157,7 @@ pub async fn authenticate(
         if is_ui_page(&path) {
             return Redirect::to("/_signin").into_response();
         }
-        if state.credentials.gated() {
+        if state.credentials.gated() || state.oidc.is_some() {
             return ApiError::Unauthorized.into_response();
         }
     }

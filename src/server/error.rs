@@ -21,6 +21,9 @@ pub enum ApiError {
     /// No or wrong bearer token.
     #[error("missing or invalid bearer token")]
     Unauthorized,
+    /// A bearer JWT was refused (expired, wrong audience, unknown key, …).
+    #[error("bearer token refused: {0}")]
+    InvalidToken(String),
     /// The caller may not do this.
     #[error("{0}")]
     Forbidden(String),
@@ -76,7 +79,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadDocId(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -102,6 +105,8 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         if e.is_disk_full() {
             Self::InsufficientStorage(e.to_string())
+        } else if e.is_not_owner() {
+            Self::Unavailable(e.to_string())
         } else {
             Self::Internal(e.to_string())
         }
@@ -139,7 +144,7 @@ impl IntoResponse for ApiError {
                 axum::http::HeaderValue::from_static(crate::protocol::compress::ACCEPTED),
             );
         }
-        if matches!(self, Self::Unauthorized) {
+        if matches!(self, Self::Unauthorized | Self::InvalidToken(_)) {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
                 axum::http::HeaderValue::from_static("Bearer"),

@@ -27,16 +27,27 @@ pub async fn list_docs(
     Ok(Json(docs).into_response())
 }
 
+/// Query of `GET /{doc_id}`.
+#[derive(Debug, serde::Deserialize, Default)]
+pub struct GetQuery {
+    /// A past version (`HASH,HASH,…`): the document as JSON as it was there.
+    pub at: Option<String>,
+}
+
 /// `GET /{doc_id}`: `.automerge` bytes for `Accept: application/octet-stream`,
-/// otherwise the document as JSON.
+/// otherwise the document as JSON; with `?at=HEADS`, as JSON at those heads.
 pub async fn get_doc(
     State(state): State<AppState>,
     caller: Caller,
     Path(raw_id): Path<String>,
+    Query(query): Query<GetQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = DocId::parse(&raw_id)?;
     caller.check_doc(&state, &id)?;
+    if let Some(at) = &query.at {
+        return Ok(Json(state.service.doc_at(&id, at)?).into_response());
+    }
     let doc = state
         .hub
         .open_existing(&id)?

@@ -8,10 +8,14 @@
 pub mod access;
 pub mod admission;
 pub mod auth;
+pub mod connections;
 pub mod error;
 pub mod extras;
 pub mod gate;
+pub mod history;
 pub mod listener;
+pub mod oidc;
+pub mod placement;
 pub mod repo_socket;
 pub mod router;
 pub mod signin;
@@ -75,6 +79,9 @@ pub enum ServerError {
     /// The TLS setup failed.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// The OIDC issuer cannot be used.
+    #[error(transparent)]
+    Oidc(#[from] oidc::OidcError),
 }
 
 /// A server that is accepting connections.
@@ -126,7 +133,12 @@ pub async fn start_with_service(
         max_connections: config.options.max_connections,
         handshake_timeout: config.options.handshake_timeout,
     };
-    let state = AppState::new(service, format!("{scheme}://{local_addr}"), config.options);
+    let oidc = match &config.options.oidc {
+        Some(oidc) => Some(Arc::new(oidc::Oidc::new(oidc.clone())?)),
+        None => None,
+    };
+    let mut state = AppState::new(service, format!("{scheme}://{local_addr}"), config.options);
+    state.oidc = oidc;
     let router = app(state.clone());
     let stop_accepting = state.shutdown.child_token();
     let accept_task = tokio::spawn(listener::accept_loop(

@@ -8,6 +8,8 @@ use tower_http::services::ServeDir;
 use super::auth::authenticate;
 use super::extras::{delete_doc, fallback, get_doc, list_docs, method_not_allowed};
 use super::gate::check_request;
+use super::history;
+use super::placement::{cluster_status, redirect_to_owner};
 use super::repo_socket;
 use super::signin;
 use super::state::AppState;
@@ -20,6 +22,7 @@ pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/", get(repo_socket::root).put(fallback).post(fallback))
         .route("/_health", get(ui_api::health))
+        .route("/_cluster", get(cluster_status))
         .route("/_signin", get(signin::form).post(signin::sign_in))
         .route("/_signout", post(signin::sign_out))
         .route("/_session", get(signin::whoami))
@@ -39,8 +42,22 @@ pub fn app(state: AppState) -> Router {
             delete(ui_api::remove_remote).patch(ui_api::update_remote),
         )
         .route("/_remotes/{id}/retry", post(ui_api::retry_remote))
+        .route("/_search", get(ui_api::search))
         .route("/_docs/{doc_id}/share", put(ui_api::set_share))
         .route("/_docs/{doc_id}/tombstone", delete(ui_api::allow_again))
+        .route(
+            "/_docs/{doc_id}/connections",
+            get(super::connections::list_connections),
+        )
+        .route(
+            "/_docs/{doc_id}/presence",
+            get(super::connections::list_presence),
+        )
+        .route("/_docs/{doc_id}/history", get(history::history))
+        .route("/_docs/{doc_id}/diff", get(history::diff))
+        .route("/_docs/{doc_id}/conflicts", get(history::conflicts))
+        .route("/_docs/{doc_id}/restore", post(history::restore))
+        .route("/_docs/{doc_id}/resolve", post(history::resolve))
         .route("/_peers", get(ui_api::list_peers))
         .route("/_peers/{id}", delete(ui_api::forget_peer))
         .route("/_peers/{id}/docs", get(ui_api::peer_docs))
@@ -58,8 +75,13 @@ pub fn app(state: AppState) -> Router {
             ServeDir::new(dir).append_index_html_on_directories(true),
         );
     }
-    // Layers run outside-in: the gate (Host, Origin) first, then credentials.
+    // Layers run outside-in: the gate (Host, Origin) first, then
+    // credentials, then (in a cluster) the redirect to a document's owner.
     router
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            redirect_to_owner,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(middleware::from_fn_with_state(state.clone(), check_request))
         .with_state(state)

@@ -49,6 +49,14 @@ pub struct ServerOptions {
     pub max_upload: usize,
     /// A built web UI to serve under `/_ui/` (the `ui/dist` directory).
     pub ui_dir: Option<std::path::PathBuf>,
+    /// Where the server's data lives, shown to its owner (`/_health`).
+    pub data_dir: Option<std::path::PathBuf>,
+    /// Accept OpenID Connect JWTs from this issuer and audience; callers
+    /// without a credential are then refused.
+    pub oidc: Option<super::oidc::OidcConfig>,
+    /// Which node serves which document, when this server is one node of a
+    /// cluster; `None` serves every document here.
+    pub placement: Option<Arc<dyn super::placement::Placement>>,
 }
 
 impl Default for ServerOptions {
@@ -68,6 +76,9 @@ impl Default for ServerOptions {
             read_budget: 512 * 1024 * 1024,
             partial_line_timeout: Duration::from_secs(60),
             ui_dir: None,
+            data_dir: None,
+            oidc: None,
+            placement: None,
         }
     }
 }
@@ -99,6 +110,8 @@ pub struct AppState {
     pub read_budget: Arc<ReadBudget>,
     /// Ephemeral messages between automerge-repo sockets.
     pub ephemeral: super::repo_socket::EphemeralRelay,
+    /// The validator of OIDC bearer JWTs, when configured.
+    pub oidc: Option<Arc<super::oidc::Oidc>>,
 }
 
 impl AppState {
@@ -123,6 +136,7 @@ impl AppState {
             options: Arc::new(options),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            oidc: None,
         }
     }
 }

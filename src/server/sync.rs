@@ -17,13 +17,15 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::access::Caller;
 use super::admission::{accepts_ndjson, check_content_type, negotiate_codings};
 use super::error::ApiError;
+use super::listener::ConnectionInfo;
 use super::state::AppState;
 use crate::doc_id::DocId;
-use crate::hub::{apply_sync, SyncError};
-use crate::link::{Connection, Link, Role, READ_ONLY_REFUSAL};
+use crate::hub::{apply_sync, ConnectionMeta, SyncError};
+use crate::link::{Connection, EphemeralPort, Link, Role, Side, READ_ONLY_REFUSAL};
 use crate::protocol::carries_changes;
 use crate::protocol::compress::{self, encode_stream};
-use crate::protocol::{Event, EventReader, Inflate, SyncSession, NDJSON_UTF8};
+use crate::protocol::{Event, EventReader, Inflate, SyncSession, EPHEMERAL_FEATURE, NDJSON_UTF8};
+use futures_util::StreamExt as _;
 
 /// Query parameters of a sync request.
 #[derive(Debug, Deserialize, Default)]
@@ -79,13 +81,23 @@ pub async fn sync_doc(
     if state.shutdown.is_cancelled() {
         return Err(ApiError::ShuttingDown);
     }
+    let ephemeral = wants_ephemeral(request.headers());
     let doc = state.hub.open(&id)?;
+    let stats = doc
+        .connections()
+        .register(connection_meta(&request, &caller));
     let mut session = SyncSession::new();
+    let counted = stats.clone();
     let body = Inflate::new(
         request.into_body().into_data_stream(),
         codings.request,
         state.options.max_line,
-    );
+    )
+    .inspect(move |chunk| {
+        if let Ok(bytes) = chunk {
+            counted.add_in(bytes.len());
+        }
+    });
     let mut reader = EventReader::new(body, state.options.max_line)
         .with_budget(state.read_budget.clone())
         .with_partial_timeout(state.options.partial_line_timeout);
@@ -127,6 +139,10 @@ pub async fn sync_doc(
         ping_interval: state.options.ping_interval,
     };
     let now = tokio::time::Instant::now().into_std();
+    let port = ephemeral.then(|| {
+        let source = crate::hub::ephemeral::next_source();
+        EphemeralPort::new(Side::Server, source, &stats.id, caller.name(), now)
+    });
     let connection = Connection {
         doc,
         link: Link::new(role, session, now).read_only(rights.read_only),
@@ -134,6 +150,8 @@ pub async fn sync_doc(
         shutdown: state.shutdown.child_token(),
         write_timeout: state.options.write_timeout,
         access: rights.check,
+        ephemeral: port,
+        stats: Some(stats),
     };
     state.tasks.spawn(async move {
         let ending = connection.run(reader, body_done).await;
@@ -158,9 +176,18 @@ pub async fn sync_doc(
             header::ACCEPT_ENCODING,
             HeaderValue::from_static(compress::ACCEPTED),
         );
+    }
+    // The features this stream carries, echoed only to a peer that asked.
+    let features = match (codings.advertise, ephemeral) {
+        (true, true) => Some("compression, ephemeral"),
+        (true, false) => Some(compress::FEATURE),
+        (false, true) => Some(EPHEMERAL_FEATURE),
+        (false, false) => None,
+    };
+    if let Some(features) = features {
         headers.insert(
             compress::FEATURES_HEADER,
-            HeaderValue::from_static(compress::FEATURE),
+            HeaderValue::from_static(features),
         );
     }
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(NDJSON_UTF8));
@@ -170,4 +197,32 @@ pub async fn sync_doc(
         HeaderValue::from_static("nosniff"),
     );
     Ok(response)
+}
+
+/// Whether the request's `Tandem-Features` names `ephemeral`.
+pub(crate) fn wants_ephemeral(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(compress::FEATURES_HEADER)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| compress::names_feature(v, EPHEMERAL_FEATURE))
+}
+
+/// How a sync request's connection is listed.
+fn connection_meta(request: &Request, caller: &Caller) -> ConnectionMeta {
+    let info = request.extensions().get::<ConnectionInfo>();
+    let version = match request.version() {
+        axum::http::Version::HTTP_2 => "HTTP/2",
+        axum::http::Version::HTTP_10 => "HTTP/1.0",
+        _ => "HTTP/1.1",
+    };
+    ConnectionMeta {
+        peer: info.map_or_else(|| "unknown".into(), |i| i.remote.to_string()),
+        user: caller.name().map(str::to_owned),
+        protocol: if info.is_some_and(|i| i.tls) {
+            format!("{version}+tls")
+        } else {
+            version.to_owned()
+        },
+    }
 }

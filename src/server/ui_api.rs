@@ -74,17 +74,22 @@ impl FromRequestParts<AppState> for Owner {
     }
 }
 
-/// `GET /_health`: liveness, version, where the server listens, and the
+/// `GET /_health`: liveness, version, where the server listens (and, for
+/// its owner, where its data lives), and the
 /// codings a sync request body may use (also as `Accept-Encoding`, so a
 /// client can learn them before its first sync).
-pub async fn health(State(state): State<AppState>) -> Response {
-    let mut response = Json(serde_json::json!({
+pub async fn health(State(state): State<AppState>, caller: Caller) -> Response {
+    let mut body = serde_json::json!({
         "ok": true,
         "version": crate::VERSION,
         "listen": state.listen,
         "encodings": ["zstd", "gzip"],
-    }))
-    .into_response();
+    });
+    // Where the data lives is the owner's business only.
+    if let (true, Some(dir)) = (caller.is_owner(), &state.options.data_dir) {
+        body["data_dir"] = dir.display().to_string().into();
+    }
+    let mut response = Json(body).into_response();
     response.headers_mut().insert(
         axum::http::header::ACCEPT_ENCODING,
         axum::http::HeaderValue::from_static(crate::protocol::compress::ACCEPTED),
@@ -128,21 +133,40 @@ pub async fn import_doc(
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response())
 }
 
-/// `GET /_ws/{doc_id}`: the UI's Automerge peer, one `{"event":…}` line per text frame.
+/// Query parameters of `GET /_ws/{doc_id}` (a browser cannot set headers
+/// on a WebSocket).
+#[derive(Debug, Deserialize, Default)]
+pub struct SocketQuery {
+    /// Like `Tandem-Features`: `ephemeral` asks for ephemeral messages.
+    #[serde(default)]
+    pub features: Option<String>,
+}
+
+/// `GET /_ws/{doc_id}`: the UI's Automerge peer, one `{"event":…}` line per
+/// text frame; `?features=ephemeral` adds ephemeral messages.
 pub async fn doc_socket(
     State(state): State<AppState>,
     caller: Caller,
     Path(raw_id): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<SocketQuery>,
+    info: Option<axum::Extension<super::listener::ConnectionInfo>>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let id = DocId::parse(&raw_id)?;
     let access = caller.check_doc(&state, &id)?;
     let rights = caller.rights(&state.service, &id, access);
     let service = state.service.clone();
+    let peer = crate::service::UiPeer {
+        peer: info.map_or_else(|| "ui".into(), |i| i.remote.to_string()),
+        user: caller.name().map(str::to_owned),
+        ephemeral: query.features.as_deref().is_some_and(|f| {
+            crate::protocol::compress::names_feature(f, crate::protocol::EPHEMERAL_FEATURE)
+        }),
+    };
     Ok(upgrade
         .max_message_size(state.options.max_line)
         .on_upgrade(move |socket| async move {
-            if let Err(e) = bridge(socket, service, id, rights).await {
+            if let Err(e) = bridge(socket, service, id, rights, peer).await {
                 tracing::debug!(error = %e, "UI socket ended");
             }
         }))
@@ -153,6 +177,7 @@ async fn bridge(
     service: std::sync::Arc<crate::service::Service>,
     id: DocId,
     rights: crate::link::PeerRights,
+    peer: crate::service::UiPeer,
 ) -> Result<(), ServiceError> {
     let (mut sink, stream) = socket.split();
     let incoming = stream
@@ -166,7 +191,7 @@ async fn bridge(
             }
         })
         .boxed();
-    let mut outgoing = service.attach_peer(&id, incoming, rights)?;
+    let mut outgoing = service.attach_peer_as(&id, incoming, rights, peer)?;
     while let Some(bytes) = outgoing.recv().await {
         let text =
             String::from_utf8_lossy(bytes.strip_suffix(b"\n").unwrap_or(&bytes)).into_owned();
@@ -257,6 +282,27 @@ pub async fn add_remote(
     }
     let info = state.service.add_remote(spec)?;
     Ok((StatusCode::CREATED, Json(info)).into_response())
+}
+
+/// Query of `GET /_search`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SearchQuery {
+    /// What to look for.
+    #[serde(default)]
+    pub q: String,
+}
+
+/// `GET /_search?q=…`: the text of every document, searched (owner only).
+pub async fn search(
+    _: Owner,
+    State(state): State<AppState>,
+    Query(query): Query<SearchQuery>,
+) -> Result<Json<crate::service::search::SearchResults>, ApiError> {
+    let service = state.service.clone();
+    let results = tokio::task::spawn_blocking(move || service.search(&query.q))
+        .await
+        .map_err(|e| ServiceError::Unreachable(format!("the search stopped: {e}")))??;
+    Ok(Json(results))
 }
 
 /// `POST /_remotes/{id}/retry`: connect again now.

@@ -4,18 +4,21 @@
 //! it over HTTP/WebSocket ([`crate::server`]), the desktop app through Tauri
 //! commands — both are thin layers over this.
 
+mod history;
 mod remotes;
+pub mod search;
 mod template;
+mod ui_peer;
 
+pub use history::{HistoryEdit, Timeline};
 pub use remotes::{RemoteInfo, RemoteSpec, RemoteUpdate};
+pub use ui_peer::UiPeer;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures_util::Stream;
 use serde::Serialize;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -23,8 +26,6 @@ use crate::client::ClientError;
 use crate::discovery::peers::{PeerError, PeerInfo, Peers};
 use crate::doc_id::DocId;
 use crate::hub::{DocError, Hub, HubEvent};
-use crate::link::{Connection, PeerRights};
-use crate::protocol::{EventReader, SyncSession, DEFAULT_MAX_LINE};
 use crate::share::{self, SharePolicy};
 use crate::store::{DocSummary, StoreError};
 use remotes::Remotes;
@@ -310,45 +311,6 @@ impl Service {
         Ok(id)
     }
 
-    /// Attaches a UI's Automerge peer to a document: `incoming` carries the
-    /// peer's `{"event":…}` lines, the returned channel the document's. The
-    /// connection ends when `incoming` ends or the receiver is dropped.
-    pub fn attach_peer<S, E>(
-        &self,
-        id: &DocId,
-        incoming: S,
-        rights: PeerRights,
-    ) -> Result<mpsc::Receiver<Bytes>, ServiceError>
-    where
-        S: Stream<Item = Result<Bytes, E>> + Unpin + Send + 'static,
-        E: std::fmt::Display + Send + 'static,
-    {
-        let doc = self.hub.open(id)?;
-        let (tx, rx) = mpsc::channel(64);
-        // The first line, before any sync message: an empty document sends none.
-        let _ = tx.try_send(crate::protocol::line::encode_ready(&doc.heads()));
-        let role = crate::link::Role::Server {
-            follow: false,
-            ping_interval: Duration::from_secs(15),
-        };
-        let now = tokio::time::Instant::now().into_std();
-        let connection = Connection {
-            doc,
-            link: crate::link::Link::new(role, SyncSession::new(), now).read_only(rights.read_only),
-            out: tx,
-            shutdown: self.shutdown.child_token(),
-            write_timeout: Duration::from_secs(60),
-            access: rights.check,
-        };
-        self.tasks.spawn(async move {
-            let ending = connection
-                .run(EventReader::new(incoming, DEFAULT_MAX_LINE), false)
-                .await;
-            tracing::debug!(?ending, "UI peer detached");
-        });
-        Ok(rx)
-    }
-
     /// A receiver that moves whenever access rules change (a share policy
     /// was set): live connections of peers re-check their rights then.
     pub fn access_changes(&self) -> tokio::sync::watch::Receiver<u64> {
@@ -377,6 +339,11 @@ impl Service {
         self.remotes
             .add_checked(spec, Self::FIRST_CONNECT_LIMIT)
             .await
+    }
+
+    /// Searches the text of every stored document (see [`search::search`]).
+    pub fn search(&self, query: &str) -> Result<search::SearchResults, ServiceError> {
+        Ok(search::search(&self.hub, query)?)
     }
 
     /// Connects a remote again now (after fixing what stopped it, or to skip

@@ -3,7 +3,8 @@
 //! A [`Store`] keeps, per document, a snapshot plus the incremental chunks
 //! appended since; loading concatenates them (Automerge loads a saved document
 //! followed by change chunks). [`SqliteStore`] is the embedded default,
-//! [`MemoryStore`] its in-memory twin for tests and scratch use, and
+//! [`MemoryStore`] its in-memory twin for tests and scratch use,
+//! [`PgStore`] the shared PostgreSQL database of a cluster of servers, and
 //! [`FileStore`] keeps a single document in a `.automerge` file (the CLI's
 //! `sync --file`). The durability contract (PROTOCOL.md §3) rests on
 //! [`Store::append`] returning only once the chunk is written.
@@ -13,12 +14,16 @@ pub mod location;
 mod lock;
 mod memory;
 pub mod perms;
+mod pg_pool;
+mod pg_schema;
+mod pg_store;
 mod sqlite;
 
 pub use file::FileStore;
 pub use location::default_data_dir;
 pub use lock::DirLock;
 pub use memory::MemoryStore;
+pub use pg_store::PgStore;
 pub use sqlite::{Durability, SqliteStore};
 
 use crate::doc_id::DocId;
@@ -82,6 +87,23 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    /// PostgreSQL reported an error, or could not be reached.
+    #[error("PostgreSQL error while trying to {op}: {source}")]
+    Postgres {
+        /// What the store was doing.
+        op: &'static str,
+        /// The underlying error.
+        #[source]
+        source: postgres::Error,
+    },
+    /// Another node of the cluster owns the document now: the write was refused.
+    #[error("document {doc} is now served by another node ({holder}); reconnect to be redirected")]
+    NotOwner {
+        /// The document.
+        doc: String,
+        /// The node holding its lease.
+        holder: String,
+    },
     /// A file operation failed.
     #[error("{op} {path}: {source}")]
     Io {
@@ -121,6 +143,22 @@ impl StoreError {
     /// Whether the failure was a full disk (HTTP 507 at the edge).
     pub fn is_disk_full(&self) -> bool {
         matches!(self, Self::DiskFull { .. })
+    }
+
+    /// A PostgreSQL failure, as [`StoreError::DiskFull`] when the database's
+    /// disk is full (SQLSTATE 53100).
+    pub(crate) fn postgres(op: &'static str, source: postgres::Error) -> Self {
+        if source.code() == Some(&postgres::error::SqlState::DISK_FULL) {
+            return Self::DiskFull {
+                path: "the PostgreSQL database".into(),
+            };
+        }
+        Self::Postgres { op, source }
+    }
+
+    /// Whether another cluster node owns the document (HTTP 503: reconnect).
+    pub fn is_not_owner(&self) -> bool {
+        matches!(self, Self::NotOwner { .. })
     }
 
     /// An I/O failure on `path`, as [`StoreError::DiskFull`] when the disk is full.

@@ -2,6 +2,9 @@
 //! local documents, and bounded waits.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub mod peer;
+pub mod postgres;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;

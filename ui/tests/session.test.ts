@@ -170,7 +170,7 @@ describe("WebBackend and the session", () => {
     const ch = b.openDoc("notes", { onOpen: () => {}, onLine: () => {}, onStatus: (st) => states.push(st.state) });
     try {
       await until(() => trips.count === 1, "the trip to sign in");
-      expect(s.seen).toContain("UPGRADE /_ws/notes");
+      expect(s.seen).toContain("UPGRADE /_ws/notes?features=ephemeral");
       expect(states).toContain("reconnecting");
     } finally {
       ch.close();

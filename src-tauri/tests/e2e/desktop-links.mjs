@@ -22,7 +22,7 @@ export function dialogPaths(tmp) {
   return { TANDEM_E2E_SAVE_PATH: file, TANDEM_E2E_OPEN_PATH: file };
 }
 
-const noticeText = (t) => t.exec(`return document.querySelector("[data-testid=notice]")?.textContent ?? null;`);
+const noticeText = (t) => t.exec(`return document.querySelector("[data-testid=toast]")?.textContent ?? null;`);
 const currentDoc = async (t) => {
   const m = /^#\/doc\/(.+)$/.exec(await t.exec("return location.hash;"));
   return m ? decodeURIComponent(m[1]) : null;

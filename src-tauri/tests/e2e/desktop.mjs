@@ -9,8 +9,9 @@
 // embedded server in both directions, lets automerge-repo clients (the npm
 // packages from ui/node_modules) sync with the embedded server and opens a
 // document from automerge-repo's sync server through "Open from server",
-// checks events, command errors and the
-// health command, saves a screenshot, quits it with SIGTERM and checks the
+// checks events, command errors and the health command, the history panel
+// and a conflict badge (resolved through the resolve_conflict command),
+// saves screenshots, quits it with SIGTERM and checks the
 // store, then starts it again (the documents are still there) and closes its
 // window the way a window manager does (close-window.py): it must shut down
 // cleanly both times. Files and links (export/import dialogs, Copy link,
@@ -37,6 +38,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { dialogPaths, linkChecks } from "./desktop-links.mjs";
+import { connectPeer } from "./second-client.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "../../..");
@@ -44,6 +46,7 @@ const appBin = resolve(process.env.TANDEM_DESKTOP_BIN ?? join(repo, "target/debu
 const cliBin = resolve(process.env.TANDEM_BIN ?? join(repo, "target/debug/tandem"));
 const tauriDriver = process.env.TAURI_DRIVER ?? "tauri-driver";
 const shotPath = resolve(process.env.SHOT ?? join(repo, "docs/screenshots/desktop.png"));
+const presenceShotPath = resolve(process.env.PRESENCE_SHOT ?? join(repo, "docs/screenshots/presence.png"));
 
 const tmp = mkdtempSync(join(tmpdir(), "tandem-desktop-e2e-"));
 const dataDir = join(tmp, "data");
@@ -400,6 +403,70 @@ async function main() {
     cliHeads = /heads ([0-9a-f,]+)/.exec(out)?.[1]?.split(",") ?? [];
     await until("the CLI's text in the editor", async () => (await bodyText()) === CLI_PREFIX + TYPED, 10000, 10);
     figures.cliSyncToScreenMs = Math.round(performance.now() - t0);
+  });
+
+  await check("a second client's presence and caret show in the app; a screenshot", async () => {
+    const ownerToken = readFileSync(join(dataDir, "owner-token"), "utf8").trim();
+    const carol = await connectPeer({
+      url: `${serverUrl}/${docId}`,
+      token: ownerToken,
+      user: { id: "carol-e2e", name: "Carol", color: "#2b8a3e" },
+    });
+    try {
+      await carol.synced();
+      carol.setCursor(CLI_PREFIX.length);
+      await until("Carol in the document header", async () =>
+        (await exec(`return !!document.querySelector('[data-testid=presence-member][data-name="Carol"]');`)) || null,
+      );
+      await until("Carol's caret in the body", async () =>
+        (await exec(`return !!document.querySelector('[data-testid=text-editor][data-path="/body"] .cm-remote-caret[data-name="Carol"]');`)) || null,
+      );
+      // The app announces its user to Carol too.
+      await until("the app's presence reaches the second client", async () => carol.heard.some((h) => h.data.t === "presence") || null);
+      await sleep(300);
+      const png = Buffer.from(await wd("GET", s("/screenshot")), "base64");
+      assert(png.subarray(1, 4).toString() === "PNG" && png.length > 10000, `not a real screenshot (${png.length} bytes)`);
+      mkdirSync(dirname(presenceShotPath), { recursive: true });
+      writeFileSync(presenceShotPath, png);
+      console.log(`     saved ${presenceShotPath}`);
+    } finally {
+      await carol.close();
+    }
+    await until("Carol gone after she leaves", async () =>
+      (await exec(`return !document.querySelector('[data-testid=presence-member][data-name="Carol"]');`)) || null,
+    5000);
+  });
+
+  await check("history: the timeline and a conflict badge show; keeping one value resolves it (screenshot)", async () => {
+    // Two copies of the document set one field concurrently, then both sync.
+    const other = join(tmp, "y.automerge");
+    writeFileSync(other, readFileSync(file));
+    cli(["edit", file, "--set", "status=1"]);
+    cli(["edit", other, "--set", "status=2"]);
+    cli(["sync", `${serverUrl}/${docId}`, "--file", file]);
+    cli(["sync", `${serverUrl}/${docId}`, "--file", other]);
+    const badge = "[data-testid=conflict-badge][data-path='/status']";
+    await waitFor(badge, 15000);
+    await click(await find("[data-testid=history-toggle]"));
+    await until("timeline rows", async () =>
+      (await exec(`return document.querySelectorAll("[data-testid=timeline-row]").length;`)) >= 3, 15000);
+    const values = await exec(`return [...document.querySelectorAll(arguments[0] + " [data-testid=conflict-value]")].map((e) => e.textContent);`, [badge]);
+    assert(values.length === 2, `two values in the badge: ${JSON.stringify(values)}`);
+    await exec(`document.querySelector(arguments[0]).open = true;`, [badge]);
+    await sleep(300);
+    const png = Buffer.from(await wd("GET", s("/screenshot")), "base64");
+    const historyShot = join(dirname(shotPath), "history.png");
+    mkdirSync(dirname(historyShot), { recursive: true });
+    writeFileSync(historyShot, png);
+    console.log(`     saved ${historyShot}`);
+    // Keep the value that is not shown now (through the resolve_conflict command).
+    await exec(`document.querySelector(arguments[0] + " .conflict-value:not(.winner) [data-testid=conflict-choose]").click();`, [badge]);
+    await until("the conflict to be resolved", async () => (await exec(`return document.querySelectorAll(arguments[0]).length;`, [badge])) === 0, 15000);
+    await click(await find("[data-testid=history-close]"));
+    // The resolve is one more change: the CLI's copy takes it, so the store check below still compares like with like.
+    const out = cli(["sync", `${serverUrl}/${docId}`, "--file", file]);
+    cliHeads = /heads ([0-9a-f,]+)/.exec(out)?.[1]?.split(",") ?? [];
+    assert(JSON.parse(cli(["cat", file])).status === 1 || JSON.parse(cli(["cat", file])).status === 2, "the kept value reached the CLI");
   });
 
   let httpDocId = null;

@@ -13,6 +13,8 @@
 // events `docs-changed`, `remote` (payload = RemoteInfo), `peers-changed` and
 // `launch` (requests are waiting).
 import { Channel, invoke } from "@tauri-apps/api/core";
+import type { DiffEntry, HistoryEdit, Timeline } from "../model/history";
+import type { Prop } from "../model/path";
 import { listen } from "@tauri-apps/api/event";
 import {
   type AddRemoteRequest,
@@ -30,6 +32,7 @@ import {
   type PeerInfo,
   type RemoteInfo,
   type RemoteUpdate,
+  type SearchResults,
   type SharePolicy,
   type RemoteDeletion,
 } from "./types";
@@ -196,6 +199,26 @@ export class TauriBackend implements Backend {
     return call("remove_remote", { id });
   }
 
+  setWindowTitle(title: string): void {
+    void import("@tauri-apps/api/window")
+      .then(({ getCurrentWindow }) => getCurrentWindow().setTitle(title))
+      .catch(() => {
+        /* a title is not worth an error */
+      });
+  }
+
+  openDataFolder(): Promise<void> {
+    return call("open_data_folder");
+  }
+
+  openExternal(url: string): Promise<void> {
+    return call("open_external", { url });
+  }
+
+  search(query: string): Promise<SearchResults> {
+    return call("search_docs", { query });
+  }
+
   retryRemote(id: string): Promise<RemoteInfo> {
     return call("retry_remote", { id });
   }
@@ -238,6 +261,26 @@ export class TauriBackend implements Backend {
 
   setShare(docId: string, policy: SharePolicy): Promise<void> {
     return call("set_share", { id: docId, policy });
+  }
+
+  docHistory(docId: string): Promise<Timeline> {
+    return call("doc_history", { id: docId });
+  }
+
+  docAt(docId: string, heads: readonly string[]): Promise<unknown> {
+    return call("doc_at", { id: docId, heads: heads.join(",") });
+  }
+
+  docDiff(docId: string, from: readonly string[], to: readonly string[]): Promise<DiffEntry[]> {
+    return call("doc_diff", { id: docId, from: from.join(","), to: to.join(",") });
+  }
+
+  restoreVersion(docId: string, heads: readonly string[], path?: readonly Prop[]): Promise<HistoryEdit> {
+    return call("restore_version", { id: docId, heads: heads.join(","), path: path ?? null });
+  }
+
+  resolveConflict(docId: string, path: readonly Prop[], choice: string): Promise<HistoryEdit> {
+    return call("resolve_conflict", { id: docId, path, choice });
   }
 
   subscribe(onEvent: (ev: BackendEvent) => void, onStatus?: (s: LinkStatus) => void): () => void {

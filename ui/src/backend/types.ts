@@ -3,6 +3,8 @@
 //   WebBackend   – HTTP + WebSocket to `tandem serve` (same origin)
 //   TauriBackend – `invoke` + `Channel` inside the desktop app
 // Everything above this layer (model, views) is transport-agnostic.
+import type { DiffEntry, HistoryEdit, Timeline } from "../model/history";
+import type { Prop } from "../model/path";
 import type { SessionInfo } from "./session";
 
 export type { SessionInfo } from "./session";
@@ -32,6 +34,25 @@ export interface DocSummary {
  */
 export type RemoteState = "connecting" | "live" | "reconnecting" | "error" | "stopped" | "removed";
 
+/** A live incoming connection of a document (`GET /_docs/{id}/connections`, owner only). */
+export interface IncomingConnection {
+  /** Opaque; what its ephemeral messages carry as `from`. */
+  id: string;
+  /** `ip:port`, or what names it (`app`, `ui`). */
+  peer: string;
+  user: string | null;
+  /** `HTTP/1.1`, `HTTP/2+tls`, `WebSocket`, … */
+  protocol: string;
+  since_ms: number;
+  bytes_in: number;
+  bytes_out: number;
+  heads: string[];
+  /** Our changes the peer lacks, by the heads it advertised. */
+  lag_changes: number;
+  last_message_ms: number | null;
+  ephemeral: boolean;
+}
+
 /** An entry of `GET /_remotes` / payload of the `remote` event. */
 export interface RemoteInfo {
   id: string;
@@ -58,6 +79,23 @@ export type RemoteProblem =
   | { kind: "gone" }
   | { kind: "unreachable" }
   | { kind: "other" };
+
+/** A place where a searched text occurs. */
+export interface SearchHit {
+  id: string;
+  title: string | null;
+  /** Where in the document, e.g. `/body`. */
+  path: string;
+  /** The match with the words around it. */
+  snippet: string;
+}
+
+/** `GET /_search`. */
+export interface SearchResults {
+  hits: SearchHit[];
+  /** Documents not searched (too large or unreadable). */
+  skipped: number;
+}
 
 /** What may change on an existing remote. */
 export interface RemoteUpdate {
@@ -110,6 +148,8 @@ export interface Health {
   ok: boolean;
   version: string;
   listen: string;
+  /** Where the documents are kept (the owner only). */
+  data_dir?: string | null;
 }
 
 export type BackendEvent =
@@ -188,11 +228,21 @@ export interface Backend {
   /** Open the sync channel of a document. Reconnects by itself until closed. */
   openDoc(id: string, handlers: DocChannelHandlers): DocChannel;
   listRemotes(): Promise<RemoteInfo[]>;
+  /** Who is connected *into* this instance on a document (owner only; absent where unknown). */
+  docConnections?(id: string): Promise<IncomingConnection[]>;
   /** `wait`: answer once the first connection is live or failed (a failed one is not kept). */
   addRemote(req: AddRemoteRequest, opts?: { wait?: boolean }): Promise<AddRemoteResult>;
   removeRemote(id: string): Promise<void>;
   /** Connect again now. */
   retryRemote(id: string): Promise<RemoteInfo>;
+  /** Opens the data folder in the file manager (the desktop app). */
+  openDataFolder?(): Promise<void>;
+  /** Searches the text of every document. */
+  search(query: string): Promise<SearchResults>;
+  /** Opens an http(s)/mailto link in the system's default app (the desktop app; the browser opens a tab instead). */
+  openExternal?(url: string): Promise<void>;
+  /** Sets the native window's title, where there is one (the desktop app). */
+  setWindowTitle?(title: string): void;
   /** A new token or pinned certificate, then connect again. */
   updateRemote(id: string, update: RemoteUpdate): Promise<RemoteInfo>;
   health(): Promise<Health>;
@@ -208,6 +258,16 @@ export interface Backend {
   forgetPeer(peerId: string): Promise<void>;
   /** Set a document's share policy. */
   setShare(docId: string, policy: SharePolicy): Promise<void>;
+  /** A document's timeline: its changes grouped into edit bursts. */
+  docHistory(docId: string): Promise<Timeline>;
+  /** The document as JSON as it was at `heads`. */
+  docAt(docId: string, heads: readonly string[]): Promise<unknown>;
+  /** What changed from `from` to `to` (Automerge's patches). */
+  docDiff(docId: string, from: readonly string[], to: readonly string[]): Promise<DiffEntry[]>;
+  /** Make the document (or the field at `path`) what it was at `heads`, as a new change. */
+  restoreVersion(docId: string, heads: readonly string[], path?: readonly Prop[]): Promise<HistoryEdit>;
+  /** Keep the value `choice` (an op id) of the conflict at `path`, as a new change. */
+  resolveConflict(docId: string, path: readonly Prop[], choice: string): Promise<HistoryEdit>;
   /** The desktop app's presence on the local network (absent in a browser: `tandem serve` is configured by flags). */
   lanStatus?(): Promise<LanStatus>;
   /** Change LAN settings (desktop app only); each field optional. */

@@ -3,6 +3,8 @@
 // an HttpOnly session cookie (see ./session.ts); when the session is gone the
 // page goes to `/_signin`.
 import { backoffDelay } from "../model/connection";
+import type { DiffEntry, HistoryEdit, Timeline } from "../model/history";
+import type { Prop } from "../model/path";
 import { SESSION_PATH, SIGN_IN_PATH, SIGN_OUT_PATH, type SessionInfo, SessionWatch, parseSession } from "./session";
 import {
   type AddRemoteRequest,
@@ -14,10 +16,12 @@ import {
   type DocChannelHandlers,
   type DocSummary,
   type Health,
+  type IncomingConnection,
   type LinkStatus,
   type PeerInfo,
   type RemoteInfo,
   type RemoteUpdate,
+  type SearchResults,
   type SharePolicy,
   type RemoteDeletion,
 } from "./types";
@@ -261,7 +265,8 @@ export class WebBackend implements Backend {
   }
 
   openDoc(id: string, handlers: DocChannelHandlers): DocChannel {
-    const sock = this.socket("/_ws/" + encodeURIComponent(id), {
+    // `features=ephemeral`: presence and cursors (docs/protocol-extensions.md).
+    const sock = this.socket("/_ws/" + encodeURIComponent(id) + "?features=ephemeral", {
       onOpen: () => handlers.onOpen(),
       onMessage: (line) => handlers.onLine(line),
       onStatus: (s) => handlers.onStatus?.(s),
@@ -273,12 +278,21 @@ export class WebBackend implements Backend {
     return this.json("/_remotes");
   }
 
+  async docConnections(id: string): Promise<IncomingConnection[]> {
+    const r = await this.json<{ connections: IncomingConnection[] }>(`/_docs/${encodeURIComponent(id)}/connections`);
+    return r.connections;
+  }
+
   addRemote(req: AddRemoteRequest, opts: { wait?: boolean } = {}): Promise<AddRemoteResult> {
     return this.postJson(opts.wait ? "/_remotes?wait=true" : "/_remotes", req);
   }
 
   async removeRemote(id: string): Promise<void> {
     await this.request("/_remotes/" + encodeURIComponent(id), { method: "DELETE" });
+  }
+
+  search(query: string): Promise<SearchResults> {
+    return this.json(`/_search?q=${encodeURIComponent(query)}`);
   }
 
   retryRemote(id: string): Promise<RemoteInfo> {
@@ -324,6 +338,28 @@ export class WebBackend implements Backend {
       headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify({ policy }),
     });
+  }
+
+  docHistory(docId: string): Promise<Timeline> {
+    return this.json(`/_docs/${encodeURIComponent(docId)}/history`, { cache: "no-store" });
+  }
+
+  docAt(docId: string, heads: readonly string[]): Promise<unknown> {
+    return this.json(`/${encodeURIComponent(docId)}?at=${heads.join(",")}`, { cache: "no-store" });
+  }
+
+  docDiff(docId: string, from: readonly string[], to: readonly string[]): Promise<DiffEntry[]> {
+    return this.json(`/_docs/${encodeURIComponent(docId)}/diff?from=${from.join(",")}&to=${to.join(",")}`, {
+      cache: "no-store",
+    });
+  }
+
+  restoreVersion(docId: string, heads: readonly string[], path?: readonly Prop[]): Promise<HistoryEdit> {
+    return this.postJson(`/_docs/${encodeURIComponent(docId)}/restore`, { heads: heads.join(","), path: path ?? null });
+  }
+
+  resolveConflict(docId: string, path: readonly Prop[], choice: string): Promise<HistoryEdit> {
+    return this.postJson(`/_docs/${encodeURIComponent(docId)}/resolve`, { path, choice });
   }
 
   subscribe(onEvent: (ev: BackendEvent) => void, onStatus?: (s: LinkStatus) => void): () => void {

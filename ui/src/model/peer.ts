@@ -4,13 +4,22 @@
 // `@automerge/automerge-codemirror` binds CodeMirror editors to.
 import type { DocHandle } from "@automerge/automerge-codemirror";
 import { A } from "../automerge";
-import { encodeSyncLine, parseLine } from "./protocol";
+import { encodeEphemeralLine, encodeSyncLine, parseLine } from "./protocol";
 
 export interface PeerChange {
   /** true for changes made through this peer, false for ones received by sync */
   local: boolean;
   before: A.Heads;
   after: A.Heads;
+}
+
+/** An ephemeral message relayed by the backend. */
+export interface EphemeralMessage {
+  data: Uint8Array;
+  /** Opaque, stable per sending connection (a path across hops). */
+  from: string;
+  /** The sender's user name as the server knows it, if any. */
+  name?: string;
 }
 
 export interface PeerTransport {
@@ -58,6 +67,14 @@ export class SyncPeer<T = unknown> implements DocHandle<T> {
   private readonly changeListeners = new Set<(c: PeerChange) => void>();
   private readonly handleListeners = new Set<() => void>();
   private readonly errorListeners = new Set<(message: string) => void>();
+  private readonly ephemeralListeners = new Set<(e: EphemeralMessage) => void>();
+  private readonly linkListeners = new Set<(up: boolean) => void>();
+  /**
+   * The change message of local changes made without one: who made them
+   * (`authorMessage` in ./presence.ts), so history and highlights can name
+   * people. null: none.
+   */
+  author: string | null = null;
   /** Number of sync messages received since creation (for "has the backend answered yet"). */
   received = 0;
   /** The document's heads on the backend when the session opened (its `ready` line), once known. */
@@ -83,6 +100,7 @@ export class SyncPeer<T = unknown> implements DocHandle<T> {
   /** Make a local change; it is sent to the backend right away. */
   change(fn: (doc: A.Doc<T>) => void, message?: string): void {
     if (this.disposed) throw new Error("document is closed");
+    message ??= this.author ?? undefined;
     const before = A.getHeads(this.current);
     this.current = message ? A.change(this.current, message, fn as A.ChangeFn<T>) : A.change(this.current, fn as A.ChangeFn<T>);
     const after = A.getHeads(this.current);
@@ -107,6 +125,22 @@ export class SyncPeer<T = unknown> implements DocHandle<T> {
     return () => this.errorListeners.delete(cb);
   }
 
+  /** Ephemeral messages relayed from other peers of this document (never stored). */
+  onEphemeral(cb: (e: EphemeralMessage) => void): () => void {
+    this.ephemeralListeners.add(cb);
+    return () => this.ephemeralListeners.delete(cb);
+  }
+  /** The link went up (a fresh session) or down. */
+  onLink(cb: (up: boolean) => void): () => void {
+    this.linkListeners.add(cb);
+    return () => this.linkListeners.delete(cb);
+  }
+  /** Send an ephemeral payload to the other peers; false when the link is down. */
+  sendEphemeral(payload: Uint8Array): boolean {
+    if (!this.linkUp || !this.transport || this.disposed) return false;
+    return this.transport.send(encodeEphemeralLine(payload));
+  }
+
   // ---- transport side ------------------------------------------------------------------
   attach(transport: PeerTransport): void {
     this.transport = transport;
@@ -117,12 +151,14 @@ export class SyncPeer<T = unknown> implements DocHandle<T> {
     this.syncState = A.initSyncState();
     this.linkUp = true;
     this.flush();
+    for (const cb of this.linkListeners) cb(true);
   }
   /** The link dropped: keep the document, stop sending until `connected()`. */
   disconnected(): void {
     this.linkUp = false;
     this.inbox = [];
     this.chunk = null; // applied slices stay; the next session resends the rest
+    for (const cb of this.linkListeners) cb(false);
   }
   get isConnected(): boolean {
     return this.linkUp;
@@ -141,6 +177,8 @@ export class SyncPeer<T = unknown> implements DocHandle<T> {
       this.backendHeads = msg.heads;
       const heads = A.getHeads(this.current);
       this.emit({ local: false, before: heads, after: heads });
+    } else if (msg.event === "ephemeral" && !this.disposed) {
+      for (const cb of this.ephemeralListeners) cb({ data: msg.data, from: msg.from, name: msg.name });
     }
     // "ping" and unknown events are ignored
   }

@@ -32,13 +32,20 @@ import { SHARE_HINT, SHARE_LABEL, SHARE_POLICIES, isSharePolicy, peerOfRemote, p
 import { adviseOnProblem, type RemoteFix } from "../model/remoteproblem";
 import { displayTitle, exportFileName, extractTitle } from "../model/title";
 import { ValidationError, confirmDialog, field, openDialog } from "./dialogs";
+import { ConflictWatch } from "./conflicts";
 import { DocView } from "./docview";
+import { HistoryPanel } from "./history";
 import { h, setText, syncChildren } from "./dom";
 import { handleLaunchRequests } from "./launch";
 import { acceptTandemLinks } from "./linkfield";
 import { showLinks } from "./links";
-import { showNotice } from "./notice";
+import { toast } from "./toast";
 import { PeersPanel } from "./peers";
+import { installShortcuts, showShortcutHelp, type Shortcut } from "./shortcuts";
+import { searchDialog } from "./search";
+import { quickSwitch } from "./switcher";
+import { IncomingList } from "./incoming";
+import { PresenceBar, PresenceSession, sidebarPresence } from "./presence";
 
 type AnyDoc = Record<string, unknown>;
 
@@ -75,6 +82,13 @@ export class App {
   private readonly peers = new Map<string, OpenPeer>();
   private readonly liveTitles = new Map<string, string | null>();
   private docView: DocView | null = null;
+  /** Who else is in the open document (./presence.ts). */
+  private presenceBar: PresenceBar | null = null;
+  /** Connections into this instance on the open document (./incoming.ts). */
+  private incoming: IncomingList | null = null;
+  /** Open conflicts of the open document, and its history panel (ui/conflicts.ts, ui/history.ts). */
+  private conflictWatch: ConflictWatch | null = null;
+  private historyPanel: HistoryPanel | null = null;
   private health: Health | null = null;
   private eventsStatus: LinkStatus = { state: "connecting" };
   private eventsStatusAt = Date.now();
@@ -197,6 +211,8 @@ export class App {
         { class: "sidebar-footer" },
         this.eventsStatusEl,
         h("button", { type: "button", class: "btn subtle", testid: "settings", onclick: () => void this.showSettings() }, "⚙ Settings"),
+        h("button", { type: "button", class: "btn subtle", testid: "search", title: "Search all documents (Ctrl+Shift+F)", onclick: () => void this.searchEverything() }, "Search"),
+        h("button", { type: "button", class: "btn subtle", testid: "help", title: "Keyboard shortcuts (?)", onclick: () => void showShortcutHelp(this.shortcuts) }, "Shortcuts"),
       ),
     );
 
@@ -239,6 +255,7 @@ export class App {
       },
     );
     window.addEventListener("hashchange", () => this.route());
+    installShortcuts(this.shortcuts);
     setInterval(() => this.tick(), 1000);
     await Promise.all([this.refreshDocs(), this.refreshRemotes(), this.refreshPeers(), this.loadHealth(false), this.loadSession()]);
     this.route();
@@ -436,6 +453,27 @@ export class App {
   }
 
   private ticks = 0;
+
+  /** Every keyboard shortcut (the help overlay lists exactly these). */
+  private readonly shortcuts: Shortcut[] = [
+    { key: "k", label: "Go to a document (quick switcher)", run: () => void this.openSwitcher() },
+    { key: "n", label: "New document", run: () => void this.newDoc() },
+    { key: "f", shift: true, label: "Search the text of every document", run: () => void this.searchEverything() },
+    { key: "f", label: "Filter the document list", run: () => this.filterInput.focus() },
+    { key: "s", label: "Save (every change is already saved as you type)", run: () => toast("Every change is saved as you type.") },
+    { key: "/", label: "Keyboard shortcuts", run: () => void showShortcutHelp(this.shortcuts) },
+    { key: "?", plain: true, label: "Keyboard shortcuts", run: () => void showShortcutHelp(this.shortcuts) },
+  ];
+
+  private async searchEverything(): Promise<void> {
+    const id = await searchDialog(this.backend);
+    if (id) this.navigate(id);
+  }
+
+  private async openSwitcher(): Promise<void> {
+    const id = await quickSwitch(this.docs);
+    if (id) this.navigate(id);
+  }
   /** Documents being deleted by the user (their sessions' endings are expected). */
   private readonly deleting = new Set<string>();
   /** A document just created here: its body takes the focus when it opens. */
@@ -462,6 +500,7 @@ export class App {
       this.showError(`${this.titleOf(id)}: ${m}`);
     });
     peer.onChange(() => this.onPeerChanged(id));
+    PresenceSession.of(peer as SyncPeer<unknown>).onChange(() => this.updateItem(id));
     entry.channel = this.backend.openDoc(id, {
       onOpen: () => peer.connected(),
       onLine: (line) => peer.receiveLine(line),
@@ -490,9 +529,11 @@ export class App {
     const e = this.peers.get(id);
     if (!e) return;
     if (id === this.currentId) {
+      this.closeDocExtras();
       this.docView?.destroy();
       this.docView = null;
     }
+    PresenceSession.of(e.peer as SyncPeer<unknown>).dispose();
     e.channel.close();
     e.peer.dispose();
     this.peers.delete(id);
@@ -586,6 +627,7 @@ export class App {
     setText(li.querySelector(".doc-item-meta")!, `${formatUpdated(d.updated, Date.now())} · ${formatSize(d.size)}`);
     setText(li.querySelector(".sync-label")!, `(${DOC_SYNC_LABEL[state]}${d.share && d.share !== "private" ? `, ${SHARE_LABEL[d.share]}` : ""})`);
     (li.querySelector(".sync-dot") as HTMLElement).dataset.state = state;
+    sidebarPresence(li, this.peers.get(id)?.peer as SyncPeer<unknown> | undefined);
     if (d.share) li.dataset.share = d.share;
     else delete li.dataset.share;
     // the badge exists only for shared documents
@@ -620,6 +662,7 @@ export class App {
 
   private renderEmptyPane(): void {
     this.pane = null;
+    this.setWindowTitle(null);
     this.main.replaceChildren(
       h(
         "div",
@@ -658,10 +701,47 @@ export class App {
     );
   }
 
+  private closeDocExtras(): void {
+    this.historyPanel?.destroy();
+    this.historyPanel = null;
+    this.conflictWatch?.destroy();
+    this.conflictWatch = null;
+  }
+
+  /** Open or close the history panel of the open document. */
+  private toggleHistory(id: string, body: HTMLElement, content: HTMLElement): void {
+    if (this.historyPanel) {
+      this.historyPanel.destroy();
+      this.historyPanel = null;
+      return;
+    }
+    let version: HTMLElement | null = null;
+    this.historyPanel = new HistoryPanel({
+      backend: this.backend,
+      docId: id,
+      peer: this.getPeer(id).peer,
+      onError: (m) => this.showError(m),
+      showVersion: (el) => {
+        version?.remove();
+        version = el;
+        content.hidden = el !== null;
+        if (el) body.prepend(el);
+      },
+      onClose: () => this.toggleHistory(id, body, content),
+    });
+    body.append(this.historyPanel.el);
+  }
+
   private openDoc(id: string | null): void {
     this.notFound = null;
+    this.closeDocExtras();
     this.docView?.destroy();
     this.docView = null;
+    this.presenceBar?.destroy();
+    this.presenceBar = null;
+    this.incoming?.destroy();
+    this.incoming = null;
+    if (this.currentId && this.peers.has(this.currentId)) PresenceSession.of(this.peers.get(this.currentId)!.peer as SyncPeer<unknown>).leave();
     const prev = this.currentId;
     this.currentId = id;
     if (prev) this.updateItem(prev);
@@ -678,6 +758,7 @@ export class App {
     }
     const entry = this.getPeer(id);
     const content = h("div", { class: "doc-content" });
+    const body = h("div", { class: "doc-body" }, content);
     const title = h("h1", { class: "pane-title", testid: "pane-title" });
     const meta = h("span", { class: "pane-meta" });
     const link = h("span", { class: "link-status", testid: "link-status", "aria-live": "polite" });
@@ -704,11 +785,12 @@ export class App {
       h(
         "header",
         { class: "pane-header" },
-        h("div", { class: "pane-heading" }, title, h("div", { class: "pane-sub" }, meta, link)),
+        h("div", { class: "pane-heading" }, title, h("div", { class: "pane-sub" }, meta, link), this.enterPresence(entry.peer)),
         h(
           "div",
           { class: "toolbar", role: "toolbar", "aria-label": "Document actions" },
           btn("rename-doc", "Rename", () => void this.renameDoc(id)),
+          btn("history-toggle", "History", () => this.toggleHistory(id, body, content)),
           btn("export-doc", "Export", () => void this.exportDoc(id)),
           btn("sync-remote", "Sync with server…", () => void this.syncWithServer(id)),
           btn("copy-link", "Copy link", () => void showLinks(id, this.health?.listen ?? location.origin, { backend: this.backend, share: this.docs.find((d) => d.id === id)?.share })),
@@ -717,11 +799,24 @@ export class App {
       ),
       shareBar,
       remotesEl,
-      content,
+      (this.incoming = new IncomingList(this.backend, id)).el,
+      body,
     );
     this.pane = { id, el, title, meta, link, remotesEl, remoteEls: new Map(), content, share, shareBar, shareHint, shareBusy: false };
     this.main.replaceChildren(el);
-    this.docView = new DocView(entry.peer, { onError: (m) => this.showError(m) });
+    this.conflictWatch = new ConflictWatch({
+      backend: this.backend,
+      docId: id,
+      peer: entry.peer,
+      liveRoot: content,
+      onError: (m) => this.showError(m),
+    });
+    body.before(this.conflictWatch.el);
+    this.docView = new DocView(entry.peer, {
+      onError: (m) => this.showError(m),
+      onRendered: () => this.conflictWatch?.decorate(),
+      openUrl: (url) => (this.backend.openExternal ? void this.backend.openExternal(url) : void window.open(url, "_blank", "noopener,noreferrer")),
+    });
     content.append(this.docView.el);
     if (this.focusBodyOf === id) {
       this.focusBodyOf = null;
@@ -732,6 +827,14 @@ export class App {
     this.renderRemotes();
     this.renderLink();
     this.onPeerChanged(id);
+  }
+
+  /** Enters the document's presence; the returned bar shows who else is here. */
+  private enterPresence(peer: SyncPeer<AnyDoc>): HTMLElement {
+    const session = PresenceSession.of(peer as SyncPeer<unknown>);
+    session.enter();
+    this.presenceBar = new PresenceBar(session);
+    return this.presenceBar.el;
   }
 
   private renderShare(): void {
@@ -775,8 +878,17 @@ export class App {
     if (!this.pane) return;
     const id = this.pane.id;
     setText(this.pane.title, this.titleOf(id));
+    this.setWindowTitle(this.titleOf(id));
     const d = this.docs.find((x) => x.id === id);
     setText(this.pane.meta, d ? `${id} · ${formatSize(d.size)}` : id);
+  }
+
+  /** The window (and tab) title follows the open document. */
+  private setWindowTitle(docTitle: string | null): void {
+    const title = docTitle ? `${docTitle} — Tandem` : "Tandem";
+    if (document.title === title) return;
+    document.title = title;
+    this.backend.setWindowTitle?.(title);
   }
 
   private renderLink(): void {
@@ -991,7 +1103,7 @@ export class App {
       if (this.backend.exportToFile) {
         // The desktop app: the system's save dialog, then say where it went.
         const path = await this.backend.exportToFile(id, this.titleOf(id));
-        if (path) showNotice(`Saved to ${path}`);
+        if (path) toast(`Saved to ${path}`, 8000);
         return;
       }
       const bytes = await this.backend.exportDoc(id);
@@ -1014,7 +1126,7 @@ export class App {
       if (!r) return;
       await this.refreshDocs();
       this.navigate(r.id);
-      showNotice(`Imported ${r.path}`);
+      toast(`Imported ${r.path}`, 8000);
     } catch (e) {
       this.showError(`Import failed: ${errorMessage(e)}`);
     }
@@ -1160,9 +1272,24 @@ export class App {
   private async showSettings(): Promise<void> {
     const listen = h("code", { testid: "settings-listen" }, this.health?.listen ?? "…");
     const version = h("span", { testid: "settings-version" }, this.health?.version ?? "…");
+    const dataDir = h("code", { testid: "settings-data-dir" }, this.health?.data_dir ?? "…");
+    const openFolder = this.backend.openDataFolder
+      ? h(
+          "button",
+          {
+            type: "button",
+            class: "btn small",
+            testid: "open-data-folder",
+            onclick: () => void this.backend.openDataFolder?.().catch((e) => this.showError(`Could not open the folder: ${errorMessage(e)}`)),
+          },
+          "Open folder",
+        )
+      : null;
     const dl = h(
       "dl",
       { class: "settings-list" },
+      h("dt", null, "Data folder"),
+      h("dd", null, dataDir, openFolder ? " " : null, openFolder),
       h("dt", null, "Embedded server"),
       h("dd", null, listen),
       h("dt", null, "Version"),
@@ -1180,6 +1307,7 @@ export class App {
     });
     const hres = await this.loadHealth(true);
     setText(listen, hres?.listen ?? "unavailable");
+    setText(dataDir, hres?.data_dir ?? "not shown (only the owner sees it)");
     setText(version, hres?.version ?? "unavailable");
     await dialog;
   }

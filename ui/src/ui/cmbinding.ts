@@ -6,12 +6,16 @@
 // The library applies every patch of a whole-document diff with its own
 // (empty) CodeMirror dispatch, so a large remote change (thousands of patches
 // elsewhere in the doc) cost ~200 ms per open editor; scoped, it costs ~1 ms.
-// The CodeMirror↔Automerge translation itself (char-by-char splices, patch →
-// ChangeSet mapping, reconcile annotation) is the library's code, imported
-// from its modules.
-import { applyAmPatchesToCm } from "@automerge/automerge-codemirror/dist/amToCodemirror.js";
+// The CodeMirror → Automerge direction (char-by-char splices) is the
+// library's code, imported from its modules. The Automerge → CodeMirror
+// direction is ours (`applyRemotePatches`): the library maps the local
+// selection with `assoc = 1`, so a caret moves past a remote insert made
+// exactly at it, and two people typing at one spot interleave their words;
+// we map with `assoc = -1`, so each typist's run stays contiguous.
 import { applyCmTransactionsToAmHandle } from "@automerge/automerge-codemirror/dist/codeMirrorToAm.js";
+import { reconcileAnnotationType } from "@automerge/automerge-codemirror/dist/plugin.js";
 import type { DocHandle } from "@automerge/automerge-codemirror";
+import { ChangeSet, type ChangeSpec } from "@codemirror/state";
 import { type EditorView, ViewPlugin, type ViewUpdate } from "@codemirror/view";
 import { A } from "../automerge";
 import type { Prop } from "../model/path";
@@ -50,7 +54,7 @@ export function automergeTextBinding({ handle, path }: { handle: DocHandle<unkno
           // the text object is gone; the view will drop this editor
         }
         this.reconciledHeads = heads;
-        if (patches.length > 0) applyAmPatchesToCm(this.view, path, patches);
+        if (patches.length > 0) applyRemotePatches(this.view, path, patches);
       };
 
       destroy(): void {
@@ -58,4 +62,54 @@ export function automergeTextBinding({ handle, path }: { handle: DocHandle<unkno
       }
     },
   );
+}
+
+/** The index of a character patch on the text at `path`, or null for patches elsewhere. */
+function charIndex(path: Prop[], patchPath: A.Prop[]): number | null {
+  if (patchPath.length !== path.length + 1) return null;
+  for (let i = 0; i < path.length; i++) if (path[i] !== patchPath[i]) return null;
+  const last = patchPath[patchPath.length - 1];
+  return typeof last === "number" ? last : null;
+}
+
+/** One Automerge patch on the text at `path` as a CodeMirror change, or null. */
+export function patchToChange(patch: A.Patch, path: Prop[], length: number): ChangeSpec | null {
+  switch (patch.action) {
+    case "splice": {
+      const at = charIndex(path, patch.path);
+      return at === null ? null : { from: at, insert: patch.value };
+    }
+    case "insert": {
+      const at = charIndex(path, patch.path);
+      return at === null ? null : { from: at, insert: patch.values.map((v) => (v == null ? "" : String(v))).join("") };
+    }
+    case "del": {
+      const at = charIndex(path, patch.path);
+      return at === null ? null : { from: at, to: at + (patch.length ?? 1) };
+    }
+    case "put": {
+      // the whole text replaced (e.g. the object was set anew)
+      if (charIndex(path, [...patch.path, 0]) === null || typeof patch.value !== "string") return null;
+      return { from: 0, to: length, insert: patch.value };
+    }
+    default:
+      return null;
+  }
+}
+
+/**
+ * Applies remote patches to the editor. The local selection is mapped with
+ * `assoc = -1`: text inserted by someone else exactly at the caret goes
+ * after the caret, so what the user types next continues their own run.
+ */
+export function applyRemotePatches(view: EditorView, path: Prop[], patches: A.Patch[]): void {
+  let selection = view.state.selection;
+  for (const patch of patches) {
+    const spec = patchToChange(patch, path, view.state.doc.length);
+    if (spec === null) continue;
+    const changes = ChangeSet.of(spec, view.state.doc.length, "\n");
+    selection = selection.map(changes, -1);
+    view.dispatch({ changes, annotations: reconcileAnnotationType.of({}) });
+  }
+  view.dispatch({ selection, annotations: reconcileAnnotationType.of({}) });
 }

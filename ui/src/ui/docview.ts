@@ -27,6 +27,7 @@ import {
   nodeKey,
 } from "../model/tree";
 import { h, setText, syncChildren } from "./dom";
+import { markdownPreview } from "./markdown";
 import { TextEditor } from "./texteditor";
 
 type AnyDoc = Record<string, unknown>;
@@ -46,6 +47,8 @@ interface Ctx {
   descend: Descend;
   /** Live text editors, for the text-only fast path and staleness checks. */
   texts: Set<TextView>;
+  /** Opens a (checked) web link from a note. */
+  openUrl(url: string): void;
 }
 
 interface View {
@@ -262,7 +265,7 @@ class TextView implements View {
   constructor(
     node: Extract<TreeNode, { kind: "text" }>,
     private readonly ctx: Ctx,
-    opts: Partial<Pick<ConstructorParameters<typeof TextEditor>[0], "singleLine" | "onEnter" | "testid" | "placeholder" | "className" | "label">> = {},
+    opts: Partial<Pick<ConstructorParameters<typeof TextEditor>[0], "singleLine" | "onEnter" | "testid" | "placeholder" | "className" | "label" | "extensions">> = {},
   ) {
     this.objId = node.objId;
     this.editor = new TextEditor({
@@ -666,7 +669,12 @@ class NoteLayout implements View {
     const b = root.entries.find((e) => e.key === "body")!.node as Extract<TreeNode, { kind: "text" }>;
     this.titleKey = nodeKey(t);
     this.bodyKey = nodeKey(b);
-    this.body = new TextView(b, ctx, { label: "Body", placeholder: "Start writing…", className: "body-editor" });
+    this.body = new TextView(b, ctx, {
+      label: "Body",
+      placeholder: "Start writing… (Markdown: # heading, *emphasis*, **strong**, - list, [link](https://…))",
+      className: "body-editor",
+      extensions: [markdownPreview((url) => ctx.openUrl(url))],
+    });
     this.title = new TextView(t, ctx, {
       label: "Title",
       placeholder: "Untitled",
@@ -729,6 +737,8 @@ export interface DocViewOptions {
   onError(message: string): void;
   /** Called after each render with the live title (root `title`), for headers/sidebar. */
   onRendered?(): void;
+  /** Opens a web link from a note (default: a new browser tab). */
+  openUrl?(url: string): void;
 }
 
 /** The document pane's content: picks a layout and keeps it live. */
@@ -751,6 +761,7 @@ export class DocView {
       descend: (path, size) => this.ctx.expanded.get(pathToString(path)) ?? size <= AUTO_COLLAPSE,
       texts: new Set(),
       error: (m) => opts.onError(m),
+      openUrl: (url) => (opts.openUrl ? opts.openUrl(url) : void window.open(url, "_blank", "noopener,noreferrer")),
       edit: (fn) => {
         try {
           peer.change(fn);

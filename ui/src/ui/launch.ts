@@ -4,7 +4,7 @@
 // token or trust the certificate); an imported file is shown; what could
 // not be opened is reported.
 import type { Backend, LaunchRequest } from "../backend/types";
-import { showNotice } from "./notice";
+import { toast } from "./toast";
 
 /** What the handler needs from the app. */
 export interface LaunchActions {
@@ -23,7 +23,7 @@ export async function handleLaunchRequests(requests: LaunchRequest[], app: Launc
       app.showError(`Could not open: ${req.message}`);
     } else if (req.kind === "imported") {
       await app.show(req.id);
-      showNotice(`Imported ${req.path}`);
+      toast(`Imported ${req.path}`, 8000);
     } else {
       await openLink(req.url, req.fingerprint, app);
     }
@@ -38,7 +38,7 @@ async function openLink(url: string, fingerprint: string | null, app: LaunchActi
     );
     if (r.state !== "error") {
       await app.show(r.doc_id);
-      showNotice(`Opened ${url}`);
+      toast(`Opened ${url}`, 8000);
       return;
     }
   } catch {

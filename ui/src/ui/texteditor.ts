@@ -8,6 +8,7 @@ import { minimalSetup } from "codemirror";
 import type { SyncPeer } from "../model/peer";
 import { type Prop, getAt, pathToString } from "../model/path";
 import { automergeTextBinding } from "./cmbinding";
+import { remoteCursors } from "./remotecursors";
 import { h } from "./dom";
 
 export interface TextEditorOptions {
@@ -20,6 +21,8 @@ export interface TextEditorOptions {
   onEnter?: () => void;
   testid?: string;
   className?: string;
+  /** More CodeMirror extensions (e.g. the Markdown preview of a note's body). */
+  extensions?: Extension[];
 }
 
 /** Replace line breaks typed/pasted by the user with spaces (same length, so selection stays valid). */
@@ -54,8 +57,11 @@ export class TextEditor {
         spellcheck: "true",
       }),
       automergeTextBinding({ handle: opts.peer, path: this.path }),
+      // others' carets, selections and fresh changes (./presence.ts)
+      remoteCursors(opts.peer, this.path),
     ];
     if (opts.placeholder) extensions.push(placeholderExt(opts.placeholder));
+    if (opts.extensions) extensions.push(...opts.extensions);
     if (opts.singleLine) {
       extensions.push(
         singleLineFilter,

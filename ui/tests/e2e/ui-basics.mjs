@@ -9,7 +9,11 @@
 //     does not add more empty items;
 //   - the size and "updated" time in the sidebar follow the document as it
 //     grows, without a reload;
-//   - deleting a document is not reported as an error.
+//   - deleting a document is not reported as an error;
+//   - a note editor: Markdown styled in place, the window title is the
+//     document's, Ctrl+K switches documents, Ctrl+Shift+F searches the text
+//     of every document, "?" lists the shortcuts, and a dark theme follows
+//     the system (screenshots in docs/screenshots/).
 //
 //   cargo build -p tandem --bin tandem && (cd ui && npm run build) && node ui/tests/e2e/ui-basics.mjs
 //   (TANDEM_BIN=…, CHROMIUM=/usr/bin/chromium, E2E_VERBOSE=1 override defaults)
@@ -117,6 +121,76 @@ await check("deleting a document is not reported as an error", async () => {
   await sleep(1500); // anything the deletion set off lands
   const banner = await bannerText();
   assert(banner === "", `an error banner after deleting: ${banner}`);
+});
+
+await check("Markdown is styled in place; the window title is the document's", async () => {
+  await page.click(tid("new-doc"));
+  await page.fill(tid("prompt-input"), "Markdown notes");
+  await page.click(tid("confirm-ok"));
+  await until(10_000, "the body editor", async () => (await focusedPath()) === "/body");
+  await page.keyboard.insertText("# Big heading\n\nSome *emphasis* and **strong** words, a [link](https://example.org).\n\n- one\n- two\n");
+  await until(5000, "the window title", async () => (await page.title()) === "Markdown notes — Tandem");
+  const styles = await page.evaluate(() => {
+    const lines = [...document.querySelectorAll('[data-path="/body"] .cm-line')];
+    const heading = lines.find((l) => l.textContent === "# Big heading");
+    const size = (el) => parseFloat(getComputedStyle(el).fontSize);
+    const spanOf = (text) => [...document.querySelectorAll('[data-path="/body"] .cm-line span')].find((s) => s.textContent === text);
+    const body = lines.find((l) => l.textContent.startsWith("Some"));
+    return {
+      heading: heading ? Math.max(...[...heading.querySelectorAll("span")].map(size), 0) : 0,
+      body: body ? size(body) : 0,
+      em: spanOf("emphasis") ? getComputedStyle(spanOf("emphasis")).fontStyle : null,
+      strong: spanOf("strong") ? getComputedStyle(spanOf("strong")).fontWeight : null,
+      link: spanOf("link") ? getComputedStyle(spanOf("link")).textDecorationLine : null,
+    };
+  });
+  assert(styles.heading > styles.body * 1.3, `heading not larger: ${JSON.stringify(styles)}`);
+  assert(styles.em === "italic" && Number(styles.strong) >= 700 && styles.link === "underline", JSON.stringify(styles));
+  await page.screenshot({ path: "docs/screenshots/markdown.png" });
+});
+
+await check("Ctrl+K switches documents; Ctrl+Shift+F finds text in any document; ? lists the shortcuts", async () => {
+  await page.evaluate(() => document.activeElement?.blur()); // out of the editor: shortcuts work anywhere
+  await page.keyboard.press("Control+k");
+  await page.waitForSelector(tid("switcher-dialog"));
+  await page.keyboard.type("grocer");
+  await page.keyboard.press("Enter");
+  await until(5000, "the switch", async () => (await page.title()) === "Groceries — Tandem");
+
+  await page.keyboard.press("Control+Shift+F");
+  await page.waitForSelector(tid("search-dialog"));
+  await page.keyboard.type("emphasis");
+  const hit = `${tid("search-hit")}`;
+  await page.waitForSelector(hit, { timeout: 10_000 });
+  const text = await page.textContent(hit);
+  assert(/Markdown notes/.test(text) && /\/body/.test(text) && /emphasis/.test(text), `hit: ${text}`);
+  await page.keyboard.press("Enter");
+  await until(5000, "the found document to open", async () => (await page.title()) === "Markdown notes — Tandem");
+
+  await page.evaluate(() => document.activeElement?.blur());
+  await page.keyboard.press("Shift+?");
+  await page.waitForSelector(tid("help-dialog"));
+  const help = (await page.textContent(tid("shortcut-help"))) ?? "";
+  for (const k of ["Ctrl+K", "Ctrl+N", "Ctrl+Shift+F", "Ctrl+S"]) assert(help.includes(k), `help lacks ${k}: ${help}`);
+  await page.keyboard.press("Escape");
+});
+
+await check("a dark theme follows the system", async () => {
+  const light = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+  await page.emulateMedia({ colorScheme: "dark" });
+  const dark = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+  const lum = (c) => c.match(/\d+/g).slice(0, 3).reduce((a, b) => a + Number(b), 0);
+  assert(lum(dark) < 150 && lum(light) > 600, `light ${light}, dark ${dark}`);
+  await page.screenshot({ path: "docs/screenshots/dark.png" });
+  await page.emulateMedia({ colorScheme: "light" });
+});
+
+await check("Settings show where the documents are kept and the server's address", async () => {
+  await page.click(tid("settings"));
+  await until(10_000, "the data folder", async () => (await page.textContent(tid("settings-data-dir"))) === T.dataDir);
+  const listen = await page.textContent(tid("settings-listen"));
+  assert(listen === T.url, `listen: ${listen}`);
+  await page.keyboard.press("Escape");
 });
 
 await check("no uncaught error in the page", async () => {
