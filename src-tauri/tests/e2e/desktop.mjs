@@ -720,6 +720,11 @@ async function main() {
     // What a window manager sends when the user clicks the close button
     // (WebDriver's own "close window" would kill the app outright).
     const before = readFileSync(logPath, "utf8").split("Tandem core stopped").length;
+    // The window's title follows the open document ("<title> — Tandem", which
+    // close-window.py cannot match through WM_NAME): back to the list first.
+    await exec(`location.hash = "#/";`);
+    await until("the window title Tandem", async () => (await exec("return document.title;")) === "Tandem", 10000);
+    await sleep(300); // the title reaches the X server through the window manager's queue
     const r = spawnSync("python3", [join(here, "close-window.py"), "Tandem"], { encoding: "utf8", timeout: 10000 });
     assert(r.status === 0, `close-window.py: ${r.status ?? r.signal}: ${r.stdout}${r.stderr}`);
     const t0 = performance.now();
