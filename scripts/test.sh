@@ -31,6 +31,7 @@ command -v pkg-config >/dev/null || missing+=(pkg-config)
 pkg-config --exists webkit2gtk-4.1 2>/dev/null || missing+=(libwebkit2gtk-4.1-dev)
 command -v WebKitWebDriver >/dev/null || missing+=(webkit2gtk-driver)
 command -v xvfb-run >/dev/null || missing+=(xvfb xauth)
+command -v dbus-run-session >/dev/null || missing+=(dbus)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 # PostgreSQL for the cluster and store-conformance tests (they start their own
 # server in a temp dir as an unprivileged user; see tests/common/postgres.rs).

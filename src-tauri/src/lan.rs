@@ -30,6 +30,9 @@ pub struct LanStatus {
     pub listening: bool,
     /// The LAN URL, when listening.
     pub url: Option<String>,
+    /// `url` with this machine's LAN address in place of `0.0.0.0`: what
+    /// links to share ("Copy link") use.
+    pub link_url: Option<String>,
     /// Who we are on the network, when advertised.
     pub presence: Option<Presence>,
     /// This instance's certificate fingerprint (what peers pin).
@@ -186,6 +189,7 @@ impl Lan {
             name,
             listening: node.is_some(),
             url: node.as_ref().map(LanNode::url),
+            link_url: node.as_ref().map(|n| reachable_url(&n.url())),
             presence: node.as_ref().and_then(|n| n.presence().cloned()),
             fingerprint: self.identity.fingerprint().to_string(),
         }
@@ -196,5 +200,52 @@ impl Lan {
         if let Some(node) = self.node.lock().await.take() {
             node.stop().await;
         }
+    }
+}
+
+/// `url` with an unspecified host (`0.0.0.0`, `::`) replaced by this
+/// machine's first non-loopback address (IPv4 first), so that peers can use
+/// it; unchanged when the host is specific or no such address exists.
+fn reachable_url(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_string();
+    };
+    let unspecified = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_unspecified(),
+        Some(url::Host::Ipv6(ip)) => ip.is_unspecified(),
+        _ => false,
+    };
+    if !unspecified {
+        return url.to_string();
+    }
+    let mut addrs: Vec<std::net::IpAddr> = if_addrs::get_if_addrs()
+        .map(|ifs| ifs.into_iter().map(|i| i.ip()).collect())
+        .unwrap_or_default();
+    addrs.retain(|ip| !ip.is_loopback() && !ip.is_unspecified());
+    addrs.sort_by_key(|ip| (ip.is_ipv6(), *ip));
+    match addrs.first() {
+        Some(ip) if parsed.set_ip_host(*ip).is_ok() => {
+            parsed.to_string().trim_end_matches('/').to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reachable_url;
+
+    #[test]
+    fn specific_hosts_stay_and_unspecified_ones_are_replaced() {
+        assert_eq!(
+            reachable_url("https://192.168.1.4:7450"),
+            "https://192.168.1.4:7450"
+        );
+        let any = reachable_url("https://0.0.0.0:7450");
+        assert!(
+            any.ends_with(":7450") && any.starts_with("https://"),
+            "{any}"
+        );
+        assert!(!any.contains("127.0.0.1"), "never loopback: {any}");
     }
 }

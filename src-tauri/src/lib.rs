@@ -10,16 +10,23 @@
 //! directory), `TANDEM_LISTEN` (an exact address, e.g. `127.0.0.1:0`,
 //! instead of the first free port from 127.0.0.1:7450), `RUST_LOG`. The app
 //! does not start LAN discovery (mDNS); its server listens on loopback only.
+//!
+//! One app runs per data folder: a second launch hands its arguments
+//! (`tandem://` links, `.automerge` files; see [`launch`]) to the running
+//! one over D-Bus and exits.
 
 pub mod commands;
 pub mod error;
 pub mod events;
+pub mod files;
 pub mod lan;
+pub mod launch;
+pub mod link;
 pub mod sessions;
 pub mod state;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use tauri::{App, AppHandle, Manager, RunEvent, Runtime};
@@ -36,6 +43,19 @@ pub fn run() -> ExitCode {
         Err(e) => return ExitCode::from(fail("bad configuration", e)),
     };
     let built = tauri::Builder::default()
+        // First, so that a second launch exits before anything else starts.
+        .plugin(
+            tauri_plugin_single_instance::Builder::new()
+                .dbus_id(instance_id())
+                .callback(|app, argv, cwd| {
+                    tracing::info!(?argv, "a second launch handed over its arguments");
+                    launch::handle(app, argv.iter().skip(1), Path::new(&cwd));
+                })
+                .build(),
+        )
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_dialog::init())
+        .manage(launch::Launches::default())
         .setup(move |app| {
             // Tauri panics when setup fails; exit with a one-line message instead.
             if let Err(e) = setup(app, listen) {
@@ -76,6 +96,9 @@ pub fn run() -> ExitCode {
             commands::health,
             commands::lan_status,
             commands::set_lan_settings,
+            files::export_doc_to_file,
+            files::import_doc_from_file,
+            launch::take_launch_requests,
         ])
         .build(tauri::generate_context!());
     let app = match built {
@@ -106,6 +129,9 @@ fn setup<R: Runtime>(app: &mut App<R>, listen: Listen) -> Result<(), SetupError>
         desktop.service.subscribe(),
     ));
     app.manage(desktop);
+    // What this launch was asked to open (the UI takes it once it runs).
+    let cwd = std::env::current_dir().unwrap_or_default();
+    launch::handle(app.handle(), std::env::args().skip(1), &cwd);
     let handle = app.handle().clone();
     tauri::async_runtime::spawn(async move {
         wait_for_signal().await;
@@ -149,6 +175,26 @@ fn data_dir<R: Runtime>(app: &App<R>) -> Result<PathBuf, SetupError> {
         }
     }
     Ok(dir)
+}
+
+/// The D-Bus name that makes the app single-instance: the app's
+/// identifier, plus a hash of `TANDEM_DATA_DIR` when that is set, so that
+/// apps on different data folders (tests, a second profile) run side by side.
+fn instance_id() -> String {
+    const APP: &str = "dev.tandem.app";
+    match std::env::var_os(tandem::store::location::DATA_DIR_ENV) {
+        Some(dir) if !dir.is_empty() => {
+            // FNV-1a: stable across builds, unlike std's hasher.
+            let hash = dir
+                .as_encoded_bytes()
+                .iter()
+                .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                    (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+                });
+            format!("{APP}.data{hash:016x}")
+        }
+        _ => APP.to_string(),
+    }
 }
 
 /// `TANDEM_LISTEN`, or the default ports.

@@ -14,7 +14,8 @@
 // saves screenshots, quits it with SIGTERM and checks the
 // store, then starts it again (the documents are still there) and closes its
 // window the way a window manager does (close-window.py): it must shut down
-// cleanly both times.
+// cleanly both times. Files and links (export/import dialogs, Copy link,
+// a second launch with a tandem:// link): desktop-links.mjs.
 //
 // Environment (all optional): TANDEM_DESKTOP_BIN, TANDEM_BIN, TAURI_DRIVER,
 // WEBKIT_WEBDRIVER, SHOT (screenshot path), E2E_KEEP_TMP=1.
@@ -36,6 +37,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { dialogPaths, linkChecks } from "./desktop-links.mjs";
 import { connectPeer } from "./second-client.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -187,6 +189,7 @@ async function startDriver(port, nativePort) {
       TANDEM_DATA_DIR: dataDir,
       TANDEM_LISTEN: process.env.TANDEM_LISTEN,
       RUST_LOG: process.env.RUST_LOG ?? "info",
+      ...dialogPaths(tmp),
     },
   });
   const me = driver;
@@ -653,6 +656,17 @@ async function main() {
     await click(await find("[data-testid=settings-dialog] [data-testid=confirm-ok]"));
   });
 
+  await linkChecks({
+    check, assert, until, find, click, sendKeys, exec, waitFor, bodyText, invoke, cli, freePort, ourAppPids,
+    ELEMENT, tmp, appBin, cliBin, serverUrl, docId, title: TITLE,
+    appEnv: { TANDEM_NO_MDNS: "1", TANDEM_DATA_DIR: dataDir, TANDEM_LISTEN: process.env.TANDEM_LISTEN, ...dialogPaths(tmp) },
+    openDoc: async (id) => {
+      await exec(`location.hash = arguments[0];`, [`#/doc/${encodeURIComponent(id)}`]);
+      await until("the document to open", async () =>
+        (await exec(`return document.querySelector(".doc-pane")?.dataset.docId ?? null;`)) === id, 10000);
+    },
+  });
+
   await check("no error is shown, then a screenshot", async () => {
     const banner = await exec(`return document.querySelector("[data-testid=error-banner]")?.textContent ?? null;`);
     assert(banner === null, `the UI shows an error: ${banner}`);
@@ -706,6 +720,11 @@ async function main() {
     // What a window manager sends when the user clicks the close button
     // (WebDriver's own "close window" would kill the app outright).
     const before = readFileSync(logPath, "utf8").split("Tandem core stopped").length;
+    // The window's title follows the open document ("<title> — Tandem", which
+    // close-window.py cannot match through WM_NAME): back to the list first.
+    await exec(`location.hash = "#/";`);
+    await until("the window title Tandem", async () => (await exec("return document.title;")) === "Tandem", 10000);
+    await sleep(300); // the title reaches the X server through the window manager's queue
     const r = spawnSync("python3", [join(here, "close-window.py"), "Tandem"], { encoding: "utf8", timeout: 10000 });
     assert(r.status === 0, `close-window.py: ${r.status ?? r.signal}: ${r.stdout}${r.stderr}`);
     const t0 = performance.now();

@@ -8,8 +8,10 @@
 // close_doc_channel{id, handle}, list_remotes,
 // add_remote{req fields}, remove_remote{id}, health, list_peers,
 // peer_docs{id}, open_peer_doc{id, docId}, verify_peer{id}, forget_peer{id},
-// set_share{id, policy}; events `docs-changed`, `remote` (payload =
-// RemoteInfo) and `peers-changed`.
+// set_share{id, policy}, export_doc_to_file{id, title} and
+// import_doc_from_file (the native dialogs run in Rust), take_launch_requests;
+// events `docs-changed`, `remote` (payload = RemoteInfo), `peers-changed` and
+// `launch` (requests are waiting).
 import { Channel, invoke } from "@tauri-apps/api/core";
 import type { DiffEntry, HistoryEdit, Timeline } from "../model/history";
 import type { Prop } from "../model/path";
@@ -25,6 +27,7 @@ import {
   type DocSummary,
   type Health,
   type LanStatus,
+  type LaunchRequest,
   type LinkStatus,
   type PeerInfo,
   type RemoteInfo,
@@ -102,6 +105,31 @@ export class TauriBackend implements Backend {
     // JSON args: a Uint8Array would serialise as an object, so send number[] (Vec<u8>).
     const r = await call<{ id: string } | string>("import_doc", { bytes: Array.from(bytes) });
     return typeof r === "string" ? r : r.id;
+  }
+
+  exportToFile(id: string, title: string): Promise<string | null> {
+    return call("export_doc_to_file", { id, title });
+  }
+
+  importFromFile(): Promise<{ id: string; path: string } | null> {
+    return call("import_doc_from_file");
+  }
+
+  onLaunchRequests(handler: (requests: LaunchRequest[]) => void): () => void {
+    let active = true;
+    // Taken, not peeked: each request is handled once even if events pile up.
+    const take = () =>
+      void call<LaunchRequest[]>("take_launch_requests")
+        .then((reqs) => {
+          if (active && reqs.length > 0) handler(reqs);
+        })
+        .catch(() => {});
+    const unlisten = listen("launch", take);
+    take(); // what the app was started with
+    return () => {
+      active = false;
+      unlisten.then((f) => f()).catch(() => {});
+    };
   }
 
   openDoc(id: string, handlers: DocChannelHandlers): DocChannel {

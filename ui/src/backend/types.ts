@@ -217,10 +217,18 @@ export interface LanStatus {
   /** Whether the app listens on the LAN now (something is shared, or enabled). */
   listening: boolean;
   url: string | null;
+  /** `url` with this machine's LAN address instead of 0.0.0.0 (what links to share use). */
+  link_url?: string | null;
   presence: { id: string; name: string } | null;
   /** This device's certificate fingerprint. */
   fingerprint: string;
 }
+
+/** One thing the desktop app was asked to open (its command line, or a second launch's). */
+export type LaunchRequest =
+  | { kind: "open-link"; url: string; fingerprint: string | null }
+  | { kind: "imported"; id: string; path: string }
+  | { kind: "failed"; message: string };
 
 /** What happened to one remote copy of a document deleted everywhere. */
 export interface RemoteDeletion {
@@ -297,6 +305,18 @@ export interface Backend {
   session?(): Promise<SessionInfo>;
   /** End the browser session and go to the sign-in page (web backend only). */
   signOut?(): Promise<void>;
+  /**
+   * Desktop app: asks where to save (the system's save dialog) and writes the
+   * document there; the path written, or null when the user cancelled.
+   */
+  exportToFile?(id: string, title: string): Promise<string | null>;
+  /** Desktop app: asks which file to import (the system's open dialog); null when cancelled. */
+  importFromFile?(): Promise<{ id: string; path: string } | null>;
+  /**
+   * Desktop app: what the app was asked to open from outside (a `tandem://`
+   * link, an `.automerge` file), now and whenever it happens later. Returns unsubscribe.
+   */
+  onLaunchRequests?(handler: (requests: LaunchRequest[]) => void): () => void;
   /** Backend-wide events; `onStatus` reports the event link itself. Returns unsubscribe. */
   subscribe(onEvent: (ev: BackendEvent) => void, onStatus?: (s: LinkStatus) => void): () => void;
 }

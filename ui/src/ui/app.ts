@@ -36,13 +36,15 @@ import { ConflictWatch } from "./conflicts";
 import { DocView } from "./docview";
 import { HistoryPanel } from "./history";
 import { h, setText, syncChildren } from "./dom";
+import { handleLaunchRequests } from "./launch";
+import { acceptTandemLinks } from "./linkfield";
 import { showLinks } from "./links";
+import { toast } from "./toast";
 import { PeersPanel } from "./peers";
 import { installShortcuts, showShortcutHelp, type Shortcut } from "./shortcuts";
 import { searchDialog } from "./search";
 import { showActivity } from "./activity";
 import { quickSwitch } from "./switcher";
-import { toast } from "./toast";
 import { IncomingList } from "./incoming";
 import { PresenceBar, PresenceSession, sidebarPresence } from "./presence";
 
@@ -196,7 +198,7 @@ export class App {
         h(
           "div",
           { class: "action-row" },
-          h("button", { type: "button", class: "btn", testid: "import-doc", onclick: () => this.importInput.click() }, "Import…"),
+          h("button", { type: "button", class: "btn", testid: "import-doc", onclick: () => (this.backend.importFromFile ? void this.importWithDialog() : this.importInput.click()) }, "Import…"),
           h("button", { type: "button", class: "btn", testid: "open-remote", onclick: () => void this.openFromServer() }, "Open from server…"),
         ),
         this.importInput,
@@ -259,6 +261,23 @@ export class App {
     setInterval(() => this.tick(), 1000);
     await Promise.all([this.refreshDocs(), this.refreshRemotes(), this.refreshPeers(), this.loadHealth(false), this.loadSession()]);
     this.route();
+    this.listenForLaunches();
+  }
+
+  /** The desktop app: links and files it is asked to open (at start, or by a second launch). */
+  private listenForLaunches(): void {
+    this.backend.onLaunchRequests?.(
+      (requests) =>
+        void handleLaunchRequests(requests, {
+          backend: this.backend,
+          show: async (id) => {
+            await Promise.all([this.refreshDocs(), this.refreshRemotes()]);
+            this.navigate(id);
+          },
+          openDialog: (url, fingerprint) => this.openFromServer({ url, fingerprint }),
+          showError: (m) => this.showError(m),
+        }),
+    );
   }
 
   // ---- session (browser only) ----------------------------------------------------------------
@@ -777,7 +796,7 @@ export class App {
           btn("history-toggle", "History", () => this.toggleHistory(id, body, content)),
           btn("export-doc", "Export", () => void this.exportDoc(id)),
           btn("sync-remote", "Sync with server…", () => void this.syncWithServer(id)),
-          btn("copy-link", "Copy link", () => void showLinks(id, this.health?.listen ?? location.origin)),
+          btn("copy-link", "Copy link", () => void showLinks(id, this.health?.listen ?? location.origin, { backend: this.backend, share: this.docs.find((d) => d.id === id)?.share })),
           btn("delete-doc", "Delete", () => void this.deleteDoc(id), "btn danger-outline"),
         ),
       ),
@@ -1084,6 +1103,12 @@ export class App {
 
   private async exportDoc(id: string): Promise<void> {
     try {
+      if (this.backend.exportToFile) {
+        // The desktop app: the system's save dialog, then say where it went.
+        const path = await this.backend.exportToFile(id, this.titleOf(id));
+        if (path) toast(`Saved to ${path}`, 8000);
+        return;
+      }
       const bytes = await this.backend.exportDoc(id);
       const blob = new Blob([bytes as BlobPart], { type: "application/octet-stream" });
       const url = URL.createObjectURL(blob);
@@ -1094,6 +1119,19 @@ export class App {
       setTimeout(() => URL.revokeObjectURL(url), 30_000);
     } catch (e) {
       this.showError(`Export failed: ${errorMessage(e)}`);
+    }
+  }
+
+  /** The desktop app's import: the system's open dialog. */
+  private async importWithDialog(): Promise<void> {
+    try {
+      const r = await this.backend.importFromFile?.();
+      if (!r) return;
+      await this.refreshDocs();
+      this.navigate(r.id);
+      toast(`Imported ${r.path}`, 8000);
+    } catch (e) {
+      this.showError(`Import failed: ${errorMessage(e)}`);
     }
   }
 
@@ -1123,6 +1161,7 @@ export class App {
       spellcheck: "false",
     });
     const trust = h("input", { type: "checkbox", testid: "remote-trust", name: "trust" });
+    const expandLink = acceptTandemLinks(url, fingerprint);
     const body = [
       field("Document URL", url, needDocId ? "e.g. https://host:7450/<document id>, or ws://host:3030/automerge:<id> (an automerge-repo server)" : "The same document on the other server"),
       field("Access token (optional)", token),
@@ -1130,6 +1169,11 @@ export class App {
       h("label", { class: "check" }, trust, h("span", null, "Trust this certificate")),
     ];
     const request = (docId: string | null) => {
+      try {
+        expandLink();
+      } catch (e) {
+        throw new ValidationError(errorMessage(e));
+      }
       const problem = validateRemoteUrl(url.value, needDocId);
       if (problem) throw new ValidationError(problem);
       return {
@@ -1156,11 +1200,16 @@ export class App {
       }
       throw new ValidationError(advice.message + hint);
     };
-    return { body, request, failed };
+    const fill = (u: string, fp: string | null) => {
+      url.value = u;
+      fingerprint.value = fp ?? "";
+    };
+    return { body, request, failed, fill };
   }
 
-  private async openFromServer(): Promise<void> {
-    const form = this.remoteForm(true, "https://host:7450/<document id>");
+  private async openFromServer(prefill?: { url: string; fingerprint: string | null }): Promise<void> {
+    const form = this.remoteForm(true, "https://host:7450/<document id>, or a tandem:// link");
+    if (prefill) form.fill(prefill.url, prefill.fingerprint);
     let docId: string | null = null;
     const ok = await openDialog({
       title: "Open from server",
