@@ -309,6 +309,14 @@ pub async fn health(app: State<'_, Desktop>) -> Result<Health> {
     })
 }
 
+/// The OS user's name (the default display name of this install's profile).
+#[tauri::command]
+pub async fn os_user_name() -> Result<Option<String>> {
+    Ok(["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty())))
+}
+
 /// Opens the data folder in the system's file manager.
 #[tauri::command]
 pub async fn open_data_folder(app: State<'_, Desktop>) -> Result<()> {

@@ -87,6 +87,7 @@ pub fn run() -> ExitCode {
             commands::activity,
             commands::open_external,
             commands::open_data_folder,
+            commands::os_user_name,
             commands::update_remote,
             commands::list_peers,
             commands::peer_docs,

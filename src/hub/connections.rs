@@ -43,6 +43,16 @@ pub struct ConnectionStats {
     last_message_ms: AtomicU64,
     ephemeral: AtomicBool,
     their_heads: Mutex<Vec<ChangeHash>>,
+    /// Where its end is announced (see [`Connections::announcing`]).
+    listings: Option<tokio::sync::broadcast::Sender<super::HubEvent>>,
+}
+
+impl Drop for ConnectionStats {
+    fn drop(&mut self) {
+        if let Some(listings) = &self.listings {
+            let _ = listings.send(super::HubEvent::DocsChanged);
+        }
+    }
 }
 
 impl ConnectionStats {
@@ -135,9 +145,20 @@ pub struct ConnectionInfo {
 #[derive(Debug, Default)]
 pub struct Connections {
     live: Mutex<Vec<Weak<ConnectionStats>>>,
+    /// Told when a connection comes or goes (listings show who syncs).
+    listings: Option<tokio::sync::broadcast::Sender<super::HubEvent>>,
 }
 
 impl Connections {
+    /// A registry that announces each connection that comes or goes on
+    /// `listings` (as [`super::HubEvent::DocsChanged`]).
+    pub(crate) fn announcing(listings: tokio::sync::broadcast::Sender<super::HubEvent>) -> Self {
+        Self {
+            live: Mutex::default(),
+            listings: Some(listings),
+        }
+    }
+
     /// Registers a connection; it is listed until the returned value is dropped.
     pub fn register(&self, meta: ConnectionMeta) -> Arc<ConnectionStats> {
         let stats = Arc::new(ConnectionStats {
@@ -149,7 +170,11 @@ impl Connections {
             last_message_ms: AtomicU64::new(0),
             ephemeral: AtomicBool::new(false),
             their_heads: Mutex::new(Vec::new()),
+            listings: self.listings.clone(),
         });
+        if let Some(listings) = &self.listings {
+            let _ = listings.send(super::HubEvent::DocsChanged);
+        }
         let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
         live.retain(|w| w.strong_count() > 0);
         live.push(Arc::downgrade(&stats));

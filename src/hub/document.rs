@@ -108,13 +108,13 @@ impl Document {
             compacting: AtomicBool::new(false),
             deleted: AtomicBool::new(false),
             this: this.clone(),
+            connections: super::Connections::announcing(events.clone()),
             events,
             listed_title: Mutex::new(listed_title),
             announced_at: Mutex::new(None),
             announcement_pending: AtomicBool::new(false),
             limits,
             ephemeral: super::EphemeralBus::default(),
-            connections: super::Connections::default(),
             activity: super::activity::Activity::default(),
         })
     }

@@ -99,6 +99,9 @@ pub struct DocListing {
     pub summary: DocSummary,
     /// Who may see and sync it.
     pub share: SharePolicy,
+    /// Sync streams connected into this instance on it now (other devices,
+    /// programs, automerge-repo clients; not the UI's own editors).
+    pub incoming: usize,
 }
 
 /// Service-wide settings.
@@ -214,7 +217,21 @@ impl Service {
             .into_iter()
             .map(|summary| {
                 let share = self.share_policy(&summary.id)?;
-                Ok(DocListing { summary, share })
+                let incoming = self
+                    .hub
+                    .get_open(&summary.id)
+                    .map(|doc| {
+                        doc.connection_infos()
+                            .iter()
+                            .filter(|c| c.protocol != "WebSocket")
+                            .count()
+                    })
+                    .unwrap_or(0);
+                Ok(DocListing {
+                    summary,
+                    share,
+                    incoming,
+                })
             })
             .collect()
     }

@@ -36,6 +36,8 @@ describe("connection state formatting", () => {
   it("summarises a document's remotes into one sidebar state", () => {
     const r = (state: any, in_sync = false) => ({ state, in_sync });
     expect(docSyncState([])).toBe("local");
+    expect(docSyncState([], 2)).toBe("incoming"); // a peer or the CLI syncs into us
+    expect(docSyncState([r("live", true)], 1)).toBe("in-sync"); // our own remotes say more
     expect(docSyncState([r("live", true)])).toBe("in-sync");
     expect(docSyncState([r("live", true), r("live")])).toBe("live");
     expect(docSyncState([r("live", true), r("connecting")])).toBe("connecting");

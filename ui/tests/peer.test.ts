@@ -141,10 +141,16 @@ describe("SyncPeer", () => {
     p.onChange(() => progress++);
     p.receiveMessage(A.encodeSyncMessage({ heads: A.getHeads(server), need: [], have: [], changes }));
     let runs = 0;
+    const seen: string[] = [];
     while (tasks.length) {
       tasks.shift()!();
       runs++;
+      const a = p.applying;
+      if (a) seen.push(`${a.done}/${a.total}`);
     }
+    // how far along, for "Loading document… N of M changes"
+    expect(seen.slice(0, 2)).toEqual(["50/400", "100/400"]);
+    expect(p.applying).toBeNull();
     expect(p.doc().body).toBe("x".repeat(400));
     expect(p.hasHeads(A.getHeads(server))).toBe(true);
     expect(runs).toBe(8); // 400 changes / 50 per slice, one task each

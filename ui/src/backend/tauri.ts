@@ -208,6 +208,10 @@ export class TauriBackend implements Backend {
       });
   }
 
+  osUserName(): Promise<string | null> {
+    return call("os_user_name");
+  }
+
   openDataFolder(): Promise<void> {
     return call("open_data_folder");
   }

@@ -26,6 +26,8 @@ export interface DocSummary {
   updated: number;
   /** Absent from backends that predate share policies. */
   share?: SharePolicy;
+  /** Sync streams connected into this instance on it now (not the UI's own editors). */
+  incoming?: number;
 }
 
 /**
@@ -259,6 +261,8 @@ export interface Backend {
   removeRemote(id: string): Promise<void>;
   /** Connect again now. */
   retryRemote(id: string): Promise<RemoteInfo>;
+  /** The OS user's name, for the default profile (the desktop app). */
+  osUserName?(): Promise<string | null>;
   /** Opens the data folder in the file manager (the desktop app). */
   openDataFolder?(): Promise<void>;
   /** Every connection in and out, and each open document's recent activity. */

@@ -41,12 +41,17 @@ export function formatRemoteState(
 }
 
 /** The sidebar dot of a document, summarising its remote connections. */
-export type DocSyncState = "local" | "connecting" | "live" | "in-sync" | "reconnecting" | "error";
+export type DocSyncState = "local" | "incoming" | "connecting" | "live" | "in-sync" | "reconnecting" | "error";
 
-export function docSyncState(all: readonly Pick<RemoteInfo, "state" | "in_sync">[]): DocSyncState {
+/**
+ * `incoming`: sync streams connected into this instance on the document
+ * (other devices, the CLI); with no remote of its own, those are what make it
+ * not "local only".
+ */
+export function docSyncState(all: readonly Pick<RemoteInfo, "state" | "in_sync">[], incoming = 0): DocSyncState {
   // stopped and removed remotes no longer sync anything
   const remotes = all.filter((r) => r.state !== "stopped" && r.state !== "removed");
-  if (remotes.length === 0) return "local";
+  if (remotes.length === 0) return incoming > 0 ? "incoming" : "local";
   if (remotes.some((r) => r.state === "error")) return "error";
   if (remotes.some((r) => r.state === "reconnecting")) return "reconnecting";
   if (remotes.some((r) => r.state === "connecting")) return "connecting";
@@ -55,6 +60,7 @@ export function docSyncState(all: readonly Pick<RemoteInfo, "state" | "in_sync">
 
 export const DOC_SYNC_LABEL: Record<DocSyncState, string> = {
   local: "Local only",
+  incoming: "Synced by connected peers",
   connecting: "Connecting",
   live: "Live (syncing)",
   "in-sync": "In sync",

@@ -59,6 +59,11 @@ export class SyncPeer<T = unknown> implements DocHandle<T> {
   private inbox: Uint8Array[] = [];
   private draining = false;
   private chunk: { message: Uint8Array; changes: A.Change[]; next: number } | null = null;
+
+  /** While a big message is being applied in slices: how far along (changes done of total). */
+  get applying(): { done: number; total: number } | null {
+    return this.chunk ? { done: this.chunk.next, total: this.chunk.changes.length } : null;
+  }
   /** changes per slice when applying a big message; adapts to SLICE_BUDGET_MS */
   private sliceSize = 32;
   private readonly adaptiveSlices: boolean;

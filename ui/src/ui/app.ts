@@ -46,7 +46,7 @@ import { searchDialog } from "./search";
 import { showActivity } from "./activity";
 import { quickSwitch } from "./switcher";
 import { IncomingList } from "./incoming";
-import { PresenceBar, PresenceSession, sidebarPresence } from "./presence";
+import { PresenceBar, PresenceSession, adoptDefaultName, myProfile, setMyName, sidebarPresence } from "./presence";
 
 type AnyDoc = Record<string, unknown>;
 
@@ -259,6 +259,7 @@ export class App {
     window.addEventListener("hashchange", () => this.route());
     installShortcuts(this.shortcuts);
     setInterval(() => this.tick(), 1000);
+    void this.backend.osUserName?.().then(adoptDefaultName).catch(() => undefined);
     await Promise.all([this.refreshDocs(), this.refreshRemotes(), this.refreshPeers(), this.loadHealth(false), this.loadSession()]);
     this.route();
     this.listenForLaunches();
@@ -293,6 +294,8 @@ export class App {
     setText(this.sessionNameEl, sessionLabel(s));
     this.sessionEl.dataset.role = s.role ?? "";
     this.sessionEl.hidden = s.name === null;
+    // A named token is a person: their presence says so (the owner token is just "owner").
+    if (s.name && s.role !== "owner") adoptDefaultName(s.name);
   }
 
   private async signOut(): Promise<void> {
@@ -618,7 +621,7 @@ export class App {
     if (!li || !d) return;
     const live = this.liveTitles.get(id);
     const title = displayTitle(live !== undefined ? live : d.title);
-    const state = docSyncState(remotesForDoc([...this.remotes.values()].map((r) => r.info), id));
+    const state = docSyncState(remotesForDoc([...this.remotes.values()].map((r) => r.info), id), d.incoming ?? 0);
     const active = id === this.currentId;
     li.classList.toggle("active", active);
     li.dataset.state = state;
@@ -1140,10 +1143,12 @@ export class App {
     this.importInput.value = "";
     if (!file) return;
     try {
+      if (file.size > 1_000_000) toast(`Importing “${file.name}” (${formatSize(file.size)})…`, 60_000);
       const bytes = new Uint8Array(await file.arrayBuffer());
       const id = await this.backend.importDoc(bytes);
       await this.refreshDocs();
       this.navigate(id);
+      toast(`Imported “${file.name}” (${formatSize(file.size)})`);
     } catch (e) {
       this.showError(`Import of “${file.name}” failed: ${errorMessage(e)}`);
     }
@@ -1288,9 +1293,20 @@ export class App {
           "Open folder",
         )
       : null;
+    const me = myProfile();
+    const nameInput = h("input", {
+      type: "text",
+      testid: "settings-name",
+      value: me.name,
+      "aria-label": "Your name, as others see it",
+      autocomplete: "off",
+      onchange: () => setMyName(nameInput.value),
+    }) as HTMLInputElement;
     const dl = h(
       "dl",
       { class: "settings-list" },
+      h("dt", null, "Your name"),
+      h("dd", null, h("span", { class: "profile-swatch", style: `background:${me.color}`, "aria-hidden": "true" }), " ", nameInput),
       h("dt", null, "Data folder"),
       h("dd", null, dataDir, openFolder ? " " : null, openFolder),
       h("dt", null, "Embedded server"),

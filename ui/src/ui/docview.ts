@@ -28,6 +28,7 @@ import {
 } from "../model/tree";
 import { h, setText, syncChildren } from "./dom";
 import { markdownPreview } from "./markdown";
+import { PresenceSession } from "./presence";
 import { TextEditor } from "./texteditor";
 
 type AnyDoc = Record<string, unknown>;
@@ -741,6 +742,9 @@ export interface DocViewOptions {
   openUrl?(url: string): void;
 }
 
+/** How long a field someone else changed stays marked. */
+const FIELD_HIGHLIGHT_MS = 3000;
+
 /** The document pane's content: picks a layout and keeps it live. */
 export class DocView {
   readonly el: HTMLElement;
@@ -773,7 +777,8 @@ export class DocView {
       },
     };
     this.el = h("div", { class: "doc-view", "aria-busy": "true" }, h("p", { class: "loading" }, "Loading document…"));
-    this.unsubscribe = peer.onChange(() => {
+    this.unsubscribe = peer.onChange((c) => {
+      if (!c.local) this.remoteSinceRender = true;
       this.disableStaleEditors();
       this.schedule();
     });
@@ -822,9 +827,12 @@ export class DocView {
     if (this.destroyed) return;
     const doc = this.peer.doc();
     const heads = A.getHeads(doc);
+    const remote = this.remoteSinceRender;
+    this.remoteSinceRender = false;
+    let patches: A.Patch[] = [];
     if (this.layout && this.renderedHeads.length > 0) {
       if (heads.join() === this.renderedHeads.join()) return;
-      const patches = A.diff(doc, this.renderedHeads, heads);
+      patches = A.diff(doc, this.renderedHeads, heads);
       const textPaths = [...this.ctx.texts].map((t) => t.path);
       if (isTextOnlyChange(patches, textPaths)) {
         this.renderedHeads = heads;
@@ -833,13 +841,22 @@ export class DocView {
       }
     }
     const root = buildTree(doc, this.ctx.descend);
-    if (!this.layout && root.entries.length === 0 && !this.peer.loaded) return; // still loading
+    if (!this.layout && !this.peer.loaded) {
+      // still loading: say how far a long first sync is
+      const progress = this.peer.applying;
+      const loading = this.el.querySelector(".loading");
+      if (progress && loading) {
+        loading.textContent = `Loading document… ${progress.done.toLocaleString()} of ${progress.total.toLocaleString()} changes`;
+      }
+      if (root.entries.length === 0) return;
+    }
     const wantNote = isNoteTemplate(root);
     const fits =
       this.layout &&
       (wantNote ? this.layout instanceof NoteLayout && this.layout.fits(root) : this.layout instanceof GenericLayout);
     if (fits) {
       this.layout!.update(root);
+      if (remote) this.highlightRemote(patches);
     } else {
       this.layout?.destroy();
       this.layout = wantNote ? new NoteLayout(root, this.ctx) : new GenericLayout(root, this.ctx);
@@ -855,6 +872,33 @@ export class DocView {
   }
 
   private wantBodyFocus = false;
+  /** Whether a change from someone else arrived since the last render. */
+  private remoteSinceRender = false;
+
+  /**
+   * Marks, for a few seconds, the fields someone else just changed, with their
+   * name on hover (text gets its own highlight inside the editor).
+   */
+  private highlightRemote(patches: A.Patch[]): void {
+    const name = PresenceSession.of(this.peer as SyncPeer<unknown>).lastRemoteAuthor() ?? "someone else";
+    const rows = new Set<HTMLElement>();
+    for (const patch of patches) {
+      if (patch.action === "splice" || patch.action === "del") continue; // inside text: the editor shows it
+      const path = patch.path.filter((p): p is string | number => typeof p === "string" || typeof p === "number");
+      const row = this.el.querySelector<HTMLElement>(`.row[data-path="${CSS.escape(pathToString(path))}"]`);
+      if (row) rows.add(row);
+    }
+    for (const row of rows) {
+      row.classList.add("remote-changed");
+      row.dataset.changedBy = name;
+      row.title = `changed by ${name}`;
+      setTimeout(() => {
+        row.classList.remove("remote-changed");
+        row.removeAttribute("title");
+        delete row.dataset.changedBy;
+      }, FIELD_HIGHLIGHT_MS);
+    }
+  }
 
   /** Focus the body of a note as soon as it is rendered (after creating a document: its title was just typed). */
   focusBodyWhenReady(): void {

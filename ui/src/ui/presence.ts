@@ -56,6 +56,16 @@ export function setMyName(name: string): void {
 }
 const profileListeners = new Set<() => void>();
 
+/**
+ * Names a profile that still has its made-up "Guest …" name after `name`
+ * (the OS user in the desktop app, a named token's user in a browser); a
+ * name the user chose is kept.
+ */
+export function adoptDefaultName(name: string | null | undefined): void {
+  const p = myProfile();
+  if (name && name.trim() && p.name === `Guest ${p.id.slice(0, 4)}`) setMyName(name);
+}
+
 function deviceName(): string {
   const ua = globalThis.navigator?.userAgent ?? "";
   const app = "__TAURI_INTERNALS__" in globalThis ? "Tandem desktop" : /Firefox\//.test(ua) ? "Firefox" : /Chrom/.test(ua) ? "Chromium" : /Safari\//.test(ua) ? "Safari" : "Browser";

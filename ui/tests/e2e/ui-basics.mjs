@@ -18,7 +18,9 @@
 //   cargo build -p tandem --bin tandem && (cd ui && npm run build) && node ui/tests/e2e/ui-basics.mjs
 //   (TANDEM_BIN=…, CHROMIUM=/usr/bin/chromium, E2E_VERBOSE=1 override defaults)
 import * as Automerge from "@automerge/automerge";
-import { api, assert, begin, check, finish, launchChromium, request, serve, signIn, sleep, tid, until } from "./harness.mjs";
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { api, assert, begin, check, finish, launchChromium, onCleanup, request, serve, signIn, sleep, stopProcess, tandemBin, tempDir, tid, until } from "./harness.mjs";
 
 begin("ui-basics e2e", { timeoutMs: 200_000 });
 
@@ -190,7 +192,56 @@ await check("Settings show where the documents are kept and the server's address
   await until(10_000, "the data folder", async () => (await page.textContent(tid("settings-data-dir"))) === T.dataDir);
   const listen = await page.textContent(tid("settings-listen"));
   assert(listen === T.url, `listen: ${listen}`);
+  // The profile: the name others see, kept across reloads.
+  await page.fill(tid("settings-name"), "Ada");
+  await page.press(tid("settings-name"), "Tab");
   await page.keyboard.press("Escape");
+  await page.reload();
+  await page.click(tid("settings"));
+  await until(5000, "the kept name", async () => (await page.inputValue(tid("settings-name"))) === "Ada");
+  await page.keyboard.press("Escape");
+});
+
+await check("a document another program syncs into is not 'Local only' (and is again when it leaves)", async () => {
+  const docs = await api(T, "GET", "/_docs");
+  const id = docs.find((d) => d.title === "Groceries").id;
+  const label = () => page.textContent(`${tid("doc-item")}[data-doc-id="${id}"] .sync-label`);
+  await until(5000, "the label before", async () => /Local only/.test((await label()) ?? ""));
+  const file = join(tempDir("tandem-e2e-follow-"), "g.automerge");
+  const follower = spawn(tandemBin, ["sync", `${T.url}/${id}`, "--file", file, "--follow", "--token", T.ownerToken], {
+    stdio: ["ignore", "ignore", "ignore"],
+    env: { ...process.env, TANDEM_NO_MDNS: "1" },
+  });
+  onCleanup(() => stopProcess(follower));
+  await until(15_000, "the label while the CLI follows", async () => /Synced by connected peers/.test((await label()) ?? ""));
+  await stopProcess(follower);
+  await until(15_000, "the label after it left", async () => /Local only/.test((await label()) ?? ""));
+});
+
+await check("a field someone else changed is marked for a moment, saying by whom", async () => {
+  const r = await request(T, "POST", "/_import", {
+    body: Automerge.save(Automerge.from({ status: "draft" })),
+    headers: { "content-type": "application/octet-stream" },
+  });
+  const id = r.json.id;
+  await page.goto(`${T.url}/_ui/#/doc/${encodeURIComponent(id)}`);
+  await page.waitForSelector('.row[data-path="/status"]');
+  const file = join(tempDir("tandem-e2e-edit-"), "s.automerge");
+  const cli = (args) =>
+    new Promise((res, rej) => {
+      const p = spawn(tandemBin, args, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, TANDEM_NO_MDNS: "1" } });
+      let err = "";
+      p.stderr.on("data", (d) => (err += d));
+      p.on("exit", (code) => (code === 0 ? res() : rej(new Error(`tandem ${args[0]}: ${err}`))));
+    });
+  await cli(["sync", `${T.url}/${id}`, "--file", file, "--token", T.ownerToken]);
+  await cli(["edit", file, "--set", 'status="final"']);
+  await cli(["sync", `${T.url}/${id}`, "--file", file, "--token", T.ownerToken]);
+  const row = '.row[data-path="/status"].remote-changed';
+  await page.waitForSelector(row, { timeout: 10_000 });
+  const by = await page.getAttribute(row, "title");
+  assert(/^changed by /.test(by ?? ""), `title: ${by}`);
+  await page.waitForSelector(row, { state: "detached", timeout: 10_000 }); // the mark fades
 });
 
 await check("no uncaught error in the page", async () => {
