@@ -220,12 +220,12 @@ await check("a document another program syncs into is not 'Local only' (and is a
 
 await check("a field someone else changed is marked for a moment, saying by whom", async () => {
   const r = await request(T, "POST", "/_import", {
-    body: Automerge.save(Automerge.from({ status: "draft" })),
+    body: Automerge.save(Automerge.from({ count: 1 })),
     headers: { "content-type": "application/octet-stream" },
   });
   const id = r.json.id;
   await page.goto(`${T.url}/_ui/#/doc/${encodeURIComponent(id)}`);
-  await page.waitForSelector('.row[data-path="/status"]');
+  await page.waitForSelector('.row[data-path="/count"]');
   const file = join(tempDir("tandem-e2e-edit-"), "s.automerge");
   const cli = (args) =>
     new Promise((res, rej) => {
@@ -235,9 +235,9 @@ await check("a field someone else changed is marked for a moment, saying by whom
       p.on("exit", (code) => (code === 0 ? res() : rej(new Error(`tandem ${args[0]}: ${err}`))));
     });
   await cli(["sync", `${T.url}/${id}`, "--file", file, "--token", T.ownerToken]);
-  await cli(["edit", file, "--set", 'status="final"']);
+  await cli(["edit", file, "--set", "count=2"]);
   await cli(["sync", `${T.url}/${id}`, "--file", file, "--token", T.ownerToken]);
-  const row = '.row[data-path="/status"].remote-changed';
+  const row = '.row[data-path="/count"].remote-changed';
   await page.waitForSelector(row, { timeout: 10_000 });
   const by = await page.getAttribute(row, "title");
   assert(/^changed by /.test(by ?? ""), `title: ${by}`);
