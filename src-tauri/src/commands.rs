@@ -186,19 +186,25 @@ pub async fn open_external(url: String) -> Result<()> {
         ))
         .into());
     }
+    open_with_system(parsed.as_str())
+}
+
+/// Hands `target` (a link or a folder) to the desktop's default app
+/// (`xdg-open`, `open` on macOS) and reaps it when it exits.
+fn open_with_system(target: impl AsRef<std::ffi::OsStr>) -> Result<()> {
     let opener = if cfg!(target_os = "macos") {
         "open"
     } else {
         "xdg-open"
     };
     let mut child = std::process::Command::new(opener)
-        .arg(parsed.as_str())
+        .arg(target)
         .stdin(std::process::Stdio::null())
         .spawn()
         .map_err(|e| {
             tandem::service::ServiceError::Unreachable(format!("cannot start {opener}: {e}"))
         })?;
-    // Reap it when it exits (no zombie for the app's lifetime).
+    // No zombie for the app's lifetime.
     std::thread::spawn(move || child.wait());
     Ok(())
 }
@@ -320,20 +326,7 @@ pub async fn os_user_name() -> Result<Option<String>> {
 /// Opens the data folder in the system's file manager.
 #[tauri::command]
 pub async fn open_data_folder(app: State<'_, Desktop>) -> Result<()> {
-    let opener = if cfg!(target_os = "macos") {
-        "open"
-    } else {
-        "xdg-open"
-    };
-    let mut child = std::process::Command::new(opener)
-        .arg(&app.data_dir)
-        .stdin(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| {
-            tandem::service::ServiceError::Unreachable(format!("cannot start {opener}: {e}"))
-        })?;
-    std::thread::spawn(move || child.wait());
-    Ok(())
+    open_with_system(&app.data_dir)
 }
 
 /// The timeline of a document (edit bursts, authors, times, paths).

@@ -51,6 +51,26 @@ pub(crate) struct Exchange<'a> {
 /// Live-mode hooks: cancellation and status reporting.
 pub(crate) type LiveHooks<'a> = (&'a CancellationToken, &'a watch::Sender<ConnectionStatus>);
 
+/// Resolves when a live exchange is cancelled; never for a one-shot one.
+pub(crate) async fn cancelled(live: Option<LiveHooks<'_>>) {
+    match live {
+        Some((cancel, _)) => cancel.cancelled().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Reports a live connection's in-sync state (only when it changed).
+pub(crate) fn report_live(live: Option<LiveHooks<'_>>, in_sync: bool) {
+    if let Some((_, status)) = live {
+        status.send_if_modified(|s| {
+            let next = ConnectionStatus::Live { in_sync };
+            let changed = *s != next;
+            *s = next;
+            changed
+        });
+    }
+}
+
 impl<'a> Exchange<'a> {
     pub(crate) fn new(
         config: &'a ClientConfig,
@@ -138,12 +158,7 @@ impl<'a> Exchange<'a> {
         let mut reader = EventReader::new(inflated, self.config.max_line);
         let mut changes = self.doc.subscribe();
         changes.borrow_and_update();
-        let cancelled = async {
-            match live {
-                Some((cancel, _)) => cancel.cancelled().await,
-                None => std::future::pending().await,
-            }
-        };
+        let cancelled = cancelled(live);
         tokio::pin!(cancelled);
         let mut input = Input::Poll;
         loop {
@@ -161,16 +176,7 @@ impl<'a> Exchange<'a> {
                             }
                         }
                     }
-                    Output::Live { in_sync } => {
-                        if let Some((_, status)) = live {
-                            status.send_if_modified(|s| {
-                                let next = ConnectionStatus::Live { in_sync };
-                                let changed = *s != next;
-                                *s = next;
-                                changed
-                            });
-                        }
-                    }
+                    Output::Live { in_sync } => report_live(live, in_sync),
                     Output::End(ending) => return self.ended(ending, link),
                 }
             }

@@ -20,8 +20,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use url::Url;
 
-use super::exchange::{ExchangeEnd, LiveHooks};
-use super::status::ConnectionStatus;
+use super::exchange::{cancelled, report_live, ExchangeEnd, LiveHooks};
 use super::{short_heads, ClientConfig, ClientError};
 use crate::doc_id::{is_repo_id, DocId, AUTOMERGE_URL_PREFIX};
 use crate::hub::Document;
@@ -240,12 +239,7 @@ impl<'a> RepoExchange<'a> {
         live: Option<LiveHooks<'_>>,
     ) -> ExchangeEnd {
         let me = client_peer_id();
-        let cancelled = async {
-            match live {
-                Some((cancel, _)) => cancel.cancelled().await,
-                None => std::future::pending().await,
-            }
-        };
+        let cancelled = cancelled(live);
         let connected = tokio::select! {
             _ = cancelled => return ExchangeEnd::Cancelled,
             connected = self.connect(&me) => connected,
@@ -274,12 +268,7 @@ impl<'a> RepoExchange<'a> {
     ) -> ExchangeEnd {
         let mut changes = self.doc.subscribe();
         changes.borrow_and_update();
-        let cancelled = async {
-            match live {
-                Some((cancel, _)) => cancel.cancelled().await,
-                None => std::future::pending().await,
-            }
-        };
+        let cancelled = cancelled(live);
         tokio::pin!(cancelled);
         let mut input = Input::Poll;
         loop {
@@ -305,16 +294,7 @@ impl<'a> RepoExchange<'a> {
                             }
                         }
                     }
-                    Output::Live { in_sync } => {
-                        if let Some((_, status)) = live {
-                            status.send_if_modified(|s| {
-                                let next = ConnectionStatus::Live { in_sync };
-                                let changed = *s != next;
-                                *s = next;
-                                changed
-                            });
-                        }
-                    }
+                    Output::Live { in_sync } => report_live(live, in_sync),
                     Output::End(ending) => return self.ended(ending, link, &mut socket).await,
                 }
             }
