@@ -128,19 +128,7 @@ pub(crate) fn beat(
             .iter()
             .map(|r| r.get(0))
             .collect();
-        let live = tx
-            .query(
-                "SELECT id, url FROM cluster_nodes
-                 WHERE last_seen > now() - make_interval(secs => $1) AND NOT draining
-                 ORDER BY id",
-                &[&ttl],
-            )?
-            .iter()
-            .map(|r| Node {
-                id: r.get(0),
-                url: r.get(1),
-            })
-            .collect();
+        let live = nodes_of(&tx.query(LIVE_NODES, &[&ttl])?);
         // Rows of nodes gone for a day are only clutter.
         tx.execute(
             "DELETE FROM cluster_nodes WHERE last_seen < now() - interval '1 day'",
@@ -151,22 +139,26 @@ pub(crate) fn beat(
     })
 }
 
-/// The nodes alive now (registered within `ttl`, not draining).
-pub(crate) fn live_nodes(store: &PgStore, ttl: Duration) -> Result<Vec<Node>, StoreError> {
-    let ttl = secs(ttl);
-    store.run("list the live nodes", move |c| {
-        Ok(c.query(
-            "SELECT id, url FROM cluster_nodes
-             WHERE last_seen > now() - make_interval(secs => $1) AND NOT draining
-             ORDER BY id",
-            &[&ttl],
-        )?
-        .iter()
+/// The nodes seen within `$1` seconds and not draining, by id.
+const LIVE_NODES: &str = "SELECT id, url FROM cluster_nodes
+     WHERE last_seen > now() - make_interval(secs => $1) AND NOT draining
+     ORDER BY id";
+
+/// The rows of [`LIVE_NODES`] as nodes.
+fn nodes_of(rows: &[postgres::Row]) -> Vec<Node> {
+    rows.iter()
         .map(|r| Node {
             id: r.get(0),
             url: r.get(1),
         })
-        .collect())
+        .collect()
+}
+
+/// The nodes alive now (registered within `ttl`, not draining).
+pub(crate) fn live_nodes(store: &PgStore, ttl: Duration) -> Result<Vec<Node>, StoreError> {
+    let ttl = secs(ttl);
+    store.run("list the live nodes", move |c| {
+        Ok(nodes_of(&c.query(LIVE_NODES, &[&ttl])?))
     })
 }
 
