@@ -45,6 +45,10 @@ before=$(stat -c %Y ui/dist/index.html)
 scripts/ui-build.sh >/dev/null
 [ "$(stat -c %Y ui/dist/index.html)" = "$before" ] || { echo "scripts/ui-build.sh rebuilt an up-to-date UI" >&2; exit 1; }
 
+echo "== Gates: formatting and lints (cargo fmt --check, clippy -D warnings)"
+cargo fmt --all --check || { echo "run 'cargo fmt --all' and commit the result" >&2; exit 1; }
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
 echo "== Rust: unit and integration tests"
 cargo test --workspace --locked
 

@@ -39,8 +39,8 @@ pub enum ServiceEvent {
     DocsChanged,
     /// A remote connection changed state.
     Remote {
-        /// Its new state.
-        remote: RemoteInfo,
+        /// Its new state (boxed: the other events are small).
+        remote: Box<RemoteInfo>,
     },
     /// The LAN peer list changed (refetch `/_peers`).
     PeersChanged,

@@ -390,7 +390,9 @@ impl Remotes {
         self.persist()?;
         let mut gone = running.info_with(&ConnectionStatus::Stopped);
         gone.state = "removed";
-        let _ = self.events.send(ServiceEvent::Remote { remote: gone });
+        let _ = self.events.send(ServiceEvent::Remote {
+            remote: Box::new(gone),
+        });
         Ok(true)
     }
 
@@ -567,11 +569,11 @@ impl Remotes {
                 }
                 let _ = this
                     .events
-                    .send(ServiceEvent::Remote { remote: snapshot.0 });
+                    .send(ServiceEvent::Remote { remote: Box::new(snapshot.0) });
             }
         });
         let _ = self.events.send(ServiceEvent::Remote {
-            remote: first.clone(),
+            remote: Box::new(first.clone()),
         });
         Ok(first)
     }
