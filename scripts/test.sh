@@ -46,6 +46,9 @@ scripts/ui-build.sh >/dev/null
 [ "$(stat -c %Y ui/dist/index.html)" = "$before" ] || { echo "scripts/ui-build.sh rebuilt an up-to-date UI" >&2; exit 1; }
 
 echo "== Gates: formatting and lints (cargo fmt --check, clippy -D warnings)"
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+  rustup component add rustfmt clippy
+fi
 cargo fmt --all --check || { echo "run 'cargo fmt --all' and commit the result" >&2; exit 1; }
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
