@@ -33,7 +33,6 @@
 //! - [`doc_id`] — validated document IDs.
 //! - [`host`] — this machine's name and loopback checks.
 
-pub mod cli;
 pub mod client;
 pub mod cluster;
 pub mod discovery;

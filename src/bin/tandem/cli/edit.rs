@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::CliError;
-use crate::edit::{apply, parse_path, Edit};
-use crate::store::FileStore;
+use tandem::edit::{apply, parse_path, Edit};
+use tandem::store::FileStore;
 
 /// Flags of `tandem edit`. Edits apply in the order: sets, splices, increments.
 #[derive(Debug, Args)]
@@ -75,7 +75,7 @@ pub(crate) fn run(args: EditArgs) -> Result<(), CliError> {
     let mut tx = doc.transaction();
     apply(&mut tx, &edits)?;
     tx.commit_with(
-        automerge::transaction::CommitOptions::default().with_time(crate::history::now_secs()),
+        automerge::transaction::CommitOptions::default().with_time(tandem::history::now_secs()),
     );
     FileStore::new(&args.file).write_atomically(&doc.save())?;
     Ok(())

@@ -5,7 +5,7 @@
 //! when the URL's origin is one the server in the data directory says it is
 //! listening on (`server.json`), its `owner-token` file. The owner token is
 //! never sent anywhere else, and a redirect never carries it to another
-//! origin (see [`crate::client`]).
+//! origin (see [`tandem::client`]).
 
 use std::io::Read;
 use std::net::IpAddr;
@@ -18,9 +18,9 @@ use url::{Host, Url};
 use super::CliError;
 
 /// The file in the data directory holding the owner's secret (one line).
-pub(crate) use crate::server::tokens::OWNER_TOKEN_FILE;
+pub(crate) use tandem::server::tokens::OWNER_TOKEN_FILE;
 /// The file a running server writes into its data directory.
-pub(crate) use crate::server::tokens::SERVER_FILE;
+pub(crate) use tandem::server::tokens::SERVER_FILE;
 
 /// The longest token file read (a token is one short line).
 const MAX_TOKEN_FILE: u64 = 64 * 1024;

@@ -3,7 +3,7 @@
 
 use clap::Args;
 
-use crate::protocol::guard::{self, Limits};
+use tandem::protocol::guard::{self, Limits};
 
 /// What one sync message (or `.automerge` file) may hold; see [`Limits`].
 #[derive(Debug, Clone, Args)]

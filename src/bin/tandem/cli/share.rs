@@ -9,8 +9,8 @@ use clap::Args;
 use super::credentials::TokenArgs;
 use super::remote::parse_doc_url;
 use super::CliError;
-use crate::share::SharePolicy;
-use crate::store::{Durability, SqliteStore};
+use tandem::share::SharePolicy;
+use tandem::store::{Durability, SqliteStore};
 
 /// Flags of `tandem share`.
 #[derive(Debug, Args)]
@@ -35,12 +35,12 @@ pub(crate) async fn run(args: ShareArgs) -> Result<(), CliError> {
     let is_url = args.target.starts_with("http://") || args.target.starts_with("https://");
     if let (Some(dir), false) = (&args.data_dir, is_url) {
         let id =
-            crate::DocId::parse(&args.target).map_err(|e| format!("{:?}: {e}", args.target))?;
+            tandem::DocId::parse(&args.target).map_err(|e| format!("{:?}: {e}", args.target))?;
         if !dir.join(SqliteStore::FILE_NAME).exists() {
             return Err(format!("no Tandem store in {}", dir.display()).into());
         }
         let store = SqliteStore::open_dir_unlocked(dir, Durability::Process)?;
-        crate::share::save(&store, &id, Some(args.policy))?;
+        tandem::share::save(&store, &id, Some(args.policy))?;
         println!("{id} is now {}", args.policy);
         return Ok(());
     }

@@ -10,10 +10,10 @@ use clap::Args;
 use super::limits::LimitArgs;
 use super::remote::{parse_doc_url, RemoteArgs};
 use super::CliError;
-use crate::client::SyncClient;
-use crate::hub::Hub;
-use crate::protocol::Until;
-use crate::store::MemoryStore;
+use tandem::client::SyncClient;
+use tandem::hub::Hub;
+use tandem::protocol::Until;
+use tandem::store::MemoryStore;
 
 /// A document URL or file, with what fetching it needs.
 #[derive(Debug, Args)]
@@ -46,7 +46,7 @@ impl SourceArgs {
         } else {
             let bytes = std::fs::read(&self.source)
                 .map_err(|e| format!("cannot read {}: {e}", self.source))?;
-            crate::protocol::guard::check_saved(&bytes, &self.limits.limits())
+            tandem::protocol::guard::check_saved(&bytes, &self.limits.limits())
                 .map_err(|e| format!("{} was not loaded: {e}", self.source))?;
             Ok(Automerge::load(&bytes)
                 .map_err(|e| format!("{} is not an Automerge document: {e}", self.source))?)

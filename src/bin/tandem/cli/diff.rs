@@ -5,7 +5,7 @@ use clap::Args;
 
 use super::source::SourceArgs;
 use super::CliError;
-use crate::history;
+use tandem::history;
 
 /// Flags of `tandem diff`.
 #[derive(Debug, Args)]

@@ -9,19 +9,19 @@ use clap::Args;
 
 use super::limits::LimitArgs;
 use super::{default_data_dir, CliError};
-use crate::cluster::{Cluster, ClusterConfig};
-use crate::discovery::lan::advertise;
-use crate::discovery::mdns::Mdns;
-use crate::discovery::peers::Peers;
-use crate::hub::Hub;
-use crate::server::tokens::{
+use tandem::cluster::{Cluster, ClusterConfig};
+use tandem::discovery::lan::advertise;
+use tandem::discovery::mdns::Mdns;
+use tandem::discovery::peers::Peers;
+use tandem::hub::Hub;
+use tandem::server::tokens::{
     owner_token_in, read_token_file, ListeningRecord, TokenGrant, OWNER_TOKEN_FILE,
 };
-use crate::server::{self, ServerConfig, ServerOptions};
-use crate::service::{Service, ServiceOptions};
-use crate::share::SharePolicy;
-use crate::store::{Durability, PgStore, SqliteStore, Store};
-use crate::tls::Identity;
+use tandem::server::{self, ServerConfig, ServerOptions};
+use tandem::service::{Service, ServiceOptions};
+use tandem::share::SharePolicy;
+use tandem::store::{Durability, PgStore, SqliteStore, Store};
+use tandem::tls::Identity;
 
 /// Flags of `tandem serve`.
 #[derive(Debug, Args)]
@@ -74,7 +74,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 4096)]
     max_connections: usize,
     /// Longest accepted ndjson line, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = crate::protocol::DEFAULT_MAX_LINE)]
+    #[arg(long, value_name = "BYTES", default_value_t = tandem::protocol::DEFAULT_MAX_LINE)]
     max_line: usize,
     /// fsync every commit (survives power loss), not just process death.
     #[arg(long)]
@@ -208,7 +208,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     };
     let (store, pg) = open_store(&args, &data_dir, durability)?;
     let hub = Hub::with_limits(store.clone(), args.limits.limits());
-    let mdns = args.mdns && !args.no_mdns && !crate::discovery::disabled_by_env();
+    let mdns = args.mdns && !args.no_mdns && !tandem::discovery::disabled_by_env();
     if args.mdns && !mdns {
         tracing::info!("mDNS is switched off (--no-mdns or TANDEM_NO_MDNS)");
     }
@@ -231,7 +231,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     }
     if (!tokens.is_empty() || args.oidc_issuer.is_some())
         && tls.is_none()
-        && !crate::host::is_loopback(args.listen.ip())
+        && !tandem::host::is_loopback(args.listen.ip())
         && !args.allow_plain_http_tokens
     {
         return Err(format!(
@@ -272,7 +272,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
         ui_dir: ui_dir.clone(),
         data_dir: Some(data_dir.clone()),
         oidc: match (&args.oidc_issuer, &args.oidc_audience) {
-            (Some(issuer), Some(audience)) => Some(crate::server::oidc::OidcConfig::new(
+            (Some(issuer), Some(audience)) => Some(tandem::server::oidc::OidcConfig::new(
                 issuer.clone(),
                 audience.clone(),
             )),
@@ -280,7 +280,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
         },
         placement: cluster
             .clone()
-            .map(|c| c as Arc<dyn crate::server::placement::Placement>),
+            .map(|c| c as Arc<dyn tandem::server::placement::Placement>),
         ..ServerOptions::default()
     };
     let running = server::start_with_service(
@@ -407,7 +407,7 @@ fn start_discovery(
     store: &Arc<dyn Store>,
     args: &ServeArgs,
     port: u16,
-    fingerprint: crate::tls::Fingerprint,
+    fingerprint: tandem::tls::Fingerprint,
 ) -> Result<(Mdns, String, String), CliError> {
     let peers = Peers::new(fingerprint.to_string(), store.clone())?;
     let (mdns, presence) = advertise(

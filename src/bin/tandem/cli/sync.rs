@@ -12,10 +12,10 @@ use super::limits::LimitArgs;
 use super::remote::{parse_doc_url, RemoteArgs};
 use super::serve::wait_for_signal;
 use super::CliError;
-use crate::client::{ConnectionStatus, LiveOptions, SyncClient};
-use crate::hub::Hub;
-use crate::protocol::Until;
-use crate::store::FileStore;
+use tandem::client::{ConnectionStatus, LiveOptions, SyncClient};
+use tandem::hub::Hub;
+use tandem::protocol::Until;
+use tandem::store::FileStore;
 
 /// Flags of `tandem sync`.
 #[derive(Debug, Args)]
@@ -52,7 +52,7 @@ pub(crate) async fn run(args: SyncArgs) -> Result<(), CliError> {
     let mut config = args.remote.client_config(&url)?;
     // A progress line on a terminal (a long first sync takes a while).
     let progress = (!args.follow && std::io::stderr().is_terminal())
-        .then(|| Arc::new(crate::client::SyncProgress::default()));
+        .then(|| Arc::new(tandem::client::SyncProgress::default()));
     config.progress = progress.clone();
     let client = SyncClient::new(config)?;
     if !args.follow {
@@ -122,7 +122,7 @@ pub(crate) async fn run(args: SyncArgs) -> Result<(), CliError> {
 /// termination check established.
 fn describe_report(
     file: &std::path::Path,
-    report: &crate::client::SyncReport,
+    report: &tandem::client::SyncReport,
     until: Until,
     heads: &[String],
 ) -> String {
@@ -153,7 +153,7 @@ fn describe_report(
 
 /// Rewrites one terminal line with what the sync has moved so far, five
 /// times a second, until aborted.
-async fn show_progress(progress: Arc<crate::client::SyncProgress>) {
+async fn show_progress(progress: Arc<tandem::client::SyncProgress>) {
     let started = std::time::Instant::now();
     loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -162,7 +162,7 @@ async fn show_progress(progress: Arc<crate::client::SyncProgress>) {
 }
 
 /// `syncing… ↓ 12.4 MB in 40 messages · ↑ 1.2 KB · 3 s`
-fn progress_line(progress: &crate::client::SyncProgress, elapsed: Duration) -> String {
+fn progress_line(progress: &tandem::client::SyncProgress, elapsed: Duration) -> String {
     format!(
         "syncing… ↓ {} in {} message{} · ↑ {} · {} s",
         human_bytes(progress.bytes_in()),
@@ -189,7 +189,7 @@ mod tests {
 
     #[test]
     fn the_progress_line_says_what_moved() {
-        let progress = crate::client::SyncProgress::default();
+        let progress = tandem::client::SyncProgress::default();
         assert_eq!(
             progress_line(&progress, Duration::from_secs(0)),
             "syncing… ↓ 0 B in 0 messages · ↑ 0 B · 0 s"

@@ -23,7 +23,7 @@ use clap::{Parser, Subcommand};
 /// Live, collaborative Automerge documents over ndjson-over-HTTP.
 #[derive(Debug, Parser)]
 #[command(name = "tandem", version, about, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -53,12 +53,12 @@ enum Command {
 }
 
 /// A boxed error whose `Display` is the one line shown to the user.
-pub type CliError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type CliError = Box<dyn std::error::Error + Send + Sync>;
 
-pub use crate::store::default_data_dir;
+pub(crate) use tandem::store::default_data_dir;
 
 /// Parses arguments, sets up logging, runs the subcommand; one line on failure.
-pub fn main() -> ExitCode {
+pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
         Command::Serve(_) => "info",
@@ -124,13 +124,13 @@ pub(crate) async fn http_json(
     credential: &credentials::Credential,
     body: Option<serde_json::Value>,
 ) -> Result<serde_json::Value, CliError> {
-    let loopback = crate::client::is_loopback(url);
+    let loopback = tandem::client::is_loopback(url);
     if credential.token.is_some()
         && url.scheme() == "http"
         && !loopback
         && !credential.allow_plain_http_tokens
     {
-        return Err(crate::client::ClientError::PlainHttpToken {
+        return Err(tandem::client::ClientError::PlainHttpToken {
             host: url.host_str().unwrap_or_default().to_owned(),
         }
         .into());
@@ -138,9 +138,9 @@ pub(crate) async fn http_json(
     // Owner operations go to this machine's own server, whose certificate is
     // self-signed: skip the check only for loopback hosts.
     let trust = if loopback {
-        crate::tls::Trust::Insecure
+        tandem::tls::Trust::Insecure
     } else {
-        crate::tls::Trust::System
+        tandem::tls::Trust::System
     };
     let tls = trust.client_config(&[b"http/1.1"])?;
     let client = reqwest::Client::builder()
@@ -159,7 +159,7 @@ pub(crate) async fn http_json(
     let response = request
         .send()
         .await
-        .map_err(|e| format!("cannot reach {url}: {}", crate::client::describe_error(&e)))?;
+        .map_err(|e| format!("cannot reach {url}: {}", tandem::client::describe_error(&e)))?;
     let status = response.status();
     if status.is_redirection() {
         let to = response

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{default_data_dir, CliError};
-use crate::store::{Durability, SqliteStore, Store};
+use tandem::store::{Durability, SqliteStore, Store};
 
 /// Flags of `tandem docs`.
 #[derive(Debug, Args)]

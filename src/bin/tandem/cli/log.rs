@@ -5,7 +5,7 @@ use clap::Args;
 
 use super::source::SourceArgs;
 use super::CliError;
-use crate::history::{self, BurstRules};
+use tandem::history::{self, BurstRules};
 
 /// Flags of `tandem log`.
 #[derive(Debug, Args)]

@@ -12,9 +12,8 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{default_data_dir, CliError};
-use crate::hub::load;
-use crate::store::perms::{self, LooseMode};
-use crate::store::{DirLock, Durability, QuarantinedRow, SqliteStore, Store};
+use tandem::store::perms::{self, LooseMode};
+use tandem::store::{DirLock, Durability, QuarantinedRow, SqliteStore, Store};
 
 /// Flags of `tandem doctor`.
 #[derive(Debug, Args)]
@@ -100,12 +99,11 @@ fn examine(dir: &Path) -> Result<Report, CliError> {
         let id = summary.id;
         let (loads, error, damaged) = match store.load_parts(&id)? {
             None => (true, None, Vec::new()), // deleted meanwhile
-            Some(parts) => match load::load(&parts) {
-                Ok(loaded) => (
+            Some(parts) => match tandem::hub::check(&parts) {
+                Ok(rejected) => (
                     true,
                     None,
-                    loaded
-                        .rejected
+                    rejected
                         .into_iter()
                         .map(|r| Damaged {
                             seq: r.seq,

@@ -8,8 +8,8 @@ use url::Url;
 
 use super::credentials::TokenArgs;
 use super::CliError;
-use crate::client::{ClientConfig, Compression, HttpVersion};
-use crate::tls::{Fingerprint, Trust};
+use tandem::client::{ClientConfig, Compression, HttpVersion};
+use tandem::tls::{Fingerprint, Trust};
 
 /// How to reach and trust a server.
 #[derive(Debug, Args)]
@@ -36,7 +36,7 @@ pub(crate) struct RemoteArgs {
     #[arg(long)]
     http2: bool,
     /// Longest accepted ndjson line from the server, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = crate::protocol::DEFAULT_MAX_LINE)]
+    #[arg(long, value_name = "BYTES", default_value_t = tandem::protocol::DEFAULT_MAX_LINE)]
     max_line: usize,
     /// Compress the sync stream: off (plain, as the Go library), negotiate
     /// (ask for a compressed answer; compress what we send once the server
@@ -107,11 +107,11 @@ impl RemoteArgs {
 }
 
 /// Parses a document URL and takes the document ID from its last path segment.
-pub(crate) fn parse_doc_url(s: &str) -> Result<(Url, crate::DocId), CliError> {
+pub(crate) fn parse_doc_url(s: &str) -> Result<(Url, tandem::DocId), CliError> {
     let url = Url::parse(s).map_err(|e| format!("invalid URL {s:?}: {e}"))?;
     if matches!(url.scheme(), "ws" | "wss") {
         // An automerge-repo server: ws[s]://host:port/automerge:<id>.
-        let target = crate::client::repo_target(&url).ok_or_else(|| {
+        let target = tandem::client::repo_target(&url).ok_or_else(|| {
             format!(
                 "{s} is not an automerge-repo document: use ws[s]://host:port/automerge:<id> \
                  (the id is bs58check, as in automerge-repo URLs)"
@@ -123,7 +123,7 @@ pub(crate) fn parse_doc_url(s: &str) -> Result<(Url, crate::DocId), CliError> {
         .path_segments()
         .and_then(|mut segs| segs.next_back())
         .unwrap_or("");
-    let id = crate::DocId::parse(last)
+    let id = tandem::DocId::parse(last)
         .map_err(|e| format!("URL {s} does not end in a document id: {e}"))?;
     Ok((url, id))
 }
