@@ -11,7 +11,7 @@ const slim = fileURLToPath(
 );
 
 // `TANDEM_URL=http://127.0.0.1:7450 npm run dev` proxies the backend contract
-// to a running `tandem serve` (or `npm run fake-server`).
+// to a running `tandem serve`.
 const backend = process.env.TANDEM_URL;
 const proxied = ["/_docs", "/_import", "/_remotes", "/_health", "/_ws", "/_events"];
 
