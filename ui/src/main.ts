@@ -5,6 +5,7 @@ import "./styles/sidebar.css";
 import "./styles/controls.css";
 import "./styles/document.css";
 import "./styles/panels.css";
+import "./styles/collab.css";
 import { initAutomerge } from "./automerge";
 import { pickBackend } from "./backend";
 import { App } from "./ui/app";

@@ -7,11 +7,11 @@ import { sessionLabel } from "../backend/session";
 import type {
   Backend,
   BackendEvent,
-  RemoteDeletion,
   DocSummary,
   Health,
   LinkStatus,
   PeerInfo,
+  RemoteDeletion,
   RemoteInfo,
   SessionInfo,
   SharePolicy,

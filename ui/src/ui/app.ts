@@ -13,11 +13,11 @@ import { showLinks } from "./links";
 import { PeersPanel } from "./peers";
 import { adoptDefaultName } from "./presence";
 import { searchDialog } from "./search";
-import { type Shortcut, installShortcuts, showShortcutHelp } from "./shortcuts";
+import { installShortcuts, type Shortcut, showShortcutHelp } from "./shortcuts";
 import { quickSwitch } from "./switcher";
 import { toast } from "./toast";
 import { errorBanner } from "./views/banner";
-import { Importer, deleteDialog, exportDoc, newDocDialog, renameDialog } from "./views/docdialogs";
+import { deleteDialog, exportDoc, Importer, newDocDialog, renameDialog } from "./views/docdialogs";
 import { DocPane } from "./views/pane";
 import { editTokenDialog, openFromServerDialog, removeRemoteDialog, syncWithServerDialog } from "./views/remotedialogs";
 import { showSettings } from "./views/settings";
@@ -40,7 +40,8 @@ export class App {
     private readonly backend: Backend,
     mount: HTMLElement,
   ) {
-    const store = (this.store = new Store(backend));
+    const store = new Store(backend);
+    this.store = store;
     this.peersPanel = new PeersPanel({
       backend,
       showError: (m) => store.showError(m),
@@ -112,7 +113,10 @@ export class App {
     store.start();
     window.addEventListener("hashchange", () => (store.currentId.value = routedId()));
     installShortcuts(this.shortcuts);
-    void this.backend.osUserName?.().then(adoptDefaultName).catch(() => undefined);
+    void this.backend
+      .osUserName?.()
+      .then(adoptDefaultName)
+      .catch(() => undefined);
     await Promise.all([store.refreshAll(), store.loadHealth(false), store.loadSession()]);
     store.currentId.value = routedId();
     // the URL follows the shown document (e.g. back to "#/" when it is deleted)

@@ -15,16 +15,16 @@ import { isTextOnlyChange } from "../model/patches";
 import { type Prop, pathLabel, pathToString } from "../model/path";
 import type { SyncPeer } from "../model/peer";
 import {
+  buildSubtree,
+  buildTree,
+  type Descend,
+  isNoteTemplate,
   type ListNode,
   type MapNode,
   NEW_VALUE_KINDS,
   type NewValueKind,
-  type Descend,
-  type TreeNode,
-  buildSubtree,
-  buildTree,
-  isNoteTemplate,
   nodeKey,
+  type TreeNode,
 } from "../model/tree";
 import { h, setText, syncChildren } from "./dom";
 import { markdownPreview } from "./markdown";
@@ -137,9 +137,7 @@ class NumberView implements View {
       oninput: () => {
         const v = parseNumberInput(this.el.value);
         if (v === null) return; // keep the user's partial input ("-", "1e") without writing
-        ctx.edit((d) =>
-          ops.setScalar(d, path, { kind: "number", value: v, numType: this.numType === "f64" ? "f64" : undefined }),
-        );
+        ctx.edit((d) => ops.setScalar(d, path, { kind: "number", value: v, numType: this.numType === "f64" ? "f64" : undefined }));
       },
     });
   }
@@ -204,7 +202,11 @@ class CounterView implements View {
     const path = node.path;
     const p = pathToString(path);
     const label = pathLabel(path);
-    this.value = h("output", { class: "counter-value", testid: "counter-value", "data-path": p, "aria-live": "polite" }, String(node.value));
+    this.value = h(
+      "output",
+      { class: "counter-value", testid: "counter-value", "data-path": p, "aria-live": "polite" },
+      String(node.value),
+    );
     this.el = h(
       "span",
       { class: "counter" },
@@ -266,7 +268,12 @@ class TextView implements View {
   constructor(
     node: Extract<TreeNode, { kind: "text" }>,
     private readonly ctx: Ctx,
-    opts: Partial<Pick<ConstructorParameters<typeof TextEditor>[0], "singleLine" | "onEnter" | "testid" | "placeholder" | "className" | "label" | "extensions">> = {},
+    opts: Partial<
+      Pick<
+        ConstructorParameters<typeof TextEditor>[0],
+        "singleLine" | "onEnter" | "testid" | "placeholder" | "className" | "label" | "extensions"
+      >
+    > = {},
   ) {
     this.objId = node.objId;
     this.editor = new TextEditor({
@@ -498,11 +505,7 @@ class Row {
 }
 
 /** Reconcile keyed rows into `parent`. */
-function reconcileRows(
-  parent: HTMLElement,
-  rows: Map<string, Row>,
-  nodes: { node: TreeNode; make: () => Row; length?: number }[],
-): void {
+function reconcileRows(parent: HTMLElement, rows: Map<string, Row>, nodes: { node: TreeNode; make: () => Row; length?: number }[]): void {
   const next = new Map<string, Row>();
   const els: HTMLElement[] = [];
   for (const { node, make, length } of nodes) {
@@ -609,7 +612,10 @@ class ListView implements View {
           let at = -1;
           // Focus moves into the new item once it is rendered, so typing
           // fills it (and Space on the button does not add more).
-          if (ctx.edit((d) => void (at = ops.insertItem(d, path, kind.value as NewValueKind)))) this.focusIndex = at;
+          const inserted = ctx.edit((d) => {
+            at = ops.insertItem(d, path, kind.value as NewValueKind);
+          });
+          if (inserted) this.focusIndex = at;
         },
       },
       kind,
@@ -852,8 +858,7 @@ export class DocView {
     }
     const wantNote = isNoteTemplate(root);
     const fits =
-      this.layout &&
-      (wantNote ? this.layout instanceof NoteLayout && this.layout.fits(root) : this.layout instanceof GenericLayout);
+      this.layout && (wantNote ? this.layout instanceof NoteLayout && this.layout.fits(root) : this.layout instanceof GenericLayout);
     if (fits) {
       this.layout!.update(root);
       if (remote) this.highlightRemote(patches);

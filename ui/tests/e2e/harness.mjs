@@ -13,6 +13,7 @@
 // /usr/bin/chromium). Every `tandem` started here gets TANDEM_NO_MDNS=1.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer as createTcpServer, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -67,7 +68,12 @@ export async function check(name, fn) {
   } catch (e) {
     if (aborted) return false;
     failed++;
-    console.log(`FAIL ${name}\n     ${String(e?.stack ?? e).split("\n").slice(0, 8).join("\n     ")}`);
+    console.log(
+      `FAIL ${name}\n     ${String(e?.stack ?? e)
+        .split("\n")
+        .slice(0, 8)
+        .join("\n     ")}`,
+    );
     return false;
   }
 }
@@ -212,13 +218,17 @@ export function serve(name, extraArgs = [], { env: extraEnv = {}, timeoutMs = 20
   const s = { name, url: "", port: 0, child, dataDir, ownerToken: "", stderr: [] };
   servers.add(s);
   createInterface({ input: child.stderr }).on("line", (raw) => {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: removes terminal colour codes (ESC [ … m)
     const l = raw.replace(/\x1b\[[0-9;]*m/g, ""); // no colours
     s.stderr.push(l);
     if (s.stderr.length > 1000) s.stderr.shift();
     if (process.env.E2E_VERBOSE) console.log(`     [${name}] ${l}`);
   });
   return new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`${name} did not start within ${timeoutMs} ms:\n${s.stderr.slice(-30).join("\n")}`)), timeoutMs);
+    const timer = setTimeout(
+      () => rej(new Error(`${name} did not start within ${timeoutMs} ms:\n${s.stderr.slice(-30).join("\n")}`)),
+      timeoutMs,
+    );
     child.on("exit", (code, signal) => {
       clearTimeout(timer);
       servers.delete(s);
@@ -259,7 +269,13 @@ export async function request(server, method, path, { body, headers = {}, token 
     payload = JSON.stringify(body);
     h["content-type"] ??= "application/json";
   }
-  const r = await fetch(`${server.url}${path}`, { method, headers: h, body: payload, redirect: "manual", signal: AbortSignal.timeout(10_000) });
+  const r = await fetch(`${server.url}${path}`, {
+    method,
+    headers: h,
+    body: payload,
+    redirect: "manual",
+    signal: AbortSignal.timeout(10_000),
+  });
   const text = await r.text();
   let json = null;
   try {
@@ -316,4 +332,54 @@ export async function launchChromium(args = [], options = {}) {
   });
   browsers.add(browser);
   return browser;
+}
+
+// ---- network -----------------------------------------------------------------------------------
+
+/**
+ * A TCP proxy on 127.0.0.1:0 in front of `server` (a real network path that a
+ * test can cut): resolves `{ url, outage(ms), close() }`. `outage` drops every
+ * open connection and refuses new ones for `ms`. Closed at clean-up.
+ */
+export function tcpProxy(server) {
+  const sockets = new Set();
+  let refusing = false;
+  const proxy = createTcpServer((client) => {
+    if (refusing) return client.destroy();
+    const upstream = tcpConnect(server.port, "127.0.0.1");
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on("error", end);
+      s.on("close", end);
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  const close = () =>
+    new Promise((res) => {
+      for (const s of sockets) s.destroy();
+      proxy.close(() => res());
+    });
+  onCleanup(close);
+  return new Promise((res, rej) => {
+    proxy.on("error", rej);
+    proxy.listen(0, "127.0.0.1", () => {
+      const url = `http://127.0.0.1:${proxy.address().port}`;
+      res({
+        url,
+        outage(ms) {
+          refusing = true;
+          for (const s of sockets) s.destroy();
+          setTimeout(() => (refusing = false), ms);
+        },
+        close,
+      });
+    });
+  });
 }

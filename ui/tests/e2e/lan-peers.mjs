@@ -100,7 +100,22 @@ const sideOf = (nsName) => (nsName === ns.a ? "a" : "b");
 /** An owner request to the server of a namespace (loopback, plain HTTP, its owner token). */
 function apiIn(nsName, path, { method = "GET", body } = {}) {
   const auth = `authorization: Bearer ${ownerToken(sideOf(nsName))}`;
-  const args = ["netns", "exec", nsName, "curl", "-s", "-m", "5", "-H", auth, "-w", "\n%{http_code}", "-X", method, `http://127.0.0.1:7450${path}`];
+  const args = [
+    "netns",
+    "exec",
+    nsName,
+    "curl",
+    "-s",
+    "-m",
+    "5",
+    "-H",
+    auth,
+    "-w",
+    "\n%{http_code}",
+    "-X",
+    method,
+    `http://127.0.0.1:7450${path}`,
+  ];
   if (body !== undefined) args.push("-H", "content-type: application/json", "-d", JSON.stringify(body));
   const out = sh("ip", args, { timeout: 10_000 });
   const i = out.lastIndexOf("\n");
@@ -219,7 +234,22 @@ function startServer(side, name) {
   const spawnedAt = performance.now();
   const child = spawn(
     "ip",
-    ["netns", "exec", ns[side], tandemBin, "serve", "--mdns", "--listen", "0.0.0.0:7450", "--data-dir", dataDir[side], "--ui-dir", uiDir, "--name", name],
+    [
+      "netns",
+      "exec",
+      ns[side],
+      tandemBin,
+      "serve",
+      "--mdns",
+      "--listen",
+      "0.0.0.0:7450",
+      "--data-dir",
+      dataDir[side],
+      "--ui-dir",
+      uiDir,
+      "--name",
+      name,
+    ],
     { env, stdio: ["ignore", "pipe", "pipe"] },
   );
   const s = { child, name, side, exited: false, spawnedAt, readyAt: 0, id: "", fingerprint: "", stderr: [] };
@@ -304,10 +334,8 @@ try {
     assert((await page.locator(tid("peer")).count()) === 0, "no peers before bob starts");
   });
 
-  let bobSpawnedAt = 0;
   const discovered = await check("bob appears in alice's peers panel: online, not verified, with a code", async () => {
     const started = startServer("b", "bob");
-    bobSpawnedAt = performance.now();
     bob = await started;
     await page.waitForSelector(`${peerRow()}[data-online="true"]`, { timeout: 20_000 });
     const visibleAt = performance.now();
@@ -382,10 +410,25 @@ try {
       tandemIn(ns.b, ["edit", bobFile, "--set", `from_bob=${JSON.stringify(value)}`]);
       const t0 = performance.now();
       const syncing = new Promise((res, rej) => {
-        const c = spawn("ip", ["netns", "exec", ns.b, tandemBin, "sync", `http://127.0.0.1:7450/${docId}`, "--file", bobFile, "--token-file", join(dataDir.b, "owner-token")], {
-          env: quietEnv,
-          stdio: "ignore",
-        });
+        const c = spawn(
+          "ip",
+          [
+            "netns",
+            "exec",
+            ns.b,
+            tandemBin,
+            "sync",
+            `http://127.0.0.1:7450/${docId}`,
+            "--file",
+            bobFile,
+            "--token-file",
+            join(dataDir.b, "owner-token"),
+          ],
+          {
+            env: quietEnv,
+            stdio: "ignore",
+          },
+        );
         const timer = setTimeout(() => c.kill("SIGKILL"), 40_000);
         c.on("exit", (code) => {
           clearTimeout(timer);
@@ -423,7 +466,9 @@ try {
     await page.waitForSelector(`${tid("doc-item")}[data-doc-id="${docId}"] ${tid("share-badge")}[data-share="lan"]`);
     assert(/peers on your network/.test(await page.textContent(tid("share-hint"))), "lan hint");
     assert(apiIn(ns.a, "/_docs").json?.find((d) => d.id === docId)?.share === "lan", "alice's server has the policy");
-    await until(10_000, "alice's doc in bob's listing of alice", () => (bobSees().json ?? []).some((d) => d.id === docId && d.share === "lan"));
+    await until(10_000, "alice's doc in bob's listing of alice", () =>
+      (bobSees().json ?? []).some((d) => d.id === docId && d.share === "lan"),
+    );
     await page.selectOption(tid("share-policy"), "private");
     await page.waitForSelector(`${tid("doc-item")}[data-doc-id="${docId}"] ${tid("share-badge")}`, { state: "detached" });
     await until(10_000, "alice's doc gone from bob's listing", () => !(bobSees().json ?? [{ id: docId }]).some((d) => d.id === docId));

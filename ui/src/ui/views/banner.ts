@@ -14,7 +14,13 @@ export function errorBanner(store: Store, main: HTMLElement): void {
     text,
     h(
       "button",
-      { type: "button", class: "btn icon subtle", testid: "error-dismiss", "aria-label": "Dismiss error", onclick: () => store.dismissErrors() },
+      {
+        type: "button",
+        class: "btn icon subtle",
+        testid: "error-dismiss",
+        "aria-label": "Dismiss error",
+        onclick: () => store.dismissErrors(),
+      },
       "×",
     ),
   );

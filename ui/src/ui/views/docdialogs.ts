@@ -44,10 +44,16 @@ export async function deleteDialog(store: Store, id: string): Promise<void> {
   const synced = store.remoteList().filter((r) => r.info.doc_id === id && r.info.state !== "removed").length;
   const everywhere = h("input", { type: "checkbox", name: "everywhere", testid: "delete-everywhere" }) as HTMLInputElement;
   const body: (HTMLElement | string)[] = [
-    h("p", null, `“${title}” will be deleted from this device. Peers that sync it from here are told it was deleted. This cannot be undone.`),
+    h(
+      "p",
+      null,
+      `“${title}” will be deleted from this device. Peers that sync it from here are told it was deleted. This cannot be undone.`,
+    ),
   ];
   if (synced > 0) {
-    body.push(h("label", { class: "check" }, everywhere, ` Also delete it on the ${synced === 1 ? "server" : `${synced} servers`} it syncs with`));
+    body.push(
+      h("label", { class: "check" }, everywhere, ` Also delete it on the ${synced === 1 ? "server" : `${synced} servers`} it syncs with`),
+    );
   }
   await openDialog({
     title: "Delete document?",

@@ -8,7 +8,7 @@ import { computed, effect, untracked } from "@preact/signals-core";
 import { formatLinkStatus } from "../../model/connection";
 import { formatSize } from "../../model/format";
 import type { SyncPeer } from "../../model/peer";
-import { SHARE_HINT, SHARE_LABEL, SHARE_POLICIES, isSharePolicy } from "../../model/peers";
+import { isSharePolicy, SHARE_HINT, SHARE_LABEL, SHARE_POLICIES } from "../../model/peers";
 import type { Store } from "../../state/store";
 import { ConflictWatch } from "../conflicts";
 import { DocView } from "../docview";
@@ -52,7 +52,10 @@ export class DocPane {
     for (const undo of this.teardown.reverse()) undo();
     this.teardown = [];
     const p = this.store.pane.peek();
-    if (p.kind === "doc") return this.showDoc(p.id);
+    if (p.kind === "doc") {
+      this.showDoc(p.id);
+      return;
+    }
     this.setWindowTitle(null);
     if (p.kind === "empty") {
       this.main.replaceChildren(
@@ -74,7 +77,9 @@ export class DocPane {
         ),
       );
     } else {
-      this.main.replaceChildren(h("div", { class: "empty-pane", testid: "pending-open" }, h("h1", null, "Opening…"), h("p", null, p.message)));
+      this.main.replaceChildren(
+        h("div", { class: "empty-pane", testid: "pending-open" }, h("h1", null, "Opening…"), h("p", null, p.message)),
+      );
     }
   }
 
@@ -86,7 +91,8 @@ export class DocPane {
     const title = h("h1", { class: "pane-title", testid: "pane-title" });
     const meta = h("span", { class: "pane-meta" });
     const link = h("span", { class: "link-status", testid: "link-status", "aria-live": "polite" });
-    const btn = (testid: string, label: string, onclick: () => void, cls = "btn") => h("button", { type: "button", class: cls, testid, onclick }, label);
+    const btn = (testid: string, label: string, onclick: () => void, cls = "btn") =>
+      h("button", { type: "button", class: cls, testid, onclick }, label);
     const session = PresenceSession.of(entry.peer as SyncPeer<unknown>);
     session.enter();
     const presenceBar = new PresenceBar(session);
@@ -140,12 +146,19 @@ export class DocPane {
       body,
     );
     this.main.replaceChildren(el);
-    const conflicts = new ConflictWatch({ backend: store.backend, docId: id, peer: entry.peer, liveRoot: content, onError: (m) => store.showError(m) });
+    const conflicts = new ConflictWatch({
+      backend: store.backend,
+      docId: id,
+      peer: entry.peer,
+      liveRoot: content,
+      onError: (m) => store.showError(m),
+    });
     body.before(conflicts.el);
     const docView = new DocView(entry.peer, {
       onError: (m) => store.showError(m),
       onRendered: () => conflicts.decorate(),
-      openUrl: (url) => (store.backend.openExternal ? void store.backend.openExternal(url) : void window.open(url, "_blank", "noopener,noreferrer")),
+      openUrl: (url) =>
+        store.backend.openExternal ? void store.backend.openExternal(url) : void window.open(url, "_blank", "noopener,noreferrer"),
     });
     content.append(docView.el);
     if (store.focusBodyOf === id) {
@@ -165,21 +178,15 @@ export class DocPane {
       link.dataset.state = status.state;
       setText(link, formatLinkStatus(status, at, store.clock.value));
     });
-    this.teardown.push(
-      header,
-      linkState,
-      share.dispose,
-      remotes.dispose,
-      () => {
-        closeHistory();
-        conflicts.destroy();
-        docView.destroy();
-        presenceBar.destroy();
-        incoming.destroy();
-        // leaving the document: others no longer see us in it (the peer may stay open)
-        if (store.open.peek(id)) session.leave();
-      },
-    );
+    this.teardown.push(header, linkState, share.dispose, remotes.dispose, () => {
+      closeHistory();
+      conflicts.destroy();
+      docView.destroy();
+      presenceBar.destroy();
+      incoming.destroy();
+      // leaving the document: others no longer see us in it (the peer may stay open)
+      if (store.open.peek(id)) session.leave();
+    });
   }
 
   /** The "Sharing" control; absent for backends without share policies. */

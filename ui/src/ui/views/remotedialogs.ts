@@ -6,7 +6,7 @@ import type { RemoteInfo } from "../../backend/types";
 import { validateRemoteUrl } from "../../model/connection";
 import { adviseOnProblem } from "../../model/remoteproblem";
 import { errorMessage, type Store } from "../../state/store";
-import { ValidationError, confirmDialog, field, openDialog } from "../dialogs";
+import { confirmDialog, field, openDialog, ValidationError } from "../dialogs";
 import { h } from "../dom";
 import { acceptTandemLinks } from "../linkfield";
 
@@ -101,7 +101,10 @@ export async function syncWithServerDialog(store: Store, id: string): Promise<vo
   const form = remoteForm(false, `https://host:7450/${id}`);
   const ok = await openDialog({
     title: "Sync with server",
-    body: [h("p", { class: "dialog-intro" }, `Keep “${store.titleOf(id)}” in sync with a document on another Tandem server.`), ...form.body],
+    body: [
+      h("p", { class: "dialog-intro" }, `Keep “${store.titleOf(id)}” in sync with a document on another Tandem server.`),
+      ...form.body,
+    ],
     okLabel: "Start syncing",
     testid: "sync-remote-dialog",
     onError: (m) => store.showError(m),

@@ -31,7 +31,13 @@ export function remoteRows(store: Store, docId: string, host: RemoteRowsHost): {
       .sort((a, b) => a.info.url.localeCompare(b.info.url));
     // countdowns ("reconnecting in N s") move on every second
     const now = list.some((r) => r.info.state === "reconnecting") ? store.clock.value : Date.now();
-    const shown = keyedChildren(el, list, (r) => r.info.id, rows, (r) => createRow(r.info, host));
+    const shown = keyedChildren(
+      el,
+      list,
+      (r) => r.info.id,
+      rows,
+      (r) => createRow(r.info, host),
+    );
     for (const [{ info, receivedAt }, li] of shown) updateRow(store, li, info, receivedAt, now, host);
     el.hidden = shown.length === 0;
   });

@@ -100,6 +100,10 @@ function lanSettings(store: Store): HTMLElement {
     h("label", null, enabled, " Stay on the network even when nothing is shared"),
     h("label", null, discovery, " Find peers and be found (mDNS)"),
     h("label", null, "Name others see ", name),
-    h("p", { class: "hint" }, "Only documents you share are visible to others; the app listens on the network only while something is shared or you turn it on here."),
+    h(
+      "p",
+      { class: "hint" },
+      "Only documents you share are visible to others; the app listens on the network only while something is shared or you turn it on here.",
+    ),
   );
 }

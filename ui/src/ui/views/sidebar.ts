@@ -7,8 +7,8 @@ import type { DocSummary, RemoteInfo } from "../../backend/types";
 import { DOC_SYNC_LABEL, docSyncState, formatLinkStatus, remotesForDoc } from "../../model/connection";
 import { filterDocs } from "../../model/filter";
 import { formatSize, formatUpdated } from "../../model/format";
-import { SHARE_LABEL, shareBadge } from "../../model/peers";
 import type { SyncPeer } from "../../model/peer";
+import { SHARE_LABEL, shareBadge } from "../../model/peers";
 import { displayTitle } from "../../model/title";
 import type { Store } from "../../state/store";
 import { h, keyedChildren, setText } from "../dom";
@@ -110,8 +110,12 @@ export class Sidebar {
     const halfMinute = computed(() => Math.floor(store.clock.value / 30_000));
     effect(() => {
       const docs = store.docs.value;
-      const rows = keyedChildren(this.listEl, filterDocs(docs, store.filter.value), (d) => d.id, this.itemEls, (d) =>
-        this.createItem(d.id, actions),
+      const rows = keyedChildren(
+        this.listEl,
+        filterDocs(docs, store.filter.value),
+        (d) => d.id,
+        this.itemEls,
+        (d) => this.createItem(d.id, actions),
       );
       listEmpty.hidden = rows.length > 0;
       setText(listEmpty, !store.docsLoaded.value ? "Loading…" : docs.length === 0 ? "No documents yet." : "No documents match the filter.");
@@ -173,7 +177,10 @@ export class Sidebar {
     btn.title = `${title} — ${DOC_SYNC_LABEL[state]}`;
     setText(li.querySelector(".doc-item-title")!, title);
     setText(li.querySelector(".doc-item-meta")!, `${formatUpdated(d.updated, Date.now())} · ${formatSize(d.size)}`);
-    setText(li.querySelector(".sync-label")!, `(${DOC_SYNC_LABEL[state]}${d.share && d.share !== "private" ? `, ${SHARE_LABEL[d.share]}` : ""})`);
+    setText(
+      li.querySelector(".sync-label")!,
+      `(${DOC_SYNC_LABEL[state]}${d.share && d.share !== "private" ? `, ${SHARE_LABEL[d.share]}` : ""})`,
+    );
     (li.querySelector(".sync-dot") as HTMLElement).dataset.state = state;
     sidebarPresence(li, this.store.open.peek(id)?.peer as SyncPeer<unknown> | undefined);
     if (d.share) li.dataset.share = d.share;
@@ -186,7 +193,11 @@ export class Sidebar {
       if (shown) slot.replaceChildren();
     } else if (!shown || shown.dataset.share !== d.share) {
       slot.replaceChildren(
-        h("span", { class: "badge share-badge", testid: "share-badge", "data-share": d.share, title: badge.title, "aria-hidden": "true" }, badge.text),
+        h(
+          "span",
+          { class: "badge share-badge", testid: "share-badge", "data-share": d.share, title: badge.title, "aria-hidden": "true" },
+          badge.text,
+        ),
       );
     }
   }
