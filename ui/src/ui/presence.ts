@@ -3,21 +3,21 @@
 // others (../model/presence.ts), and the bar that shows them in the
 // document header.
 import { A } from "../automerge";
-import type { SyncPeer } from "../model/peer";
 import type { Prop } from "../model/path";
+import type { SyncPeer } from "../model/peer";
 import {
+  authorMessage,
+  authorOf,
   type CursorRange,
+  decodePresence,
+  encodePresence,
   HEARTBEAT_MS,
   IDLE_MS,
+  loadProfile,
   type Member,
   type PresenceMessage,
   PresenceTable,
   type Profile,
-  authorMessage,
-  authorOf,
-  decodePresence,
-  encodePresence,
-  loadProfile,
   randomId,
 } from "../model/presence";
 import { h, setText } from "./dom";
@@ -63,12 +63,21 @@ const profileListeners = new Set<() => void>();
  */
 export function adoptDefaultName(name: string | null | undefined): void {
   const p = myProfile();
-  if (name && name.trim() && p.name === `Guest ${p.id.slice(0, 4)}`) setMyName(name);
+  if (name?.trim() && p.name === `Guest ${p.id.slice(0, 4)}`) setMyName(name);
 }
 
 function deviceName(): string {
   const ua = globalThis.navigator?.userAgent ?? "";
-  const app = "__TAURI_INTERNALS__" in globalThis ? "Tandem desktop" : /Firefox\//.test(ua) ? "Firefox" : /Chrom/.test(ua) ? "Chromium" : /Safari\//.test(ua) ? "Safari" : "Browser";
+  const app =
+    "__TAURI_INTERNALS__" in globalThis
+      ? "Tandem desktop"
+      : /Firefox\//.test(ua)
+        ? "Firefox"
+        : /Chrom/.test(ua)
+          ? "Chromium"
+          : /Safari\//.test(ua)
+            ? "Safari"
+            : "Browser";
   const os = /Linux/.test(ua) ? "Linux" : /Mac OS/.test(ua) ? "macOS" : /Windows/.test(ua) ? "Windows" : "";
   return os ? `${app} on ${os}` : app;
 }
@@ -169,10 +178,11 @@ export class PresenceSession {
     if (!this.entered || this.cursorTimer) return;
     const wait = Math.max(0, this.lastCursorSent + CURSOR_INTERVAL_MS - Date.now());
     if (wait === 0) this.announce();
-    else this.cursorTimer = setTimeout(() => {
-      this.cursorTimer = null;
-      if (this.entered) this.announce();
-    }, wait);
+    else
+      this.cursorTimer = setTimeout(() => {
+        this.cursorTimer = null;
+        if (this.entered) this.announce();
+      }, wait);
   }
 
   /** Everyone else in the document. */

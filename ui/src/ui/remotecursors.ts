@@ -4,11 +4,11 @@
 // The local selection is reported to the session, so others see ours.
 import { type Extension, RangeSetBuilder, StateEffect, StateField } from "@codemirror/state";
 import { Decoration, type DecorationSet, EditorView, ViewPlugin, type ViewUpdate, WidgetType } from "@codemirror/view";
-import { isRemoteChange } from "./cmbinding";
 import { A } from "../automerge";
-import type { SyncPeer } from "../model/peer";
 import type { Prop } from "../model/path";
+import type { SyncPeer } from "../model/peer";
 import type { Member } from "../model/presence";
+import { isRemoteChange } from "./cmbinding";
 import { PresenceSession } from "./presence";
 
 /** How long someone else's inserted text stays highlighted. */

@@ -109,10 +109,14 @@ try {
       const want = (await text(a)) + marker;
       const t0 = performance.now();
       await a.keyboard.type(marker);
-      await b.waitForFunction((w) => document.querySelector('[data-testid="text-editor"][data-path="/body"] .cm-content')?.textContent === w, want, {
-        timeout: 10000,
-        polling: 1,
-      });
+      await b.waitForFunction(
+        (w) => document.querySelector('[data-testid="text-editor"][data-path="/body"] .cm-content')?.textContent === w,
+        want,
+        {
+          timeout: 10000,
+          polling: 1,
+        },
+      );
       samples.push(performance.now() - t0);
     }
     const p50 = percentile(samples, 50).toFixed(1);

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { spawn } from "node:child_process";
+import { join } from "node:path";
 // End-to-end, in Debian's Chromium against a real `tandem serve`: the small
 // things a new user trips over first (issue 10's bugs), each checked the way a
 // user meets it.
@@ -18,9 +20,24 @@
 //   cargo build -p tandem --bin tandem && (cd ui && npm run build) && node ui/tests/e2e/ui-basics.mjs
 //   (TANDEM_BIN=…, CHROMIUM=/usr/bin/chromium, E2E_VERBOSE=1 override defaults)
 import * as Automerge from "@automerge/automerge";
-import { spawn } from "node:child_process";
-import { join } from "node:path";
-import { api, assert, begin, check, finish, launchChromium, onCleanup, request, serve, signIn, sleep, stopProcess, tandemBin, tempDir, tid, until } from "./harness.mjs";
+import {
+  api,
+  assert,
+  begin,
+  check,
+  finish,
+  launchChromium,
+  onCleanup,
+  request,
+  serve,
+  signIn,
+  sleep,
+  stopProcess,
+  tandemBin,
+  tempDir,
+  tid,
+  until,
+} from "./harness.mjs";
 
 begin("ui-basics e2e", { timeoutMs: 200_000 });
 
@@ -181,7 +198,11 @@ await check("a dark theme follows the system", async () => {
   const light = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
   await page.emulateMedia({ colorScheme: "dark" });
   const dark = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
-  const lum = (c) => c.match(/\d+/g).slice(0, 3).reduce((a, b) => a + Number(b), 0);
+  const lum = (c) =>
+    c
+      .match(/\d+/g)
+      .slice(0, 3)
+      .reduce((a, b) => a + Number(b), 0);
   assert(lum(dark) < 150 && lum(light) > 600, `light ${light}, dark ${dark}`);
   await page.screenshot({ path: "docs/screenshots/dark.png" });
   await page.emulateMedia({ colorScheme: "light" });

@@ -6,7 +6,7 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { Repo } from "@automerge/automerge-repo";
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket";
-import { tandemBin, tempDir, onCleanup, sleep } from "../e2e/harness.mjs";
+import { onCleanup, sleep, tandemBin, tempDir } from "../e2e/harness.mjs";
 
 /** An automerge-repo client (no storage) connected to `wsUrl`; shut down at clean-up. */
 export function repoClient(wsUrl) {
