@@ -11,7 +11,7 @@
 //
 // Environment: TANDEM_BIN (default target/debug/tandem), CHROMIUM (default
 // /usr/bin/chromium). Every `tandem` started here gets TANDEM_NO_MDNS=1.
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer as createTcpServer, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
@@ -32,6 +32,11 @@ export const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** `123 ms`. */
 export const ms = (x) => `${Math.round(x)} ms`;
+/** The `p`th percentile (0–100) of `xs`, nearest rank. */
+export const percentile = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
 /** A CSS selector for `data-testid`. */
 export const tid = (id) => `[data-testid="${id}"]`;
 
@@ -249,6 +254,25 @@ export function serve(name, extraArgs = [], { env: extraEnv = {}, timeoutMs = 20
       res(s);
     });
   });
+}
+
+/** Runs `tandem ARGS` to the end (mDNS off); resolves its stdout, rejects with its stderr on failure. */
+export function runTandem(args, { timeoutMs = 60_000, env = {} } = {}) {
+  return new Promise((res, rej) => {
+    execFile(
+      tandemBin,
+      args,
+      { timeout: timeoutMs, env: { ...process.env, RUST_LOG: "warn", ...env, TANDEM_NO_MDNS: "1" } },
+      (err, stdout, stderr) => (err ? rej(new Error(`tandem ${args.join(" ")}: ${err.message}\n${stderr}`)) : res(stdout)),
+    );
+  });
+}
+
+/** Starts a long-running `tandem ARGS` (e.g. `sync --follow`; mDNS off); stopped at clean-up. */
+export function spawnTandem(args, { stdio = ["ignore", "ignore", "pipe"], env = {} } = {}) {
+  const child = spawn(tandemBin, args, { stdio, env: { ...process.env, RUST_LOG: "warn", ...env, TANDEM_NO_MDNS: "1" } });
+  onCleanup(() => stopProcess(child));
+  return child;
 }
 
 /** Stops a server from {@link serve} (SIGTERM, then SIGKILL). */

@@ -11,14 +11,24 @@
 // labelled; caret moves arrive (p50 measured, ≤ 50 ms required); typing at
 // the same spot at the same time keeps both runs contiguous; a remote change
 // is highlighted with its author's name; someone who leaves is gone within 5 s.
-import { api, assert, begin, check, fail, figure, finish, launchChromium, serve, signIn, sleep, tid, until } from "./harness.mjs";
+import {
+  api,
+  assert,
+  begin,
+  check,
+  fail,
+  figure,
+  finish,
+  launchChromium,
+  percentile,
+  serve,
+  signIn,
+  sleep,
+  tid,
+  until,
+} from "./harness.mjs";
 
 begin("presence e2e", { timeoutMs: 280_000 });
-
-const percentile = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
 
 const body = `${tid("text-editor")}[data-path="/body"] .cm-content`;
 

@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { spawn } from "node:child_process";
 import { join } from "node:path";
 // End-to-end, in Debian's Chromium against a real `tandem serve`: the small
 // things a new user trips over first (issue 10's bugs), each checked the way a
@@ -27,13 +26,13 @@ import {
   check,
   finish,
   launchChromium,
-  onCleanup,
   request,
+  runTandem,
   serve,
   signIn,
   sleep,
+  spawnTandem,
   stopProcess,
-  tandemBin,
   tempDir,
   tid,
   until,
@@ -229,11 +228,9 @@ await check("a document another program syncs into is not 'Local only' (and is a
   const label = () => page.textContent(`${tid("doc-item")}[data-doc-id="${id}"] .sync-label`);
   await until(5000, "the label before", async () => /Local only/.test((await label()) ?? ""));
   const file = join(tempDir("tandem-e2e-follow-"), "g.automerge");
-  const follower = spawn(tandemBin, ["sync", `${T.url}/${id}`, "--file", file, "--follow", "--token", T.ownerToken], {
+  const follower = spawnTandem(["sync", `${T.url}/${id}`, "--file", file, "--follow", "--token", T.ownerToken], {
     stdio: ["ignore", "ignore", "ignore"],
-    env: { ...process.env, TANDEM_NO_MDNS: "1" },
   });
-  onCleanup(() => stopProcess(follower));
   await until(15_000, "the label while the CLI follows", async () => /Synced by connected peers/.test((await label()) ?? ""));
   await stopProcess(follower);
   await until(15_000, "the label after it left", async () => /Local only/.test((await label()) ?? ""));
@@ -248,13 +245,7 @@ await check("a field someone else changed is marked for a moment, saying by whom
   await page.goto(`${T.url}/_ui/#/doc/${encodeURIComponent(id)}`);
   await page.waitForSelector('.row[data-path="/count"]');
   const file = join(tempDir("tandem-e2e-edit-"), "s.automerge");
-  const cli = (args) =>
-    new Promise((res, rej) => {
-      const p = spawn(tandemBin, args, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, TANDEM_NO_MDNS: "1" } });
-      let err = "";
-      p.stderr.on("data", (d) => (err += d));
-      p.on("exit", (code) => (code === 0 ? res() : rej(new Error(`tandem ${args[0]}: ${err}`))));
-    });
+  const cli = runTandem;
   await cli(["sync", `${T.url}/${id}`, "--file", file, "--token", T.ownerToken]);
   await cli(["edit", file, "--set", "count=2"]);
   await cli(["sync", `${T.url}/${id}`, "--file", file, "--token", T.ownerToken]);

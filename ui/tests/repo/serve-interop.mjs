@@ -8,26 +8,11 @@
 //
 //   node ui/tests/repo/serve-interop.mjs   (needs target/debug/tandem and ui/dist)
 
-import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as A from "@automerge/automerge";
 import WebSocket from "ws";
-import {
-  assert,
-  begin,
-  check,
-  fail,
-  figure,
-  finish,
-  ms,
-  onCleanup,
-  serve,
-  stopProcess,
-  tandemBin,
-  tempDir,
-  until,
-} from "../e2e/harness.mjs";
+import { assert, begin, check, fail, figure, finish, ms, serve, spawnTandem, stopProcess, tempDir, until } from "../e2e/harness.mjs";
 import { catFile, localFile, repoClient, tandem } from "./lib.mjs";
 
 begin("automerge-repo on tandem serve", { timeoutMs: 240_000 });
@@ -69,11 +54,7 @@ try {
 
   await check("a repo client's edit reaches a live ndjson client (tandem sync --follow)", async () => {
     const file = localFile("follow");
-    const child = spawn(tandemBin, ["sync", `${server.url}/${docId}`, "--file", file, "--follow"], {
-      env: { ...process.env, TANDEM_NO_MDNS: "1", RUST_LOG: "warn" },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    onCleanup(() => stopProcess(child));
+    const child = spawnTandem(["sync", `${server.url}/${docId}`, "--file", file, "--follow"]);
     await until(10_000, "the follower's first copy", async () => (await catFile(file)).text === "hello world", 100);
     const t0 = performance.now();
     handle.change((d) => A.splice(d, ["text"], 0, 0, ">> "));

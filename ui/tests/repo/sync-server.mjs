@@ -7,7 +7,6 @@
 //   node ui/tests/repo/sync-server.mjs   (needs target/debug/tandem and ui/dist)
 
 import { spawn } from "node:child_process";
-import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import * as A from "@automerge/automerge";
 import {
@@ -28,12 +27,10 @@ import {
   tid,
   until,
 } from "../e2e/harness.mjs";
+import { syncServerMain } from "./clients.mjs";
 import { catFile, localFile, repoClient, tandem } from "./lib.mjs";
 
 begin("Tandem with automerge-repo's sync server", { timeoutMs: 240_000 });
-
-const require = createRequire(import.meta.url);
-const syncServerMain = require.resolve("@automerge/automerge-repo-sync-server/src/index.js");
 
 /** A free loopback port (the sync server takes its port from $PORT). */
 function freePort() {
