@@ -6,7 +6,7 @@ import { type Signal, signal } from "@preact/signals-core";
 import type { Backend, DocChannel, LinkStatus } from "../backend/types";
 import { SyncPeer } from "../model/peer";
 import { extractTitle } from "../model/title";
-import { PresenceSession } from "../ui/presence";
+import { PresenceSession } from "./presence";
 
 /** Documents are plain JSON-like Automerge maps. */
 export type AnyDoc = Record<string, unknown>;

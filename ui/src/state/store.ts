@@ -19,8 +19,8 @@ import type {
 import { RemoteTable } from "../model/connection";
 import * as ops from "../model/ops";
 import { displayTitle } from "../model/title";
-import { adoptDefaultName } from "../ui/presence";
 import { OpenDocs } from "./opendocs";
+import { adoptDefaultName } from "./presence";
 
 /** The text of an error, for messages. */
 export function errorMessage(e: unknown): string {

@@ -5,13 +5,13 @@
 // actions, actions call the backend and set signals, views re-render.
 import { effect } from "@preact/signals-core";
 import type { Backend } from "../backend/types";
+import { adoptDefaultName } from "../state/presence";
 import { Store } from "../state/store";
 import { showActivity } from "./activity";
 import { h } from "./dom";
 import { handleLaunchRequests } from "./launch";
 import { showLinks } from "./links";
 import { PeersPanel } from "./peers";
-import { adoptDefaultName } from "./presence";
 import { searchDialog } from "./search";
 import { installShortcuts, type Shortcut, showShortcutHelp } from "./shortcuts";
 import { quickSwitch } from "./switcher";

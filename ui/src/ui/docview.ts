@@ -15,10 +15,10 @@ import { isTextOnlyChange } from "../model/patches";
 import { type Prop, pathToString } from "../model/path";
 import type { SyncPeer } from "../model/peer";
 import { buildTree, isNoteTemplate } from "../model/tree";
+import { PresenceSession } from "../state/presence";
 import { GenericLayout, NoteLayout } from "./doctree";
 import { type AnyDoc, AUTO_COLLAPSE, type Ctx } from "./docvalues";
 import { h } from "./dom";
-import { PresenceSession } from "./presence";
 
 export { AUTO_COLLAPSE };
 

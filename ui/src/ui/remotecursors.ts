@@ -8,8 +8,8 @@ import { A } from "../automerge";
 import type { Prop } from "../model/path";
 import type { SyncPeer } from "../model/peer";
 import type { Member } from "../model/presence";
+import { PresenceSession } from "../state/presence";
 import { isRemoteChange } from "./cmbinding";
-import { PresenceSession } from "./presence";
 
 /** How long someone else's inserted text stays highlighted. */
 export const HIGHLIGHT_MS = 3_000;

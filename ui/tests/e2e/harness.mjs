@@ -9,7 +9,8 @@
 //   try { … checks … } catch (e) { fail(`setup: ${e?.stack ?? e}`); }
 //   await finish();
 //
-// Environment: TANDEM_BIN (default target/debug/tandem), CHROMIUM (default
+// Environment: TANDEM_BIN (default target/debug/tandem), TANDEM_UI_DIR (default
+// ui/dist), CHROMIUM (default
 // /usr/bin/chromium). Every `tandem` started here gets TANDEM_NO_MDNS=1.
 import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -25,7 +26,7 @@ export const repo = resolve(here, "../../..");
 /** The `tandem` binary used. */
 export const tandemBin = process.env.TANDEM_BIN ?? join(repo, "target/debug/tandem");
 /** The built web UI served under /_ui/. */
-export const uiDir = join(repo, "ui/dist");
+export const uiDir = process.env.TANDEM_UI_DIR ?? join(repo, "ui/dist");
 /** Debian's Chromium (never downloaded). */
 export const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 

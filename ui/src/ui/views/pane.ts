@@ -9,13 +9,14 @@ import { formatLinkStatus } from "../../model/connection";
 import { formatSize } from "../../model/format";
 import type { SyncPeer } from "../../model/peer";
 import { isSharePolicy, SHARE_HINT, SHARE_LABEL, SHARE_POLICIES } from "../../model/peers";
+import { PresenceSession } from "../../state/presence";
 import type { Store } from "../../state/store";
 import { ConflictWatch } from "../conflicts";
 import { DocView } from "../docview";
 import { h, setText } from "../dom";
 import { HistoryPanel } from "../history";
 import { IncomingList } from "../incoming";
-import { PresenceBar, PresenceSession } from "../presence";
+import { PresenceBar } from "../presence";
 import { type RemoteRowsHost, remoteRows } from "./remotes";
 
 /** The document actions of the toolbar. */

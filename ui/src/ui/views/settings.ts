@@ -1,10 +1,10 @@
 // The settings dialog: your name (presence), the data folder, the embedded
 // server, the version and backend, and (desktop app) the local network.
 import type { LanStatus } from "../../backend/types";
+import { myProfile, setMyName } from "../../state/presence";
 import { errorMessage, type Store } from "../../state/store";
 import { openDialog } from "../dialogs";
 import { h, setText } from "../dom";
-import { myProfile, setMyName } from "../presence";
 
 /** Opens the settings; resolves when they are closed. */
 export async function showSettings(store: Store): Promise<void> {
