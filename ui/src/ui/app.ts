@@ -3,7 +3,7 @@
 // the URL (#/doc/<id>) and the open document in step, and wires shortcuts and
 // the desktop app's launch requests. Data flows one way: views call store
 // actions, actions call the backend and set signals, views re-render.
-import { effect } from "@preact/signals-core";
+import { effect, untracked } from "@preact/signals-core";
 import type { Backend } from "../backend/types";
 import { adoptDefaultName } from "../state/presence";
 import { Store } from "../state/store";
@@ -92,18 +92,18 @@ export class App {
     effect(() => {
       const listing = store.peers.value;
       if (!listing) return;
-      if ("error" in listing) peersPanel.setError(listing.error);
-      else peersPanel.setPeers(listing.list);
+      // the panel reads the store itself; only the listing triggers this
+      untracked(() => ("error" in listing ? peersPanel.setError(listing.error) : peersPanel.setPeers(listing.list)));
     });
     effect(() => {
       // local copies from a peer follow the documents and the connections
       void store.docs.value;
       void store.remotesRev.value;
-      peersPanel.render();
+      untracked(() => peersPanel.render());
     });
     effect(() => {
       void store.clock.value;
-      peersPanel.tick();
+      untracked(() => peersPanel.tick());
     });
   }
 
