@@ -1,5 +1,4 @@
-// the styles, in cascade order
-import "./styles/tokens.css";
+// the styles, in cascade order (the colour tokens are linked by index.html)
 import "./styles/layout.css";
 import "./styles/sidebar.css";
 import "./styles/controls.css";

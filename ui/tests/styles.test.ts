@@ -35,6 +35,14 @@ describe("style sheets", () => {
     expect(offenders).toEqual([]);
   });
 
+  it("leave index.html's first-paint style to the tokens too", () => {
+    const html = readFileSync(join(__dirname, "../index.html"), "utf8");
+    const style = /<style>([\s\S]*?)<\/style>/.exec(html)?.[1] ?? "";
+    expect(style).toContain("var(--bg)");
+    expect(COLOUR.test(style)).toBe(false);
+    expect(html).toContain('href="./src/styles/tokens.css"');
+  });
+
   it("define every colour token for the light and the dark theme", () => {
     const css = readFileSync(join(dir, "tokens.css"), "utf8");
     const dark = css.indexOf("@media (prefers-color-scheme: dark)");
