@@ -12,8 +12,8 @@
 // Environment: TANDEM_BIN (default target/debug/tandem), TANDEM_UI_DIR (default
 // ui/dist), CHROMIUM (default
 // /usr/bin/chromium). Every `tandem` started here gets TANDEM_NO_MDNS=1.
-import { execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { execFile, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer as createTcpServer, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -202,6 +202,40 @@ export function abort(why) {
 }
 
 // ---- servers -----------------------------------------------------------------------------------
+
+/** Whether a cargo or rustc process is running on this machine. */
+function cargoRunning() {
+  for (const p of readdirSync("/proc")) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const comm = readFileSync(`/proc/${p}/comm`, "utf8").trim();
+      if (comm === "cargo" || comm === "rustc") return true;
+    } catch {
+      /* raced */
+    }
+  }
+  return false;
+}
+
+/** The `tandem` binary: used as is; built only if missing (after waiting for a build that is already running). */
+export async function ensureBinary() {
+  if (existsSync(tandemBin)) return;
+  if (process.env.TANDEM_BIN) throw new Error(`TANDEM_BIN=${tandemBin} does not exist`);
+  const waitUntil = Date.now() + 15 * 60_000;
+  while (!existsSync(tandemBin) && cargoRunning() && Date.now() < waitUntil) {
+    console.log("     target/debug/tandem is missing and a cargo build is running; waiting…");
+    await sleep(10_000);
+  }
+  if (existsSync(tandemBin)) return;
+  console.log("     building target/debug/tandem (cargo build --bin tandem)…");
+  const r = spawnSync("cargo", ["build", "--bin", "tandem"], {
+    cwd: repo,
+    stdio: "inherit",
+    timeout: 40 * 60_000,
+    env: { ...process.env, TANDEM_NO_MDNS: "1", RUST_LOG: "warn" },
+  });
+  if (r.status !== 0 || !existsSync(tandemBin)) throw new Error("cargo build --bin tandem failed");
+}
 
 /**
  * Starts `tandem serve --listen LISTEN --data-dir DIR --ui-dir ui/dist
