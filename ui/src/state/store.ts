@@ -71,6 +71,8 @@ export class Store {
   /** A document just created here: its body takes the focus when it opens. */
   focusBodyOf: string | null = null;
   private eventsEverOpen = false;
+  /** Settles once the session was read (or could not be). */
+  private sessionLoaded: Promise<void> = Promise.resolve();
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
   private peersTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -195,8 +197,11 @@ export class Store {
     }, 150);
   }
 
-  /** Reloads the server connections. */
+  /** Reloads the server connections (the owner's: a page signed in with another role has none to list). */
   async refreshRemotes(): Promise<void> {
+    await this.sessionLoaded;
+    const role = this.session.peek()?.role;
+    if (role && role !== "owner") return;
     try {
       const since = this.remotes.mark();
       const list = await this.backend.listRemotes();
@@ -234,8 +239,13 @@ export class Store {
     return this.health.peek();
   }
 
-  /** Reads who is signed in (browser only). */
-  async loadSession(): Promise<void> {
+  /** Reads who is signed in (browser only); the connections are listed after it (they are the owner's). */
+  loadSession(): Promise<void> {
+    this.sessionLoaded = this.readSession();
+    return this.sessionLoaded;
+  }
+
+  private async readSession(): Promise<void> {
     if (!this.backend.session) return;
     try {
       const s = await this.backend.session();

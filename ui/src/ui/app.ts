@@ -110,6 +110,7 @@ export class App {
   /** Loads everything, then shows the document the URL names. */
   async start(): Promise<void> {
     const store = this.store;
+    const session = store.loadSession(); // first: what a page may list depends on its role
     store.start();
     window.addEventListener("hashchange", () => (store.currentId.value = routedId()));
     installShortcuts(this.shortcuts);
@@ -117,7 +118,7 @@ export class App {
       .osUserName?.()
       .then(adoptDefaultName)
       .catch(() => undefined);
-    await Promise.all([store.refreshAll(), store.loadHealth(false), store.loadSession()]);
+    await Promise.all([session, store.refreshAll(), store.loadHealth(false)]);
     store.currentId.value = routedId();
     // the URL follows the shown document (e.g. back to "#/" when it is deleted)
     effect(() => {
