@@ -5,6 +5,7 @@
 use serde::Serialize;
 use tandem::discovery::peers::PeerInfo;
 use tandem::history::{self, Conflict};
+use tandem::node::{LanSettings, LanStatus};
 use tandem::service::{DocListing, HistoryEdit, RemoteInfo, RemoteSpec, ServiceError, Timeline};
 use tandem::share::SharePolicy;
 use tandem::DocId;
@@ -256,18 +257,23 @@ pub async fn remove_remote(app: State<'_, Desktop>, id: String) -> Result<()> {
 
 /// Whether the app is on the LAN now, and who it is there.
 #[tauri::command]
-pub async fn lan_status(app: State<'_, Desktop>) -> Result<crate::lan::LanStatus> {
-    Ok(app.lan.status().await)
+pub async fn lan_status(app: State<'_, Desktop>) -> Result<LanStatus> {
+    app.node.lan_status().await.ok_or_else(lan_off)
+}
+
+fn lan_off() -> CommandError {
+    CommandError::new("not-found", "this app is not set up for the LAN")
 }
 
 /// Changes LAN settings: presence even with nothing shared, mDNS discovery,
 /// the name peers see.
 #[tauri::command]
-pub async fn set_lan_settings(
-    app: State<'_, Desktop>,
-    settings: crate::lan::LanSettings,
-) -> Result<crate::lan::LanStatus> {
-    Ok(app.lan.configure(settings).await?)
+pub async fn set_lan_settings(app: State<'_, Desktop>, settings: LanSettings) -> Result<LanStatus> {
+    Ok(app
+        .node
+        .configure_lan(settings)
+        .await
+        .ok_or_else(lan_off)??)
 }
 
 /// LAN peers, discovered now or remembered (none while discovery is off).
@@ -310,7 +316,7 @@ pub async fn health(app: State<'_, Desktop>) -> Result<Health> {
     Ok(Health {
         ok: true,
         version: tandem::VERSION,
-        listen: app.listen.clone(),
+        listen: app.node.url(),
         data_dir: app.data_dir.display().to_string(),
     })
 }

@@ -19,7 +19,6 @@ pub mod commands;
 pub mod error;
 pub mod events;
 pub mod files;
-pub mod lan;
 pub mod launch;
 pub mod link;
 pub mod sessions;
@@ -31,7 +30,9 @@ use std::process::ExitCode;
 
 use tauri::{App, AppHandle, Manager, RunEvent, Runtime};
 
-use crate::state::{Desktop, Listen, SHUTDOWN_LIMIT};
+use tandem::node::Listen;
+
+use crate::state::{Desktop, SHUTDOWN_LIMIT};
 
 type SetupError = Box<dyn std::error::Error>;
 
@@ -207,7 +208,7 @@ fn listen() -> Result<Listen, SetupError> {
                 .map_err(|e| format!("bad TANDEM_LISTEN {addr:?}: {e}"))?;
             Ok(Listen::Exactly(addr))
         }
-        _ => Ok(Listen::Default),
+        _ => Ok(Listen::Remembered),
     }
 }
 
