@@ -9,6 +9,7 @@
 //! remotes; discovery advertises and browses. Only the node wires them.
 
 mod builder;
+pub mod desktop;
 mod lan;
 mod listen;
 

@@ -5,10 +5,13 @@
 //! commands — both are thin layers over this.
 
 pub mod activity;
+pub mod files;
 mod history;
 pub mod http;
+pub mod launch;
 mod remotes;
 pub mod search;
+pub mod sessions;
 mod template;
 mod ui_peer;
 
