@@ -68,5 +68,6 @@ impl Desktop {
             relay.abort();
         }
         self.node.stop().await;
+        tracing::info!("Tandem core stopped");
     }
 }
