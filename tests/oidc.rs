@@ -257,6 +257,6 @@ async fn an_issuer_over_plain_http_elsewhere_is_refused_at_start() {
         })
         .start()
         .await;
-    let error = result.err().expect("refused").to_string();
+    let error = result.expect_err("refused").to_string();
     assert!(error.contains("https://"), "{error}");
 }
