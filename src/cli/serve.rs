@@ -15,7 +15,7 @@ use crate::server::tokens::{read_token_file, TokenGrant, OWNER_TOKEN_FILE};
 use crate::server::ServerOptions;
 use crate::service::ServiceOptions;
 use crate::share::SharePolicy;
-use crate::store::{Durability, PgStore};
+use crate::store::{Durability, PgStore, SqliteStore};
 use crate::tls::Identity;
 
 /// Flags of `tandem serve`.
@@ -119,14 +119,19 @@ fn is_postgres_url(spec: &str) -> bool {
 
 /// What `--store` chose.
 enum StoreChoice {
-    /// The data directory's SQLite database (the node opens it).
-    Sqlite,
+    /// The data directory's SQLite database.
+    Sqlite(SqliteStore),
     /// A cluster's PostgreSQL database.
     Postgres(Arc<PgStore>),
 }
 
-/// The store chosen by `--store` (a PostgreSQL one is connected now).
-fn open_store(args: &ServeArgs) -> Result<StoreChoice, CliError> {
+/// The store chosen by `--store`, opened (a second `serve` on the same
+/// data directory is refused here, in one line).
+fn open_store(
+    args: &ServeArgs,
+    data_dir: &std::path::Path,
+    durability: Durability,
+) -> Result<StoreChoice, CliError> {
     let spec = args.store.trim();
     if is_postgres_url(spec) {
         let pg = Arc::new(PgStore::connect(spec)?);
@@ -139,7 +144,9 @@ fn open_store(args: &ServeArgs) -> Result<StoreChoice, CliError> {
         )
         .into());
     }
-    Ok(StoreChoice::Sqlite)
+    Ok(StoreChoice::Sqlite(SqliteStore::open_dir(
+        data_dir, durability,
+    )?))
 }
 
 /// The URL other nodes redirect to: `--advertise-url`, or the listen address.
@@ -251,7 +258,6 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     };
     let mut builder = NodeBuilder::new()
         .data_dir(&data_dir)
-        .durability(durability)
         .limits(args.limits.limits())
         .listen_on(args.listen)
         .tls(tls)
@@ -263,7 +269,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
             name: args.name.clone(),
         });
     }
-    builder = match (open_store(&args)?, advertised) {
+    builder = match (open_store(&args, &data_dir, durability)?, advertised) {
         (StoreChoice::Postgres(pg), Some(advertise_url)) => builder.cluster(
             pg,
             ClusterConfig {
@@ -271,7 +277,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
                 lease_ttl: std::time::Duration::from_secs(args.lease_secs),
             },
         ),
-        _ => builder,
+        (StoreChoice::Postgres(pg), None) => builder.store(pg),
+        (StoreChoice::Sqlite(sqlite), _) => builder.store(Arc::new(sqlite)),
     };
     let node = builder.start().await?;
     {
