@@ -42,6 +42,7 @@ pub mod history;
 pub mod host;
 pub mod hub;
 pub mod link;
+pub mod node;
 pub mod protocol;
 pub mod server;
 pub mod service;

@@ -9,18 +9,13 @@ use clap::Args;
 
 use super::limits::LimitArgs;
 use super::{default_data_dir, CliError};
-use tandem::cluster::{Cluster, ClusterConfig};
-use tandem::discovery::lan::advertise;
-use tandem::discovery::mdns::Mdns;
-use tandem::discovery::peers::Peers;
-use tandem::hub::Hub;
-use tandem::server::tokens::{
-    owner_token_in, read_token_file, ListeningRecord, TokenGrant, OWNER_TOKEN_FILE,
-};
-use tandem::server::{self, ServerConfig, ServerOptions};
-use tandem::service::{Service, ServiceOptions};
+use tandem::cluster::ClusterConfig;
+use tandem::node::{LanPolicy, NodeBuilder, Tls};
+use tandem::server::tokens::{read_token_file, TokenGrant, OWNER_TOKEN_FILE};
+use tandem::server::ServerOptions;
+use tandem::service::ServiceOptions;
 use tandem::share::SharePolicy;
-use tandem::store::{Durability, PgStore, SqliteStore, Store};
+use tandem::store::{Durability, PgStore, SqliteStore};
 use tandem::tls::Identity;
 
 /// Flags of `tandem serve`.
@@ -122,21 +117,26 @@ fn is_postgres_url(spec: &str) -> bool {
     spec.starts_with("postgres://") || spec.starts_with("postgresql://")
 }
 
-/// The store for the hub, and the same store as PostgreSQL when it is one
-/// (the cluster needs its connections).
-type OpenedStore = (Arc<dyn Store>, Option<Arc<PgStore>>);
+/// What `--store` chose.
+enum StoreChoice {
+    /// The data directory's SQLite database.
+    Sqlite(SqliteStore),
+    /// A cluster's PostgreSQL database.
+    Postgres(Arc<PgStore>),
+}
 
-/// The store chosen by `--store`, and the PostgreSQL one again when it is that.
+/// The store chosen by `--store`, opened (a second `serve` on the same
+/// data directory is refused here, in one line).
 fn open_store(
     args: &ServeArgs,
     data_dir: &std::path::Path,
     durability: Durability,
-) -> Result<OpenedStore, CliError> {
+) -> Result<StoreChoice, CliError> {
     let spec = args.store.trim();
     if is_postgres_url(spec) {
         let pg = Arc::new(PgStore::connect(spec)?);
         tracing::info!(url = %pg.url(), "documents are stored in PostgreSQL");
-        return Ok((pg.clone(), Some(pg)));
+        return Ok(StoreChoice::Postgres(pg));
     }
     if spec != "sqlite" {
         return Err(format!(
@@ -144,8 +144,9 @@ fn open_store(
         )
         .into());
     }
-    let sqlite = SqliteStore::open_dir(data_dir, durability)?;
-    Ok((Arc::new(sqlite), None))
+    Ok(StoreChoice::Sqlite(SqliteStore::open_dir(
+        data_dir, durability,
+    )?))
 }
 
 /// The URL other nodes redirect to: `--advertise-url`, or the listen address.
@@ -206,16 +207,14 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
     } else {
         None
     };
-    let (store, pg) = open_store(&args, &data_dir, durability)?;
-    let hub = Hub::with_limits(store.clone(), args.limits.limits());
     let mdns = args.mdns && !args.no_mdns && !tandem::discovery::disabled_by_env();
     if args.mdns && !mdns {
         tracing::info!("mDNS is switched off (--no-mdns or TANDEM_NO_MDNS)");
     }
     let tls = match (&args.cert, &args.key) {
-        (Some(cert), Some(key)) => Some(Identity::from_pem_files(cert, key)?),
-        _ if args.tls || args.mdns => Some(Identity::self_signed_in(&data_dir)?),
-        _ => None,
+        (Some(cert), Some(key)) => Tls::Identity(Identity::from_pem_files(cert, key)?),
+        _ if args.tls || args.mdns => Tls::SelfSigned,
+        _ => Tls::Off,
     };
     let default_share = if args.mdns {
         SharePolicy::Private
@@ -230,7 +229,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
         tokens.extend(read_token_file(file)?);
     }
     if (!tokens.is_empty() || args.oidc_issuer.is_some())
-        && tls.is_none()
+        && matches!(tls, Tls::Off)
         && !tandem::host::is_loopback(args.listen.ip())
         && !args.allow_plain_http_tokens
     {
@@ -240,37 +239,14 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
         )
         .into());
     }
-    let owner_token = owner_token_in(&data_dir).map_err(|e| {
-        format!(
-            "cannot create the owner token in {}: {e}",
-            data_dir.display()
-        )
-    })?;
-    let cluster = match (pg, advertised) {
-        (Some(pg), Some(advertise_url)) => Some(
-            Cluster::join(
-                pg,
-                hub.clone(),
-                ClusterConfig {
-                    advertise_url,
-                    lease_ttl: std::time::Duration::from_secs(args.lease_secs),
-                },
-            )
-            .await?,
-        ),
-        _ => None,
-    };
-    let service = Service::start_with(hub, ServiceOptions { default_share });
     let ui_dir = args.ui_dir.clone().or_else(default_ui_dir);
     let options = ServerOptions {
         tokens,
-        owner_token: Some(owner_token),
         public_hosts: args.public_hosts.clone(),
         allow_plain_http_tokens: args.allow_plain_http_tokens,
         max_connections: args.max_connections,
         max_line: args.max_line,
         ui_dir: ui_dir.clone(),
-        data_dir: Some(data_dir.clone()),
         oidc: match (&args.oidc_issuer, &args.oidc_audience) {
             (Some(issuer), Some(audience)) => Some(tandem::server::oidc::OidcConfig::new(
                 issuer.clone(),
@@ -278,42 +254,45 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
             )),
             _ => None,
         },
-        placement: cluster
-            .clone()
-            .map(|c| c as Arc<dyn tandem::server::placement::Placement>),
         ..ServerOptions::default()
     };
-    let running = server::start_with_service(
-        ServerConfig {
-            listen: args.listen,
-            tls,
-            options,
-        },
-        service.clone(),
-    )
-    .await?;
-    let discovery = match (mdns, running.fingerprint()) {
-        (true, Some(fingerprint)) => Some(start_discovery(
-            &service,
-            &store,
-            &args,
-            running.local_addr().port(),
-            fingerprint,
-        )?),
-        _ => None,
+    let mut builder = NodeBuilder::new()
+        .data_dir(&data_dir)
+        .limits(args.limits.limits())
+        .listen_on(args.listen)
+        .tls(tls)
+        .server_options(options)
+        .service_options(ServiceOptions { default_share })
+        .record_in_data_dir(true);
+    if mdns {
+        builder = builder.lan(LanPolicy::Advertise {
+            name: args.name.clone(),
+        });
+    }
+    builder = match (open_store(&args, &data_dir, durability)?, advertised) {
+        (StoreChoice::Postgres(pg), Some(advertise_url)) => builder.cluster(
+            pg,
+            ClusterConfig {
+                advertise_url,
+                lease_ttl: std::time::Duration::from_secs(args.lease_secs),
+            },
+        ),
+        (StoreChoice::Postgres(pg), None) => builder.store(pg),
+        (StoreChoice::Sqlite(sqlite), _) => builder.store(Arc::new(sqlite)),
     };
+    let node = builder.start().await?;
     {
         // Scripts and tests read these lines to find the port and the pin.
         let mut out = std::io::stdout().lock();
-        writeln!(out, "Tandem listening on {}", running.url())?;
-        if let Some(fp) = running.fingerprint() {
+        writeln!(out, "Tandem listening on {}", node.url())?;
+        if let Some(fp) = node.fingerprint() {
             writeln!(out, "TLS certificate SHA-256 fingerprint: {fp}")?;
         }
         if ui_dir.is_some() {
             writeln!(
                 out,
                 "Web UI: {}/_ui/ (sign in with the owner token)",
-                running.url()
+                node.url()
             )?;
         }
         writeln!(
@@ -321,7 +300,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
             "Owner token: {} (owner rights: keep it private)",
             data_dir.join(OWNER_TOKEN_FILE).display()
         )?;
-        if let Some(cluster) = &cluster {
+        if let Some(cluster) = node.cluster() {
             writeln!(
                 out,
                 "Cluster node {} at {} (store {})",
@@ -330,30 +309,19 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
                 args.store_shown()
             )?;
         }
-        if let Some((_, id, name)) = &discovery {
-            writeln!(out, "LAN discovery: on, as {name:?} (peer id {id})")?;
+        if let Some(presence) = node.presence() {
+            writeln!(
+                out,
+                "LAN discovery: on, as {:?} (peer id {})",
+                presence.name, presence.id
+            )?;
         }
         writeln!(out, "Data directory: {}", data_dir.display())?;
         out.flush()?;
     }
-    let urls = listening_urls(&running);
-    let record = ListeningRecord::write(&data_dir, &urls)
-        .inspect_err(|e| tracing::warn!(error = %e, "cannot record where this server listens; the CLI will need --token"))
-        .ok();
     wait_for_signal().await;
-    drop(record);
     tracing::info!("shutting down: saying goodbye, draining streams and flushing the store");
-    if let Some(cluster) = &cluster {
-        cluster.drain().await;
-    }
-    if let Some((mdns, _, _)) = discovery {
-        mdns.shutdown().await;
-    }
-    service.shutdown().await;
-    running.shutdown().await;
-    if let Some(cluster) = &cluster {
-        cluster.leave().await;
-    }
+    node.shutdown().await;
     Ok(())
 }
 
@@ -368,57 +336,6 @@ impl ServeArgs {
             _ => self.store.clone(),
         }
     }
-}
-
-/// The URLs this machine's CLI reaches the server by: for a wildcard
-/// listen (`0.0.0.0`, `[::]`), the loopback ones.
-fn listening_urls(running: &server::RunningServer) -> Vec<String> {
-    let addr = running.local_addr();
-    let mut hosts = vec![addr.ip()];
-    if addr.ip().is_unspecified() {
-        hosts = vec![
-            std::net::IpAddr::from([127, 0, 0, 1]),
-            std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
-        ];
-    }
-    let mut schemes = vec![if running.fingerprint().is_some() {
-        "https"
-    } else {
-        "http"
-    }];
-    if running.fingerprint().is_some() {
-        schemes.push("http"); // plain HTTP is served to loopback too
-    }
-    let mut urls = Vec::new();
-    for scheme in schemes {
-        for ip in &hosts {
-            urls.push(format!(
-                "{scheme}://{}",
-                std::net::SocketAddr::new(*ip, addr.port())
-            ));
-        }
-    }
-    urls
-}
-
-/// Starts mDNS advertisement + browsing and hands the peer list to the service.
-fn start_discovery(
-    service: &Arc<Service>,
-    store: &Arc<dyn Store>,
-    args: &ServeArgs,
-    port: u16,
-    fingerprint: tandem::tls::Fingerprint,
-) -> Result<(Mdns, String, String), CliError> {
-    let peers = Peers::new(fingerprint.to_string(), store.clone())?;
-    let (mdns, presence) = advertise(
-        &peers,
-        store.as_ref(),
-        args.name.as_deref(),
-        port,
-        fingerprint,
-    )?;
-    service.attach_peers(peers);
-    Ok((mdns, presence.id, presence.name))
 }
 
 /// Resolves on SIGINT or SIGTERM.

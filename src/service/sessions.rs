@@ -1,7 +1,7 @@
-//! The sync sessions of the UI's Automerge peers, one per open document:
-//! each bridges a Tauri [`Channel`] (document → UI, one protocol line per
-//! message) and [`Sessions::send`] (UI → document) to
-//! [`Service::attach_peer`].
+//! The sync sessions of an in-process UI's Automerge peers (the desktop
+//! app's), one per open document: each bridges a delivery function
+//! (document → UI, one protocol line per message, e.g. a Tauri channel) and
+//! [`Sessions::send`] (UI → document) to [`Service::attach_peer_as`].
 //!
 //! Sessions are keyed by document ID (the UI keeps at most one peer per
 //! document); each also gets a numeric handle, so that closing a session
@@ -14,14 +14,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use bytes::Bytes;
-use tandem::service::Service;
-use tandem::DocId;
-use tauri::async_runtime::JoinHandle;
-use tauri::ipc::Channel;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
-use crate::error::CommandError;
+use super::{Service, ServiceError, UiPeer};
+use crate::doc_id::DocId;
+
+/// A line for a session that is not open (the core ended it, or it never was).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("document {0} has no open sync session")]
+pub struct NotOpen(pub DocId);
 
 /// Identifies one sync session (unique for the life of the app).
 pub type Handle = u64;
@@ -52,20 +55,21 @@ impl Session {
 
 impl Sessions {
     /// Starts a sync session for `id`, replacing (and ending) any earlier one
-    /// for the same document; the core's lines go to `channel`.
+    /// for the same document; the core's lines go to `deliver` (an error
+    /// there ends the session). Must run inside a Tokio runtime.
     pub fn open(
         self: &Arc<Self>,
         service: &Service,
         id: DocId,
-        channel: Channel<String>,
-    ) -> Result<Handle, CommandError> {
+        mut deliver: impl FnMut(String) -> Result<(), String> + Send + 'static,
+    ) -> Result<Handle, ServiceError> {
         let (incoming, rx) = mpsc::unbounded_channel();
         // The app's own UI takes ephemeral messages (presence, cursors).
         let mut outgoing = service.attach_peer_as(
             &id,
             UnboundedReceiverStream::new(rx),
-            tandem::link::PeerRights::default(),
-            tandem::service::UiPeer {
+            crate::link::PeerRights::default(),
+            UiPeer {
                 peer: "app".into(),
                 user: None,
                 ephemeral: true,
@@ -74,10 +78,10 @@ impl Sessions {
         let handle = self.last_handle.fetch_add(1, Ordering::Relaxed) + 1;
         let sessions: Weak<Self> = Arc::downgrade(self);
         let doc = id.clone();
-        let relay = tauri::async_runtime::spawn(async move {
+        let relay = tokio::spawn(async move {
             while let Some(line) = outgoing.recv().await {
                 let text = String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line));
-                if let Err(e) = channel.send(text.into_owned()) {
+                if let Err(e) = deliver(text.into_owned()) {
                     tracing::warn!(doc = %doc, error = %e, "cannot reach the UI's channel");
                     break;
                 }
@@ -99,7 +103,7 @@ impl Sessions {
     }
 
     /// Feeds one of the UI's protocol lines into the session of `id`.
-    pub fn send(&self, id: &DocId, line: String) -> Result<(), CommandError> {
+    pub fn send(&self, id: &DocId, line: String) -> Result<(), NotOpen> {
         let mut bytes = line.into_bytes();
         if bytes.last() != Some(&b'\n') {
             bytes.push(b'\n');
@@ -116,10 +120,7 @@ impl Sessions {
         if let Some(session) = open.remove(id) {
             session.close();
         }
-        Err(CommandError::new(
-            "not-open",
-            format!("document {id} has no open sync session"),
-        ))
+        Err(NotOpen(id.clone()))
     }
 
     /// Ends the session of `id` (only if it is `handle`, when given);
@@ -153,24 +154,19 @@ impl Sessions {
 mod tests {
     use std::time::Duration;
 
-    use tandem::hub::Hub;
-    use tandem::store::MemoryStore;
-    use tauri::ipc::InvokeResponseBody;
     use tokio::sync::mpsc::UnboundedReceiver;
 
     use super::*;
+    use crate::hub::Hub;
+    use crate::store::MemoryStore;
 
-    /// A channel whose messages (JSON strings) land in a receiver.
-    fn channel() -> (Channel<String>, UnboundedReceiver<String>) {
+    type Deliver = Box<dyn FnMut(String) -> Result<(), String> + Send>;
+
+    /// A delivery function whose lines land in a receiver.
+    fn channel() -> (Deliver, UnboundedReceiver<String>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let channel = Channel::new(move |body| {
-            if let InvokeResponseBody::Json(json) = body {
-                let line: String = serde_json::from_str(&json)?;
-                let _ = tx.send(line);
-            }
-            Ok(())
-        });
-        (channel, rx)
+        let deliver: Deliver = Box::new(move |line| tx.send(line).map_err(|e| e.to_string()));
+        (deliver, rx)
     }
 
     async fn next(rx: &mut UnboundedReceiver<String>) -> Option<String> {
@@ -212,7 +208,7 @@ mod tests {
         assert!(sessions.close(&id, Some(h2)));
         while next(&mut second_rx).await.is_some() {}
         let err = sessions.send(&id, "{}".into()).expect_err("closed");
-        assert_eq!(err.code, "not-open");
+        assert_eq!(err, NotOpen(id.clone()));
         assert!(!sessions.close(&id, None));
         service.shutdown().await;
     }

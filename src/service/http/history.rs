@@ -4,15 +4,18 @@
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use serde::Deserialize;
 
-use super::access::{Caller, DocAccess};
-use super::error::ApiError;
-use super::state::AppState;
-use super::ui_api::JsonBody;
+use crate::server::access::{Caller, DocAccess};
+use crate::server::extract::JsonBody;
+use crate::server::ApiError;
+use crate::server::AppState;
+use std::sync::Arc;
+
 use crate::doc_id::DocId;
 use crate::history::{path_from_json, HistoryError};
+use crate::service::Service;
 
 fn readable(state: &AppState, caller: &Caller, raw_id: &str) -> Result<DocId, ApiError> {
     let id = DocId::parse(raw_id)?;
@@ -38,12 +41,13 @@ fn bad_path(e: HistoryError) -> ApiError {
 
 /// `GET /_docs/{doc}/history`: the timeline (bursts, authors, times, paths).
 pub async fn history(
+    Extension(service): Extension<Arc<Service>>,
     State(state): State<AppState>,
     caller: Caller,
     Path(raw_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = readable(&state, &caller, &raw_id)?;
-    Ok(Json(state.service.history(&id)?).into_response())
+    Ok(Json(service.history(&id)?).into_response())
 }
 
 /// Query of `GET /_docs/{doc}/diff`.
@@ -58,24 +62,26 @@ pub struct DiffQuery {
 
 /// `GET /_docs/{doc}/diff?from=HEADS&to=HEADS`: Automerge's patches between two versions.
 pub async fn diff(
+    Extension(service): Extension<Arc<Service>>,
     State(state): State<AppState>,
     caller: Caller,
     Path(raw_id): Path<String>,
     Query(query): Query<DiffQuery>,
 ) -> Result<Response, ApiError> {
     let id = readable(&state, &caller, &raw_id)?;
-    let entries = state.service.diff(&id, &query.from, query.to.as_deref())?;
+    let entries = service.diff(&id, &query.from, query.to.as_deref())?;
     Ok(Json(entries).into_response())
 }
 
 /// `GET /_docs/{doc}/conflicts`: the keys holding concurrent values.
 pub async fn conflicts(
+    Extension(service): Extension<Arc<Service>>,
     State(state): State<AppState>,
     caller: Caller,
     Path(raw_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = readable(&state, &caller, &raw_id)?;
-    Ok(Json(state.service.conflicts(&id)?).into_response())
+    Ok(Json(service.conflicts(&id)?).into_response())
 }
 
 /// Body of `POST /_docs/{doc}/restore`.
@@ -91,6 +97,7 @@ pub struct RestoreRequest {
 /// `POST /_docs/{doc}/restore`: the document (or one field) as it was at
 /// `heads`, written as a new change; answers the heads before and after.
 pub async fn restore(
+    Extension(service): Extension<Arc<Service>>,
     State(state): State<AppState>,
     caller: Caller,
     Path(raw_id): Path<String>,
@@ -101,7 +108,7 @@ pub async fn restore(
         Some(p) => path_from_json(p).map_err(bad_path)?,
         None => Vec::new(),
     };
-    Ok(Json(state.service.restore(&id, &request.heads, &path)?).into_response())
+    Ok(Json(service.restore(&id, &request.heads, &path)?).into_response())
 }
 
 /// Body of `POST /_docs/{doc}/resolve`.
@@ -115,6 +122,7 @@ pub struct ResolveRequest {
 
 /// `POST /_docs/{doc}/resolve`: keeps one of a conflict's values, as a new change.
 pub async fn resolve(
+    Extension(service): Extension<Arc<Service>>,
     State(state): State<AppState>,
     caller: Caller,
     Path(raw_id): Path<String>,
@@ -122,5 +130,5 @@ pub async fn resolve(
 ) -> Result<Response, ApiError> {
     let id = writable(&state, &caller, &raw_id)?;
     let path = path_from_json(&request.path).map_err(bad_path)?;
-    Ok(Json(state.service.resolve(&id, &path, &request.choice)?).into_response())
+    Ok(Json(service.resolve(&id, &path, &request.choice)?).into_response())
 }
