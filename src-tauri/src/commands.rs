@@ -11,7 +11,7 @@ use tandem::DocId;
 use tauri::ipc::{Channel, Response};
 use tauri::State;
 
-use crate::error::CommandError;
+use crate::error::{Code, CommandError};
 use crate::sessions::Handle;
 use crate::state::Desktop;
 
@@ -91,7 +91,7 @@ pub async fn delete_doc(
 pub async fn set_share(app: State<'_, Desktop>, id: String, policy: String) -> Result<()> {
     let policy: SharePolicy = policy
         .parse()
-        .map_err(|e: String| CommandError::new("bad-input", e))?;
+        .map_err(|e: String| CommandError::new(Code::BadInput, e))?;
     Ok(app.service.set_share_policy(&DocId::parse(&id)?, policy)?)
 }
 

@@ -15,7 +15,7 @@ use tandem::DocId;
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_dialog::{DialogExt, FilePath};
 
-use crate::error::CommandError;
+use crate::error::{Code, CommandError};
 use crate::launch::EXTENSION;
 use crate::state::Desktop;
 
@@ -82,11 +82,11 @@ async fn choose<R: Runtime>(
     }
     let chosen = rx
         .await
-        .map_err(|_| CommandError::new("dialog", "the file dialog closed without an answer"))?;
+        .map_err(|_| CommandError::new(Code::Dialog, "the file dialog closed without an answer"))?;
     chosen
         .map(|p| {
             p.into_path()
-                .map_err(|e| CommandError::new("dialog", format!("not a local file: {e}")))
+                .map_err(|e| CommandError::new(Code::Dialog, format!("not a local file: {e}")))
         })
         .transpose()
 }
@@ -125,7 +125,7 @@ pub async fn export_doc_to_file<R: Runtime>(
     };
     std::fs::write(&path, bytes).map_err(|e| {
         CommandError::new(
-            "storage",
+            Code::File,
             format!("could not write {}: {e}", path.display()),
         )
     })?;
@@ -144,7 +144,10 @@ pub async fn import_doc_from_file<R: Runtime>(
         return Ok(None);
     };
     let bytes = std::fs::read(&path).map_err(|e| {
-        CommandError::new("storage", format!("could not read {}: {e}", path.display()))
+        CommandError::new(
+            Code::File,
+            format!("could not read {}: {e}", path.display()),
+        )
     })?;
     let id = desktop.service.import_doc(&bytes)?;
     Ok(Some(ImportedFile {

@@ -21,7 +21,7 @@ use tauri::ipc::Channel;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
-use crate::error::CommandError;
+use crate::error::{Code, CommandError};
 
 /// Identifies one sync session (unique for the life of the app).
 pub type Handle = u64;
@@ -117,7 +117,7 @@ impl Sessions {
             session.close();
         }
         Err(CommandError::new(
-            "not-open",
+            Code::NotOpen,
             format!("document {id} has no open sync session"),
         ))
     }
@@ -212,7 +212,7 @@ mod tests {
         assert!(sessions.close(&id, Some(h2)));
         while next(&mut second_rx).await.is_some() {}
         let err = sessions.send(&id, "{}".into()).expect_err("closed");
-        assert_eq!(err.code, "not-open");
+        assert_eq!(err.code, Code::NotOpen);
         assert!(!sessions.close(&id, None));
         service.shutdown().await;
     }

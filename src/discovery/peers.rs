@@ -19,7 +19,7 @@ use crate::tls::Fingerprint;
 const KNOWN_KEY: &str = "peers/known";
 
 /// A peer as shown to the user and `GET /_peers`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct PeerInfo {
     /// Its stable peer ID.
     pub id: String,
@@ -67,6 +67,18 @@ pub enum PeerError {
         /// The pinned fingerprint.
         pinned: String,
     },
+}
+
+impl PeerError {
+    /// Its [`Code`](crate::error_code::Code), the same over HTTP and IPC.
+    pub fn code(&self) -> crate::error_code::Code {
+        use crate::error_code::Code;
+        match self {
+            PeerError::Unknown(_) => Code::NotFound,
+            PeerError::Offline(_) => Code::Offline,
+            PeerError::CertificateChanged { .. } => Code::CertificateChanged,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

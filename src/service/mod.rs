@@ -26,13 +26,14 @@ use tokio_util::task::TaskTracker;
 use crate::client::ClientError;
 use crate::discovery::peers::{PeerError, PeerInfo, Peers};
 use crate::doc_id::DocId;
+use crate::error_code::{Code, ErrorBody};
 use crate::hub::{DocError, Hub, HubEvent};
 use crate::share::{self, SharePolicy};
 use crate::store::{DocSummary, StoreError};
 use remotes::Remotes;
 
 /// Something a UI should react to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum ServiceEvent {
     /// The document list changed (created, deleted, retitled).
@@ -74,25 +75,45 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
-    /// A short machine-readable code for UIs (`not-found`, `bad-input`, …).
-    pub fn code(&self) -> &'static str {
+    /// What kind of failure, the same over HTTP and IPC (`not-found`,
+    /// `offline`, …).
+    pub fn code(&self) -> Code {
         match self {
-            Self::NotFound(_) => "not-found",
-            Self::BadInput(_) => "bad-input",
-            Self::Doc(DocError::Automerge(_) | DocError::Refused(_)) => "bad-document",
-            Self::Doc(DocError::Deleted(_)) => "not-found",
-            Self::Doc(DocError::Tombstoned { .. }) => "deleted",
-            Self::Doc(_) | Self::Store(_) => "storage",
-            Self::Client(_) | Self::Unreachable(_) => "remote",
-            Self::Peer(PeerError::CertificateChanged { .. }) => "certificate-changed",
-            Self::Peer(PeerError::Unknown(_)) => "not-found",
-            Self::Peer(PeerError::Offline(_)) => "offline",
+            Self::NotFound(_) => Code::NotFound,
+            Self::BadInput(_) => Code::BadInput,
+            Self::Doc(e) => e.code(),
+            Self::Store(e) => e.code(),
+            Self::Client(ClientError::BadUrl { .. } | ClientError::PlainHttpToken { .. }) => {
+                Code::BadInput
+            }
+            Self::Client(_) | Self::Unreachable(_) => Code::Remote,
+            Self::Peer(e) => e.code(),
         }
     }
 }
 
+/// The IPC side of the contract (the desktop app's commands): the code and
+/// the message. HTTP answers the same code (`ApiError::from(ServiceError)`).
+impl From<ServiceError> for ErrorBody {
+    fn from(e: ServiceError) -> Self {
+        ErrorBody::new(e.code(), e.to_string())
+    }
+}
+
+impl From<StoreError> for ErrorBody {
+    fn from(e: StoreError) -> Self {
+        ServiceError::Store(e).into()
+    }
+}
+
+impl From<crate::doc_id::DocIdError> for ErrorBody {
+    fn from(e: crate::doc_id::DocIdError) -> Self {
+        ErrorBody::new(Code::BadInput, e.to_string())
+    }
+}
+
 /// A document as listed: its stored summary and its effective share policy.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct DocListing {
     /// ID, title, heads, size, updated.
     #[serde(flatten)]
@@ -136,7 +157,7 @@ pub struct Service {
 }
 
 /// Everything syncing now, in and out (the sync activity view).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct ActivityReport {
     /// Every open document: its rates and the connections into it.
     pub docs: Vec<activity::DocActivity>,

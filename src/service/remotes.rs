@@ -23,7 +23,7 @@ use crate::tls::{Fingerprint, Trust};
 const SETTINGS_KEY: &str = "remotes";
 
 /// What the user asks for when adding a remote.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ts_rs::TS)]
 pub struct RemoteSpec {
     /// The document's URL on the server, e.g. `https://host:7450/notes`.
     pub url: String,
@@ -45,13 +45,15 @@ pub struct RemoteSpec {
 }
 
 /// What may change on an existing remote (`None`: keep).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ts_rs::TS)]
 pub struct RemoteUpdate {
     /// A new bearer token (empty: none).
     #[serde(default)]
+    #[ts(optional = nullable)]
     pub token: Option<String>,
     /// A certificate fingerprint to pin from now on.
     #[serde(default)]
+    #[ts(optional = nullable)]
     pub fingerprint: Option<String>,
 }
 
@@ -70,7 +72,7 @@ struct StoredRemote {
 }
 
 /// A remote as shown to the user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct RemoteInfo {
     /// The remote's ID (for removing it).
     pub id: String,
@@ -81,6 +83,7 @@ pub struct RemoteInfo {
     /// `connecting`, `live`, `reconnecting`, `error` (stopped for good:
     /// retrying cannot help until something is fixed), `stopped`, or
     /// `removed` (last event of a removed remote).
+    #[ts(type = r#""connecting" | "live" | "reconnecting" | "error" | "stopped" | "removed""#)]
     pub state: &'static str,
     /// Milliseconds until the next attempt, when reconnecting.
     pub retry_in_ms: Option<u64>,
