@@ -1,0 +1,172 @@
+//! One error contract at both edges: the same failure gives the same `code`
+//! over HTTP (a real server on loopback, `{code, message}` bodies) and through
+//! the mapping the desktop app's IPC uses (`ErrorBody::from(ServiceError)`),
+//! and the HTTP status is the code's ([`Code::status`]).
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use tandem::client::Problem;
+use tandem::discovery::peers::Peers;
+use tandem::discovery::{DiscoveryEvent, Sighting};
+use tandem::error_code::{Code, ErrorBody};
+use tandem::server::RunningServer;
+use tandem::service::RemoteSpec;
+use tandem::store::MemoryStore;
+
+/// A plain HTTP client (the crate brings its own TLS set-up).
+fn http() -> reqwest::Client {
+    let tls = tandem::tls::Trust::System
+        .client_config(&[b"http/1.1"])
+        .expect("a TLS config");
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .no_proxy()
+        .build()
+        .expect("a client")
+}
+
+/// `GET path` with `token`: the status and the JSON body.
+async fn get(server: &RunningServer, path: &str, token: &str) -> (u16, serde_json::Value) {
+    let response = http()
+        .get(format!("{}{path}", server.url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("the server answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("a JSON body"))
+}
+
+/// The body's code, after checking the body has the contract's shape and the
+/// status is the code's.
+fn code_of(status: u16, body: &serde_json::Value) -> Code {
+    let parsed: ErrorBody = serde_json::from_value(body.clone()).expect("{code, message}");
+    assert!(!parsed.message.is_empty(), "{body}");
+    assert_eq!(body["error"], body["message"], "the sync protocol's field");
+    assert_eq!(status, parsed.code.status(), "{body}");
+    parsed.code
+}
+
+#[tokio::test]
+async fn an_offline_lan_peer_is_offline_over_http_and_ipc() {
+    let server = start_server().await;
+    let peers = Peers::new("AA".repeat(32), Arc::new(MemoryStore::new())).expect("peers");
+    peers.apply(DiscoveryEvent::Seen(Sighting {
+        id: "bob-id".into(),
+        name: "bob".into(),
+        addresses: vec!["127.0.0.1".parse().expect("an address")],
+        port: 9,
+        fingerprint: "BB".repeat(32),
+        version: "1".into(),
+    }));
+    peers.apply(DiscoveryEvent::Gone {
+        id: "bob-id".into(),
+    });
+    server.service().attach_peers(peers);
+
+    let (status, body) = get(&server, "/_peers/bob-id/docs", OWNER_TOKEN).await;
+    assert_eq!(code_of(status, &body), Code::Offline);
+    assert_eq!(status, 503, "{body}");
+
+    let ipc = ErrorBody::from(
+        server
+            .service()
+            .peer_docs("bob-id")
+            .await
+            .expect_err("offline"),
+    );
+    assert_eq!(ipc.code, Code::Offline);
+    assert_eq!(ipc.message, body["message"], "the same words too");
+
+    // A peer nobody knows: not-found at both edges.
+    let (status, body) = get(&server, "/_peers/carol-id/docs", OWNER_TOKEN).await;
+    assert_eq!(code_of(status, &body), Code::NotFound);
+    let ipc = ErrorBody::from(
+        server
+            .service()
+            .peer_docs("carol-id")
+            .await
+            .expect_err("unknown"),
+    );
+    assert_eq!(ipc.code, Code::NotFound);
+}
+
+#[tokio::test]
+async fn a_missing_document_is_not_found_over_http_and_ipc() {
+    let server = start_server().await;
+    let (status, body) = get(&server, "/_docs/nothing-here/history", OWNER_TOKEN).await;
+    assert_eq!(code_of(status, &body), Code::NotFound);
+
+    let ipc = ErrorBody::from(
+        server
+            .service()
+            .history(&id("nothing-here"))
+            .expect_err("missing"),
+    );
+    assert_eq!(ipc.code, Code::NotFound);
+    let ipc = ErrorBody::from(
+        server
+            .service()
+            .export_doc(&id("nothing-here"))
+            .expect_err("missing"),
+    );
+    assert_eq!(ipc.code, Code::NotFound);
+
+    // A bad id is bad input at both edges.
+    let (status, body) = get(&server, "/_docs/_bad/history", OWNER_TOKEN).await;
+    assert_eq!(code_of(status, &body), Code::BadInput);
+    let ipc = ErrorBody::from(tandem::DocId::parse("_bad").expect_err("reserved"));
+    assert_eq!(ipc.code, Code::BadInput);
+}
+
+#[tokio::test]
+async fn a_bad_token_is_unauthorized_here_and_the_same_problem_on_a_remote() {
+    let server = start_server().await;
+    let (status, body) = get(&server, "/_docs", "not-the-token").await;
+    assert_eq!(code_of(status, &body), Code::Unauthorized);
+    assert_eq!(status, 401);
+
+    // A remote refusing our token is not our own session ending (that would
+    // send the browser to sign in): both edges report the remote's problem.
+    let local = start_server().await;
+    let remote = start_server().await;
+    let spec = || RemoteSpec {
+        url: format!("{}/notes", remote.url()),
+        token: Some("not-the-token".into()),
+        ..RemoteSpec::default()
+    };
+    let ipc = local
+        .service()
+        .add_remote_checked(spec())
+        .await
+        .expect("an answer");
+    assert_eq!(
+        (ipc.state, ipc.problem.clone()),
+        ("error", Some(Problem::Unauthorized))
+    );
+    let response = http()
+        .post(format!("{}/_remotes?wait=true", local.url()))
+        .bearer_auth(OWNER_TOKEN)
+        .json(&serde_json::json!({ "url": spec().url, "token": "not-the-token" }))
+        .send()
+        .await
+        .expect("the server answers");
+    let http: serde_json::Value = response.json().await.expect("JSON");
+    assert_eq!(http["state"], "error", "{http}");
+    assert_eq!(
+        http["problem"],
+        serde_json::json!({ "kind": "unauthorized" })
+    );
+}
+
+#[test]
+fn every_code_has_one_status_and_its_wire_name() {
+    for code in Code::ALL {
+        let wire = serde_json::to_value(code).expect("serializes");
+        assert_eq!(wire, code.as_str());
+        assert!((400..600).contains(&code.status()), "{code}");
+    }
+}
