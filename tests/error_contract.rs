@@ -14,7 +14,7 @@ use tandem::discovery::{DiscoveryEvent, Sighting};
 use tandem::error_code::{Code, ErrorBody};
 use tandem::server::RunningServer;
 use tandem::service::RemoteSpec;
-use tandem::store::MemoryStore;
+use tandem::store::{MemoryStore, StoreError};
 
 /// A plain HTTP client (the crate brings its own TLS set-up).
 fn http() -> reqwest::Client {
@@ -169,4 +169,128 @@ fn every_code_has_one_status_and_its_wire_name() {
         assert_eq!(wire, code.as_str());
         assert!((400..600).contains(&code.status()), "{code}");
     }
+}
+
+/// A memory store whose saves of pinned remotes fail (a full disk).
+struct PinsFail(tandem::store::MemoryStore);
+
+impl tandem::store::Store for PinsFail {
+    fn load(&self, id: &tandem::DocId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.load(id)
+    }
+    fn append(
+        &self,
+        id: &tandem::DocId,
+        chunk: &[u8],
+        info: &tandem::store::DocInfo,
+    ) -> Result<tandem::store::Backlog, StoreError> {
+        self.0.append(id, chunk, info)
+    }
+    fn compact(
+        &self,
+        id: &tandem::DocId,
+        snapshot: &[u8],
+        info: &tandem::store::DocInfo,
+    ) -> Result<(), StoreError> {
+        self.0.compact(id, snapshot, info)
+    }
+    fn list(&self) -> Result<Vec<tandem::store::DocSummary>, StoreError> {
+        self.0.list()
+    }
+    fn delete(&self, id: &tandem::DocId) -> Result<bool, StoreError> {
+        self.0.delete(id)
+    }
+    fn load_sync_state(
+        &self,
+        id: &tandem::DocId,
+        peer: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.load_sync_state(id, peer)
+    }
+    fn save_sync_state(
+        &self,
+        id: &tandem::DocId,
+        peer: &str,
+        state: &[u8],
+    ) -> Result<(), StoreError> {
+        self.0.save_sync_state(id, peer, state)
+    }
+    fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.0.get_setting(key)
+    }
+    fn put_setting(&self, key: &str, value: Option<&str>) -> Result<(), StoreError> {
+        if key == "remotes" && value.is_some_and(|v| v.contains("\"fingerprint\":\"")) {
+            return Err(StoreError::DiskFull {
+                path: "the test store".into(),
+            });
+        }
+        self.0.put_setting(key, value)
+    }
+    fn put_tombstone(
+        &self,
+        id: &tandem::DocId,
+        tombstone: &tandem::store::Tombstone,
+    ) -> Result<(), StoreError> {
+        self.0.put_tombstone(id, tombstone)
+    }
+    fn tombstone(
+        &self,
+        id: &tandem::DocId,
+    ) -> Result<Option<tandem::store::Tombstone>, StoreError> {
+        self.0.tombstone(id)
+    }
+    fn remove_tombstone(&self, id: &tandem::DocId) -> Result<bool, StoreError> {
+        self.0.remove_tombstone(id)
+    }
+}
+
+#[tokio::test]
+async fn a_certificate_pin_that_cannot_be_saved_is_reported_not_swallowed() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let identity = tandem::tls::Identity::self_signed_in(dir.path()).expect("an identity");
+    let fingerprint = identity.fingerprint().to_string();
+    let server = start_server_with(
+        tandem::hub::Hub::new(Arc::new(MemoryStore::new())),
+        Some(identity),
+        tandem::server::ServerOptions::default(),
+    )
+    .await;
+    let service = tandem::service::Service::start(tandem::hub::Hub::new(Arc::new(PinsFail(
+        MemoryStore::new(),
+    ))));
+    let mut events = service.subscribe();
+    let added = service
+        .add_remote(RemoteSpec {
+            url: format!("{}/notes", server.url()),
+            token: Some(OWNER_TOKEN.into()),
+            trust: true,
+            ..RemoteSpec::default()
+        })
+        .expect("added (nothing pinned yet, so it is saved)");
+    assert_eq!(added.save_error, None);
+
+    // The first connection pins the certificate; saving that fails: the
+    // remote says so (event and listing), and the pin holds for this run.
+    let reported = tokio::time::timeout(WAIT, async {
+        loop {
+            match events.recv().await {
+                Ok(tandem::service::ServiceEvent::Remote { remote })
+                    if remote.save_error.is_some() =>
+                {
+                    return remote
+                }
+                Ok(_) => {}
+                Err(e) => panic!("events ended: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("the failed save is reported");
+    let message = reported.save_error.clone().unwrap_or_default();
+    assert!(message.contains("full"), "{message}");
+    assert_eq!(reported.fingerprint.as_deref(), Some(fingerprint.as_str()));
+    let listed = service.remotes();
+    assert_eq!(listed[0].save_error, reported.save_error, "{listed:?}");
+    service.shutdown().await;
+    server.shutdown().await;
 }

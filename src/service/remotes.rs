@@ -104,6 +104,9 @@ pub struct RemoteInfo {
     pub fingerprint: Option<String>,
     /// The LAN peer it belongs to, if any.
     pub peer_id: Option<String>,
+    /// Its settings (a certificate pinned on first use) could not be saved:
+    /// they hold until the app quits. Never swallowed: the UI shows it.
+    pub save_error: Option<String>,
 }
 
 struct Running {
@@ -112,6 +115,8 @@ struct Running {
     traffic: Arc<crate::client::SyncProgress>,
     /// When it was last in sync.
     last_synced_ms: Option<u64>,
+    /// Why its settings could not be saved, if they could not.
+    save_error: Option<String>,
     cancel: CancellationToken,
     status: watch::Receiver<ConnectionStatus>,
     wake: Arc<tokio::sync::Notify>,
@@ -133,6 +138,7 @@ impl Running {
             bytes_in: self.traffic.bytes_in(),
             bytes_out: self.traffic.bytes_out(),
             last_synced_ms: self.last_synced_ms,
+            save_error: self.save_error.clone(),
             ..info(&self.stored, status)
         }
     }
@@ -174,6 +180,7 @@ fn info(stored: &StoredRemote, status: &ConnectionStatus) -> RemoteInfo {
         in_sync,
         fingerprint: stored.fingerprint.clone(),
         peer_id: stored.peer_id.clone(),
+        save_error: None,
     }
 }
 
@@ -515,6 +522,7 @@ impl Remotes {
                 stored,
                 traffic,
                 last_synced_ms: None,
+                save_error: None,
                 cancel: cancel.clone(),
                 status: status_rx.clone(),
                 wake: wake.clone(),
@@ -564,15 +572,22 @@ impl Remotes {
                     }
                     (entry.info_with(&current), newly_pinned)
                 };
+                let mut info = snapshot.0;
                 if snapshot.1 {
                     if let Err(e) = this.persist() {
-                        // The pin holds for this run; it may not survive a restart.
+                        // The pin holds for this run; it may not survive a
+                        // restart: logged, and said in the remote's info.
                         tracing::error!(error = %e, remote = %id, "could not save the trusted certificate; it holds until the app quits");
+                        let message = format!("could not save the trusted certificate ({e}); it holds until the app quits");
+                        if let Some(entry) = this.running().get_mut(&id) {
+                            entry.save_error = Some(message.clone());
+                        }
+                        info.save_error = Some(message);
                     }
                 }
                 let _ = this
                     .events
-                    .send(ServiceEvent::Remote { remote: Box::new(snapshot.0) });
+                    .send(ServiceEvent::Remote { remote: Box::new(info) });
             }
         });
         let _ = self.events.send(ServiceEvent::Remote {

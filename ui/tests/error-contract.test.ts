@@ -10,6 +10,7 @@ import WebSocket from "ws";
 import { toError } from "../src/backend/tauri";
 import { BackendError, type ErrorBody, errorCode } from "../src/backend/types";
 import { WebBackend } from "../src/backend/web";
+import { formatRemoteState } from "../src/model/connection";
 import { peerErrorMessage, peerStateChanged } from "../src/model/peers";
 
 const bob = { name: "bob" };
@@ -77,5 +78,13 @@ describe("the error contract in the UI", () => {
     expect(toError({ code: "no-such-code", message: "x" }).code).toBe("internal");
     expect(toError("IPC failed").code).toBe("internal");
     expect(errorCode(new Error("x"))).toBe("internal");
+  });
+
+  it("shows a remote's settings that could not be saved", () => {
+    const live = { state: "live" as const, retry_in_ms: null, error: null };
+    expect(formatRemoteState({ ...live, save_error: null }, 0, 0)).toBe("live");
+    expect(formatRemoteState({ ...live, save_error: "could not save the trusted certificate (disk full)" }, 0, 0)).toBe(
+      "live (not saved: could not save the trusted certificate (disk full))",
+    );
   });
 });

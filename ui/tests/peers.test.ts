@@ -229,6 +229,7 @@ describe("remote events", () => {
     in_sync: false,
     fingerprint: null,
     peer_id: null,
+    save_error: null,
     ...over,
   });
   const states = (t: RemoteTable) => [...t.values()].map((e) => `${e.info.id}:${e.info.state}${e.info.in_sync ? "+sync" : ""}`).sort();

@@ -60,4 +60,9 @@ fingerprint: string | null,
 /**
  * The LAN peer it belongs to, if any.
  */
-peer_id: string | null, };
+peer_id: string | null, 
+/**
+ * Its settings (a certificate pinned on first use) could not be saved:
+ * they hold until the app quits. Never swallowed: the UI shows it.
+ */
+save_error: string | null, };
