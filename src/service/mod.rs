@@ -5,12 +5,14 @@
 //! commands — both are thin layers over this.
 
 pub mod activity;
+mod error;
 mod history;
 mod remotes;
 pub mod search;
 mod template;
 mod ui_peer;
 
+pub use error::ServiceError;
 pub use history::{HistoryEdit, Timeline};
 pub use remotes::{RemoteInfo, RemoteSpec, RemoteUpdate};
 pub use ui_peer::UiPeer;
@@ -23,13 +25,11 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::client::ClientError;
-use crate::discovery::peers::{PeerError, PeerInfo, Peers};
+use crate::discovery::peers::{PeerInfo, Peers};
 use crate::doc_id::DocId;
-use crate::error_code::{Code, ErrorBody};
-use crate::hub::{DocError, Hub, HubEvent};
+use crate::hub::{Hub, HubEvent};
 use crate::share::{self, SharePolicy};
-use crate::store::{DocSummary, StoreError};
+use crate::store::DocSummary;
 use remotes::Remotes;
 
 /// Something a UI should react to.
@@ -45,71 +45,6 @@ pub enum ServiceEvent {
     },
     /// The LAN peer list changed (refetch `/_peers`).
     PeersChanged,
-}
-
-/// Why a service operation failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ServiceError {
-    /// No such document or remote.
-    #[error("{0}")]
-    NotFound(String),
-    /// The request is malformed.
-    #[error("{0}")]
-    BadInput(String),
-    /// A document operation failed.
-    #[error(transparent)]
-    Doc(#[from] DocError),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A client could not be set up.
-    #[error(transparent)]
-    Client(#[from] ClientError),
-    /// A LAN peer cannot be used.
-    #[error(transparent)]
-    Peer(#[from] PeerError),
-    /// A peer or server did not answer as expected.
-    #[error("{0}")]
-    Unreachable(String),
-}
-
-impl ServiceError {
-    /// What kind of failure, the same over HTTP and IPC (`not-found`,
-    /// `offline`, …).
-    pub fn code(&self) -> Code {
-        match self {
-            Self::NotFound(_) => Code::NotFound,
-            Self::BadInput(_) => Code::BadInput,
-            Self::Doc(e) => e.code(),
-            Self::Store(e) => e.code(),
-            Self::Client(ClientError::BadUrl { .. } | ClientError::PlainHttpToken { .. }) => {
-                Code::BadInput
-            }
-            Self::Client(_) | Self::Unreachable(_) => Code::Remote,
-            Self::Peer(e) => e.code(),
-        }
-    }
-}
-
-/// The IPC side of the contract (the desktop app's commands): the code and
-/// the message. HTTP answers the same code (`ApiError::from(ServiceError)`).
-impl From<ServiceError> for ErrorBody {
-    fn from(e: ServiceError) -> Self {
-        ErrorBody::new(e.code(), e.to_string())
-    }
-}
-
-impl From<StoreError> for ErrorBody {
-    fn from(e: StoreError) -> Self {
-        ServiceError::Store(e).into()
-    }
-}
-
-impl From<crate::doc_id::DocIdError> for ErrorBody {
-    fn from(e: crate::doc_id::DocIdError) -> Self {
-        ErrorBody::new(Code::BadInput, e.to_string())
-    }
 }
 
 /// A document as listed: its stored summary and its effective share policy.
@@ -477,7 +412,7 @@ impl Service {
         let (base, fingerprint) = self.peer_registry()?.endpoint(peer_id)?;
         let tls = crate::tls::Trust::Pinned(fingerprint)
             .client_config(&[b"h2", b"http/1.1"])
-            .map_err(ClientError::from)?;
+            .map_err(crate::client::ClientError::from)?;
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .no_proxy()
