@@ -171,7 +171,8 @@ fn every_code_has_one_status_and_its_wire_name() {
     }
 }
 
-/// A memory store whose saves of pinned remotes fail (a full disk).
+/// A memory store whose saves of pins fail (a full disk): a remote's pinned
+/// certificate, and the LAN peers' trust store.
 struct PinsFail(tandem::store::MemoryStore);
 
 impl tandem::store::Store for PinsFail {
@@ -219,7 +220,8 @@ impl tandem::store::Store for PinsFail {
         self.0.get_setting(key)
     }
     fn put_setting(&self, key: &str, value: Option<&str>) -> Result<(), StoreError> {
-        if key == "remotes" && value.is_some_and(|v| v.contains("\"fingerprint\":\"")) {
+        let pin = key == "remotes" && value.is_some_and(|v| v.contains("\"fingerprint\":\""));
+        if pin || key == "peers/known" {
             return Err(StoreError::DiskFull {
                 path: "the test store".into(),
             });
@@ -293,4 +295,55 @@ async fn a_certificate_pin_that_cannot_be_saved_is_reported_not_swallowed() {
     assert_eq!(listed[0].save_error, reported.save_error, "{listed:?}");
     service.shutdown().await;
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_peer_pin_that_cannot_be_saved_is_reported_over_http_and_ipc() {
+    let server = start_server().await;
+    let peers = Peers::new("AA".repeat(32), Arc::new(PinsFail(MemoryStore::new()))).expect("peers");
+    peers.apply(DiscoveryEvent::Seen(Sighting {
+        id: "bob-id".into(),
+        name: "bob".into(),
+        addresses: vec!["127.0.0.1".parse().expect("an address")],
+        port: 9,
+        fingerprint: "BB".repeat(32),
+        version: "1".into(),
+    }));
+    // Pinned on first sight, in memory; the failed save is on the peer.
+    let bob = peers.get("bob-id").expect("listed");
+    assert!(
+        bob.save_error
+            .as_deref()
+            .is_some_and(|e| e.contains("full")),
+        "{bob:?}"
+    );
+    server.service().attach_peers(peers);
+
+    let (status, body) = get(&server, "/_peers", OWNER_TOKEN).await;
+    assert_eq!(status, 200);
+    assert!(body[0]["save_error"].is_string(), "{body}");
+
+    let response = http()
+        .post(format!("{}/_peers/bob-id/verify", server.url()))
+        .bearer_auth(OWNER_TOKEN)
+        .send()
+        .await
+        .expect("the server answers");
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.expect("JSON");
+    assert_eq!(code_of(status, &body), Code::DiskFull);
+    let ipc = ErrorBody::from(
+        server
+            .service()
+            .verify_peer("bob-id")
+            .expect_err("not saved"),
+    );
+    assert_eq!(ipc.code, Code::DiskFull);
+    assert!(
+        ipc.message.contains("holds until the app quits"),
+        "{}",
+        ipc.message
+    );
+    // What the user asked for holds for this run.
+    assert!(server.service().peers()[0].verified);
 }

@@ -56,7 +56,7 @@ fn generated_types_are_current() {
     let fresh = read_dir(tmp.path());
     assert!(fresh.contains_key("Code.ts"), "{:?}", fresh.keys());
     let current = read_dir(&checked_in());
-    let stale: Vec<&String> = fresh
+    let stale: std::collections::BTreeSet<&String> = fresh
         .keys()
         .chain(current.keys())
         .filter(|name| fresh.get(*name) != current.get(*name))

@@ -11,7 +11,7 @@ import { toError } from "../src/backend/tauri";
 import { BackendError, type ErrorBody, errorCode } from "../src/backend/types";
 import { WebBackend } from "../src/backend/web";
 import { formatRemoteState } from "../src/model/connection";
-import { peerErrorMessage, peerStateChanged } from "../src/model/peers";
+import { formatVerified, peerErrorMessage, peerStateChanged } from "../src/model/peers";
 
 const bob = { name: "bob" };
 const servers: Server[] = [];
@@ -86,5 +86,10 @@ describe("the error contract in the UI", () => {
     expect(formatRemoteState({ ...live, save_error: "could not save the trusted certificate (disk full)" }, 0, 0)).toBe(
       "live (not saved: could not save the trusted certificate (disk full))",
     );
+  });
+
+  it("shows a peer's pin that could not be saved", () => {
+    expect(formatVerified({ verified: true })).toBe("verified");
+    expect(formatVerified({ verified: false, save_error: "disk full" })).toBe("not verified (not saved: disk full)");
   });
 });

@@ -51,4 +51,9 @@ code: string,
 /**
  * Its protocol version.
  */
-version: string, };
+version: string, 
+/**
+ * Its pin or verification could not be saved: it holds until the app
+ * quits. Reported, never swallowed.
+ */
+save_error?: string, };

@@ -45,8 +45,9 @@ export function formatPeerState(p: Pick<PeerInfo, "online" | "certificate_change
 }
 
 /** "verified" / "not verified". */
-export function formatVerified(p: Pick<PeerInfo, "verified">): string {
-  return p.verified ? "verified" : "not verified";
+export function formatVerified(p: Pick<PeerInfo, "verified" | "save_error">): string {
+  const text = p.verified ? "verified" : "not verified";
+  return p.save_error ? `${text} (not saved: ${p.save_error})` : text;
 }
 
 /** Where a peer is: "10.0.0.2:7450", "[fe80::1]:7450"; "" when unknown (remembered, not seen yet). */
