@@ -226,7 +226,10 @@ export async function startFakeServer({ port = 0, host = "127.0.0.1", dist = pat
     res.writeHead(status, { "Content-Type": "application/json" });
     res.end(body === undefined ? "" : JSON.stringify(body));
   };
-  const fail = (res, status, error) => json(res, status, { error });
+  // The real server's error body: {code, message} (and `error`, the sync
+  // protocol's field). The code is what the UI reads.
+  const CODE_OF = { 400: "bad-input", 403: "forbidden", 404: "not-found", 409: "conflict", 422: "bad-input", 502: "remote", 503: "offline" };
+  const fail = (res, status, message, code = CODE_OF[status] ?? "internal") => json(res, status, { code, message, error: message });
 
   async function readBody(req) {
     const chunks = [];
@@ -300,8 +303,8 @@ export async function startFakeServer({ port = 0, host = "127.0.0.1", dist = pat
       const info = peer.info;
       const refused = () =>
         info.certificate_changed
-          ? fail(res, 409, `peer ${info.name} (${peerId}) now presents a different certificate than the one pinned on first use; refusing to connect until you forget the peer and verify it again`)
-          : fail(res, 409, `peer ${peerId} is offline`);
+          ? fail(res, 409, `peer ${info.name} (${peerId}) now presents a different certificate than the one pinned on first use; refusing to connect until you forget the peer and verify it again`, "certificate-changed")
+          : fail(res, 503, `peer ${peerId} is offline`, "offline");
       if (action === "docs" && method === "GET") {
         if (info.certificate_changed || !info.online) return refused();
         if (info.name.includes("unreachable")) return fail(res, 502, `cannot reach https://${info.addresses[0]}:${info.port}/_docs`);
