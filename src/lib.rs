@@ -31,6 +31,8 @@
 //! - [`history`] — the timeline, any version, diffs, conflicts, restore.
 //! - [`edit`] — small path-based edits (`tandem edit`).
 //! - [`doc_id`] — validated document IDs.
+//! - [`error_code`] — the error contract every UI sees: a [`error_code::Code`]
+//!   and a message, the same over HTTP and IPC; each code's HTTP status.
 //! - [`host`] — this machine's name and loopback checks.
 
 pub mod client;
@@ -38,6 +40,7 @@ pub mod cluster;
 pub mod discovery;
 pub mod doc_id;
 pub mod edit;
+pub mod error_code;
 pub mod history;
 pub mod host;
 pub mod hub;

@@ -16,7 +16,7 @@ use crate::doc_id::DocId;
 use crate::store::{Store, StoreError};
 
 /// Who may see and sync a document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum SharePolicy {
     /// The owner only.

@@ -13,7 +13,7 @@ use tandem::DocId;
 use tauri::ipc::{Channel, Response};
 use tauri::State;
 
-use crate::error::CommandError;
+use crate::error::{Code, CommandError};
 use crate::state::Desktop;
 use tandem::service::sessions::Handle;
 
@@ -94,7 +94,7 @@ pub async fn delete_doc(
 pub async fn set_share(app: App<'_>, id: String, policy: String) -> Result<()> {
     let policy: SharePolicy = policy
         .parse()
-        .map_err(|e: String| CommandError::new("bad-input", e))?;
+        .map_err(|e: String| CommandError::new(Code::BadInput, e))?;
     Ok(app.service.set_share_policy(&DocId::parse(&id)?, policy)?)
 }
 
@@ -133,7 +133,7 @@ pub async fn open_doc_channel(
 #[tauri::command]
 pub fn send_sync(app: App<'_>, id: String, line: String) -> Result<()> {
     let sent = app.sessions.send(&DocId::parse(&id)?, line);
-    sent.map_err(|e| CommandError::new("not-open", e.to_string()))
+    sent.map_err(|e| CommandError::new(Code::NotOpen, e.to_string()))
 }
 
 /// Ends a document's sync session (only session `handle`, when given, so a
@@ -234,7 +234,7 @@ pub async fn lan_status(app: App<'_>) -> Result<LanStatus> {
 }
 
 fn lan_off() -> CommandError {
-    CommandError::new("not-found", "this app is not set up for the LAN")
+    CommandError::new(Code::NotFound, "this app is not set up for the LAN")
 }
 
 /// Changes LAN settings: presence even with nothing shared, mDNS discovery,

@@ -15,7 +15,7 @@ use tandem::DocId;
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_dialog::{DialogExt, FilePath};
 
-use crate::error::CommandError;
+use crate::error::{Code, CommandError};
 use crate::state::Desktop;
 use tandem::service::files::{export_file_name, import_from, write_export};
 use tandem::service::launch::EXTENSION;
@@ -83,11 +83,11 @@ async fn choose<R: Runtime>(
     }
     let chosen = rx
         .await
-        .map_err(|_| CommandError::new("dialog", "the file dialog closed without an answer"))?;
+        .map_err(|_| CommandError::new(Code::Dialog, "the file dialog closed without an answer"))?;
     chosen
         .map(|p| {
             p.into_path()
-                .map_err(|e| CommandError::new("dialog", format!("not a local file: {e}")))
+                .map_err(|e| CommandError::new(Code::Dialog, format!("not a local file: {e}")))
         })
         .transpose()
 }

@@ -282,6 +282,19 @@ impl Hub {
     }
 }
 
+impl DocError {
+    /// Its [`Code`](crate::error_code::Code), the same over HTTP and IPC.
+    pub fn code(&self) -> crate::error_code::Code {
+        use crate::error_code::Code;
+        match self {
+            DocError::Automerge(_) | DocError::Refused(_) => Code::BadDocument,
+            DocError::Deleted(_) => Code::NotFound,
+            DocError::Tombstoned { .. } => Code::Deleted,
+            DocError::Store(e) => e.code(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ use super::access::Caller;
 use super::error::ApiError;
 use super::state::AppState;
 
-/// A JSON request body whose rejections are `{"error":…}` like every other error.
+/// A JSON request body whose rejections are `{"code":"bad-input",…}` like every other error.
 pub struct JsonBody<T>(pub T);
 
 impl<T, S> axum::extract::FromRequest<S> for JsonBody<T>

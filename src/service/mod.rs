@@ -5,6 +5,7 @@
 //! commands — both are thin layers over this.
 
 pub mod activity;
+mod error;
 pub mod files;
 mod history;
 pub mod http;
@@ -15,6 +16,7 @@ pub mod sessions;
 mod template;
 mod ui_peer;
 
+pub use error::ServiceError;
 pub use history::{HistoryEdit, Timeline};
 pub use remotes::{RemoteInfo, RemoteSpec, RemoteUpdate};
 pub use ui_peer::UiPeer;
@@ -27,16 +29,15 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::client::ClientError;
-use crate::discovery::peers::{PeerError, PeerInfo, Peers};
+use crate::discovery::peers::{PeerInfo, Peers};
 use crate::doc_id::DocId;
-use crate::hub::{DocError, Hub, HubEvent};
+use crate::hub::{Hub, HubEvent};
 use crate::share::{self, SharePolicy};
-use crate::store::{DocSummary, StoreError};
+use crate::store::DocSummary;
 use remotes::Remotes;
 
 /// Something a UI should react to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum ServiceEvent {
     /// The document list changed (created, deleted, retitled).
@@ -50,53 +51,8 @@ pub enum ServiceEvent {
     PeersChanged,
 }
 
-/// Why a service operation failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ServiceError {
-    /// No such document or remote.
-    #[error("{0}")]
-    NotFound(String),
-    /// The request is malformed.
-    #[error("{0}")]
-    BadInput(String),
-    /// A document operation failed.
-    #[error(transparent)]
-    Doc(#[from] DocError),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A client could not be set up.
-    #[error(transparent)]
-    Client(#[from] ClientError),
-    /// A LAN peer cannot be used.
-    #[error(transparent)]
-    Peer(#[from] PeerError),
-    /// A peer or server did not answer as expected.
-    #[error("{0}")]
-    Unreachable(String),
-}
-
-impl ServiceError {
-    /// A short machine-readable code for UIs (`not-found`, `bad-input`, …).
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::NotFound(_) => "not-found",
-            Self::BadInput(_) => "bad-input",
-            Self::Doc(DocError::Automerge(_) | DocError::Refused(_)) => "bad-document",
-            Self::Doc(DocError::Deleted(_)) => "not-found",
-            Self::Doc(DocError::Tombstoned { .. }) => "deleted",
-            Self::Doc(_) | Self::Store(_) => "storage",
-            Self::Client(_) | Self::Unreachable(_) => "remote",
-            Self::Peer(PeerError::CertificateChanged { .. }) => "certificate-changed",
-            Self::Peer(PeerError::Unknown(_)) => "not-found",
-            Self::Peer(PeerError::Offline(_)) => "offline",
-        }
-    }
-}
-
 /// A document as listed: its stored summary and its effective share policy.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct DocListing {
     /// ID, title, heads, size, updated.
     #[serde(flatten)]
@@ -140,7 +96,7 @@ pub struct Service {
 }
 
 /// Everything syncing now, in and out (the sync activity view).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct ActivityReport {
     /// Every open document: its rates and the connections into it.
     pub docs: Vec<activity::DocActivity>,
@@ -464,7 +420,7 @@ impl Service {
         let (base, fingerprint) = self.peer_registry()?.endpoint(peer_id)?;
         let tls = crate::tls::Trust::Pinned(fingerprint)
             .client_config(&[b"h2", b"http/1.1"])
-            .map_err(ClientError::from)?;
+            .map_err(crate::client::ClientError::from)?;
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .no_proxy()

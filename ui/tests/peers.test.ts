@@ -130,10 +130,11 @@ describe("peer state", () => {
     expect(peerRemoteNote(null)).toBeNull();
   });
 
-  it("turns peer errors into sentences", () => {
-    expect(peerErrorMessage(peer(), 502, "timeout")).toBe("Cannot reach bob right now (timeout).");
-    expect(peerErrorMessage(peer(), 404, "no peer p1")).toBe("bob is no longer known here.");
-    expect(peerErrorMessage(peer(), 409, "peer p1 is offline")).toBe("peer p1 is offline");
+  it("turns peer errors into sentences by their code", () => {
+    expect(peerErrorMessage(peer(), "remote", "timeout")).toBe("Cannot reach bob right now (timeout).");
+    expect(peerErrorMessage(peer(), "not-found", "no peer p1")).toBe("bob is no longer known here.");
+    expect(peerErrorMessage(peer(), "offline", "peer p1 is offline")).toBe("bob is offline.");
+    expect(peerErrorMessage(peer(), "certificate-changed", "peer p1 now presents …")).toBe("peer p1 now presents …");
   });
 });
 
@@ -231,7 +232,14 @@ describe("remote events", () => {
     state: "live",
     retry_in_ms: null,
     error: null,
+    problem: null,
+    bytes_in: 0,
+    bytes_out: 0,
+    last_synced_ms: null,
     in_sync: false,
+    fingerprint: null,
+    peer_id: null,
+    save_error: null,
     ...over,
   });
   const states = (t: RemoteTable) => [...t.values()].map((e) => `${e.info.id}:${e.info.state}${e.info.in_sync ? "+sync" : ""}`).sort();

@@ -55,21 +55,13 @@ pub fn routes(service: Arc<Service>, max_upload: usize) -> Router<AppState> {
 }
 
 impl From<ServiceError> for ApiError {
+    /// Keeps the service's code (so HTTP and IPC agree); document and store
+    /// errors keep their HTTP wording.
     fn from(e: ServiceError) -> Self {
         match e {
-            ServiceError::Peer(crate::discovery::peers::PeerError::Offline(m)) => {
-                ApiError::Unavailable(format!("{m} is offline"))
-            }
-            ServiceError::NotFound(m) => ApiError::NotFound(m),
-            ServiceError::BadInput(m) => ApiError::BadRequest(m),
             ServiceError::Doc(e) => e.into(),
             ServiceError::Store(e) => e.into(),
-            ServiceError::Client(e) => ApiError::BadRequest(e.to_string()),
-            e @ ServiceError::Peer(crate::discovery::peers::PeerError::Unknown(_)) => {
-                ApiError::NotFound(e.to_string())
-            }
-            e @ ServiceError::Peer(_) => ApiError::Conflict(e.to_string()),
-            ServiceError::Unreachable(m) => ApiError::BadGateway(m),
+            e => ApiError::Coded(e.into()),
         }
     }
 }

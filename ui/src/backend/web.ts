@@ -13,11 +13,13 @@ import {
   type Backend,
   BackendError,
   type BackendEvent,
+  type Code,
   type DocChannel,
   type DocChannelHandlers,
   type DocSummary,
   type Health,
   type IncomingConnection,
+  isCode,
   type LinkStatus,
   type PeerInfo,
   type RemoteDeletion,
@@ -27,14 +29,21 @@ import {
   type SharePolicy,
 } from "./types";
 
-async function errorFrom(res: Response): Promise<BackendError> {
+/**
+ * The server's `{code, message}` as a {@link BackendError}. An answer without
+ * a code did not come from Tandem (a proxy, a page): `remote`, with its text.
+ */
+export async function errorFrom(res: Response): Promise<BackendError> {
   let message = `${res.status} ${res.statusText}`.trim();
+  let code: Code = "remote";
   try {
     const text = await res.text();
     if (text) {
       try {
-        const j = JSON.parse(text) as { error?: unknown };
-        if (j && typeof j.error === "string") message = j.error;
+        const j = JSON.parse(text) as { code?: unknown; message?: unknown; error?: unknown };
+        if (j && isCode(j.code)) code = j.code;
+        if (j && typeof j.message === "string") message = j.message;
+        else if (j && typeof j.error === "string") message = j.error;
         else message = text.slice(0, 300);
       } catch {
         message = text.slice(0, 300);
@@ -43,7 +52,7 @@ async function errorFrom(res: Response): Promise<BackendError> {
   } catch {
     /* keep status text */
   }
-  return new BackendError(message, res.status);
+  return new BackendError(message, code, res.status);
 }
 
 /**
@@ -189,7 +198,7 @@ export class WebBackend implements Backend {
     try {
       res = await fetch(this.url(path), init);
     } catch (e) {
-      throw new BackendError(`Cannot reach the Tandem server (${(e as Error).message ?? e}).`);
+      throw new BackendError(`Cannot reach the Tandem server (${(e as Error).message ?? e}).`, "unavailable");
     }
     if (!res.ok) {
       this.sessionWatch.onStatus(res.status);
@@ -213,7 +222,7 @@ export class WebBackend implements Backend {
       // the answer is a redirect to the sign-in page: go there ourselves
       await fetch(this.url(SIGN_OUT_PATH), { method: "POST", redirect: "manual" });
     } catch (e) {
-      throw new BackendError(`Cannot reach the Tandem server to sign out (${(e as Error).message ?? e}).`);
+      throw new BackendError(`Cannot reach the Tandem server to sign out (${(e as Error).message ?? e}).`, "unavailable");
     }
     this.sessionWatch.signInAgain();
   }

@@ -4,7 +4,7 @@
 // and a "Forget" button. The panel owns its DOM and updates it in place (rows
 // are never rebuilt, so focus on a button survives refreshes).
 import type { Backend, DocSummary, PeerInfo } from "../backend/types";
-import { BackendError } from "../backend/types";
+import { errorCode } from "../backend/types";
 import {
   certificateChangedMessage,
   effectiveLastSeen,
@@ -16,6 +16,7 @@ import {
   peerDocsView,
   peerErrorMessage,
   peerState,
+  peerStateChanged,
   peersSummary,
   shortFingerprint,
   sortPeers,
@@ -133,13 +134,12 @@ export class PeersPanel {
 
   /**
    * The list could not be loaded: said inside the panel (not in the banner,
-   * it is background information). A backend without LAN peers at all (404,
-   * unknown command) hides the panel.
+   * it is background information). A backend without LAN peers at all
+   * (`not-found`) hides the panel.
    */
   setError(e: unknown): void {
-    const status = e instanceof BackendError ? e.status : undefined;
     const message = errorText(e);
-    if (status === 404 || /\b(command|unknown)\b.*\bnot found\b|unknown command/i.test(message)) {
+    if (errorCode(e) === "not-found") {
       this.el.hidden = true;
       return;
     }
@@ -404,10 +404,10 @@ export class PeersPanel {
       next = { loading: false, docs, error: null, fetchedAt: Date.now(), seq };
     } catch (e) {
       const p = this.get(id) ?? { name: id };
-      const status = e instanceof BackendError ? e.status : undefined;
-      next = { loading: false, docs: prev?.docs ?? null, error: peerErrorMessage(p, status, errorText(e)), fetchedAt: Date.now(), seq };
-      // 409/404/503: the peer's state changed under us (certificate, forgotten, offline)
-      if (status === 409 || status === 404 || status === 503) void this.host.refreshPeers();
+      const code = errorCode(e);
+      next = { loading: false, docs: prev?.docs ?? null, error: peerErrorMessage(p, code, errorText(e)), fetchedAt: Date.now(), seq };
+      // the peer's state changed under us (certificate, forgotten, offline)
+      if (peerStateChanged(code)) void this.host.refreshPeers();
     }
     if (this.docsState.get(id)?.seq !== seq) return; // a newer request is under way
     this.docsState.set(id, next);
