@@ -246,6 +246,10 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
             data_dir.display()
         )
     })?;
+    let team_tokens = pg.clone().map(|pg| {
+        Arc::new(crate::cluster::tokens::TeamTokens(pg))
+            as Arc<dyn crate::server::team_tokens::TokenDirectory>
+    });
     let cluster = match (pg, advertised) {
         (Some(pg), Some(advertise_url)) => Some(
             Cluster::join(
@@ -254,6 +258,12 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
                 ClusterConfig {
                     advertise_url,
                     lease_ttl: std::time::Duration::from_secs(args.lease_secs),
+                    // A certificate from --cert is checked by its CA; a
+                    // self-signed one is pinned by whoever is sent here.
+                    pin: match (&tls, &args.cert) {
+                        (Some(identity), None) => Some(identity.fingerprint().to_string()),
+                        _ => None,
+                    },
                 },
             )
             .await?,
@@ -281,6 +291,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
         placement: cluster
             .clone()
             .map(|c| c as Arc<dyn crate::server::placement::Placement>),
+        team_tokens,
         ..ServerOptions::default()
     };
     let running = server::start_with_service(

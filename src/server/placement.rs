@@ -19,14 +19,20 @@ use super::access::Caller;
 use super::error::ApiError;
 use super::state::AppState;
 use crate::doc_id::DocId;
+use crate::protocol::{vouch_value, CLUSTER_PEER_HEADER};
 
 /// Where a document is served.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
     /// By this node.
     Here,
-    /// By the node at this base URL (`http://host:port`).
-    At(String),
+    /// By another node.
+    At {
+        /// Its base URL (`http://host:port`).
+        url: String,
+        /// Its certificate's fingerprint when self-signed (clients pin it).
+        pin: Option<String>,
+    },
 }
 
 /// Decides which node serves a document. Calls may block on a database.
@@ -35,6 +41,10 @@ pub trait Placement: Send + Sync + std::fmt::Debug + 'static {
     fn locate(&self, id: &DocId) -> Result<Location, String>;
     /// The cluster's members, their documents and connections, as JSON.
     fn status(&self) -> Result<serde_json::Value, String>;
+    /// The secret all nodes share: a node relaying a user's UI socket to
+    /// the node serving the document presents it, and says who the user is
+    /// ([`super::ui_relay`]). Never sent to clients.
+    fn cluster_secret(&self) -> &str;
 }
 
 /// The document a request path addresses directly (`/{doc_id}`), if any.
@@ -44,6 +54,24 @@ fn addressed_doc(path: &str) -> Option<DocId> {
         return None;
     }
     DocId::parse(rest).ok()
+}
+
+/// Where `id` is served, asked of `placement` off the async workers.
+pub(crate) async fn locate(
+    placement: Arc<dyn Placement>,
+    id: &DocId,
+) -> Result<Location, ApiError> {
+    let lookup = {
+        let id = id.clone();
+        tokio::task::spawn_blocking(move || placement.locate(&id)).await
+    };
+    match lookup {
+        Ok(Ok(location)) => Ok(location),
+        Ok(Err(reason)) => Err(ApiError::Unavailable(format!(
+            "cannot tell which node serves {id} right now ({reason}); try again"
+        ))),
+        Err(e) => Err(ApiError::Internal(e.to_string())),
+    }
 }
 
 /// Middleware: `307` to the owning node for `/{doc_id}` requests of documents
@@ -59,13 +87,9 @@ pub async fn redirect_to_owner(
     ) else {
         return next.run(request).await;
     };
-    let lookup = {
-        let id = id.clone();
-        tokio::task::spawn_blocking(move || placement.locate(&id)).await
-    };
-    match lookup {
-        Ok(Ok(Location::Here)) => next.run(request).await,
-        Ok(Ok(Location::At(base))) => {
+    match locate(placement, &id).await {
+        Ok(Location::Here) => next.run(request).await,
+        Ok(Location::At { url: base, pin }) => {
             let tail = request
                 .uri()
                 .path_and_query()
@@ -74,19 +98,24 @@ pub async fn redirect_to_owner(
             let target = format!("{}{tail}", base.trim_end_matches('/'));
             tracing::debug!(doc = %id, to = %target, "redirecting to the owning node");
             match HeaderValue::from_str(&target) {
-                Ok(location) => (
-                    StatusCode::TEMPORARY_REDIRECT,
-                    [(header::LOCATION, location)],
-                )
-                    .into_response(),
+                Ok(location) => {
+                    // The client trusted this node with its credentials;
+                    // this node vouches for its peer (client::Hops).
+                    let vouch = vouch_value(pin.as_deref());
+                    let mut response = (
+                        StatusCode::TEMPORARY_REDIRECT,
+                        [(header::LOCATION, location)],
+                    )
+                        .into_response();
+                    if let Ok(vouch) = HeaderValue::from_str(&vouch) {
+                        response.headers_mut().insert(CLUSTER_PEER_HEADER, vouch);
+                    }
+                    response
+                }
                 Err(_) => ApiError::Internal(format!("bad owner URL {target:?}")).into_response(),
             }
         }
-        Ok(Err(reason)) => ApiError::Unavailable(format!(
-            "cannot tell which node serves {id} right now ({reason}); try again"
-        ))
-        .into_response(),
-        Err(e) => ApiError::Internal(e.to_string()).into_response(),
+        Err(e) => e.into_response(),
     }
 }
 

@@ -57,6 +57,9 @@ pub struct ServerOptions {
     /// Which node serves which document, when this server is one node of a
     /// cluster; `None` serves every document here.
     pub placement: Option<Arc<dyn super::placement::Placement>>,
+    /// Team tokens kept in a database shared by a cluster's nodes, honoured
+    /// besides `tokens`.
+    pub team_tokens: Option<Arc<dyn super::team_tokens::TokenDirectory>>,
 }
 
 impl Default for ServerOptions {
@@ -79,6 +82,7 @@ impl Default for ServerOptions {
             data_dir: None,
             oidc: None,
             placement: None,
+            team_tokens: None,
         }
     }
 }
@@ -121,7 +125,11 @@ impl AppState {
             .owner_token
             .clone()
             .unwrap_or_else(super::tokens::random_secret);
-        let credentials = Arc::new(Credentials::new(&owner, options.tokens.clone()));
+        let mut credentials = Credentials::new(&owner, options.tokens.clone());
+        if let Some(directory) = &options.team_tokens {
+            credentials = credentials.with_directory(Arc::clone(directory));
+        }
+        let credentials = Arc::new(credentials);
         let allowed_hosts = AllowedHosts::for_this_machine(&options.public_hosts);
         Self {
             read_budget: ReadBudget::new(options.read_budget),

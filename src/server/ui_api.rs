@@ -150,10 +150,33 @@ pub async fn doc_socket(
     Path(raw_id): Path<String>,
     axum::extract::Query(query): axum::extract::Query<SocketQuery>,
     info: Option<axum::Extension<super::listener::ConnectionInfo>>,
+    relayed: Option<axum::Extension<super::ui_relay::Relayed>>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let id = DocId::parse(&raw_id)?;
     let access = caller.check_doc(&state, &id)?;
+    // In a cluster, a document served by another node is relayed there
+    // (browsers cannot follow a redirect on a WebSocket).
+    if let (Some(placement), None) = (state.options.placement.clone(), relayed) {
+        let location = super::placement::locate(placement.clone(), &id).await?;
+        if let super::placement::Location::At { url, pin } = location {
+            let upstream = super::ui_relay::connect(
+                &url,
+                pin.as_deref(),
+                &id,
+                query.features.as_deref(),
+                &caller,
+                placement.cluster_secret(),
+                state.options.max_line,
+            )
+            .await?;
+            tracing::debug!(doc = %id, to = %url, "relaying a UI socket to the serving node");
+            let stop = state.shutdown.clone();
+            return Ok(upgrade
+                .max_message_size(state.options.max_line)
+                .on_upgrade(move |socket| super::ui_relay::relay(socket, upstream, stop)));
+        }
+    }
     let rights = caller.rights(&state.service, &id, access);
     let service = state.service.clone();
     let peer = crate::service::UiPeer {
