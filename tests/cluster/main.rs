@@ -7,6 +7,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod nodes;
+mod team;
 mod writer;
 
 use std::process::{Command, Stdio};
