@@ -93,13 +93,19 @@ fn stored(pg: &TempPostgres, db: &str) -> (Vec<(String, String, Vec<u8>)>, Strin
     std::thread::spawn(move || {
         let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
         let rows = c
-            .query("SELECT name, role, digest FROM team_tokens ORDER BY name", &[])
+            .query(
+                "SELECT name, role, digest FROM team_tokens ORDER BY name",
+                &[],
+            )
             .unwrap()
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2)))
             .collect();
         let secret = c
-            .query_one("SELECT value FROM settings WHERE key = 'cluster/secret'", &[])
+            .query_one(
+                "SELECT value FROM settings WHERE key = 'cluster/secret'",
+                &[],
+            )
             .unwrap()
             .get(0);
         (rows, secret)
@@ -116,7 +122,11 @@ async fn team_tokens_live_in_the_database_and_a_revoked_one_stops_on_every_node(
     let (_root, nodes, _) = two_nodes(&pg, "team").await;
     let db = db_url(&pg, "team");
     for node in &nodes {
-        assert_eq!(docs_status(node, None).await, 200, "no team tokens yet: open");
+        assert_eq!(
+            docs_status(node, None).await,
+            200,
+            "no team tokens yet: open"
+        );
     }
     let alice = add_token(&db, "alice", "write").await;
     let reader = add_token(&db, "reader", "read").await;
@@ -130,7 +140,10 @@ async fn team_tokens_live_in_the_database_and_a_revoked_one_stops_on_every_node(
         assert!(!String::from_utf8_lossy(digest).contains(secret.as_str()));
     }
     let (ok, listing, _) = cli(&["token", "list", "--store", &db]).await;
-    assert!(ok && listing.contains("alice") && listing.contains("read"), "{listing}");
+    assert!(
+        ok && listing.contains("alice") && listing.contains("read"),
+        "{listing}"
+    );
     assert!(!listing.contains(&alice), "secrets are never listed");
     let (ok, _, err) = cli(&["token", "add", "alice", "--store", &db]).await;
     assert!(!ok && err.contains("exists already"), "{err}");
@@ -167,10 +180,16 @@ async fn team_tokens_live_in_the_database_and_a_revoked_one_stops_on_every_node(
         if refused {
             break;
         }
-        assert!(revoked.elapsed() < Duration::from_secs(5), "still accepted after 5 s");
+        assert!(
+            revoked.elapsed() < Duration::from_secs(5),
+            "still accepted after 5 s"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    eprintln!("revoked token refused by every node {:?} after the revoke", revoked.elapsed());
+    eprintln!(
+        "revoked token refused by every node {:?} after the revoke",
+        revoked.elapsed()
+    );
     for node in &nodes {
         assert_eq!(docs_status(node, Some(&reader)).await, 200);
     }
@@ -223,7 +242,10 @@ async fn a_token_client_redirected_to_another_node_keeps_its_token_there() {
         .sync_once(&other, Until::HeadsEqual, WAIT)
         .await
         .unwrap_err();
-    assert!(matches!(err, ClientError::Status { status: 401, .. }), "{err:?}");
+    assert!(
+        matches!(err, ClientError::Status { status: 401, .. }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -282,7 +304,11 @@ async fn owner_operations_through_any_node_follow_the_cluster_redirect() {
     // The library's delete does the same.
     let mut config = config.clone();
     config.url = doc_url(&nodes[0].url(), &doomed[1]);
-    SyncClient::new(config).unwrap().delete_upstream().await.unwrap();
+    SyncClient::new(config)
+        .unwrap()
+        .delete_upstream()
+        .await
+        .unwrap();
     assert_eq!(status_at_owner(doomed[1].clone()).await, 410);
 
     // A wrong token is still refused, by the serving node.
@@ -349,17 +375,25 @@ async fn the_ui_socket_works_through_a_node_that_does_not_serve_the_document() {
         .unwrap()
         .to_owned();
 
-    let ws = format!("ws://127.0.0.1:{}/_ws/{doc_id}", nodes[0].url().rsplit(':').next().unwrap());
+    let ws = format!(
+        "ws://127.0.0.1:{}/_ws/{doc_id}",
+        nodes[0].url().rsplit(':').next().unwrap()
+    );
     let mut request = ws.as_str().into_client_request().unwrap();
-    request.headers_mut().insert("cookie", cookie.parse().unwrap());
-    request.headers_mut().insert("origin", nodes[0].url().parse().unwrap());
+    request
+        .headers_mut()
+        .insert("cookie", cookie.parse().unwrap());
+    request
+        .headers_mut()
+        .insert("origin", nodes[0].url().parse().unwrap());
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
 
     // The UI types; a client of the serving node writes too.
     let mut ui = automerge::Automerge::new();
     let mut state = automerge::sync::State::new();
     ui.transact::<_, _, automerge::AutomergeError>(|tx| {
-        tx.put(automerge::ROOT, "typed", "in the UI of node 0").map(drop)
+        tx.put(automerge::ROOT, "typed", "in the UI of node 0")
+            .map(drop)
     })
     .unwrap();
     if let Some(frame) = sync_frame(&ui, &mut state) {
@@ -407,7 +441,10 @@ async fn the_ui_socket_works_through_a_node_that_does_not_serve_the_document() {
 
     // The cluster's secret relays UI sockets only, for a named user.
     let (_, secret) = stored(&pg, "ui");
-    for (path, forwarded) in [("/_docs", Some("owner x")), (&*format!("/_ws/{doc_id}"), None)] {
+    for (path, forwarded) in [
+        ("/_docs", Some("owner x")),
+        (&*format!("/_ws/{doc_id}"), None),
+    ] {
         let mut request = http()
             .get(format!("{}{path}", nodes[1].url()))
             .bearer_auth(&secret);
@@ -417,6 +454,8 @@ async fn the_ui_socket_works_through_a_node_that_does_not_serve_the_document() {
         assert_eq!(request.send().await.unwrap().status(), 403, "{path}");
     }
     // Without a credential, node 0 relays nothing.
-    let err = tokio_tungstenite::connect_async(ws.as_str()).await.unwrap_err();
+    let err = tokio_tungstenite::connect_async(ws.as_str())
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("401"), "{err}");
 }
