@@ -78,6 +78,11 @@ impl Caller {
         self.grant.as_ref().map(|g| g.name.as_str())
     }
 
+    /// Whether the caller's token is limited to some documents.
+    pub fn is_scoped(&self) -> bool {
+        self.grant.as_ref().is_some_and(|g| g.docs.is_some())
+    }
+
     fn reaches(&self, id: &DocId) -> bool {
         self.grant.as_ref().is_none_or(|g| g.reaches(id))
     }

@@ -139,7 +139,7 @@ pub async fn authenticate(
                         .and_then(|v| v.to_str().ok());
                     let Some(caller) = super::ui_relay::relayed_caller(&path, forwarded) else {
                         return ApiError::Forbidden(
-                            "the cluster's secret only relays UI sockets between nodes".into(),
+                            "the cluster's secret only relays UI requests about one document between nodes".into(),
                         )
                         .into_response();
                     };

@@ -47,13 +47,39 @@ pub trait Placement: Send + Sync + std::fmt::Debug + 'static {
     fn cluster_secret(&self) -> &str;
 }
 
-/// The document a request path addresses directly (`/{doc_id}`), if any.
-fn addressed_doc(path: &str) -> Option<DocId> {
+/// The document a request path is about (`/{doc_id}`, or one of its
+/// endpoints `/_docs/{doc_id}/…`), if any.
+pub(crate) fn addressed_doc(path: &str) -> Option<DocId> {
     let rest = path.strip_prefix('/')?;
+    if let Some(endpoint) = rest.strip_prefix("_docs/") {
+        let (id, tail) = endpoint.split_once('/')?;
+        if tail.is_empty() || tail.contains('/') {
+            return None;
+        }
+        return DocId::parse(id).ok();
+    }
     if rest.is_empty() || rest.starts_with('_') || rest.contains('/') {
         return None;
     }
     DocId::parse(rest).ok()
+}
+
+/// Whether a request comes from a browser page (the UI): browsers send
+/// `Sec-Fetch-Mode` or `Origin`, or the UI's session cookie. Sync clients
+/// and the CLI send none of them.
+fn from_browser(state: &AppState, headers: &axum::http::HeaderMap) -> bool {
+    headers.contains_key("sec-fetch-mode")
+        || headers.contains_key(header::ORIGIN)
+        || super::auth::cookie(headers, &state.session_cookie).is_some()
+}
+
+/// Whether the request is a sync (`PUT`/`POST /{doc_id}`), which is always
+/// redirected (the protocol's way; the body is replayed by the client).
+fn is_sync(request: &Request) -> bool {
+    matches!(
+        *request.method(),
+        axum::http::Method::PUT | axum::http::Method::POST
+    ) && !request.uri().path().starts_with("/_")
 }
 
 /// Where `id` is served, asked of `placement` off the async workers.
@@ -74,8 +100,11 @@ pub(crate) async fn locate(
     }
 }
 
-/// Middleware: `307` to the owning node for `/{doc_id}` requests of documents
-/// served elsewhere.
+/// Middleware: for a document served elsewhere, `307` to its node (sync
+/// clients, the CLI), or — for the browser UI, which cannot carry its
+/// session across origins — the request relayed there
+/// ([`super::ui_relay::forward`]). A request relayed here by another node is
+/// served here.
 pub async fn redirect_to_owner(
     State(state): State<AppState>,
     request: Request,
@@ -87,8 +116,34 @@ pub async fn redirect_to_owner(
     ) else {
         return next.run(request).await;
     };
-    match locate(placement, &id).await {
+    if request
+        .extensions()
+        .get::<super::ui_relay::Relayed>()
+        .is_some()
+    {
+        return next.run(request).await;
+    }
+    match locate(placement.clone(), &id).await {
         Ok(Location::Here) => next.run(request).await,
+        Ok(Location::At { url, pin })
+            if from_browser(&state, request.headers()) && !is_sync(&request) =>
+        {
+            let caller = request
+                .extensions()
+                .get::<Caller>()
+                .cloned()
+                .unwrap_or_default();
+            tracing::debug!(doc = %id, to = %url, "relaying a UI request to the serving node");
+            super::ui_relay::forward(
+                request,
+                &url,
+                pin.as_deref(),
+                &caller,
+                placement.cluster_secret(),
+                state.options.max_upload,
+            )
+            .await
+        }
         Ok(Location::At { url: base, pin }) => {
             let tail = request
                 .uri()
@@ -152,7 +207,21 @@ mod tests {
             addressed_doc("/notes").map(|d| d.to_string()),
             Some("notes".into())
         );
-        for path in ["/", "/_docs", "/_cluster", "/_ws/notes", "/notes/share", ""] {
+        assert_eq!(
+            addressed_doc("/_docs/notes/history").map(|d| d.to_string()),
+            Some("notes".into())
+        );
+        for path in [
+            "/",
+            "/_docs",
+            "/_docs/notes",
+            "/_docs/notes/",
+            "/_docs/notes/a/b",
+            "/_cluster",
+            "/_ws/notes",
+            "/notes/share",
+            "",
+        ] {
             assert_eq!(addressed_doc(path), None, "{path}");
         }
     }

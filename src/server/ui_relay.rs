@@ -26,8 +26,9 @@ use super::tokens::{Role, TokenGrant};
 use crate::doc_id::DocId;
 use crate::tls::{Fingerprint, Trust};
 
-/// Names the user a relayed UI socket is for: `ROLE NAME` (`read`, `write`
-/// or `owner`), or `anonymous`.
+/// Names the user a relayed request is for: `ROLE NAME` (`read`, `write`
+/// or `owner`), `ROLE NAME scoped` for a token limited to some documents,
+/// or `anonymous`.
 pub const FORWARDED_HEADER: &str = "tandem-forwarded-for";
 
 /// Marks a request relayed by another node (a request extension).
@@ -53,24 +54,114 @@ fn forwarded_for(caller: &Caller) -> String {
                 .chars()
                 .map(|c| if c.is_whitespace() { '_' } else { c })
                 .collect();
-            format!("{role} {name}")
+            if caller.is_scoped() {
+                format!("{role} {name} scoped")
+            } else {
+                format!("{role} {name}")
+            }
         }
         (None, _) => "anonymous".to_owned(),
     }
 }
 
-/// The caller a relayed request stands for, limited to `path`'s document;
-/// `None` when the header is missing, malformed, or the path is not a UI socket.
+/// The caller a relayed request stands for; `None` when the header is
+/// missing or malformed, or the path is not about one document (a UI
+/// socket `/_ws/{doc}`, `/{doc}`, `/_docs/{doc}/…`). Only an owner whose
+/// token reaches every document keeps owner operations on it; anyone else
+/// is limited to that document.
 pub(crate) fn relayed_caller(path: &str, value: Option<&str>) -> Option<Caller> {
-    let doc = DocId::parse(path.strip_prefix("/_ws/")?).ok()?;
+    let doc = match path.strip_prefix("/_ws/") {
+        Some(id) => DocId::parse(id).ok()?,
+        None => super::placement::addressed_doc(path)?,
+    };
     let value = value?.trim();
     if value == "anonymous" {
         return Some(Caller::new(None));
     }
-    let (role, name) = value.split_once(' ')?;
+    let mut words = value.split(' ');
+    let (role, name, scoped) = match (words.next(), words.next(), words.next(), words.next()) {
+        (Some(role), Some(name), None, None) => (role, name, false),
+        (Some(role), Some(name), Some("scoped"), None) => (role, name, true),
+        _ => return None,
+    };
     let role: Role = role.parse().ok()?;
-    let grant = TokenGrant::hashed(name, role, [0; 32]).scoped(vec![doc]);
+    let mut grant = TokenGrant::hashed(name, role, [0; 32]);
+    if scoped || role != Role::Owner {
+        grant = grant.scoped(vec![doc]);
+    }
     Some(Caller::new(Some(Arc::new(grant))))
+}
+
+/// Relays a UI request (not a sync, not a socket) to the node at `base`
+/// for `caller`, and its answer back.
+pub(crate) async fn forward(
+    request: axum::extract::Request,
+    base: &str,
+    pin: Option<&str>,
+    caller: &Caller,
+    secret: &str,
+    max_body: usize,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let unreachable = |e: &dyn std::fmt::Display| {
+        ApiError::BadGateway(format!(
+            "the node serving this document ({base}) cannot be reached: {e}"
+        ))
+        .into_response()
+    };
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, max_body).await else {
+        return ApiError::TooLarge(format!("the request exceeds {max_body} bytes")).into_response();
+    };
+    let tail = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let target = format!("{}{tail}", base.trim_end_matches('/'));
+    let trust = match pin.map(Fingerprint::parse) {
+        Some(Ok(fp)) => Trust::Pinned(fp),
+        Some(Err(e)) => return unreachable(&e),
+        None => Trust::System,
+    };
+    let client = match trust.client_config(&[b"http/1.1"]).map(|tls| {
+        reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .connect_timeout(CONNECT_WAIT)
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+    }) {
+        Ok(Ok(client)) => client,
+        Ok(Err(e)) => return unreachable(&e),
+        Err(e) => return unreachable(&e),
+    };
+    let mut outgoing = client
+        .request(parts.method.clone(), &target)
+        .bearer_auth(secret)
+        .header(FORWARDED_HEADER, forwarded_for(caller))
+        .body(body);
+    for name in [http::header::CONTENT_TYPE, http::header::ACCEPT] {
+        if let Some(value) = parts.headers.get(&name) {
+            outgoing = outgoing.header(name, value);
+        }
+    }
+    let answer = match outgoing.send().await {
+        Ok(answer) => answer,
+        Err(e) => return unreachable(&e),
+    };
+    let status = answer.status();
+    let mut headers = http::HeaderMap::new();
+    for name in [
+        http::header::CONTENT_TYPE,
+        http::header::CONTENT_DISPOSITION,
+        http::header::CACHE_CONTROL,
+    ] {
+        if let Some(value) = answer.headers().get(&name) {
+            headers.insert(name, value.clone());
+        }
+    }
+    match answer.bytes().await {
+        Ok(bytes) => (status, headers, bytes).into_response(),
+        Err(e) => unreachable(&e),
+    }
 }
 
 /// The open socket to the serving node.
@@ -238,18 +329,27 @@ mod tests {
         let owner = relayed_caller("/_ws/notes", Some("owner alice")).unwrap();
         assert_eq!(owner.role(), Some(Role::Owner));
         assert_eq!(owner.name(), Some("alice"));
-        assert!(owner.may_list(&DocId::parse("notes").unwrap()));
-        assert!(!owner.may_list(&DocId::parse("other").unwrap()));
-        assert!(owner.require_owner().is_err(), "no owner operations");
+        let writer = relayed_caller("/_ws/notes", Some("write bob")).unwrap();
+        assert!(writer.may_list(&DocId::parse("notes").unwrap()));
+        assert!(!writer.may_list(&DocId::parse("other").unwrap()));
         assert_eq!(
             relayed_caller("/_ws/notes", Some("anonymous"))
                 .unwrap()
                 .role(),
             None
         );
+        let doc_owner = relayed_caller("/notes", Some("owner alice")).unwrap();
+        assert!(
+            doc_owner.require_owner().is_ok(),
+            "an unscoped owner stays one"
+        );
+        let scoped = relayed_caller("/_docs/notes/share", Some("owner alice scoped")).unwrap();
+        assert!(scoped.require_owner().is_err());
+        assert_eq!(forwarded_for(&scoped), "owner alice scoped");
         for (path, value) in [
             ("/_docs", Some("owner alice")),
-            ("/notes", Some("owner alice")),
+            ("/_signin", Some("owner alice")),
+            ("/notes", Some("owner alice extra")),
             ("/_ws/notes", None),
             ("/_ws/notes", Some("admin alice")),
             ("/_ws/notes", Some("owner")),

@@ -436,6 +436,42 @@ async fn the_ui_socket_works_through_a_node_that_does_not_serve_the_document() {
         .await
         .unwrap();
     assert!(connections.to_string().contains("alice"), "{connections}");
+
+    // The UI's other calls about the document, from node 0's page, are
+    // relayed too (a browser cannot take its session across a redirect).
+    let page = |path: String| {
+        http()
+            .get(format!("{}{path}", nodes[0].url()))
+            .header("cookie", &cookie)
+            .header("sec-fetch-mode", "cors")
+    };
+    let history = page(format!("/_docs/{doc_id}/history"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(history.status(), 200);
+    let history: serde_json::Value = history.json().await.unwrap();
+    assert!(history.to_string().contains("/typed"), "{history}");
+    let exported = page(format!("/{doc_id}"))
+        .header("accept", "application/octet-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(exported.status(), 200);
+    let exported = automerge::Automerge::load(&exported.bytes().await.unwrap()).unwrap();
+    assert!(exported.get(automerge::ROOT, "typed").unwrap().is_some());
+    let refused = http()
+        .delete(format!("{}/{doc_id}", nodes[0].url()))
+        .header("cookie", &cookie)
+        .header("origin", nodes[0].url())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.status(),
+        403,
+        "a write token may not delete, on either node"
+    );
     socket.close(None).await.unwrap();
     live.stop().await;
 
