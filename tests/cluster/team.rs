@@ -46,7 +46,7 @@ async fn cli(args: &[&str]) -> (bool, String, String) {
 }
 
 /// Adds a team token with `role` through the CLI; returns its secret.
-pub async fn add_token(db: &str, name: &str, role: &str) -> String {
+pub(crate) async fn add_token(db: &str, name: &str, role: &str) -> String {
     let (ok, out, err) = cli(&["token", "add", name, "--role", role, "--store", db]).await;
     assert!(ok, "token add: {err}");
     let secret = out.trim().to_owned();
@@ -55,7 +55,7 @@ pub async fn add_token(db: &str, name: &str, role: &str) -> String {
 }
 
 /// `GET /_docs` on `node` with `token`: the status.
-pub async fn docs_status(node: &Served, token: Option<&str>) -> u16 {
+pub(crate) async fn docs_status(node: &Served, token: Option<&str>) -> u16 {
     let mut request = http().get(format!("{}/_docs", node.url()));
     if let Some(token) = token {
         request = request.bearer_auth(token);
