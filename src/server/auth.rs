@@ -180,6 +180,10 @@ pub async fn authenticate(
             return ApiError::Unauthorized.into_response();
         }
     }
-    request.extensions_mut().insert(Caller::new(grant));
+    let mut caller = Caller::new(grant.clone());
+    if grant.is_some_and(|g| state.credentials.is_team(&g)) {
+        caller = caller.revocable(state.credentials.clone());
+    }
+    request.extensions_mut().insert(caller);
     next.run(request).await
 }

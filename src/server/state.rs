@@ -130,6 +130,29 @@ impl AppState {
             credentials = credentials.with_directory(Arc::clone(directory));
         }
         let credentials = Arc::new(credentials);
+        let shutdown = CancellationToken::new();
+        if credentials.has_directory() {
+            let recheck = Arc::downgrade(&service);
+            credentials.on_revoke(Box::new(move || {
+                if let Some(service) = recheck.upgrade() {
+                    service.recheck_access();
+                }
+            }));
+            // Read the team's tokens even while no request comes, so that a
+            // revoked token's live connections end within the refresh time.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                let (credentials, stop) = (Arc::clone(&credentials), shutdown.clone());
+                runtime.spawn(async move {
+                    loop {
+                        tokio::select! {
+                            () = stop.cancelled() => return,
+                            () = tokio::time::sleep(super::team_tokens::REFRESH) => {}
+                        }
+                        credentials.refresh().await;
+                    }
+                });
+            }
+        }
         let allowed_hosts = AllowedHosts::for_this_machine(&options.public_hosts);
         Self {
             read_budget: ReadBudget::new(options.read_budget),
@@ -142,7 +165,7 @@ impl AppState {
             service,
             listen,
             options: Arc::new(options),
-            shutdown: CancellationToken::new(),
+            shutdown,
             tasks: TaskTracker::new(),
             oidc: None,
         }

@@ -37,12 +37,21 @@ struct Copy {
 }
 
 /// The server's copy of a [`TokenDirectory`].
-#[derive(Debug)]
 pub(crate) struct TeamTokens {
     directory: Arc<dyn TokenDirectory>,
     copy: RwLock<Copy>,
     /// One reader of the directory at a time; the others wait for its answer.
     reading: tokio::sync::Mutex<()>,
+    /// Called when a token the copy had is gone (live connections re-check).
+    on_revoke: RwLock<Option<Box<dyn Fn() + Send + Sync>>>,
+}
+
+impl std::fmt::Debug for TeamTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TeamTokens")
+            .field("directory", &self.directory)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TeamTokens {
@@ -51,7 +60,13 @@ impl TeamTokens {
             directory,
             copy: RwLock::new(Copy::default()),
             reading: tokio::sync::Mutex::new(()),
+            on_revoke: RwLock::new(None),
         }
+    }
+
+    /// Calls `f` whenever a token disappears from the directory.
+    pub(crate) fn on_revoke(&self, f: Box<dyn Fn() + Send + Sync>) {
+        *self.on_revoke.write().unwrap_or_else(|p| p.into_inner()) = Some(f);
     }
 
     fn copy(&self) -> std::sync::RwLockReadGuard<'_, Copy> {
@@ -75,19 +90,29 @@ impl TeamTokens {
         let answer = tokio::task::spawn_blocking(move || directory.grants())
             .await
             .unwrap_or_else(|e| Err(e.to_string()));
-        let mut copy = self.copy.write().unwrap_or_else(|p| p.into_inner());
-        copy.asked = Some(Instant::now());
-        match answer {
-            Ok(grants) => {
-                copy.grants = grants.into_iter().map(Arc::new).collect();
-                copy.answered = copy.asked;
-            }
-            Err(e) => {
-                let too_old = copy.answered.is_none_or(|at| at.elapsed() > STALE_LIMIT);
-                tracing::warn!(error = %e, dropped = too_old, "cannot read the team's tokens");
-                if too_old {
-                    copy.grants.clear();
+        let revoked = {
+            let mut copy = self.copy.write().unwrap_or_else(|p| p.into_inner());
+            copy.asked = Some(Instant::now());
+            let before = std::mem::take(&mut copy.grants);
+            match answer {
+                Ok(grants) => {
+                    copy.grants = grants.into_iter().map(Arc::new).collect();
+                    copy.answered = copy.asked;
                 }
+                Err(e) => {
+                    let too_old = copy.answered.is_none_or(|at| at.elapsed() > STALE_LIMIT);
+                    tracing::warn!(error = %e, dropped = too_old, "cannot read the team's tokens");
+                    if !too_old {
+                        copy.grants = before.clone();
+                    }
+                }
+            }
+            before.iter().any(|old| !copy.grants.contains(old))
+        };
+        if revoked {
+            tracing::info!("a team token was revoked: live connections re-check their rights");
+            if let Some(f) = &*self.on_revoke.read().unwrap_or_else(|p| p.into_inner()) {
+                f();
             }
         }
     }

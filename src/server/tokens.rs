@@ -328,6 +328,24 @@ impl Credentials {
         }
     }
 
+    /// Calls `f` whenever a team token is revoked.
+    pub fn on_revoke(&self, f: Box<dyn Fn() + Send + Sync>) {
+        if let Some(team) = &self.team {
+            team.on_revoke(f);
+        }
+    }
+
+    /// Whether the server reads team tokens from a directory.
+    pub fn has_directory(&self) -> bool {
+        self.team.is_some()
+    }
+
+    /// Whether `grant` is one of the team's tokens right now (a revoked one
+    /// is not).
+    pub fn is_team(&self, grant: &TokenGrant) -> bool {
+        self.team.as_ref().is_some_and(|t| t.still_holds(grant))
+    }
+
     /// Whether callers without a credential are refused.
     pub fn gated(&self) -> bool {
         self.gated || self.team.as_ref().is_some_and(|t| t.any())

@@ -341,6 +341,12 @@ impl Service {
         Ok(id)
     }
 
+    /// Makes every live connection re-check its rights now (a credential
+    /// was revoked).
+    pub fn recheck_access(&self) {
+        self.access.send_modify(|v| *v += 1);
+    }
+
     /// A receiver that moves whenever access rules change (a share policy
     /// was set): live connections of peers re-check their rights then.
     pub fn access_changes(&self) -> tokio::sync::watch::Receiver<u64> {

@@ -12,7 +12,7 @@ use automerge::transaction::Transactable;
 use automerge::ReadDoc;
 use base64::Engine;
 use futures_util::{SinkExt, StreamExt};
-use tandem::client::{ClientConfig, ClientError, SyncClient};
+use tandem::client::{ClientConfig, ClientError, ConnectionStatus, SyncClient};
 use tandem::cluster::rendezvous::Node;
 use tandem::protocol::Until;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -168,6 +168,22 @@ async fn team_tokens_live_in_the_database_and_a_revoked_one_stops_on_every_node(
         assert_eq!(docs_status(node, Some(&"0".repeat(64))).await, 401);
     }
 
+    // A live client of alice's, entering through node 0 (redirected to the
+    // document's node, or not): revoking her token ends it too.
+    let (_hub, doc) = local_doc("alices-doc");
+    put(&doc, "by", "alice");
+    let mut config = ClientConfig::new(doc_url(&nodes[0].url(), "alices-doc"));
+    config.token = Some(alice.clone());
+    let live = crate::common::go_live(&SyncClient::new(config).unwrap(), &doc);
+    let mut status = live.status.clone();
+    tokio::time::timeout(
+        WAIT,
+        status.wait_for(|s| *s == ConnectionStatus::Live { in_sync: true }),
+    )
+    .await
+    .expect("alice's live client syncs")
+    .unwrap();
+
     // Revoked: refused by every node within 5 s; the other token still works.
     let (ok, out, err) = cli(&["token", "revoke", "alice", "--store", &db]).await;
     assert!(ok, "{out}{err}");
@@ -190,6 +206,24 @@ async fn team_tokens_live_in_the_database_and_a_revoked_one_stops_on_every_node(
         "revoked token refused by every node {:?} after the revoke",
         revoked.elapsed()
     );
+    tokio::time::timeout(
+        Duration::from_secs(5).saturating_sub(revoked.elapsed()),
+        status.wait_for(|s| {
+            !matches!(
+                s,
+                ConnectionStatus::Live { .. } | ConnectionStatus::Connecting
+            )
+        }),
+    )
+    .await
+    .expect("the revoked token's live connection ends within 5 s")
+    .unwrap();
+    eprintln!(
+        "its live connection ended {:?} after the revoke: {:?}",
+        revoked.elapsed(),
+        *status.borrow()
+    );
+    live.stop().await;
     for node in &nodes {
         assert_eq!(docs_status(node, Some(&reader)).await, 200);
     }
