@@ -172,9 +172,10 @@ pub async fn doc_socket(
             .await?;
             tracing::debug!(doc = %id, to = %url, "relaying a UI socket to the serving node");
             let stop = state.shutdown.clone();
+            let check = caller.rights(&state.service, &id, access).check;
             return Ok(upgrade
                 .max_message_size(state.options.max_line)
-                .on_upgrade(move |socket| super::ui_relay::relay(socket, upstream, stop)));
+                .on_upgrade(move |socket| super::ui_relay::relay(socket, upstream, stop, check)));
         }
     }
     let rights = caller.rights(&state.service, &id, access);

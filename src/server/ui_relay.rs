@@ -266,12 +266,27 @@ pub(crate) async fn connect(
 }
 
 /// Passes frames between the browser's socket and the serving node's until
-/// either side closes or `stop` (the server's shutdown) is cancelled.
+/// either side closes, `stop` (the server's shutdown) is cancelled, or the
+/// user's rights here are withdrawn (`check`: a revoked token, a document
+/// made private).
 pub(crate) async fn relay(
     browser: WebSocket,
     upstream: UpstreamSocket,
     stop: tokio_util::sync::CancellationToken,
+    check: Option<crate::link::AccessCheck>,
 ) {
+    let withdrawn = async {
+        let Some(mut check) = check else {
+            return std::future::pending().await;
+        };
+        while check.changes.changed().await.is_ok() {
+            if !(check.allowed)() {
+                tracing::info!("rights withdrawn: ending a relayed UI socket");
+                return;
+            }
+        }
+        std::future::pending().await
+    };
     let (mut to_browser, mut from_browser) = browser.split();
     let (mut to_node, mut from_node) = upstream.split();
     let down = async {
@@ -317,6 +332,7 @@ pub(crate) async fn relay(
         () = down => {}
         () = up => {}
         () = stop.cancelled() => {}
+        () = withdrawn => {}
     }
 }
 

@@ -506,8 +506,22 @@ async fn the_ui_socket_works_through_a_node_that_does_not_serve_the_document() {
         403,
         "a write token may not delete, on either node"
     );
-    socket.close(None).await.unwrap();
     live.stop().await;
+
+    // Revoking alice's token ends her relayed socket within 5 s (another
+    // token keeps the team's nodes closed to callers without one).
+    add_token(&db_url(&pg, "ui"), "keeper", "read").await;
+    let (ok, out, err) = cli(&["token", "revoke", "alice", "--store", &db_url(&pg, "ui")]).await;
+    assert!(ok, "{out}{err}");
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(frame)) = socket.next().await {
+            if matches!(frame, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the relayed socket of a revoked token ends within 5 s");
 
     // The cluster's secret relays UI sockets only, for a named user.
     let (_, secret) = stored(&pg, "ui");
@@ -524,6 +538,7 @@ async fn the_ui_socket_works_through_a_node_that_does_not_serve_the_document() {
         assert_eq!(request.send().await.unwrap().status(), 403, "{path}");
     }
     // Without a credential, node 0 relays nothing.
+    drop(socket);
     let err = tokio_tungstenite::connect_async(ws.as_str())
         .await
         .unwrap_err();
