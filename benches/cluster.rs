@@ -274,6 +274,7 @@ async fn throughput(pg_url: &str, nodes: usize) -> (String, String) {
             ClusterConfig {
                 advertise_url: format!("http://127.0.0.1:{port}"),
                 lease_ttl: ClusterConfig::DEFAULT_LEASE_TTL,
+                pin: None,
             },
         )
         .await

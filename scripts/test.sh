@@ -72,6 +72,9 @@ timeout 240 node ui/tests/e2e/remote-errors.mjs </dev/null
 echo "== Browser: presence, remote cursors and highlights across two servers"
 timeout 300 node ui/tests/e2e/presence.mjs </dev/null
 
+echo "== Browser: the UI through any node of a cluster (PostgreSQL, two nodes: relayed socket and calls)"
+timeout 240 node ui/tests/e2e/cluster.mjs </dev/null
+
 echo "== Browser: history (timeline, a past version, restore and undo, a concurrent conflict resolved)"
 timeout 300 node ui/tests/e2e/history.mjs </dev/null
 

@@ -132,6 +132,12 @@ impl Shares {
     pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changes.subscribe()
     }
+
+    /// Makes every live connection re-check its rights now, though no
+    /// policy changed (a credential was revoked).
+    pub fn recheck(&self) {
+        self.changes.send_modify(|v| *v += 1);
+    }
 }
 
 #[cfg(test)]

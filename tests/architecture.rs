@@ -9,33 +9,64 @@
 use std::path::{Path, PathBuf};
 
 /// Each layer (a top-level module of `src/`) and the layers it may use.
-/// Anything may use the crate root itself (`crate::VERSION`).
+/// Anything may use the crate root itself (`crate::VERSION`); `error_code`
+/// (the error contract, using nothing) sits at the bottom with `doc_id`.
 const LAYERS: &[(&str, &[&str])] = &[
     ("doc_id", &[]),
+    ("error_code", &[]),
     ("host", &[]),
     ("history", &[]),
     ("protocol", &[]),
     ("edit", &[]),
-    ("store", &["doc_id"]),
-    ("tls", &["store"]),
-    ("share", &["store", "doc_id"]),
-    ("hub", &["protocol", "store", "history", "doc_id"]),
-    ("link", &["protocol", "hub", "store", "doc_id"]),
+    ("store", &["doc_id", "error_code"]),
+    ("tls", &["store", "error_code"]),
+    ("share", &["store", "doc_id", "error_code"]),
+    (
+        "hub",
+        &["protocol", "store", "history", "doc_id", "error_code"],
+    ),
+    (
+        "link",
+        &["protocol", "hub", "store", "doc_id", "error_code"],
+    ),
     (
         "client",
         &[
-            "link", "hub", "protocol", "store", "tls", "history", "doc_id", "host",
+            "link",
+            "hub",
+            "protocol",
+            "store",
+            "tls",
+            "history",
+            "doc_id",
+            "host",
+            "error_code",
         ],
     ),
     (
         "server",
         &[
-            "client", "link", "hub", "protocol", "store", "tls", "share", "history", "doc_id",
+            "client",
+            "link",
+            "hub",
+            "protocol",
+            "store",
+            "tls",
+            "share",
+            "history",
+            "doc_id",
             "host",
+            "error_code",
         ],
     ),
-    ("cluster", &["server", "hub", "store", "protocol", "doc_id"]),
-    ("discovery", &["store", "tls", "doc_id", "host"]),
+    (
+        "cluster",
+        &["server", "hub", "store", "protocol", "doc_id", "error_code"],
+    ),
+    (
+        "discovery",
+        &["store", "tls", "doc_id", "host", "error_code"],
+    ),
     (
         "service",
         &[
@@ -51,6 +82,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "history",
             "doc_id",
             "host",
+            "error_code",
         ],
     ),
     (
@@ -70,6 +102,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "history",
             "doc_id",
             "host",
+            "error_code",
         ],
     ),
     (
@@ -91,6 +124,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "edit",
             "doc_id",
             "host",
+            "error_code",
         ],
     ),
 ];

@@ -273,6 +273,128 @@ async fn a_pin_does_not_vouch_for_the_origin_a_redirect_leads_to() {
     );
 }
 
+// Cluster redirects: a server trusted with the token may vouch for its peer.
+
+fn vouched_redirect(location: &str, vouch: &str) -> String {
+    format!(
+        "HTTP/1.1 307 Temporary Redirect\r\nLocation: {location}\r\nTandem-Cluster-Peer: {vouch}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+}
+
+/// Syncs `doc` at `url` with token `secret` (and `trust`); the error.
+async fn sync_err(url: String, trust: Trust) -> ClientError {
+    let (_h, local) = local_doc("doc");
+    let client = client_with(doc_url(&url, "doc"), |c| {
+        c.trust = trust;
+        c.token = Some("secret".into());
+        c.http = HttpVersion::Http1;
+    });
+    client
+        .sync_once(&local, Until::HeadsEqual, WAIT)
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn a_cluster_node_vouched_for_with_its_pin_gets_the_token() {
+    // Two nodes, two self-signed certificates; the client pins the first,
+    // which vouches for the second with the second's pin.
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let front_id = Identity::self_signed_in(d1.path()).unwrap();
+    let node_id = Identity::self_signed_in(d2.path()).unwrap();
+    let node = recorder("127.0.0.2:0", Some(&node_id), |_| {
+        json_status(403, "Forbidden", "reached")
+    })
+    .await;
+    let location = format!("{}/doc", node.base("https"));
+    let vouch = format!("peer; pin={}", node_id.fingerprint());
+    let front = recorder("127.0.0.1:0", Some(&front_id), move |_| {
+        vouched_redirect(&location, &vouch)
+    })
+    .await;
+    let err = sync_err(front.base("https"), Trust::Pinned(front_id.fingerprint())).await;
+    assert!(
+        matches!(err, ClientError::Status { status: 403, .. }),
+        "{err:?}"
+    );
+    let heads = node.heads();
+    assert_eq!(heads.len(), 1);
+    assert_eq!(authorization(&heads[0]).as_deref(), Some("Bearer secret"));
+
+    // A vouch with the wrong pin: the handshake fails, nothing is sent.
+    let other = recorder("127.0.0.2:0", Some(&node_id), |_| {
+        json_status(200, "OK", "")
+    })
+    .await;
+    let location = format!("{}/doc", other.base("https"));
+    let wrong = format!("peer; pin={}", front_id.fingerprint());
+    let front = recorder("127.0.0.1:0", Some(&front_id), move |_| {
+        vouched_redirect(&location, &wrong)
+    })
+    .await;
+    let err = sync_err(front.base("https"), Trust::Pinned(front_id.fingerprint())).await;
+    assert!(matches!(err, ClientError::Transport { .. }), "{err:?}");
+    assert!(other.heads().is_empty(), "the handshake should have failed");
+}
+
+#[tokio::test]
+async fn vouches_that_are_not_believed_carry_no_token() {
+    // A vouch that moves the request elsewhere on the target (another path).
+    let moved = recorder("127.0.0.2:0", None, |_| json_status(403, "Forbidden", "no")).await;
+    let location = format!("{}/elsewhere/doc", moved.base("http"));
+    let front = recorder("127.0.0.1:0", None, move |_| {
+        vouched_redirect(&location, "peer")
+    })
+    .await;
+    let err = sync_err(front.base("http"), Trust::System).await;
+    assert!(
+        matches!(err, ClientError::Status { status: 403, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        authorization(&front.heads()[0]).as_deref(),
+        Some("Bearer secret")
+    );
+    assert_eq!(
+        authorization(&moved.heads()[0]),
+        None,
+        "{}",
+        moved.heads()[0]
+    );
+
+    // A vouch from a hop that was not trusted with the token itself.
+    let target = recorder("127.0.0.3:0", None, |_| json_status(403, "Forbidden", "no")).await;
+    let location = format!("{}/doc", target.base("http"));
+    let middle = recorder("127.0.0.2:0", None, move |_| {
+        vouched_redirect(&location, "peer")
+    })
+    .await;
+    let location = format!("{}/doc", middle.base("http"));
+    let front = recorder("127.0.0.1:0", None, move |_| redirect(&location)).await;
+    let err = sync_err(front.base("http"), Trust::System).await;
+    assert!(
+        matches!(err, ClientError::Status { status: 403, .. }),
+        "{err:?}"
+    );
+    assert_eq!(authorization(&middle.heads()[0]), None);
+    assert_eq!(
+        authorization(&target.heads()[0]),
+        None,
+        "{}",
+        target.heads()[0]
+    );
+
+    // A malformed vouch is no vouch.
+    let target = recorder("127.0.0.2:0", None, |_| json_status(403, "Forbidden", "no")).await;
+    let location = format!("{}/doc", target.base("http"));
+    let front = recorder("127.0.0.1:0", None, move |_| {
+        vouched_redirect(&location, "peer; pin=not-a-fingerprint")
+    })
+    .await;
+    sync_err(front.base("http"), Trust::System).await;
+    assert_eq!(authorization(&target.heads()[0]), None);
+}
+
 // Row 14: every non-200 answer reaches the user at once.
 
 #[tokio::test]

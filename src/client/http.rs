@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use url::Url;
 
-use super::origin::same_origin;
+use super::origin::{HopTrust, Hops};
 use super::{ClientConfig, ClientError, Compression, HttpVersion};
 use crate::hub::Document;
 use crate::protocol::compress::{self, encode_stream, Encoding};
@@ -22,7 +22,7 @@ use crate::protocol::{SyncSession, NDJSON, NDJSON_UTF8};
 use crate::tls::Trust;
 
 /// The most redirects followed for one sync (PROTOCOL.md §4).
-pub(crate) const MAX_REDIRECTS: usize = 10;
+pub const MAX_REDIRECTS: usize = 10;
 
 /// How many encoded lines may queue for the request body.
 const OUTBOX: usize = 16;
@@ -47,6 +47,8 @@ pub(crate) struct Clients {
     witness: crate::tls::CertificateWitness,
     /// Built on the first redirect to another origin.
     foreign: Mutex<Option<reqwest::Client>>,
+    /// Per certificate pin a cluster node was vouched for with, its client.
+    pinned: Mutex<HashMap<crate::tls::Fingerprint, reqwest::Client>>,
     /// Per origin, the coding its server reads in a request body, as its
     /// last answer said (`None`: it reads only plain bodies).
     body_codings: Mutex<HashMap<String, Option<Encoding>>>,
@@ -62,6 +64,7 @@ impl Clients {
             own,
             witness,
             foreign: Mutex::new(foreign),
+            pinned: Mutex::default(),
             body_codings: Mutex::default(),
         })
     }
@@ -117,20 +120,32 @@ impl Clients {
             .insert(origin.to_owned(), coding);
     }
 
-    /// The client for the configured origin.
-    pub(crate) fn own(&self) -> &reqwest::Client {
-        &self.own
-    }
-
-    /// The client for a hop: the configured one on the configured origin,
-    /// the system-trust one elsewhere.
-    fn for_hop(
+    /// The client for a hop: the configured one on the configured origin;
+    /// on a vouched cluster node, one pinned to the pin it was vouched with,
+    /// else the configured one if that trusts system or custom roots; the
+    /// system-trust one elsewhere.
+    pub(crate) fn for_hop(
         &self,
         config: &ClientConfig,
-        own_origin: bool,
+        hop: &HopTrust,
     ) -> Result<reqwest::Client, ClientError> {
-        if own_origin {
-            return Ok(self.own.clone());
+        match hop {
+            HopTrust::Configured => return Ok(self.own.clone()),
+            HopTrust::Vouched(Some(pin)) => {
+                let mut pinned = self.pinned.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(client) = pinned.get(pin) {
+                    return Ok(client.clone());
+                }
+                let client = build_client(config, &Trust::Pinned(*pin), &Default::default())?;
+                pinned.insert(*pin, client.clone());
+                return Ok(client);
+            }
+            HopTrust::Vouched(None)
+                if matches!(config.trust, Trust::System | Trust::CustomCa(_)) =>
+            {
+                return Ok(self.own.clone());
+            }
+            HopTrust::Vouched(None) | HopTrust::Foreign => {}
         }
         let mut foreign = self.foreign.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(client) = foreign.as_ref() {
@@ -183,9 +198,10 @@ fn build_client(
 /// out. Returns the final URL and the open stream.
 ///
 /// The token and the configured trust go only to the configured origin
-/// (scheme, host and port): a hop to any other origin gets no
-/// `Authorization` and is checked against the system's roots. A redirect
-/// from `https://` to `http://` is refused.
+/// (scheme, host and port) and to the cluster nodes it vouches for
+/// ([`Hops`]): a hop to any other origin gets no `Authorization` and is
+/// checked against the system's roots. A redirect from `https://` to
+/// `http://` is refused.
 pub(crate) async fn open(
     clients: &Clients,
     config: &ClientConfig,
@@ -200,11 +216,13 @@ pub(crate) async fn open(
         });
     }
     let mut visited = HashSet::new();
+    let mut hops = Hops::new(&config.url);
     let mut plain_retry = false;
     loop {
         visited.insert(url.clone());
-        let own_origin = same_origin(&config.url, &url);
-        let http = clients.for_hop(config, own_origin)?;
+        let hop = hops.trust_of(&url);
+        let own_origin = hop == HopTrust::Configured;
+        let http = clients.for_hop(config, &hop)?;
         let body_coding = if plain_retry {
             None
         } else {
@@ -252,7 +270,7 @@ pub(crate) async fn open(
             // asked for; on HTTP/2 the header is harmless.
             request = request.header(EXPECT, HeaderValue::from_static("100-continue"));
         }
-        if let (Some(token), true) = (&config.token, own_origin) {
+        if let (Some(token), true) = (&config.token, hop != HopTrust::Foreign) {
             request = request.header(AUTHORIZATION, format!("Bearer {token}"));
         }
         let response = request
@@ -324,7 +342,9 @@ pub(crate) async fn open(
                     reason: format!("more than {MAX_REDIRECTS} redirects"),
                 });
             }
-            if !same_origin(&config.url, &next)
+            if hops.follow(&url, &next, response.headers()) {
+                tracing::debug!(from = %url, to = %next, "following a redirect to a cluster node it vouches for");
+            } else if !hops.carries_token(&next)
                 && (config.token.is_some() || !matches!(config.trust, Trust::System))
             {
                 tracing::info!(from = %url, to = %next, "following a redirect to another origin without the token and with the system's trust");

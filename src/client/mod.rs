@@ -19,7 +19,8 @@ mod repo;
 mod status;
 
 pub use backoff::Backoff;
-pub use origin::is_loopback;
+pub use http::MAX_REDIRECTS;
+pub use origin::{is_loopback, HopTrust, Hops};
 pub use progress::SyncProgress;
 pub use repo::{repo_target, RepoTarget};
 pub use status::ConnectionStatus;
@@ -382,38 +383,66 @@ impl SyncClient {
     }
 
     /// Asks the server to delete the document (`DELETE URL`, with this
-    /// client's token and trust; redirects are not followed). Needs owner
-    /// rights there.
+    /// client's token and trust). Follows only cluster redirects (to a node
+    /// the server vouches for, see [`Hops`]), carrying the token there.
+    /// Needs owner rights there.
     pub async fn delete_upstream(&self) -> Result<(), ClientError> {
-        let url = self.config.url.clone();
+        let mut url = self.config.url.clone();
         if self.repo.is_some() {
             return Err(ClientError::BadUrl {
                 url: url.to_string(),
                 reason: "automerge-repo servers have no way to delete a document".into(),
             });
         }
-        let mut request = self.http.own().delete(url.clone());
-        if let Some(token) = &self.config.token {
-            request = request.bearer_auth(token);
+        let mut hops = Hops::new(&url);
+        for _ in 0..=MAX_REDIRECTS {
+            let hop = hops.trust_of(&url);
+            let mut request = self.http.for_hop(&self.config, &hop)?.delete(url.clone());
+            if let (Some(token), true) = (&self.config.token, hop != HopTrust::Foreign) {
+                request = request.bearer_auth(token);
+            }
+            let response = request.send().await.map_err(|e| ClientError::Transport {
+                url: url.to_string(),
+                reason: describe_error(&e),
+            })?;
+            let status = response.status();
+            if status.is_success() || status == reqwest::StatusCode::GONE {
+                return Ok(());
+            }
+            if matches!(status.as_u16(), 307 | 308) {
+                let next = response
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|l| url.join(l).ok());
+                match next {
+                    Some(next) if hops.follow(&url, &next, response.headers()) => {
+                        url = next;
+                        continue;
+                    }
+                    _ => return Err(ClientError::Redirect {
+                        url: url.to_string(),
+                        reason:
+                            "a delete follows only redirects to the nodes of the server's cluster"
+                                .into(),
+                    }),
+                }
+            }
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            return Err(ClientError::Remote {
+                url: url.to_string(),
+                message: format!(
+                    "answered {}: {}",
+                    status.as_u16(),
+                    body["error"]
+                        .as_str()
+                        .unwrap_or("the document was not deleted")
+                ),
+            });
         }
-        let response = request.send().await.map_err(|e| ClientError::Transport {
+        Err(ClientError::Redirect {
             url: url.to_string(),
-            reason: describe_error(&e),
-        })?;
-        let status = response.status();
-        if status.is_success() || status == reqwest::StatusCode::GONE {
-            return Ok(());
-        }
-        let body: serde_json::Value = response.json().await.unwrap_or_default();
-        Err(ClientError::Remote {
-            url: url.to_string(),
-            message: format!(
-                "answered {}: {}",
-                status.as_u16(),
-                body["error"]
-                    .as_str()
-                    .unwrap_or("the document was not deleted")
-            ),
+            reason: format!("more than {MAX_REDIRECTS} redirects"),
         })
     }
 

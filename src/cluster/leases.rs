@@ -78,7 +78,7 @@ pub(crate) fn claim_or_find(
             }
         }
         let row = c.query_opt(
-            "SELECT l.node_id, n.url FROM cluster_leases l
+            "SELECT l.node_id, n.url, n.fingerprint FROM cluster_leases l
              JOIN cluster_nodes n ON n.id = l.node_id
              WHERE l.doc_id = $1 AND l.expires > now()",
             &[&doc],
@@ -89,6 +89,7 @@ pub(crate) fn claim_or_find(
             Some(r) => Holder::Other(Node {
                 id: r.get(0),
                 url: r.get(1),
+                pin: r.get(2),
             }),
         })
     })
@@ -107,9 +108,10 @@ pub(crate) fn beat(
     store.run("renew the cluster leases", move |c| {
         let mut tx = c.transaction()?;
         tx.execute(
-            "INSERT INTO cluster_nodes (id, url, connections) VALUES ($1, $2, $3)
-             ON CONFLICT (id) DO UPDATE SET url = $2, connections = $3, last_seen = now()",
-            &[&me.id, &me.url, &connections],
+            "INSERT INTO cluster_nodes (id, url, connections, fingerprint) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE
+                SET url = $2, connections = $3, fingerprint = $4, last_seen = now()",
+            &[&me.id, &me.url, &connections, &me.pin],
         )?;
         if !idle.is_empty() {
             // Expired rather than deleted: the row stays for writers' locks.
@@ -140,7 +142,7 @@ pub(crate) fn beat(
 }
 
 /// The nodes seen within `$1` seconds and not draining, by id.
-const LIVE_NODES: &str = "SELECT id, url FROM cluster_nodes
+const LIVE_NODES: &str = "SELECT id, url, fingerprint FROM cluster_nodes
      WHERE last_seen > now() - make_interval(secs => $1) AND NOT draining
      ORDER BY id";
 
@@ -150,6 +152,7 @@ fn nodes_of(rows: &[postgres::Row]) -> Vec<Node> {
         .map(|r| Node {
             id: r.get(0),
             url: r.get(1),
+            pin: r.get(2),
         })
         .collect()
 }
@@ -216,5 +219,24 @@ pub(crate) fn status(store: &PgStore, ttl: Duration) -> Result<Vec<NodeStatus>, 
                 docs: r.get(6),
             })
             .collect())
+    })
+}
+
+/// The secret every node of the cluster shares (created by the first node):
+/// with it a node forwards a user's UI socket to the node serving the
+/// document, vouching for who the user is.
+pub(crate) fn shared_secret(store: &PgStore) -> Result<String, StoreError> {
+    let fresh = crate::server::tokens::random_secret();
+    store.run("read the cluster's secret", move |c| {
+        c.execute(
+            "INSERT INTO settings (key, value) VALUES ('cluster/secret', $1)
+             ON CONFLICT (key) DO NOTHING",
+            &[&fresh],
+        )?;
+        Ok(c.query_one(
+            "SELECT value FROM settings WHERE key = 'cluster/secret'",
+            &[],
+        )?
+        .get(0))
     })
 }

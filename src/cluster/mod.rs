@@ -9,6 +9,7 @@
 //!
 //! - [`leases`] — the SQL: claim, renew, hand over, list.
 //! - [`rendezvous`] — the placement function.
+//! - [`tokens`] — the team's tokens, shared by every node.
 //! - [`heartbeat`] — the task that renews this node and its leases every
 //!   third of the lease time, and lets go of documents nobody uses here.
 //!
@@ -23,6 +24,7 @@
 mod heartbeat;
 pub mod leases;
 pub mod rendezvous;
+pub mod tokens;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,6 +46,9 @@ pub use rendezvous::Node;
 pub struct ClusterConfig {
     /// The base URL other nodes redirect clients to (`--advertise-url`).
     pub advertise_url: String,
+    /// This node's TLS certificate fingerprint when it is self-signed (the
+    /// pin other nodes vouch for it with; see [`crate::client::Hops`]).
+    pub pin: Option<String>,
     /// How long a lease lasts without renewal: the longest a dead node's
     /// documents stay unavailable. Renewed every third of it.
     pub lease_ttl: Duration,
@@ -75,6 +80,8 @@ pub struct Cluster {
     draining: AtomicBool,
     stop: CancellationToken,
     task: Mutex<Option<JoinHandle<()>>>,
+    /// Shared by every node (see [`Placement::cluster_secret`]).
+    secret: String,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -95,18 +102,28 @@ impl Cluster {
     ) -> Result<Arc<Self>, StoreError> {
         let id = format!("node-{}", hex::encode(rand::random::<[u8; 6]>()));
         store.fence_as(&id);
+        let secret = {
+            let store = Arc::clone(&store);
+            tokio::task::spawn_blocking(move || leases::shared_secret(&store))
+                .await
+                .map_err(|e| {
+                    StoreError::Unsupported(format!("reading the cluster's secret failed: {e}"))
+                })??
+        };
         let cluster = Arc::new(Self {
             store,
             hub,
             me: Node {
                 id,
                 url: config.advertise_url.trim_end_matches('/').to_owned(),
+                pin: config.pin,
             },
             ttl: config.lease_ttl,
             view: Mutex::new(View::default()),
             draining: AtomicBool::new(false),
             stop: CancellationToken::new(),
             task: Mutex::new(None),
+            secret,
         });
         let first = Arc::clone(&cluster);
         tokio::task::spawn_blocking(move || first.beat_once())
@@ -277,10 +294,20 @@ impl Placement for Cluster {
                 }
                 Ok(Location::Here)
             }
-            Holder::Other(node) => Ok(Location::At(node.url)),
-            Holder::Nobody if preferred.id != self.me.id => Ok(Location::At(preferred.url)),
+            Holder::Other(node) => Ok(Location::At {
+                url: node.url,
+                pin: node.pin,
+            }),
+            Holder::Nobody if preferred.id != self.me.id => Ok(Location::At {
+                url: preferred.url,
+                pin: preferred.pin,
+            }),
             Holder::Nobody => Err("the lease is held by a node that left".into()),
         }
+    }
+
+    fn cluster_secret(&self) -> &str {
+        &self.secret
     }
 
     fn status(&self) -> Result<serde_json::Value, String> {

@@ -14,6 +14,10 @@ pub struct Node {
     pub id: String,
     /// Its public base URL (`--advertise-url`).
     pub url: String,
+    /// Its TLS certificate's fingerprint, when it serves a self-signed one:
+    /// other nodes vouch for it with this pin when they redirect a client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
 }
 
 fn weight(doc: &str, node: &str) -> u64 {
@@ -44,6 +48,7 @@ mod tests {
             .map(|i| Node {
                 id: format!("node-{i}"),
                 url: format!("http://127.0.0.1:{}", 7000 + i),
+                pin: None,
             })
             .collect()
     }

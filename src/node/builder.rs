@@ -217,6 +217,11 @@ impl NodeBuilder {
             options.placement =
                 Some(cluster.clone() as Arc<dyn crate::server::placement::Placement>);
         }
+        if let StoreSource::Cluster(pg, _) = &self.store {
+            // The team's tokens live in the cluster's database, so that every
+            // node honours (and stops honouring) the same ones.
+            options.team_tokens = Some(Arc::new(crate::cluster::tokens::TeamTokens(pg.clone())));
+        }
         let tls = match &self.tls {
             Tls::Off => None,
             Tls::Identity(identity) => Some(identity.clone()),

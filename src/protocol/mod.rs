@@ -29,3 +29,18 @@ pub fn carries_changes(payload: &[u8]) -> bool {
 pub const NDJSON: &str = "application/x-ndjson";
 /// The full `Content-Type` value Tandem sends.
 pub const NDJSON_UTF8: &str = "application/x-ndjson; charset=utf-8";
+
+/// On a `307`/`308` from a cluster node: the target is another node of the
+/// same cluster, which the redirecting node vouches for. Value `peer`, or
+/// `peer; pin=FINGERPRINT` when that node's TLS certificate is self-signed.
+/// A client that trusted the redirecting node with its token carries the
+/// token on (see docs/SECURITY.md, "Cluster redirects").
+pub const CLUSTER_PEER_HEADER: &str = "tandem-cluster-peer";
+
+/// The [`CLUSTER_PEER_HEADER`] value vouching for a node with `pin`.
+pub fn vouch_value(pin: Option<&str>) -> String {
+    match pin {
+        Some(pin) => format!("peer; pin={pin}"),
+        None => "peer".to_owned(),
+    }
+}

@@ -32,6 +32,9 @@ use crate::share::Shares;
 #[derive(Debug, Clone, Default)]
 pub struct Caller {
     grant: Option<Arc<TokenGrant>>,
+    /// Set when the grant is a team token that may be revoked while the
+    /// caller's connections live.
+    team: Option<Arc<super::tokens::Credentials>>,
 }
 
 /// What a caller may do with one document.
@@ -60,7 +63,22 @@ impl FromRequestParts<AppState> for Caller {
 impl Caller {
     /// A caller holding `grant`, or anonymous.
     pub fn new(grant: Option<Arc<TokenGrant>>) -> Self {
-        Self { grant }
+        Self { grant, team: None }
+    }
+
+    /// Marks the grant as a team token of `credentials`: the caller's live
+    /// connections end when it is revoked.
+    pub fn revocable(mut self, credentials: Arc<super::tokens::Credentials>) -> Self {
+        self.team = Some(credentials);
+        self
+    }
+
+    /// Whether the caller's credential still stands (a revoked team token does not).
+    fn stands(&self) -> bool {
+        match (&self.team, &self.grant) {
+            (Some(credentials), Some(grant)) => credentials.is_team(grant),
+            _ => true,
+        }
     }
 
     /// Whether the caller has owner rights.
@@ -76,6 +94,11 @@ impl Caller {
     /// The token's name, for logs and presence.
     pub fn name(&self) -> Option<&str> {
         self.grant.as_ref().map(|g| g.name.as_str())
+    }
+
+    /// Whether the caller's token is limited to some documents.
+    pub fn is_scoped(&self) -> bool {
+        self.grant.as_ref().is_some_and(|g| g.docs.is_some())
     }
 
     fn reaches(&self, id: &DocId) -> bool {
@@ -102,15 +125,18 @@ impl Caller {
     }
 
     /// The rights a live connection of this caller on `id` runs with: read
-    /// only for read tokens, and (for anyone but the owner) a re-check
-    /// whenever share policies change, so that making a document private
-    /// cuts its peers off at once.
+    /// only for read tokens, and (for anyone but the owner, and for team
+    /// tokens) a re-check whenever share policies change or a team token is
+    /// revoked, so that making a document private or revoking a token cuts
+    /// the connection at once.
     pub fn rights(&self, shares: &Arc<Shares>, id: &DocId, access: DocAccess) -> PeerRights {
-        let check = (!self.is_owner()).then(|| {
+        let check = (!self.is_owner() || self.team.is_some()).then(|| {
             let (caller, shares, id) = (self.clone(), shares.clone(), id.clone());
             AccessCheck {
                 changes: shares.changes(),
-                allowed: Box::new(move || caller.access_to(&shares, &id).is_ok()),
+                allowed: Box::new(move || {
+                    caller.stands() && caller.access_to(&shares, &id).is_ok()
+                }),
             }
         });
         PeerRights {

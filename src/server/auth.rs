@@ -115,6 +115,7 @@ pub async fn authenticate(
 ) -> Response {
     let info = request.extensions().get::<ConnectionInfo>().copied();
     let path = request.uri().path().to_owned();
+    state.credentials.refresh().await;
     let grant: Option<Arc<TokenGrant>> = match presented(&state, &request) {
         Presented::Token(token) => {
             if let Some(info) = info {
@@ -127,6 +128,24 @@ pub async fn authenticate(
                         "tokens are refused over plain HTTP from other machines: connect with https:// (serve --tls), or start the server with --allow-plain-http-tokens".into(),
                     )
                     .into_response();
+                }
+            }
+            if let Some(placement) = &state.options.placement {
+                let secret = placement.cluster_secret().as_bytes();
+                if super::tokens::constant_time_eq(secret, token.as_bytes()) {
+                    let forwarded = request
+                        .headers()
+                        .get(super::ui_relay::FORWARDED_HEADER)
+                        .and_then(|v| v.to_str().ok());
+                    let Some(caller) = super::ui_relay::relayed_caller(&path, forwarded) else {
+                        return ApiError::Forbidden(
+                            "the cluster's secret only relays UI requests about one document between nodes".into(),
+                        )
+                        .into_response();
+                    };
+                    request.extensions_mut().insert(caller);
+                    request.extensions_mut().insert(super::ui_relay::Relayed);
+                    return next.run(request).await;
                 }
             }
             match state.credentials.check(&token) {
@@ -161,6 +180,10 @@ pub async fn authenticate(
             return ApiError::Unauthorized.into_response();
         }
     }
-    request.extensions_mut().insert(Caller::new(grant));
+    let mut caller = Caller::new(grant.clone());
+    if grant.is_some_and(|g| state.credentials.is_team(&g)) {
+        caller = caller.revocable(state.credentials.clone());
+    }
+    request.extensions_mut().insert(caller);
     next.run(request).await
 }

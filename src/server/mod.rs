@@ -23,7 +23,9 @@ pub mod router;
 pub mod signin;
 pub mod state;
 pub mod sync;
+pub mod team_tokens;
 pub mod tokens;
+pub mod ui_relay;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -19,14 +19,20 @@ use super::access::Caller;
 use super::error::ApiError;
 use super::state::AppState;
 use crate::doc_id::DocId;
+use crate::protocol::{vouch_value, CLUSTER_PEER_HEADER};
 
 /// Where a document is served.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
     /// By this node.
     Here,
-    /// By the node at this base URL (`http://host:port`).
-    At(String),
+    /// By another node.
+    At {
+        /// Its base URL (`http://host:port`).
+        url: String,
+        /// Its certificate's fingerprint when self-signed (clients pin it).
+        pin: Option<String>,
+    },
 }
 
 /// Decides which node serves a document. Calls may block on a database.
@@ -35,19 +41,70 @@ pub trait Placement: Send + Sync + std::fmt::Debug + 'static {
     fn locate(&self, id: &DocId) -> Result<Location, String>;
     /// The cluster's members, their documents and connections, as JSON.
     fn status(&self) -> Result<serde_json::Value, String>;
+    /// The secret all nodes share: a node relaying a user's UI socket to
+    /// the node serving the document presents it, and says who the user is
+    /// ([`super::ui_relay`]). Never sent to clients.
+    fn cluster_secret(&self) -> &str;
 }
 
-/// The document a request path addresses directly (`/{doc_id}`), if any.
-fn addressed_doc(path: &str) -> Option<DocId> {
+/// The document a request path is about (`/{doc_id}`, or one of its
+/// endpoints `/_docs/{doc_id}/…`), if any.
+pub(crate) fn addressed_doc(path: &str) -> Option<DocId> {
     let rest = path.strip_prefix('/')?;
+    if let Some(endpoint) = rest.strip_prefix("_docs/") {
+        let (id, tail) = endpoint.split_once('/')?;
+        if tail.is_empty() || tail.contains('/') {
+            return None;
+        }
+        return DocId::parse(id).ok();
+    }
     if rest.is_empty() || rest.starts_with('_') || rest.contains('/') {
         return None;
     }
     DocId::parse(rest).ok()
 }
 
-/// Middleware: `307` to the owning node for `/{doc_id}` requests of documents
-/// served elsewhere.
+/// Whether a request comes from a browser page (the UI): browsers send
+/// `Sec-Fetch-Mode` or `Origin`, or the UI's session cookie. Sync clients
+/// and the CLI send none of them.
+fn from_browser(state: &AppState, headers: &axum::http::HeaderMap) -> bool {
+    headers.contains_key("sec-fetch-mode")
+        || headers.contains_key(header::ORIGIN)
+        || super::auth::cookie(headers, &state.session_cookie).is_some()
+}
+
+/// Whether the request is a sync (`PUT`/`POST /{doc_id}`), which is always
+/// redirected (the protocol's way; the body is replayed by the client).
+fn is_sync(request: &Request) -> bool {
+    matches!(
+        *request.method(),
+        axum::http::Method::PUT | axum::http::Method::POST
+    ) && !request.uri().path().starts_with("/_")
+}
+
+/// Where `id` is served, asked of `placement` off the async workers.
+pub(crate) async fn locate(
+    placement: Arc<dyn Placement>,
+    id: &DocId,
+) -> Result<Location, ApiError> {
+    let lookup = {
+        let id = id.clone();
+        tokio::task::spawn_blocking(move || placement.locate(&id)).await
+    };
+    match lookup {
+        Ok(Ok(location)) => Ok(location),
+        Ok(Err(reason)) => Err(ApiError::Unavailable(format!(
+            "cannot tell which node serves {id} right now ({reason}); try again"
+        ))),
+        Err(e) => Err(ApiError::Internal(e.to_string())),
+    }
+}
+
+/// Middleware: for a document served elsewhere, `307` to its node (sync
+/// clients, the CLI), or — for the browser UI, which cannot carry its
+/// session across origins — the request relayed there
+/// ([`super::ui_relay::forward`]). A request relayed here by another node is
+/// served here.
 pub async fn redirect_to_owner(
     State(state): State<AppState>,
     request: Request,
@@ -59,13 +116,35 @@ pub async fn redirect_to_owner(
     ) else {
         return next.run(request).await;
     };
-    let lookup = {
-        let id = id.clone();
-        tokio::task::spawn_blocking(move || placement.locate(&id)).await
-    };
-    match lookup {
-        Ok(Ok(Location::Here)) => next.run(request).await,
-        Ok(Ok(Location::At(base))) => {
+    if request
+        .extensions()
+        .get::<super::ui_relay::Relayed>()
+        .is_some()
+    {
+        return next.run(request).await;
+    }
+    match locate(placement.clone(), &id).await {
+        Ok(Location::Here) => next.run(request).await,
+        Ok(Location::At { url, pin })
+            if from_browser(&state, request.headers()) && !is_sync(&request) =>
+        {
+            let caller = request
+                .extensions()
+                .get::<Caller>()
+                .cloned()
+                .unwrap_or_default();
+            tracing::debug!(doc = %id, to = %url, "relaying a UI request to the serving node");
+            super::ui_relay::forward(
+                request,
+                &url,
+                pin.as_deref(),
+                &caller,
+                placement.cluster_secret(),
+                state.options.max_upload,
+            )
+            .await
+        }
+        Ok(Location::At { url: base, pin }) => {
             let tail = request
                 .uri()
                 .path_and_query()
@@ -74,19 +153,24 @@ pub async fn redirect_to_owner(
             let target = format!("{}{tail}", base.trim_end_matches('/'));
             tracing::debug!(doc = %id, to = %target, "redirecting to the owning node");
             match HeaderValue::from_str(&target) {
-                Ok(location) => (
-                    StatusCode::TEMPORARY_REDIRECT,
-                    [(header::LOCATION, location)],
-                )
-                    .into_response(),
+                Ok(location) => {
+                    // The client trusted this node with its credentials;
+                    // this node vouches for its peer (client::Hops).
+                    let vouch = vouch_value(pin.as_deref());
+                    let mut response = (
+                        StatusCode::TEMPORARY_REDIRECT,
+                        [(header::LOCATION, location)],
+                    )
+                        .into_response();
+                    if let Ok(vouch) = HeaderValue::from_str(&vouch) {
+                        response.headers_mut().insert(CLUSTER_PEER_HEADER, vouch);
+                    }
+                    response
+                }
                 Err(_) => ApiError::Internal(format!("bad owner URL {target:?}")).into_response(),
             }
         }
-        Ok(Err(reason)) => ApiError::Unavailable(format!(
-            "cannot tell which node serves {id} right now ({reason}); try again"
-        ))
-        .into_response(),
-        Err(e) => ApiError::Internal(e.to_string()).into_response(),
+        Err(e) => e.into_response(),
     }
 }
 
@@ -123,7 +207,21 @@ mod tests {
             addressed_doc("/notes").map(|d| d.to_string()),
             Some("notes".into())
         );
-        for path in ["/", "/_docs", "/_cluster", "/_ws/notes", "/notes/share", ""] {
+        assert_eq!(
+            addressed_doc("/_docs/notes/history").map(|d| d.to_string()),
+            Some("notes".into())
+        );
+        for path in [
+            "/",
+            "/_docs",
+            "/_docs/notes",
+            "/_docs/notes/",
+            "/_docs/notes/a/b",
+            "/_cluster",
+            "/_ws/notes",
+            "/notes/share",
+            "",
+        ] {
             assert_eq!(addressed_doc(path), None, "{path}");
         }
     }

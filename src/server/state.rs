@@ -57,6 +57,9 @@ pub struct ServerOptions {
     /// Which node serves which document, when this server is one node of a
     /// cluster; `None` serves every document here.
     pub placement: Option<Arc<dyn super::placement::Placement>>,
+    /// Team tokens kept in a database shared by a cluster's nodes, honoured
+    /// besides `tokens`.
+    pub team_tokens: Option<Arc<dyn super::team_tokens::TokenDirectory>>,
 }
 
 impl Default for ServerOptions {
@@ -79,6 +82,7 @@ impl Default for ServerOptions {
             data_dir: None,
             oidc: None,
             placement: None,
+            team_tokens: None,
         }
     }
 }
@@ -121,7 +125,34 @@ impl AppState {
             .owner_token
             .clone()
             .unwrap_or_else(super::tokens::random_secret);
-        let credentials = Arc::new(Credentials::new(&owner, options.tokens.clone()));
+        let mut credentials = Credentials::new(&owner, options.tokens.clone());
+        if let Some(directory) = &options.team_tokens {
+            credentials = credentials.with_directory(Arc::clone(directory));
+        }
+        let credentials = Arc::new(credentials);
+        let shutdown = CancellationToken::new();
+        if credentials.has_directory() {
+            let recheck = Arc::downgrade(&shares);
+            credentials.on_revoke(Box::new(move || {
+                if let Some(shares) = recheck.upgrade() {
+                    shares.recheck();
+                }
+            }));
+            // Read the team's tokens even while no request comes, so that a
+            // revoked token's live connections end within the refresh time.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                let (credentials, stop) = (Arc::clone(&credentials), shutdown.clone());
+                runtime.spawn(async move {
+                    loop {
+                        tokio::select! {
+                            () = stop.cancelled() => return,
+                            () = tokio::time::sleep(super::team_tokens::REFRESH) => {}
+                        }
+                        credentials.refresh().await;
+                    }
+                });
+            }
+        }
         let allowed_hosts = AllowedHosts::for_this_machine(&options.public_hosts);
         Self {
             read_budget: ReadBudget::new(options.read_budget),
@@ -134,7 +165,7 @@ impl AppState {
             shares,
             listen,
             options: Arc::new(options),
-            shutdown: CancellationToken::new(),
+            shutdown,
             tasks: TaskTracker::new(),
             oidc: None,
         }

@@ -55,7 +55,10 @@ pub struct TokenGrant {
     pub role: Role,
     /// The documents it reaches; `None` for all.
     pub docs: Option<Vec<DocId>>,
-    secret: String,
+    /// The SHA-256 digest of the secret (the secret itself is not kept).
+    digest: [u8; 32],
+    /// The secret's length, for the minimum-length check of token files.
+    secret_len: usize,
 }
 
 impl std::fmt::Debug for TokenGrant {
@@ -71,11 +74,25 @@ impl std::fmt::Debug for TokenGrant {
 impl TokenGrant {
     /// A grant for `secret` with `role`, reaching every document.
     pub fn new(name: impl Into<String>, role: Role, secret: impl Into<String>) -> Self {
+        let secret = secret.into();
         Self {
             name: name.into(),
             role,
             docs: None,
-            secret: secret.into(),
+            digest: digest(&secret),
+            secret_len: secret.len(),
+        }
+    }
+
+    /// A grant known only by its secret's digest (a team token from the
+    /// database).
+    pub fn hashed(name: impl Into<String>, role: Role, digest: [u8; 32]) -> Self {
+        Self {
+            name: name.into(),
+            role,
+            docs: None,
+            digest,
+            secret_len: MIN_SECRET,
         }
     }
 
@@ -95,9 +112,9 @@ impl TokenGrant {
         self.docs.as_ref().is_none_or(|docs| docs.contains(id))
     }
 
-    /// The secret (for tests and for writing the owner token file).
-    pub fn secret(&self) -> &str {
-        &self.secret
+    /// Whether `presented_digest` is this grant's, compared in constant time.
+    pub(crate) fn matches(&self, presented_digest: &[u8; 32]) -> bool {
+        constant_time_eq(&self.digest, presented_digest)
     }
 }
 
@@ -195,12 +212,20 @@ pub fn parse_token_lines(text: &str, path: &str) -> Result<Vec<TokenGrant>, Toke
             }
             _ => return Err(bad(format!("{} fields", fields.len()))),
         };
-        if grant.secret.len() < MIN_SECRET {
+        if grant.secret_len < MIN_SECRET {
             return Err(TokenFileError::TooShort(grant.name));
         }
         grants.push(grant);
     }
     Ok(grants)
+}
+
+/// The SHA-256 digest under which a secret is kept and compared. Secrets are
+/// long and random (see [`random_secret`]), so a fast hash is enough: there
+/// is nothing to guess from the digest.
+pub fn digest(secret: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(secret.as_bytes()).into()
 }
 
 /// A fresh random secret: 32 bytes, hex.
@@ -261,6 +286,8 @@ pub struct Credentials {
     grants: Vec<Arc<TokenGrant>>,
     /// Whether anyone without a credential is refused (a team server with tokens).
     gated: bool,
+    /// The team's tokens in a shared database (a cluster), if any.
+    team: Option<super::team_tokens::TeamTokens>,
     sessions: Mutex<HashMap<String, Arc<TokenGrant>>>,
 }
 
@@ -277,22 +304,67 @@ impl Credentials {
         Self {
             grants,
             gated,
+            team: None,
             sessions: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Whether callers without a credential are refused.
-    pub fn gated(&self) -> bool {
-        self.gated
+    /// Also accepts the team tokens of `directory` (read again every
+    /// [`super::team_tokens::REFRESH`]); once the team has any, callers
+    /// without a credential are refused.
+    pub fn with_directory(
+        mut self,
+        directory: Arc<dyn super::team_tokens::TokenDirectory>,
+    ) -> Self {
+        self.team = Some(super::team_tokens::TeamTokens::new(directory));
+        self
     }
 
-    /// The grant for a presented secret, compared in constant time against
-    /// every token (so timing tells nothing about which, or how much, matched).
+    /// Brings the copy of the team's tokens up to date when it is older
+    /// than [`super::team_tokens::REFRESH`] (before a request is checked).
+    pub async fn refresh(&self) {
+        if let Some(team) = &self.team {
+            team.refresh_if_stale().await;
+        }
+    }
+
+    /// Calls `f` whenever a team token is revoked.
+    pub fn on_revoke(&self, f: Box<dyn Fn() + Send + Sync>) {
+        if let Some(team) = &self.team {
+            team.on_revoke(f);
+        }
+    }
+
+    /// Whether the server reads team tokens from a directory.
+    pub fn has_directory(&self) -> bool {
+        self.team.is_some()
+    }
+
+    /// Whether `grant` is one of the team's tokens right now (a revoked one
+    /// is not).
+    pub fn is_team(&self, grant: &TokenGrant) -> bool {
+        self.team.as_ref().is_some_and(|t| t.still_holds(grant))
+    }
+
+    /// Whether callers without a credential are refused.
+    pub fn gated(&self) -> bool {
+        self.gated || self.team.as_ref().is_some_and(|t| t.any())
+    }
+
+    /// The grant for a presented secret: its digest is compared in constant
+    /// time against every token's (so timing tells nothing about which, or
+    /// how much, matched).
     pub fn check(&self, presented: &str) -> Option<Arc<TokenGrant>> {
+        let presented = digest(presented);
         let mut found = None;
         for grant in &self.grants {
-            if constant_time_eq(grant.secret.as_bytes(), presented.as_bytes()) {
+            if grant.matches(&presented) {
                 found = Some(grant.clone());
+            }
+        }
+        if let Some(team) = &self.team {
+            if let Some(grant) = team.check(&presented) {
+                found = Some(grant);
             }
         }
         found
@@ -311,13 +383,21 @@ impl Credentials {
         id
     }
 
-    /// The grant behind a session cookie.
+    /// The grant behind a session cookie, while its token is still
+    /// accepted (a session signed in with a revoked team token ends too).
     pub fn session(&self, id: &str) -> Option<Arc<TokenGrant>> {
-        let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        sessions
-            .iter()
-            .find(|(key, _)| constant_time_eq(key.as_bytes(), id.as_bytes()))
-            .map(|(_, grant)| grant.clone())
+        let grant = {
+            let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+            sessions
+                .iter()
+                .find(|(key, _)| constant_time_eq(key.as_bytes(), id.as_bytes()))
+                .map(|(_, grant)| grant.clone())?
+        };
+        // Sessions are started only with grants `check` returned: a
+        // configured one, or a team one.
+        let standing = self.grants.iter().any(|g| Arc::ptr_eq(g, &grant))
+            || self.team.as_ref().is_some_and(|t| t.still_holds(&grant));
+        standing.then_some(grant)
     }
 
     /// Ends a browser session.
@@ -328,7 +408,7 @@ impl Credentials {
 }
 
 /// Compares without an early exit, so timing does not reveal a prefix.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut diff = (a.len() ^ b.len()) as u8 | u8::from(a.len() != b.len());
     for (i, x) in a.iter().enumerate() {
         diff |= x ^ b.get(i).copied().unwrap_or(0);

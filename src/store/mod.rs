@@ -17,6 +17,7 @@ pub mod perms;
 mod pg_pool;
 mod pg_schema;
 mod pg_store;
+mod pg_tokens;
 mod sqlite;
 
 pub use file::FileStore;
@@ -24,6 +25,7 @@ pub use location::default_data_dir;
 pub use lock::DirLock;
 pub use memory::MemoryStore;
 pub use pg_store::PgStore;
+pub use pg_tokens::{AddTokenError, StoredToken};
 pub use sqlite::{Durability, SqliteStore};
 
 use crate::doc_id::DocId;

@@ -70,10 +70,25 @@ const MIGRATIONS: &[(i32, &str)] = &[
         );
         CREATE INDEX cluster_leases_by_node ON cluster_leases (node_id);",
     ),
+    (
+        3,
+        // Team tokens, shared by every node: only a SHA-256 digest of each
+        // secret is kept. The cluster's own secret (nodes vouching for the
+        // users whose requests they forward) lives in `settings`, and a
+        // node's TLS certificate fingerprint next to its URL.
+        "CREATE TABLE team_tokens (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL,
+            docs TEXT[],
+            digest BYTEA NOT NULL UNIQUE,
+            created TIMESTAMPTZ NOT NULL DEFAULT now()
+        );
+        ALTER TABLE cluster_nodes ADD COLUMN fingerprint TEXT;",
+    ),
 ];
 
 /// The newest schema version this build knows.
-pub(crate) const LATEST: i32 = 2;
+pub(crate) const LATEST: i32 = 3;
 
 /// Brings the database to [`LATEST`]; returns the version it had before.
 pub(crate) fn migrate(client: &mut Client) -> Result<i32, postgres::Error> {

@@ -2,11 +2,13 @@
 //! `common/postgres.rs`): documents spread by rendezvous hashing, requests
 //! redirected to a document's owner, failover after `kill -9` without losing
 //! an acknowledged change, hand-over on SIGTERM, and a restarted node
-//! rejoining. Real processes on loopback ports; every wait is bounded.
+//! rejoining; a team's tokens, the UI and owner operations through any node
+//! (`team.rs`). Real processes on loopback ports; every wait is bounded.
 
 #[path = "../common/mod.rs"]
 mod common;
 mod nodes;
+mod team;
 mod writer;
 
 use std::process::{Command, Stdio};
@@ -34,6 +36,19 @@ async fn three_nodes_thirty_clients_survive_a_kill_9_and_take_the_node_back() {
         .map(|n| Served::start(&root.path().join(format!("node{n}")), free_port(), &db, 3))
         .collect();
     let members = wait_live_count(&nodes, 3).await;
+    // A team cluster: every client holds a team token (from the database),
+    // which follows each redirect to the serving node (it vouches for it).
+    let token = team::add_token(&db, "team", "write").await;
+    let token = Some(token.as_str());
+    common::eventually("the team token on every node", || async {
+        let mut all = true;
+        for node in &nodes {
+            all &= team::docs_status(node, token).await == 200
+                && team::docs_status(node, None).await == 401;
+        }
+        all
+    })
+    .await;
 
     // Ten documents, at least three placed on each node (the victim is node 2).
     let mut docs = spread(&members, 3, "doc");
@@ -52,7 +67,7 @@ async fn three_nodes_thirty_clients_survive_a_kill_9_and_take_the_node_back() {
             let entry = nodes[(i + c) % 2].url();
             writers.push((
                 doc_id.clone(),
-                Writer::start(&format!("c{c}"), doc_id, &entry, writing.clone()),
+                Writer::start(&format!("c{c}"), doc_id, &entry, token, writing.clone()),
             ));
         }
     }
@@ -144,7 +159,7 @@ async fn three_nodes_thirty_clients_survive_a_kill_9_and_take_the_node_back() {
     // No acknowledged change is lost: a fresh reader finds every one.
     let mut total = 0;
     for (doc_id, _) in &docs {
-        let fresh = read_fresh(&nodes[0].url(), doc_id).await;
+        let fresh = read_fresh(&nodes[0].url(), doc_id, token).await;
         let mut acked: Vec<ChangeHash> = staying
             .iter()
             .filter(|(d, _)| d == doc_id)
@@ -186,7 +201,9 @@ async fn three_nodes_thirty_clients_survive_a_kill_9_and_take_the_node_back() {
         .unwrap();
     let (_hub, doc) = local_doc(&fresh_doc);
     put(&doc, "hello", "again");
-    let client = SyncClient::new(ClientConfig::new(doc_url(&nodes[0].url(), &fresh_doc))).unwrap();
+    let mut config = ClientConfig::new(doc_url(&nodes[0].url(), &fresh_doc));
+    config.token = token.map(str::to_owned);
+    let client = SyncClient::new(config).unwrap();
     let report = client
         .sync_once(&doc, Until::HeadsEqual, WAIT)
         .await
@@ -249,7 +266,7 @@ async fn a_node_stopped_with_sigterm_hands_its_documents_over_at_once() {
     assert_eq!(anonymous.status(), 403);
 
     let writing = Arc::new(AtomicBool::new(true));
-    let writer = Writer::start("w", &doc_id, &nodes[0].url(), writing.clone());
+    let writer = Writer::start("w", &doc_id, &nodes[0].url(), None, writing.clone());
     common::eventually("the writer's first acknowledged change", || async {
         !writer.acked().is_empty()
     })
@@ -284,7 +301,7 @@ async fn a_node_stopped_with_sigterm_hands_its_documents_over_at_once() {
     assert!(status.success(), "{status:?}");
     writing.store(false, Ordering::SeqCst);
     let acked = writer.acked();
-    let fresh = read_fresh(&nodes[0].url(), &doc_id).await;
+    let fresh = read_fresh(&nodes[0].url(), &doc_id, None).await;
     for hash in &acked {
         assert!(
             fresh.read(|d| d.get_change_by_hash(hash).is_some()),

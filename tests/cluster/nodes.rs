@@ -137,6 +137,7 @@ pub async fn live_nodes(node: &Served) -> Vec<Node> {
         .map(|n| Node {
             id: n["id"].as_str().unwrap().to_owned(),
             url: n["url"].as_str().unwrap().to_owned(),
+            pin: None,
         })
         .collect()
 }

@@ -25,9 +25,18 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn start(name: &str, doc_id: &str, entry: &str, writing: Arc<AtomicBool>) -> Self {
+    /// Starts writing through `entry`, with the team `token` if given.
+    pub fn start(
+        name: &str,
+        doc_id: &str,
+        entry: &str,
+        token: Option<&str>,
+        writing: Arc<AtomicBool>,
+    ) -> Self {
         let (_hub, doc) = local_doc(doc_id);
-        let client = SyncClient::new(ClientConfig::new(doc_url(entry, doc_id))).unwrap();
+        let mut config = ClientConfig::new(doc_url(entry, doc_id));
+        config.token = token.map(str::to_owned);
+        let client = SyncClient::new(config).unwrap();
         let live = common::go_live(&client, &doc);
         let acked = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
@@ -108,10 +117,12 @@ pub async fn wait_converged(groups: &BTreeMap<String, Vec<&Writer>>, within: Dur
 }
 
 /// A fresh reader pulls `doc_id` through `entry` (one-shot, following the
-/// redirect) and returns its copy.
-pub async fn read_fresh(entry: &str, doc_id: &str) -> Arc<Document> {
+/// redirect, with `token` if given) and returns its copy.
+pub async fn read_fresh(entry: &str, doc_id: &str, token: Option<&str>) -> Arc<Document> {
     let (_hub, doc) = local_doc(doc_id);
-    let client = SyncClient::new(ClientConfig::new(doc_url(entry, doc_id))).unwrap();
+    let mut config = ClientConfig::new(doc_url(entry, doc_id));
+    config.token = token.map(str::to_owned);
+    let client = SyncClient::new(config).unwrap();
     client
         .sync_once(&doc, Until::HasRemoteHeads, WAIT)
         .await

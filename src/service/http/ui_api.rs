@@ -66,6 +66,30 @@ pub struct SocketQuery {
     pub features: Option<String>,
 }
 
+/// Where a UI socket comes from: its connection (named in presence), and
+/// whether another node of a cluster relayed it here.
+#[derive(Debug, Clone, Copy)]
+pub struct SocketOrigin {
+    info: Option<crate::server::listener::ConnectionInfo>,
+    relayed: bool,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SocketOrigin {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            info: parts.extensions.get().copied(),
+            relayed: parts
+                .extensions
+                .get::<crate::server::ui_relay::Relayed>()
+                .is_some(),
+        })
+    }
+}
+
 /// `GET /_ws/{doc_id}`: the UI's Automerge peer, one `{"event":…}` line per
 /// text frame; `?features=ephemeral` adds ephemeral messages.
 pub async fn doc_socket(
@@ -74,14 +98,39 @@ pub async fn doc_socket(
     caller: Caller,
     Path(raw_id): Path<String>,
     axum::extract::Query(query): axum::extract::Query<SocketQuery>,
-    info: Option<axum::Extension<crate::server::listener::ConnectionInfo>>,
+    origin: SocketOrigin,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let id = DocId::parse(&raw_id)?;
     let access = caller.check_doc(&state, &id)?;
+    // In a cluster, a document served by another node is relayed there
+    // (browsers cannot follow a redirect on a WebSocket).
+    if let (Some(placement), false) = (state.options.placement.clone(), origin.relayed) {
+        let location = crate::server::placement::locate(placement.clone(), &id).await?;
+        if let crate::server::placement::Location::At { url, pin } = location {
+            let upstream = crate::server::ui_relay::connect(
+                &url,
+                pin.as_deref(),
+                &id,
+                query.features.as_deref(),
+                &caller,
+                placement.cluster_secret(),
+                state.options.max_line,
+            )
+            .await?;
+            tracing::debug!(doc = %id, to = %url, "relaying a UI socket to the serving node");
+            let stop = state.shutdown.clone();
+            let check = caller.rights(&state.shares, &id, access).check;
+            return Ok(upgrade.max_message_size(state.options.max_line).on_upgrade(
+                move |socket| crate::server::ui_relay::relay(socket, upstream, stop, check),
+            ));
+        }
+    }
     let rights = caller.rights(&state.shares, &id, access);
     let peer = crate::service::UiPeer {
-        peer: info.map_or_else(|| "ui".into(), |i| i.remote.to_string()),
+        peer: origin
+            .info
+            .map_or_else(|| "ui".into(), |i| i.remote.to_string()),
         user: caller.name().map(str::to_owned),
         ephemeral: query.features.as_deref().is_some_and(|f| {
             crate::protocol::compress::names_feature(f, crate::protocol::EPHEMERAL_FEATURE)

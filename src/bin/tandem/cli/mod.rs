@@ -3,6 +3,7 @@
 
 mod cat;
 mod credentials;
+mod delete;
 mod diff;
 mod docs;
 mod doctor;
@@ -15,6 +16,7 @@ mod serve;
 mod share;
 mod source;
 mod sync;
+mod token;
 
 use std::process::ExitCode;
 
@@ -50,6 +52,10 @@ enum Command {
     Peers(peers::PeersArgs),
     /// Set a document's share policy (private, lan, link).
     Share(share::ShareArgs),
+    /// Delete a document on a server (owner rights there; any node of a cluster).
+    Delete(delete::DeleteArgs),
+    /// A cluster's team tokens in its PostgreSQL database (add, list, revoke).
+    Token(token::TokenArgs),
 }
 
 /// A boxed error whose `Display` is the one line shown to the user.
@@ -92,6 +98,8 @@ pub(crate) fn main() -> ExitCode {
             Command::Doctor(args) => doctor::run(args),
             Command::Peers(args) => peers::run(args).await,
             Command::Share(args) => share::run(args).await,
+            Command::Token(args) => token::run(args),
+            Command::Delete(args) => delete::run(args).await,
         }
     });
     // Live streams may still be winding down; do not wait for them.
@@ -115,8 +123,10 @@ pub(crate) fn print_line(out: &mut impl std::io::Write, line: &str) -> Result<bo
 }
 
 /// One JSON request to a Tandem server with `credential`'s token; the
-/// server's `{"error"}` text becomes the error. Redirects are not followed
-/// (the token must not go anywhere else), and a token is not sent over plain
+/// server's `{"error"}` text becomes the error. Only cluster redirects are
+/// followed (`307`/`308` to a node the server vouches for, same path: see
+/// [`tandem::client::Hops`]), with the token; any other redirect is an error
+/// (the token must not go anywhere else). A token is not sent over plain
 /// `http://` off loopback unless allowed.
 pub(crate) async fn http_json(
     method: reqwest::Method,
@@ -124,11 +134,64 @@ pub(crate) async fn http_json(
     credential: &credentials::Credential,
     body: Option<serde_json::Value>,
 ) -> Result<serde_json::Value, CliError> {
+    let mut hops = tandem::client::Hops::new(url);
+    let mut at = url.clone();
+    for _ in 0..=tandem::client::MAX_REDIRECTS {
+        let response = http_once(&method, &at, &hops, credential, body.as_ref()).await?;
+        let status = response.status();
+        if status.is_redirection() {
+            let to = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("nowhere");
+            let next = at.join(to).ok();
+            let keeps_body = matches!(status.as_u16(), 307 | 308);
+            match next {
+                Some(next) if keeps_body && hops.follow(&at, &next, response.headers()) => {
+                    tracing::debug!(from = %at, to = %next, "following a cluster redirect");
+                    at = next;
+                    continue;
+                }
+                _ => {
+                    return Err(format!(
+                        "{at} answered {} (to {to}); only redirects to the nodes of its cluster are followed here, use the server's own URL",
+                        status.as_u16()
+                    )
+                    .into())
+                }
+            }
+        }
+        let value: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
+        if !status.is_success() {
+            let message = value["error"]
+                .as_str()
+                .unwrap_or(status.canonical_reason().unwrap_or("error"));
+            return Err(format!("{at} answered {}: {message}", status.as_u16()).into());
+        }
+        return Ok(value);
+    }
+    Err(format!(
+        "{url}: more than {} redirects",
+        tandem::client::MAX_REDIRECTS
+    )
+    .into())
+}
+
+/// One hop of [`http_json`]: the token only where `hops` allow it.
+async fn http_once(
+    method: &reqwest::Method,
+    url: &url::Url,
+    hops: &tandem::client::Hops,
+    credential: &credentials::Credential,
+    body: Option<&serde_json::Value>,
+) -> Result<reqwest::Response, CliError> {
     let loopback = tandem::client::is_loopback(url);
-    if credential.token.is_some()
-        && url.scheme() == "http"
-        && !loopback
-        && !credential.allow_plain_http_tokens
+    let token = credential
+        .token
+        .as_ref()
+        .filter(|_| hops.carries_token(url));
+    if token.is_some() && url.scheme() == "http" && !loopback && !credential.allow_plain_http_tokens
     {
         return Err(tandem::client::ClientError::PlainHttpToken {
             host: url.host_str().unwrap_or_default().to_owned(),
@@ -136,11 +199,12 @@ pub(crate) async fn http_json(
         .into());
     }
     // Owner operations go to this machine's own server, whose certificate is
-    // self-signed: skip the check only for loopback hosts.
-    let trust = if loopback {
-        tandem::tls::Trust::Insecure
-    } else {
-        tandem::tls::Trust::System
+    // self-signed: skip the check only for loopback hosts. A cluster node is
+    // checked against the pin the redirecting node vouched for it with.
+    let trust = match hops.trust_of(url) {
+        tandem::client::HopTrust::Vouched(Some(pin)) => tandem::tls::Trust::Pinned(pin),
+        _ if loopback => tandem::tls::Trust::Insecure,
+        _ => tandem::tls::Trust::System,
     };
     let tls = trust.client_config(&[b"http/1.1"])?;
     let client = reqwest::Client::builder()
@@ -149,36 +213,15 @@ pub(crate) async fn http_json(
         .no_proxy()
         .timeout(std::time::Duration::from_secs(10))
         .build()?;
-    let mut request = client.request(method, url.clone());
-    if let Some(token) = &credential.token {
+    let mut request = client.request(method.clone(), url.clone());
+    if let Some(token) = token {
         request = request.bearer_auth(token);
     }
     if let Some(body) = body {
-        request = request.json(&body);
+        request = request.json(body);
     }
-    let response = request
+    request
         .send()
         .await
-        .map_err(|e| format!("cannot reach {url}: {}", tandem::client::describe_error(&e)))?;
-    let status = response.status();
-    if status.is_redirection() {
-        let to = response
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("nowhere");
-        return Err(format!(
-            "{url} answered {} (to {to}); redirects are not followed here, use the server's own URL",
-            status.as_u16()
-        )
-        .into());
-    }
-    let value: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
-    if !status.is_success() {
-        let message = value["error"]
-            .as_str()
-            .unwrap_or(status.canonical_reason().unwrap_or("error"));
-        return Err(format!("{url} answered {}: {message}", status.as_u16()).into());
-    }
-    Ok(value)
+        .map_err(|e| format!("cannot reach {url}: {}", tandem::client::describe_error(&e)).into())
 }

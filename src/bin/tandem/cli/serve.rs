@@ -239,6 +239,17 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
         )
         .into());
     }
+    // A cluster node's self-signed certificate is pinned by whoever another
+    // node sends here, so its fingerprint is known before joining; a
+    // certificate from --cert is checked by its CA.
+    let (tls, pin) = match tls {
+        Tls::SelfSigned if advertised.is_some() => {
+            let identity = Identity::self_signed_in(&data_dir)?;
+            let pin = identity.fingerprint().to_string();
+            (Tls::Identity(identity), Some(pin))
+        }
+        tls => (tls, None),
+    };
     let ui_dir = args.ui_dir.clone().or_else(default_ui_dir);
     let options = ServerOptions {
         tokens,
@@ -275,6 +286,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), CliError> {
             ClusterConfig {
                 advertise_url,
                 lease_ttl: std::time::Duration::from_secs(args.lease_secs),
+                pin,
             },
         ),
         (StoreChoice::Postgres(pg), None) => builder.store(pg),
