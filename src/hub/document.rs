@@ -173,14 +173,6 @@ impl Document {
         self.version.subscribe()
     }
 
-    /// Changes what counts as a burst: a write beginning less than `quiet`
-    /// after the previous one ended starts or extends it, and during it
-    /// subscribers wake at most once per `window`. The defaults are
-    /// [`super::QUIET`] and [`super::BURST_WINDOW`]; tests stretch them.
-    pub fn set_burst_timing(&self, quiet: std::time::Duration, window: std::time::Duration) {
-        self.version.set_timing(quiet, window);
-    }
-
     /// How many subscribers are watching (for tests and diagnostics).
     pub fn subscriber_count(&self) -> usize {
         self.version.receiver_count()

@@ -82,13 +82,6 @@ impl Waker {
         self.shared.version.receiver_count()
     }
 
-    /// Changes the quiet time and the burst window (tests and tuning).
-    pub(crate) fn set_timing(&self, quiet: Duration, window: Duration) {
-        let mut times = self.shared.times();
-        times.quiet = quiet;
-        times.window = window;
-    }
-
     /// Wakes every subscriber now (deletion).
     pub(crate) fn wake_now(&self) {
         self.shared.version.send_modify(|v| *v += 1);
