@@ -12,6 +12,7 @@ pub mod connections;
 pub mod error;
 pub mod extras;
 pub mod gate;
+mod h2;
 pub mod history;
 pub mod listener;
 pub mod oidc;
