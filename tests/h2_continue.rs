@@ -148,7 +148,10 @@ async fn a_bad_first_line_after_the_100_is_a_plain_400() {
         informational(&mut response).await,
         Some(StatusCode::CONTINUE)
     );
-    body.send_data(Bytes::from_static(b"null\n"), true).unwrap();
+    // The body stays open, as a live client's does: the 400 and its JSON
+    // must still arrive whole (HTTP/2 ends our side with RST_STREAM(NO_ERROR)).
+    body.send_data(Bytes::from_static(b"null\n"), false)
+        .unwrap();
     let response = tokio::time::timeout(WAIT, response)
         .await
         .expect("a final response")
