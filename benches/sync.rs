@@ -25,8 +25,8 @@ use automerge::sync::{Message, State as AmSyncState, SyncDoc};
 use automerge::transaction::Transactable;
 use automerge::{Automerge, AutomergeError, ChangeHash, ObjId, ObjType, ReadDoc, ROOT};
 use tandem::client::{ClientConfig, ConnectionStatus, HttpVersion, SyncClient};
+use tandem::node::{Node, NodeBuilder};
 use tandem::protocol::{SyncSession, Until};
-use tandem::server::{RunningServer, ServerConfig};
 use tandem::store::{Durability, MemoryStore, SqliteStore, Store};
 use tandem::tls::Trust;
 use tandem::{DocId, Document, Hub};
@@ -285,14 +285,13 @@ fn doc_id(s: &str) -> DocId {
     DocId::parse(s).expect("valid doc id")
 }
 
-async fn start_server(store: Arc<dyn Store>) -> (RunningServer, Arc<Hub>) {
+async fn start_server(store: Arc<dyn Store>) -> (Node, Arc<Hub>) {
     let hub = Hub::new(store);
-    let server = tandem::server::start(
-        ServerConfig::plain("127.0.0.1:0".parse().unwrap()),
-        Arc::clone(&hub),
-    )
-    .await
-    .expect("server starts");
+    let server = NodeBuilder::new()
+        .hub(Arc::clone(&hub))
+        .start()
+        .await
+        .expect("node starts");
     (server, hub)
 }
 

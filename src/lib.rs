@@ -33,7 +33,6 @@
 //! - [`doc_id`] — validated document IDs.
 //! - [`host`] — this machine's name and loopback checks.
 
-pub mod cli;
 pub mod client;
 pub mod cluster;
 pub mod discovery;
@@ -43,6 +42,7 @@ pub mod history;
 pub mod host;
 pub mod hub;
 pub mod link;
+pub mod node;
 pub mod protocol;
 pub mod server;
 pub mod service;

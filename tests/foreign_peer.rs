@@ -195,7 +195,7 @@ async fn a_foreign_client_pulls_a_10k_change_document() {
 }
 
 /// A server over an in-memory hub that the test can put documents in.
-async fn server_with_hub() -> (tandem::server::RunningServer, Arc<tandem::hub::Hub>) {
+async fn server_with_hub() -> (tandem::node::Node, Arc<tandem::hub::Hub>) {
     let hub = tandem::hub::Hub::new(Arc::new(tandem::store::MemoryStore::new()));
     let server = start_server_with(hub.clone(), None, Default::default()).await;
     (server, hub)

@@ -38,7 +38,15 @@ fn server(default_share: SharePolicy, tokens: Vec<&str>) -> Server {
         ..ServerOptions::default()
     };
     Server {
-        router: app(AppState::new(service.clone(), "http://x".into(), options)),
+        router: app(
+            AppState::new(
+                service.hub().clone(),
+                service.shares().clone(),
+                "http://x".into(),
+                options,
+            ),
+            Some(tandem::service::http::routes(service.clone(), 1 << 20)),
+        ),
         service,
     }
 }

@@ -12,12 +12,13 @@ pub mod activity;
 pub mod connections;
 mod document;
 pub mod ephemeral;
-pub(crate) mod load;
+mod load;
 pub mod presence;
 
 pub use connections::{ConnectionInfo, ConnectionMeta, ConnectionStats, Connections};
 pub use document::{apply_sync, doc_info, title_of, DocError, Document, SyncError};
 pub use ephemeral::{Ephemeral, EphemeralBus};
+pub use load::{check, Rejected};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};

@@ -79,7 +79,7 @@ pub async fn sync_doc(
             "(none, from a browser)".into(),
         ));
     }
-    let rights = caller.rights(&state.service, &id, access);
+    let rights = caller.rights(&state.shares, &id, access);
     if state.shutdown.is_cancelled() {
         return Err(ApiError::ShuttingDown);
     }

@@ -5,9 +5,13 @@
 //! commands — both are thin layers over this.
 
 pub mod activity;
+pub mod files;
 mod history;
+pub mod http;
+pub mod launch;
 mod remotes;
 pub mod search;
+pub mod sessions;
 mod template;
 mod ui_peer;
 
@@ -129,8 +133,8 @@ pub struct Service {
     shutdown: CancellationToken,
     tasks: TaskTracker,
     peers: std::sync::OnceLock<Arc<Peers>>,
-    /// Moves whenever who may reach which document changes.
-    access: tokio::sync::watch::Sender<u64>,
+    /// The share policies (and the signal that moves when one changes).
+    shares: Arc<share::Shares>,
     /// Samples of every open document's activity.
     activity: Arc<activity::ActivityLog>,
 }
@@ -177,7 +181,7 @@ impl Service {
             shutdown: shutdown.clone(),
             tasks: tasks.clone(),
             peers: std::sync::OnceLock::new(),
-            access: tokio::sync::watch::channel(0).0,
+            shares: share::Shares::new(hub.store().clone(), options.default_share),
             activity: activity::ActivityLog::spawn(hub.clone(), &tasks, shutdown.clone()),
         });
         let mut hub_events = hub.subscribe();
@@ -252,7 +256,7 @@ impl Service {
 
     /// A document's effective share policy.
     pub fn share_policy(&self, id: &DocId) -> Result<SharePolicy, ServiceError> {
-        Ok(share::load(self.hub.store().as_ref(), id)?.unwrap_or(self.options.default_share))
+        Ok(self.shares.policy(id)?)
     }
 
     /// Sets a document's share policy (the document must exist).
@@ -260,9 +264,8 @@ impl Service {
         if self.hub.open_existing(id)?.is_none() {
             return Err(ServiceError::NotFound(format!("no document {id}")));
         }
-        share::save(self.hub.store().as_ref(), id, Some(policy))?;
         // Live connections re-check their rights: a peer that lost them is cut off now.
-        self.access.send_modify(|v| *v += 1);
+        self.shares.set(id, Some(policy))?;
         self.hub.notify_docs_changed();
         Ok(())
     }
@@ -300,7 +303,7 @@ impl Service {
 
     fn delete_locally(&self, id: &DocId, everywhere: bool) -> Result<(), ServiceError> {
         self.remotes.remove_doc(id)?;
-        share::save(self.hub.store().as_ref(), id, None)?;
+        self.shares.set(id, None)?;
         match self.hub.delete_with_tombstone(id, everywhere)? {
             Some(_) => Ok(()),
             None => Err(ServiceError::NotFound(format!("no document {id}"))),
@@ -344,7 +347,12 @@ impl Service {
     /// A receiver that moves whenever access rules change (a share policy
     /// was set): live connections of peers re-check their rights then.
     pub fn access_changes(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.access.subscribe()
+        self.shares.changes()
+    }
+
+    /// The share policies the server judges callers against.
+    pub fn shares(&self) -> &Arc<share::Shares> {
+        &self.shares
     }
 
     /// Every remote and its state.

@@ -13,10 +13,11 @@
 // events `docs-changed`, `remote` (payload = RemoteInfo), `peers-changed` and
 // `launch` (requests are waiting).
 import { Channel, invoke } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
 import type { DiffEntry, HistoryEdit, Timeline } from "../model/history";
 import type { Prop } from "../model/path";
-import { listen } from "@tauri-apps/api/event";
 import {
+  type ActivityReport,
   type AddRemoteRequest,
   type AddRemoteResult,
   type Backend,
@@ -30,12 +31,11 @@ import {
   type LaunchRequest,
   type LinkStatus,
   type PeerInfo,
+  type RemoteDeletion,
   type RemoteInfo,
-  type ActivityReport,
   type RemoteUpdate,
   type SearchResults,
   type SharePolicy,
-  type RemoteDeletion,
 } from "./types";
 
 /**

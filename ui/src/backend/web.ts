@@ -5,8 +5,9 @@
 import { backoffDelay } from "../model/connection";
 import type { DiffEntry, HistoryEdit, Timeline } from "../model/history";
 import type { Prop } from "../model/path";
-import { SESSION_PATH, SIGN_IN_PATH, SIGN_OUT_PATH, type SessionInfo, SessionWatch, parseSession } from "./session";
+import { parseSession, SESSION_PATH, type SessionInfo, SessionWatch, SIGN_IN_PATH, SIGN_OUT_PATH } from "./session";
 import {
+  type ActivityReport,
   type AddRemoteRequest,
   type AddRemoteResult,
   type Backend,
@@ -19,12 +20,11 @@ import {
   type IncomingConnection,
   type LinkStatus,
   type PeerInfo,
+  type RemoteDeletion,
   type RemoteInfo,
-  type ActivityReport,
   type RemoteUpdate,
   type SearchResults,
   type SharePolicy,
-  type RemoteDeletion,
 } from "./types";
 
 async function errorFrom(res: Response): Promise<BackendError> {
@@ -199,11 +199,7 @@ export class WebBackend implements Backend {
   }
 
   private socket(path: string, h: ConstructorParameters<typeof ReconnectingSocket>[1]): ReconnectingSocket {
-    return new ReconnectingSocket(
-      this.wsUrl(path),
-      { ...h, onRefused: () => void this.sessionWatch.check() },
-      this.Socket,
-    );
+    return new ReconnectingSocket(this.wsUrl(path), { ...h, onRefused: () => void this.sessionWatch.check() }, this.Socket);
   }
 
   async session(): Promise<SessionInfo> {
@@ -244,7 +240,7 @@ export class WebBackend implements Backend {
   }
 
   async deleteDoc(id: string, everywhere = false): Promise<RemoteDeletion[]> {
-    const path = "/" + encodeURIComponent(id) + (everywhere ? "?everywhere=true" : "");
+    const path = `/${encodeURIComponent(id)}${everywhere ? "?everywhere=true" : ""}`;
     const res = await this.request(path, { method: "DELETE" });
     if (!everywhere) return [];
     const body = (await res.json()) as { remotes?: RemoteDeletion[] };
@@ -252,7 +248,7 @@ export class WebBackend implements Backend {
   }
 
   async exportDoc(id: string): Promise<Uint8Array> {
-    const res = await this.request("/" + encodeURIComponent(id), { headers: { Accept: "application/octet-stream" } });
+    const res = await this.request(`/${encodeURIComponent(id)}`, { headers: { Accept: "application/octet-stream" } });
     return new Uint8Array(await res.arrayBuffer());
   }
 
@@ -267,7 +263,7 @@ export class WebBackend implements Backend {
 
   openDoc(id: string, handlers: DocChannelHandlers): DocChannel {
     // `features=ephemeral`: presence and cursors (docs/protocol-extensions.md).
-    const sock = this.socket("/_ws/" + encodeURIComponent(id) + "?features=ephemeral", {
+    const sock = this.socket(`/_ws/${encodeURIComponent(id)}?features=ephemeral`, {
       onOpen: () => handlers.onOpen(),
       onMessage: (line) => handlers.onLine(line),
       onStatus: (s) => handlers.onStatus?.(s),
@@ -289,7 +285,7 @@ export class WebBackend implements Backend {
   }
 
   async removeRemote(id: string): Promise<void> {
-    await this.request("/_remotes/" + encodeURIComponent(id), { method: "DELETE" });
+    await this.request(`/_remotes/${encodeURIComponent(id)}`, { method: "DELETE" });
   }
 
   activity(): Promise<ActivityReport> {
@@ -305,7 +301,7 @@ export class WebBackend implements Backend {
   }
 
   async updateRemote(id: string, update: RemoteUpdate): Promise<RemoteInfo> {
-    const r = await this.request("/_remotes/" + encodeURIComponent(id), {
+    const r = await this.request(`/_remotes/${encodeURIComponent(id)}`, {
       method: "PATCH",
       headers: { "content-type": "application/json" },
       body: JSON.stringify(update),

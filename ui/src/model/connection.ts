@@ -14,11 +14,7 @@ export function retrySecondsLeft(retryInMs: number, receivedAt: number, now: num
 }
 
 /** "connecting…", "live", "reconnecting in 3 s", "error: certificate mismatch". */
-export function formatRemoteState(
-  r: Pick<RemoteInfo, "state" | "retry_in_ms" | "error">,
-  receivedAt: number,
-  now: number,
-): string {
+export function formatRemoteState(r: Pick<RemoteInfo, "state" | "retry_in_ms" | "error">, receivedAt: number, now: number): string {
   switch (r.state) {
     case "connecting":
       return "connecting…";
@@ -198,7 +194,8 @@ export function validateRemoteUrl(url: string, needDocId: boolean): string | nul
     return "That is not a valid URL (expected e.g. https://host:7450/<doc id>).";
   }
   if (u.protocol === "ws:" || u.protocol === "wss:") {
-    if (!docIdFromUrl(t)) return "An automerge-repo server's URL ends with the document's automerge URL, e.g. ws://host:3030/automerge:<id>.";
+    if (!docIdFromUrl(t))
+      return "An automerge-repo server's URL ends with the document's automerge URL, e.g. ws://host:3030/automerge:<id>.";
     return null;
   }
   if (u.protocol !== "http:" && u.protocol !== "https:")

@@ -61,9 +61,7 @@ export function toPatches(entries: readonly DiffEntry[]): A.Patch[] {
         out.push({ action: "splice", path, value: String(e.value ?? "") } as A.Patch);
         break;
       case "delete":
-        out.push(
-          (typeof e.key === "number" ? { action: "del", path, length: e.length ?? 1 } : { action: "del", path }) as A.Patch,
-        );
+        out.push((typeof e.key === "number" ? { action: "del", path, length: e.length ?? 1 } : { action: "del", path }) as A.Patch);
         break;
       case "increment":
         out.push({ action: "inc", path, value: Number(e.value ?? 0) } as A.Patch);
@@ -281,11 +279,7 @@ function isContainer(value: unknown): boolean {
 export function findConflicts<T>(doc: A.Doc<T>, maxItems = 2000): Conflict[] {
   const out: Conflict[] = [];
   const visit = (obj: unknown, path: Prop[]): void => {
-    const keys: Prop[] = Array.isArray(obj)
-      ? obj.length > maxItems
-        ? []
-        : obj.map((_, i) => i)
-      : Object.keys(obj as object);
+    const keys: Prop[] = Array.isArray(obj) ? (obj.length > maxItems ? [] : obj.map((_, i) => i)) : Object.keys(obj as object);
     for (const key of keys) {
       const child = (obj as Record<Prop, unknown>)[key];
       const all = A.getConflicts(obj as A.Doc<unknown>, key as string);

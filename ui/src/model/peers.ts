@@ -109,10 +109,7 @@ export function peersSummary(peers: readonly Pick<PeerInfo, "online" | "certific
 }
 
 /** The peer a remote belongs to, if it was opened from the peers panel and the peer is known. */
-export function peerOfRemote<P extends Pick<PeerInfo, "id">>(
-  remote: Pick<RemoteInfo, "peer_id">,
-  peers: readonly P[],
-): P | null {
+export function peerOfRemote<P extends Pick<PeerInfo, "id">>(remote: Pick<RemoteInfo, "peer_id">, peers: readonly P[]): P | null {
   if (!remote.peer_id) return null;
   return peers.find((p) => p.id === remote.peer_id) ?? null;
 }

@@ -6,12 +6,12 @@
 import type { Backend, DocSummary, PeerInfo } from "../backend/types";
 import { BackendError } from "../backend/types";
 import {
-  type PeerDocsState,
   certificateChangedMessage,
   effectiveLastSeen,
   formatCode,
   formatPeerState,
   formatVerified,
+  type PeerDocsState,
   peerAddress,
   peerDocsView,
   peerErrorMessage,
@@ -161,17 +161,17 @@ export class PeersPanel {
       els.push(row.li);
     }
     const ids = new Set(this.peers.map((p) => p.id));
-    for (const [id, row] of this.rows) if (!ids.has(id)) {
-      row.li.remove();
-      this.rows.delete(id);
-    }
+    for (const [id, row] of this.rows)
+      if (!ids.has(id)) {
+        row.li.remove();
+        this.rows.delete(id);
+      }
     syncChildren(this.list, els);
     this.empty.hidden = this.peers.length > 0 && !this.loadError;
     this.empty.dataset.tone = this.loadError ? "error" : "muted";
     setText(
       this.empty,
-      this.loadError ??
-        (this.loaded ? "No other Tandem devices found on your network (or discovery is off)." : "Looking for devices…"),
+      this.loadError ?? (this.loaded ? "No other Tandem devices found on your network (or discovery is off)." : "Looking for devices…"),
     );
     setText(this.summary, peersSummary(this.peers));
   }
@@ -368,10 +368,11 @@ export class PeersPanel {
       btn.setAttribute("aria-label", `Open ${d.title}`);
       els.push(li);
     }
-    for (const [id, li] of row.docEls) if (!seen.has(id)) {
-      li.remove();
-      row.docEls.delete(id);
-    }
+    for (const [id, li] of row.docEls)
+      if (!seen.has(id)) {
+        li.remove();
+        row.docEls.delete(id);
+      }
     syncChildren(row.docs, els);
     row.docs.hidden = els.length === 0;
   }
@@ -382,7 +383,7 @@ export class PeersPanel {
     } else {
       this.expanded.add(id);
       const p = this.get(id);
-      if (p && p.online && !p.certificate_changed) void this.fetchDocs(id);
+      if (p?.online && !p.certificate_changed) void this.fetchDocs(id);
     }
     this.render();
   }
@@ -470,7 +471,11 @@ export class PeersPanel {
             `Forget it only if you know why it changed (for example, Tandem was reinstalled on ${p.name}). ` +
               "This device will then trust the new certificate: compare the new code on both devices and verify it again.",
           ),
-          h("p", { class: "dialog-intro" }, `Trusted: ${shortFingerprint(p.fingerprint)} · now: ${shortFingerprint(p.announced_fingerprint)}`),
+          h(
+            "p",
+            { class: "dialog-intro" },
+            `Trusted: ${shortFingerprint(p.fingerprint)} · now: ${shortFingerprint(p.announced_fingerprint)}`,
+          ),
         ]
       : [
           h(
