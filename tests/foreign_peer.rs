@@ -439,7 +439,7 @@ async fn a_foreign_client_that_cannot_get_a_change_sees_its_response_fail_not_en
         .change(|tx| tx.put(automerge::ROOT, "blob", noise(120_000)))
         .unwrap();
     for http2 in [false, true] {
-        let outcome = foreign_pull_outcome(&server.plain_url(), "blob", http2).await;
+        let outcome = foreign_pull_outcome(&server.url(), "blob", http2).await;
         let failure = outcome
             .expect_err("a clean end after the error line reads as a finished sync to a Go client");
         assert!(

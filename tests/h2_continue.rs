@@ -14,7 +14,8 @@ use common::*;
 use h2::client::{ResponseFuture, SendRequest};
 use http::{Request, StatusCode};
 use tandem::hub::Hub;
-use tandem::server::{RunningServer, ServerOptions};
+use tandem::node::Node;
+use tandem::server::ServerOptions;
 use tandem::store::MemoryStore;
 use tandem::tls::Identity;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -33,15 +34,22 @@ where
 }
 
 /// An h2c (prior knowledge) client of `server`.
-async fn h2c(server: &RunningServer) -> SendRequest<Bytes> {
-    h2_client(TcpStream::connect(server.local_addr()).await.unwrap()).await
+async fn h2c(server: &Node) -> SendRequest<Bytes> {
+    h2_client(
+        TcpStream::connect(server.local_addr().expect("listening"))
+            .await
+            .unwrap(),
+    )
+    .await
 }
 
 /// A TLS client of `server` that offers only `h2` by ALPN.
-async fn h2_tls(server: &RunningServer) -> SendRequest<Bytes> {
+async fn h2_tls(server: &Node) -> SendRequest<Bytes> {
     let config = pinned(server).client_config(&[b"h2"]).unwrap();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let tcp = TcpStream::connect(server.local_addr()).await.unwrap();
+    let tcp = TcpStream::connect(server.local_addr().expect("listening"))
+        .await
+        .unwrap();
     let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
     let tls = connector.connect(name, tcp).await.expect("TLS handshake");
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
@@ -75,7 +83,7 @@ async fn informational(response: &mut ResponseFuture) -> Option<StatusCode> {
 
 /// The whole exchange: `100` first, then the body, then `200` and the
 /// server's first line; the change the body carried is stored.
-async fn continue_then_sync(client: SendRequest<Bytes>, server: &RunningServer, doc: &str) {
+async fn continue_then_sync(client: SendRequest<Bytes>, server: &Node, doc: &str) {
     let (mut response, mut body) = put_expecting_continue(client, doc, NDJSON).await;
     assert_eq!(
         informational(&mut response).await,
