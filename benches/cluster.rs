@@ -25,9 +25,10 @@ use automerge::transaction::Transactable;
 use automerge::{Automerge, ReadDoc, ROOT};
 use tandem::client::{ClientConfig, ConnectionStatus, SyncClient};
 use tandem::cluster::{Cluster, ClusterConfig};
+use tandem::node::{Node, NodeBuilder};
 use tandem::protocol::Until;
 use tandem::server::placement::Placement;
-use tandem::server::{RunningServer, ServerConfig, ServerOptions};
+use tandem::server::ServerOptions;
 use tandem::store::{Durability, MemoryStore, PgStore, SqliteStore, Store};
 use tandem::{DocId, Document, Hub};
 use tokio_util::sync::CancellationToken;
@@ -113,21 +114,18 @@ async fn serve(
     store: Arc<dyn Store>,
     listen: SocketAddr,
     placement: Option<Arc<dyn Placement>>,
-) -> RunningServer {
+) -> Node {
     let options = ServerOptions {
         placement,
         ..ServerOptions::default()
     };
-    tandem::server::start(
-        ServerConfig {
-            listen,
-            tls: None,
-            options,
-        },
-        Hub::new(store),
-    )
-    .await
-    .unwrap()
+    NodeBuilder::new()
+        .store(store)
+        .listen_on(listen)
+        .server_options(options)
+        .start()
+        .await
+        .unwrap()
 }
 
 /// (a) edit→peer latency, 300 samples.
@@ -173,9 +171,7 @@ async fn cold(store: Arc<dyn Store>) -> String {
         .unwrap()
         .load_bytes(&big.save())
         .unwrap();
-    let server = tandem::server::start(ServerConfig::plain("127.0.0.1:0".parse().unwrap()), hub)
-        .await
-        .unwrap();
+    let server = NodeBuilder::new().hub(hub).start().await.unwrap();
     let mut samples = Vec::new();
     for _ in 0..5 {
         let doc = local("big");
@@ -286,16 +282,13 @@ async fn throughput(pg_url: &str, nodes: usize) -> (String, String) {
             placement: Some(cluster.clone() as Arc<dyn Placement>),
             ..ServerOptions::default()
         };
-        let server = tandem::server::start(
-            ServerConfig {
-                listen: format!("127.0.0.1:{port}").parse().unwrap(),
-                tls: None,
-                options,
-            },
-            hub,
-        )
-        .await
-        .unwrap();
+        let server = NodeBuilder::new()
+            .hub(hub)
+            .listen_on(format!("127.0.0.1:{port}").parse().unwrap())
+            .server_options(options)
+            .start()
+            .await
+            .unwrap();
         servers.push(server);
         clusters.push(cluster);
     }
@@ -364,7 +357,7 @@ async fn throughput(pg_url: &str, nodes: usize) -> (String, String) {
 
 /// Sustained ingest: 30 documents × 2 writers, a change every 5 ms each for
 /// 5 s, then until both writers of every document hold all changes.
-async fn ingest(servers: &[RunningServer], nodes: usize) -> String {
+async fn ingest(servers: &[Node], nodes: usize) -> String {
     let mut pairs = Vec::new();
     for d in 0..30 {
         let name = format!("i{nodes}-{d}");

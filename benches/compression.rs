@@ -14,8 +14,8 @@ use automerge::transaction::Transactable;
 use automerge::ROOT;
 use tandem::client::{ClientConfig, Compression, ConnectionStatus, HttpVersion, SyncClient};
 use tandem::hub::{Document, Hub};
+use tandem::node::{Node, NodeBuilder};
 use tandem::protocol::Until;
-use tandem::server::{RunningServer, ServerConfig};
 use tandem::store::MemoryStore;
 use tandem::tls::Trust;
 use tandem::DocId;
@@ -113,14 +113,13 @@ fn mib(bytes: usize) -> String {
     format!("{:.2} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
-async fn start_server() -> (RunningServer, Arc<Hub>) {
+async fn start_server() -> (Node, Arc<Hub>) {
     let hub = Hub::new(Arc::new(MemoryStore::new()));
-    let server = tandem::server::start(
-        ServerConfig::plain("127.0.0.1:0".parse().expect("addr")),
-        Arc::clone(&hub),
-    )
-    .await
-    .expect("server starts");
+    let server = NodeBuilder::new()
+        .hub(Arc::clone(&hub))
+        .start()
+        .await
+        .expect("node starts");
     (server, hub)
 }
 
@@ -133,7 +132,7 @@ async fn cold(
     run: usize,
 ) -> (usize, usize, Duration) {
     let (server, hub) = start_server().await;
-    let relay = Relay::to(server.local_addr()).await;
+    let relay = Relay::to(server.local_addr().expect("listening")).await;
     let id = doc_id(&format!("cold-{run}"));
     let server_doc = hub.open(&id).expect("open");
     let client_hub = Hub::new(Arc::new(MemoryStore::new()));
@@ -176,7 +175,7 @@ async fn latency(
     samples: usize,
 ) -> (Vec<Duration>, usize) {
     let (server, _hub) = start_server().await;
-    let relay = Relay::to(server.local_addr()).await;
+    let relay = Relay::to(server.local_addr().expect("listening")).await;
     let id = doc_id("latency");
     let cancel = CancellationToken::new();
     let mut docs: Vec<Arc<Document>> = Vec::new();

@@ -38,8 +38,8 @@ command -v dbus-run-session >/dev/null || missing+=(dbus)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 
-echo "== UI: install, unit tests, build"
-(cd ui && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm test && npm run build)
+echo "== UI: install, lint (Biome: lint + format check; tsc --noEmit), unit tests, build"
+(cd ui && { [ -x node_modules/.bin/biome ] || npm ci --no-audit --no-fund; } && npm run lint && npm test && npm run build)
 # scripts/run.sh must not rebuild an up-to-date UI (that rebuilt the app on every launch).
 before=$(stat -c %Y ui/dist/index.html)
 scripts/ui-build.sh >/dev/null
@@ -63,6 +63,9 @@ timeout 300 node ui/tests/e2e/two-servers.mjs </dev/null
 
 echo "== Browser: first steps of a new user (focus, empty documents, live sizes, deleting)"
 timeout 240 node ui/tests/e2e/ui-basics.mjs </dev/null
+
+echo "== Browser: editing from two pages, a dropped connection, lists and counters, dialogs, sharing, export/import"
+timeout 240 node ui/tests/e2e/ui-editing.mjs </dev/null
 
 echo "== Browser: a server that refuses (token, certificate) says why and is fixed in place"
 timeout 240 node ui/tests/e2e/remote-errors.mjs </dev/null

@@ -1,4 +1,8 @@
-//! Generates the Tauri context (config, capabilities, icons, the embedded UI).
+//! Generates the Tauri context (config, capabilities, icons, the embedded UI)
+//! and the app's own permissions: one `allow-…`/`deny-…` pair per command in
+//! [`COMMANDS`] (an app manifest), so that the app's commands are under the
+//! ACL like the plugins' and a window may call only what its capability
+//! (`capabilities/default.json`) grants.
 //!
 //! The UI is embedded from `../ui/dist` (built with `cd ui && npm ci && npm
 //! run build`). When it has not been built, the app embeds a page saying so
@@ -7,6 +11,46 @@
 use std::path::{Path, PathBuf};
 
 const UI_INDEX: &str = "../ui/dist/index.html";
+
+/// Every command of `tauri::generate_handler!` in `src/lib.rs`.
+const COMMANDS: &[&str] = &[
+    "list_docs",
+    "create_doc",
+    "delete_doc",
+    "set_share",
+    "doc_history",
+    "doc_at",
+    "doc_diff",
+    "doc_conflicts",
+    "restore_version",
+    "resolve_conflict",
+    "export_doc",
+    "import_doc",
+    "open_doc_channel",
+    "send_sync",
+    "close_doc_channel",
+    "list_remotes",
+    "add_remote",
+    "remove_remote",
+    "retry_remote",
+    "search_docs",
+    "activity",
+    "open_external",
+    "open_data_folder",
+    "os_user_name",
+    "update_remote",
+    "list_peers",
+    "peer_docs",
+    "open_peer_doc",
+    "verify_peer",
+    "forget_peer",
+    "health",
+    "lan_status",
+    "set_lan_settings",
+    "export_doc_to_file",
+    "import_doc_from_file",
+    "take_launch_requests",
+];
 
 const PLACEHOLDER: &str = r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Tandem</title></head>
@@ -36,7 +80,12 @@ fn main() {
             Err(e) => println!("cargo:warning=cannot write the placeholder UI: {e}"),
         }
     }
-    tauri_build::build();
+    let attributes = tauri_build::Attributes::new()
+        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    if let Err(e) = tauri_build::try_build(attributes) {
+        eprintln!("tauri-build failed: {e:#}");
+        std::process::exit(1);
+    }
 }
 
 /// Writes the placeholder page into `$OUT_DIR/ui-placeholder`.

@@ -16,7 +16,8 @@ use std::str::FromStr;
 pub const MAX_DOC_ID_LEN: usize = 256;
 
 /// A validated document ID.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ts_rs::TS)]
+#[ts(type = "string")]
 pub struct DocId(String);
 
 /// Why a string is not a valid [`DocId`].

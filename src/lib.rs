@@ -31,18 +31,21 @@
 //! - [`history`] — the timeline, any version, diffs, conflicts, restore.
 //! - [`edit`] — small path-based edits (`tandem edit`).
 //! - [`doc_id`] — validated document IDs.
+//! - [`error_code`] — the error contract every UI sees: a [`error_code::Code`]
+//!   and a message, the same over HTTP and IPC; each code's HTTP status.
 //! - [`host`] — this machine's name and loopback checks.
 
-pub mod cli;
 pub mod client;
 pub mod cluster;
 pub mod discovery;
 pub mod doc_id;
 pub mod edit;
+pub mod error_code;
 pub mod history;
 pub mod host;
 pub mod hub;
 pub mod link;
+pub mod node;
 pub mod protocol;
 pub mod server;
 pub mod service;

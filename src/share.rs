@@ -8,13 +8,15 @@
 //! `tandem serve` is a team server (`lan`), the desktop app and
 //! `tandem serve --mdns` keep documents `private` until shared.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::doc_id::DocId;
 use crate::store::{Store, StoreError};
 
 /// Who may see and sync a document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum SharePolicy {
     /// The owner only.
@@ -78,6 +80,58 @@ pub fn load(store: &dyn Store, id: &DocId) -> Result<Option<SharePolicy>, StoreE
 /// Sets (or with `None`, clears) the document's own policy.
 pub fn save(store: &dyn Store, id: &DocId, policy: Option<SharePolicy>) -> Result<(), StoreError> {
     store.put_setting(&key(id), policy.map(SharePolicy::as_str))
+}
+
+/// The share policies of one store, with the default for documents that
+/// have none and a signal that moves whenever one changes. The server judges
+/// every caller against it; the service sets policies through it.
+pub struct Shares {
+    store: Arc<dyn Store>,
+    default: SharePolicy,
+    changes: tokio::sync::watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for Shares {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shares")
+            .field("default", &self.default)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shares {
+    /// The policies kept in `store`; `default` for documents without one.
+    pub fn new(store: Arc<dyn Store>, default: SharePolicy) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            default,
+            changes: tokio::sync::watch::channel(0).0,
+        })
+    }
+
+    /// The policy of documents without one of their own.
+    pub fn default_policy(&self) -> SharePolicy {
+        self.default
+    }
+
+    /// A document's effective policy.
+    pub fn policy(&self, id: &DocId) -> Result<SharePolicy, StoreError> {
+        Ok(load(self.store.as_ref(), id)?.unwrap_or(self.default))
+    }
+
+    /// Sets (or with `None`, clears) a document's own policy; live
+    /// connections re-check their rights.
+    pub fn set(&self, id: &DocId, policy: Option<SharePolicy>) -> Result<(), StoreError> {
+        save(self.store.as_ref(), id, policy)?;
+        self.changes.send_modify(|v| *v += 1);
+        Ok(())
+    }
+
+    /// A receiver that moves whenever a policy changes: live connections of
+    /// peers re-check their rights then.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
 }
 
 #[cfg(test)]

@@ -10,12 +10,13 @@ use std::time::Duration;
 use base64::Engine as _;
 use common::*;
 use tandem::hub::Hub;
-use tandem::server::{RunningServer, ServerOptions};
+use tandem::node::Node;
+use tandem::server::ServerOptions;
 use tandem::store::{Durability, SqliteStore, Store};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-async fn sqlite_server(options: ServerOptions) -> (RunningServer, Arc<Hub>, tempfile::TempDir) {
+async fn sqlite_server(options: ServerOptions) -> (Node, Arc<Hub>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let hub = Hub::new(
         Arc::new(SqliteStore::open_dir(dir.path(), Durability::Process).unwrap()) as Arc<dyn Store>,
@@ -265,7 +266,9 @@ async fn an_oversized_line_is_refused_without_waiting_for_its_end() {
     };
     let (server, hub, _dir) = sqlite_server(options).await;
     // First line: 4 KiB with no newline, and the body never ends.
-    let mut s = TcpStream::connect(server.local_addr()).await.unwrap();
+    let mut s = TcpStream::connect(server.local_addr().unwrap())
+        .await
+        .unwrap();
     let head = format!("PUT /big HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {NDJSON}\r\nTransfer-Encoding: chunked\r\n\r\n");
     s.write_all(head.as_bytes()).await.unwrap();
     write_chunk(&mut s, &[b'x'; 4096]).await;
@@ -366,7 +369,9 @@ async fn follow_false_closes_once_the_body_ends_and_follow_true_keeps_streaming(
     let (status, response) = raw(&server, &request("PUT", "/f?follow=maybe", "", 0), b"").await;
     assert_eq!(status, 400, "{response}");
     // Default: the body ends but the response keeps streaming new changes.
-    let mut s = TcpStream::connect(server.local_addr()).await.unwrap();
+    let mut s = TcpStream::connect(server.local_addr().unwrap())
+        .await
+        .unwrap();
     s.write_all(request("PUT", "/f", "", line.len()).as_bytes())
         .await
         .unwrap();

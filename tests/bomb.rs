@@ -117,7 +117,7 @@ async fn the_server_refuses_a_bomb_line_and_keeps_serving() {
     let _serial = SERIAL.lock().await;
     let bomb = bomb_line();
     let server = start_server().await;
-    let addr = server.local_addr();
+    let addr = server.local_addr().unwrap();
 
     // As the first line: 400 before any 200.
     let answer = with_flat_memory("first line", raw(addr, "PUT", "/bombed", bomb)).await;

@@ -173,7 +173,7 @@ async fn measured_sync(
 #[tokio::test]
 async fn a_compressed_sync_converges_both_ways_over_http1_and_h2c_in_fewer_bytes() {
     let server = start_server().await;
-    let relay = Relay::to(server.local_addr()).await;
+    let relay = Relay::to(server.local_addr().unwrap()).await;
     let hub = server.hub().clone();
     for (http, label) in [(HttpVersion::Http1, "h1"), (HttpVersion::Http2, "h2c")] {
         let plain = measured_sync(
@@ -213,7 +213,7 @@ async fn a_compressed_sync_converges_both_ways_over_http1_and_h2c_in_fewer_bytes
 #[tokio::test]
 async fn negotiate_compresses_the_answer_at_once_and_the_body_once_the_server_said_it_reads_it() {
     let server = start_server().await;
-    let relay = Relay::to(server.local_addr()).await;
+    let relay = Relay::to(server.local_addr().unwrap()).await;
     let server_doc = server.hub().open(&id("learn")).unwrap();
     put(&server_doc, "a", "1");
     let (_hub, local) = local_doc("learn");
@@ -250,7 +250,7 @@ async fn negotiate_compresses_the_answer_at_once_and_the_body_once_the_server_sa
 #[tokio::test]
 async fn an_edit_reaches_a_compressed_live_peer_while_the_stream_stays_open() {
     let server = start_server().await;
-    let relay = Relay::to(server.local_addr()).await;
+    let relay = Relay::to(server.local_addr().unwrap()).await;
     let (_a_hub, a) = local_doc("live");
     let (_b_hub, b) = local_doc("live");
     let a_live = go_live(&client(relay.url("live"), HttpVersion::Http1), &a);
@@ -391,7 +391,10 @@ async fn curl_compressed_reads_the_stream() {
     let dir = tempfile::tempdir().unwrap();
     let body = dir.path().join("line.ndjson");
     std::fs::write(&body, line_with_change("from_curl", "yes")).unwrap();
-    let url = format!("http://{}/curled?follow=false", server.local_addr());
+    let url = format!(
+        "http://{}/curled?follow=false",
+        server.local_addr().unwrap()
+    );
     let output = tokio::time::timeout(
         WAIT,
         tokio::process::Command::new("curl")

@@ -252,7 +252,7 @@ async fn the_ui_websocket_takes_part_when_it_asks() {
     let mut peer = Peer::open(&server, doc.as_ref(), FEATURE).await;
     let (mut socket, _) = tokio_tungstenite::connect_async(format!(
         "ws://{}/_ws/{doc}?features=ephemeral",
-        server.local_addr()
+        server.local_addr().unwrap()
     ))
     .await
     .unwrap();

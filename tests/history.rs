@@ -11,8 +11,8 @@ use automerge::transaction::Transactable;
 use automerge::ObjType;
 use common::*;
 use serde_json::{json, Value};
+use tandem::node::Node;
 use tandem::protocol::Until;
-use tandem::server::RunningServer;
 
 const TANDEM: &str = env!("CARGO_BIN_EXE_tandem");
 
@@ -35,7 +35,7 @@ fn http() -> reqwest::Client {
     builder().default_headers(headers).build().unwrap()
 }
 
-async fn get(server: &RunningServer, path: &str) -> (u16, Value) {
+async fn get(server: &Node, path: &str) -> (u16, Value) {
     let r = http()
         .get(format!("{}{path}", server.url()))
         .send()
@@ -44,7 +44,7 @@ async fn get(server: &RunningServer, path: &str) -> (u16, Value) {
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
-async fn post(server: &RunningServer, path: &str, body: Value) -> (u16, Value) {
+async fn post(server: &Node, path: &str, body: Value) -> (u16, Value) {
     let r = http()
         .post(format!("{}{path}", server.url()))
         .json(&body)
@@ -55,7 +55,7 @@ async fn post(server: &RunningServer, path: &str, body: Value) -> (u16, Value) {
 }
 
 /// A note edited in three bursts on `server`; returns the heads after each.
-fn three_versions(server: &RunningServer, doc_id: &str) -> Vec<String> {
+fn three_versions(server: &Node, doc_id: &str) -> Vec<String> {
     let doc = server.hub().open(&id(doc_id)).unwrap();
     let mut versions = Vec::new();
     doc.change(|tx| {

@@ -19,8 +19,9 @@ use common::*;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use tandem::hub::Hub;
+use tandem::node::Node;
 use tandem::server::oidc::OidcConfig;
-use tandem::server::{RunningServer, ServerOptions};
+use tandem::server::ServerOptions;
 use tandem::store::MemoryStore;
 
 const AUDIENCE: &str = "tandem-test";
@@ -96,7 +97,7 @@ async fn start_issuer(keys: &[&Key]) -> Issuer {
     }
 }
 
-async fn server_for(issuer: &Issuer) -> RunningServer {
+async fn server_for(issuer: &Issuer) -> Node {
     let mut config = OidcConfig::new(issuer.url.parse().unwrap(), AUDIENCE);
     config.min_refetch = Duration::ZERO;
     start_server_with(
@@ -125,7 +126,7 @@ fn claims(issuer: &Issuer, aud: &str, exp: u64) -> serde_json::Value {
 }
 
 /// `GET /_docs` with `token`: (status, error message if any).
-async fn list_with(server: &RunningServer, token: &str) -> (u16, String) {
+async fn list_with(server: &Node, token: &str) -> (u16, String) {
     let (status, response) = raw(
         server,
         &request(
@@ -248,18 +249,14 @@ async fn a_rotated_key_is_picked_up() {
 #[tokio::test]
 async fn an_issuer_over_plain_http_elsewhere_is_refused_at_start() {
     let config = OidcConfig::new("http://issuer.example".parse().unwrap(), AUDIENCE);
-    let result = tandem::server::start(
-        tandem::server::ServerConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            tls: None,
-            options: ServerOptions {
-                oidc: Some(config),
-                ..ServerOptions::default()
-            },
-        },
-        Hub::new(Arc::new(MemoryStore::new())),
-    )
-    .await;
-    let error = result.err().expect("refused").to_string();
+    let result = tandem::node::NodeBuilder::new()
+        .hub(Hub::new(Arc::new(MemoryStore::new())))
+        .server_options(ServerOptions {
+            oidc: Some(config),
+            ..ServerOptions::default()
+        })
+        .start()
+        .await;
+    let error = result.expect_err("refused").to_string();
     assert!(error.contains("https://"), "{error}");
 }

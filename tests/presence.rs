@@ -12,7 +12,7 @@ use bytes::Bytes;
 use common::peer::*;
 use common::*;
 use tandem::hub::{ephemeral::next_source, Ephemeral};
-use tandem::server::RunningServer;
+use tandem::node::Node;
 
 fn hello(session: &str, seq: u64, name: &str) -> Vec<u8> {
     serde_json::json!({
@@ -30,7 +30,7 @@ fn goodbye(session: &str, seq: u64) -> Vec<u8> {
 }
 
 /// The names `GET /_docs/{doc}/presence` lists.
-async fn present(server: &RunningServer, doc: &str) -> Vec<String> {
+async fn present(server: &Node, doc: &str) -> Vec<String> {
     let (status, response) = raw(
         server,
         &request("GET", &format!("/_docs/{doc}/presence"), "", 0),

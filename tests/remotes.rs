@@ -13,8 +13,9 @@ use std::time::Duration;
 use common::*;
 use tandem::client::Problem;
 use tandem::hub::Hub;
+use tandem::node::NodeBuilder;
 use tandem::server::tokens::{Role, TokenGrant};
-use tandem::server::{self, ServerConfig, ServerOptions};
+use tandem::server::ServerOptions;
 use tandem::service::{RemoteInfo, RemoteSpec, RemoteUpdate, Service, ServiceOptions};
 use tandem::share::SharePolicy;
 use tandem::store::MemoryStore;
@@ -135,18 +136,17 @@ async fn a_wrong_token_a_missing_document_and_an_unreachable_server_say_so_and_a
 
     // A server that keeps documents private until shared (the desktop app):
     // for anyone but its owner, a document it does not share is not there.
-    let private = Service::start_with(
-        Hub::new(Arc::new(MemoryStore::new())),
-        ServiceOptions {
+    let mut options = team("bob-secret-0123456789");
+    options.owner_token = Some(OWNER_TOKEN.into());
+    let reader = NodeBuilder::new()
+        .service_options(ServiceOptions {
             default_share: SharePolicy::Private,
-        },
-    );
-    let mut config = ServerConfig::plain("127.0.0.1:0".parse().unwrap());
-    config.options = team("bob-secret-0123456789");
-    config.options.owner_token = Some(OWNER_TOKEN.into());
-    let reader = server::start_with_service(config, private.clone())
+        })
+        .server_options(options)
+        .start()
         .await
         .unwrap();
+    let private = reader.service().clone();
     let missing = service
         .add_remote_checked(spec(
             format!("{}/nothing-here", reader.url()),
@@ -196,7 +196,7 @@ async fn a_wrong_token_a_missing_document_and_an_unreachable_server_say_so_and_a
 async fn a_remote_refused_later_stops_retrying_says_why_and_a_new_token_fixes_it() {
     let hub = Hub::new(Arc::new(MemoryStore::new()));
     let server = start_server_with(hub.clone(), None, team("old-secret-0123456789")).await;
-    let addr = server.local_addr();
+    let addr = server.local_addr().unwrap();
     let service = local();
     let live = service
         .add_remote_checked(spec(

@@ -12,8 +12,9 @@ use automerge::{AutoCommit, ReadDoc};
 use common::{put, OWNER_TOKEN};
 use futures_util::{SinkExt, StreamExt};
 use tandem::hub::Hub;
+use tandem::node::Node;
 use tandem::protocol::repo::RepoMessage;
-use tandem::server::{RunningServer, ServerOptions};
+use tandem::server::ServerOptions;
 use tandem::store::MemoryStore;
 use tandem::DocId;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -25,7 +26,7 @@ type Socket =
 const LIMIT: usize = 64 * 1024;
 
 /// A server whose frames may be at most [`LIMIT`] bytes, with one document.
-async fn server_with_doc() -> (RunningServer, DocId) {
+async fn server_with_doc() -> (Node, DocId) {
     let options = ServerOptions {
         max_line: LIMIT,
         ..Default::default()
@@ -38,8 +39,11 @@ async fn server_with_doc() -> (RunningServer, DocId) {
     (server, id)
 }
 
-async fn connect(server: &RunningServer) -> Socket {
-    let url = format!("ws://{}/?access_token={OWNER_TOKEN}", server.local_addr());
+async fn connect(server: &Node) -> Socket {
+    let url = format!(
+        "ws://{}/?access_token={OWNER_TOKEN}",
+        server.local_addr().unwrap()
+    );
     tokio_tungstenite::connect_async(url).await.unwrap().0
 }
 
@@ -105,7 +109,7 @@ fn sync_message(id: &DocId, server_peer: &str, data: Vec<u8>) -> RepoMessage {
 }
 
 /// A good client still gets the document, unchanged, after the bad input.
-async fn assert_intact(server: &RunningServer, id: &DocId) {
+async fn assert_intact(server: &Node, id: &DocId) {
     let doc = server.hub().open(id).unwrap();
     assert_eq!(common::get(&doc, "title").as_deref(), Some("kept"));
     let mut ws = connect(server).await;
@@ -308,7 +312,7 @@ async fn a_withdrawn_document_becomes_unavailable_and_the_socket_stays() {
 #[tokio::test]
 async fn making_a_document_private_cuts_anonymous_repo_clients_off() {
     let (server, id) = server_with_doc().await;
-    let url = format!("ws://{}/", server.local_addr());
+    let url = format!("ws://{}/", server.local_addr().unwrap());
     let mut ws = tokio_tungstenite::connect_async(&url).await.unwrap().0;
     let peer = join(&mut ws).await;
     let mut local = AutoCommit::new();

@@ -11,8 +11,9 @@ use std::time::Duration;
 use common::*;
 use futures_util::StreamExt;
 use tandem::hub::Hub;
+use tandem::node::{Node, NodeBuilder};
 use tandem::server::tokens::{Role, TokenGrant};
-use tandem::server::{RunningServer, ServerConfig, ServerOptions};
+use tandem::server::ServerOptions;
 use tandem::service::{Service, ServiceOptions};
 use tandem::share::SharePolicy;
 use tandem::store::MemoryStore;
@@ -26,27 +27,19 @@ fn bearer(token: &str) -> String {
 
 /// A server whose documents are private until shared (as the desktop app's
 /// and `serve --mdns`), with one private document in it.
-async fn private_server() -> (RunningServer, tandem::DocId) {
-    let service = Service::start_with(
-        Hub::new(Arc::new(MemoryStore::new())),
-        ServiceOptions {
+async fn private_server() -> (Node, tandem::DocId) {
+    let server = NodeBuilder::new()
+        .service_options(ServiceOptions {
             default_share: SharePolicy::Private,
-        },
-    );
-    let server = tandem::server::start_with_service(
-        ServerConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            tls: None,
-            options: ServerOptions {
-                owner_token: Some(OWNER_TOKEN.into()),
-                ..ServerOptions::default()
-            },
-        },
-        service.clone(),
-    )
-    .await
-    .unwrap();
-    let id = service.create_doc("Diary").unwrap();
+        })
+        .server_options(ServerOptions {
+            owner_token: Some(OWNER_TOKEN.into()),
+            ..ServerOptions::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    let id = server.service().create_doc("Diary").unwrap();
     (server, id)
 }
 
@@ -58,7 +51,7 @@ fn request_to(host: &str, method: &str, path: &str, headers: &str, body_len: usi
 #[tokio::test]
 async fn a_rebinding_host_name_reaches_nothing_even_with_a_token() {
     let (server, doc) = private_server().await;
-    let port = server.local_addr().port();
+    let port = server.local_addr().unwrap().port();
     let evil = format!("rebind.example:{port}");
     let auth = bearer(OWNER_TOKEN);
     let body = r#"{"policy":"lan"}"#;
@@ -138,7 +131,7 @@ async fn websocket(url: &str, headers: &[(&'static str, String)]) -> Result<(), 
 #[tokio::test]
 async fn pages_of_other_origins_cannot_open_websockets_or_change_anything() {
     let (server, doc) = private_server().await;
-    let addr = server.local_addr();
+    let addr = server.local_addr().unwrap();
     let own = format!("http://{addr}");
     let foreign = format!("http://127.0.0.2:{}", addr.port());
     let with_token = |path: &str| format!("ws://{addr}{path}?access_token={OWNER_TOKEN}");
@@ -189,7 +182,7 @@ async fn pages_of_other_origins_cannot_open_websockets_or_change_anything() {
 async fn a_blind_write_from_a_page_is_refused_and_stores_nothing() {
     // A team server: anyone may sync, so only the browser checks stand in the way.
     let server = start_server().await;
-    let addr = server.local_addr();
+    let addr = server.local_addr().unwrap();
     let line = line_with_change("pwned", "yes");
     for (headers, expected) in [
         // fetch() with a Blob body, or sendBeacon: no Content-Type, from another page.
@@ -288,10 +281,12 @@ async fn making_a_document_private_cuts_off_peers_already_connected() {
     )
     .await;
     // …and another through the UI WebSocket.
-    let (mut socket, _) =
-        tokio_tungstenite::connect_async(format!("ws://{}/_ws/{doc}", server.local_addr()))
-            .await
-            .unwrap();
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{}/_ws/{doc}",
+        server.local_addr().unwrap()
+    ))
+    .await
+    .unwrap();
     server
         .service()
         .set_share_policy(&doc, SharePolicy::Private)
@@ -338,7 +333,7 @@ async fn stalled_tls_handshakes_are_dropped_and_the_server_keeps_serving() {
     // more than the cap, so without timeouts nobody else would get in.
     let mut stalled = Vec::new();
     for _ in 0..100 {
-        if let Ok(mut s) = TcpStream::connect(server.local_addr()).await {
+        if let Ok(mut s) = TcpStream::connect(server.local_addr().unwrap()).await {
             let _ = s.write_all(&[0x16]).await;
             stalled.push(s);
         }
@@ -359,7 +354,7 @@ async fn stalled_tls_handshakes_are_dropped_and_the_server_keeps_serving() {
 }
 
 /// A team server with a read token, a write token scoped to `notes`, and an owner token.
-async fn token_server() -> RunningServer {
+async fn token_server() -> Node {
     start_server_with(
         Hub::new(Arc::new(MemoryStore::new())),
         None,
@@ -442,7 +437,7 @@ async fn tokens_have_roles_and_scopes() {
         websocket(
             &format!(
                 "ws://{}/_ws/notes?access_token=reader-secret-0123456789",
-                server.local_addr()
+                server.local_addr().unwrap()
             ),
             &[]
         )
@@ -464,14 +459,18 @@ async fn tokens_have_roles_and_scopes() {
 async fn tokens_in_clear_from_another_machine_are_refused() {
     use tower::ServiceExt;
     let service = Service::start(Hub::new(Arc::new(MemoryStore::new())));
-    let router = tandem::server::app(tandem::server::AppState::new(
-        service,
-        "http://0.0.0.0:7450".into(),
-        ServerOptions {
-            owner_token: Some(OWNER_TOKEN.into()),
-            ..ServerOptions::default()
-        },
-    ));
+    let router = tandem::server::app(
+        tandem::server::AppState::new(
+            service.hub().clone(),
+            service.shares().clone(),
+            "http://0.0.0.0:7450".into(),
+            ServerOptions {
+                owner_token: Some(OWNER_TOKEN.into()),
+                ..ServerOptions::default()
+            },
+        ),
+        Some(tandem::service::http::routes(service.clone(), 1 << 20)),
+    );
     for (remote, tls, expected) in [
         ("192.168.1.20:5000", false, 403),
         ("192.168.1.20:5000", true, 200),

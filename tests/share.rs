@@ -38,7 +38,15 @@ fn server(default_share: SharePolicy, tokens: Vec<&str>) -> Server {
         ..ServerOptions::default()
     };
     Server {
-        router: app(AppState::new(service.clone(), "http://x".into(), options)),
+        router: app(
+            AppState::new(
+                service.hub().clone(),
+                service.shares().clone(),
+                "http://x".into(),
+                options,
+            ),
+            Some(tandem::service::http::routes(service.clone(), 1 << 20)),
+        ),
         service,
     }
 }
@@ -133,7 +141,9 @@ async fn private_by_default_peers_see_only_what_is_shared() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body.starts_with("{\"error\":"), "a JSON error: {body}");
+    let error: serde_json::Value = serde_json::from_str(&body).expect("a JSON error");
+    assert_eq!(error["code"], "bad-input", "{body}");
+    assert!(error["error"].is_string(), "{body}");
     let (status, _) = call(
         &s,
         OWNER,

@@ -47,7 +47,7 @@ async fn syncs_over_http1_h2c_and_tls_h2_and_h1() {
     let identity = Identity::self_signed_in(dir.path()).unwrap();
     let hub = Hub::new(Arc::new(MemoryStore::new()));
     let server = start_server_with(hub.clone(), Some(identity), ServerOptions::default()).await;
-    let (tls, plain) = (server.url(), server.plain_url());
+    let (tls, plain) = (server.url(), server.plain_url().unwrap());
     assert!(tls.starts_with("https://"));
     two_sided_sync(&plain, HttpVersion::Http1, Trust::System, &hub, "plain-h1").await;
     two_sided_sync(&plain, HttpVersion::Http2, Trust::System, &hub, "h2c").await;
@@ -136,7 +136,7 @@ async fn a_custom_ca_is_trusted() {
         ServerOptions::default(),
     )
     .await;
-    let base = format!("https://localhost:{}", server.local_addr().port());
+    let base = format!("https://localhost:{}", server.local_addr().unwrap().port());
     two_sided_sync(
         &base,
         HttpVersion::Auto,
@@ -490,7 +490,7 @@ async fn live_sync_reconnects_after_a_server_restart_and_documents_persist() {
         )
     };
     let server = start_server_with(open_hub(), None, ServerOptions::default()).await;
-    let addr = server.local_addr();
+    let addr = server.local_addr().unwrap();
     let (_h, local) = local_doc("durable");
     let local_store = _h.store().clone();
     let live = go_live_with_store(

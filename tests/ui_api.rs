@@ -14,7 +14,8 @@ use base64::Engine as _;
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use tandem::hub::Hub;
-use tandem::server::{RunningServer, ServerOptions};
+use tandem::node::Node;
+use tandem::server::ServerOptions;
 use tandem::store::{Durability, MemoryStore, SqliteStore, Store};
 use tandem::tls::Identity;
 use tokio_tungstenite::tungstenite::Message;
@@ -42,10 +43,10 @@ fn http() -> reqwest::Client {
 }
 
 /// A WebSocket URL on `server` carrying the owner token (browsers cannot set headers).
-fn ws_url(server: &RunningServer, path: &str) -> String {
+fn ws_url(server: &Node, path: &str) -> String {
     format!(
         "ws://{}{path}?access_token={OWNER_TOKEN}",
-        server.local_addr()
+        server.local_addr().unwrap()
     )
 }
 
@@ -262,7 +263,7 @@ async fn events_announce_new_documents_and_remote_states() {
     server.shutdown().await;
 }
 
-async fn tls_server(dir: &std::path::Path) -> (RunningServer, Arc<Hub>) {
+async fn tls_server(dir: &std::path::Path) -> (Node, Arc<Hub>) {
     let hub = Hub::new(Arc::new(
         SqliteStore::open_dir(&dir.join("data"), Durability::Process).unwrap(),
     ) as Arc<dyn Store>);
@@ -406,14 +407,18 @@ async fn a_pinned_remote_whose_certificate_changes_is_refused_with_the_reason() 
 async fn only_the_owner_manages_remotes() {
     use tower::ServiceExt;
     let service = tandem::service::Service::start(Hub::new(Arc::new(MemoryStore::new())));
-    let router = tandem::server::app(tandem::server::AppState::new(
-        service,
-        "http://x".into(),
-        ServerOptions {
-            owner_token: Some(OWNER_TOKEN.into()),
-            ..ServerOptions::default()
-        },
-    ));
+    let router = tandem::server::app(
+        tandem::server::AppState::new(
+            service.hub().clone(),
+            service.shares().clone(),
+            "http://x".into(),
+            ServerOptions {
+                owner_token: Some(OWNER_TOKEN.into()),
+                ..ServerOptions::default()
+            },
+        ),
+        Some(tandem::service::http::routes(service.clone(), 1 << 20)),
+    );
     // Being on this machine grants nothing: only the owner token does.
     for (remote, token, expected) in [
         ("192.168.1.20:5000", None, 403),

@@ -1,17 +1,15 @@
-import { defineConfig } from "vitest/config";
 import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
 
 // `@automerge/automerge-codemirror` imports the "fullfat" `@automerge/automerge`
 // entry, whose browser build imports the .wasm as an ES module (needs extra
 // bundler plugins). We alias the bare specifier to the `/slim` entry so that
 // the whole app shares ONE Automerge module instance, which src/automerge.ts
 // initialises from the base64-embedded wasm (see README: "Loading wasm").
-const slim = fileURLToPath(
-  new URL("./node_modules/@automerge/automerge/dist/mjs/entrypoints/slim.js", import.meta.url),
-);
+const slim = fileURLToPath(new URL("./node_modules/@automerge/automerge/dist/mjs/entrypoints/slim.js", import.meta.url));
 
 // `TANDEM_URL=http://127.0.0.1:7450 npm run dev` proxies the backend contract
-// to a running `tandem serve` (or `npm run fake-server`).
+// to a running `tandem serve`.
 const backend = process.env.TANDEM_URL;
 const proxied = ["/_docs", "/_import", "/_remotes", "/_health", "/_ws", "/_events"];
 
@@ -30,9 +28,7 @@ export default defineConfig({
   },
   server: backend
     ? {
-        proxy: Object.fromEntries(
-          proxied.map((p) => [p, { target: backend, ws: p === "/_ws" || p === "/_events" }]),
-        ),
+        proxy: Object.fromEntries(proxied.map((p) => [p, { target: backend, ws: p === "/_ws" || p === "/_events" }])),
       }
     : undefined,
   test: {

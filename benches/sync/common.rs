@@ -21,9 +21,9 @@ pub(crate) use automerge::{Automerge, AutomergeError, ChangeHash, ObjId, ObjType
 #[allow(unused_imports)]
 pub(crate) use tandem::client::{ClientConfig, ConnectionStatus, HttpVersion, SyncClient};
 #[allow(unused_imports)]
-pub(crate) use tandem::protocol::{SyncSession, Until};
+pub(crate) use tandem::node::{Node, NodeBuilder};
 #[allow(unused_imports)]
-pub(crate) use tandem::server::{RunningServer, ServerConfig};
+pub(crate) use tandem::protocol::{SyncSession, Until};
 #[allow(unused_imports)]
 pub(crate) use tandem::store::{Durability, MemoryStore, SqliteStore, Store};
 #[allow(unused_imports)]
@@ -147,14 +147,13 @@ pub(crate) fn doc_id(s: &str) -> DocId {
     DocId::parse(s).expect("valid doc id")
 }
 
-pub(crate) async fn start_server(store: Arc<dyn Store>) -> (RunningServer, Arc<Hub>) {
+pub(crate) async fn start_server(store: Arc<dyn Store>) -> (Node, Arc<Hub>) {
     let hub = Hub::new(store);
-    let server = tandem::server::start(
-        ServerConfig::plain("127.0.0.1:0".parse().unwrap()),
-        Arc::clone(&hub),
-    )
-    .await
-    .expect("server starts");
+    let server = NodeBuilder::new()
+        .hub(Arc::clone(&hub))
+        .start()
+        .await
+        .expect("node starts");
     (server, hub)
 }
 

@@ -15,9 +15,10 @@ use tandem::DocId;
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_dialog::{DialogExt, FilePath};
 
-use crate::error::CommandError;
-use crate::launch::EXTENSION;
+use crate::error::{Code, CommandError};
 use crate::state::Desktop;
+use tandem::service::files::{export_file_name, import_from, write_export};
+use tandem::service::launch::EXTENSION;
 
 /// Debug builds: export here instead of asking.
 pub const E2E_SAVE_PATH_ENV: &str = "TANDEM_E2E_SAVE_PATH";
@@ -82,31 +83,13 @@ async fn choose<R: Runtime>(
     }
     let chosen = rx
         .await
-        .map_err(|_| CommandError::new("dialog", "the file dialog closed without an answer"))?;
+        .map_err(|_| CommandError::new(Code::Dialog, "the file dialog closed without an answer"))?;
     chosen
         .map(|p| {
             p.into_path()
-                .map_err(|e| CommandError::new("dialog", format!("not a local file: {e}")))
+                .map_err(|e| CommandError::new(Code::Dialog, format!("not a local file: {e}")))
         })
         .transpose()
-}
-
-/// A file name for an export: the title without characters file systems
-/// refuse, then `.automerge`.
-pub fn export_file_name(title: &str) -> String {
-    let cleaned: String = title
-        .chars()
-        .map(|c| {
-            if c.is_control() || "/\\:*?\"<>|".contains(c) {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
-    let stem = cleaned.trim().trim_matches('.');
-    let stem = if stem.is_empty() { "document" } else { stem };
-    format!("{stem}.{EXTENSION}")
 }
 
 /// Asks where to save document `id` (suggesting `title`.automerge) and
@@ -123,13 +106,7 @@ pub async fn export_doc_to_file<R: Runtime>(
     let Some(path) = choose(&app, Ask::Save, &export_file_name(&title)).await? else {
         return Ok(None);
     };
-    std::fs::write(&path, bytes).map_err(|e| {
-        CommandError::new(
-            "storage",
-            format!("could not write {}: {e}", path.display()),
-        )
-    })?;
-    tracing::info!(%id, path = %path.display(), "exported a document");
+    write_export(&id, &bytes, &path)?;
     Ok(Some(path.display().to_string()))
 }
 
@@ -143,25 +120,9 @@ pub async fn import_doc_from_file<R: Runtime>(
     let Some(path) = choose(&app, Ask::Open, "").await? else {
         return Ok(None);
     };
-    let bytes = std::fs::read(&path).map_err(|e| {
-        CommandError::new("storage", format!("could not read {}: {e}", path.display()))
-    })?;
-    let id = desktop.service.import_doc(&bytes)?;
+    let id = import_from(&desktop.service, &path)?;
     Ok(Some(ImportedFile {
         id,
         path: path.display().to_string(),
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn export_names_are_safe_file_names() {
-        assert_eq!(export_file_name("Shopping list"), "Shopping list.automerge");
-        assert_eq!(export_file_name("a/b: c?"), "a_b_ c_.automerge");
-        assert_eq!(export_file_name("  ..  "), "document.automerge");
-        assert_eq!(export_file_name(""), "document.automerge");
-    }
 }

@@ -1,15 +1,15 @@
 //! # Tandem desktop
 //!
-//! A thin Tauri 2 shell over the [`tandem`] core: [`run`] opens the store,
-//! starts the [`tandem::service::Service`] and its embedded sync server (so
-//! other Tandem instances and the CLI can sync with this app), and serves
-//! the web UI (`ui/dist`) whose Tauri backend calls the [`commands`].
-//! Service events reach the UI through [`events`] only.
+//! A thin Tauri 2 shell over the [`tandem`] core: [`run`] starts a node
+//! ([`tandem::node::desktop::builder`]: store, service, the embedded sync
+//! server on loopback so other Tandem instances and the CLI can sync with
+//! this app, LAN presence on demand) and serves the web UI (`ui/dist`)
+//! whose Tauri backend calls the [`commands`] (each allowed by the ACL:
+//! `build.rs`, `capabilities/default.json`). Service events reach the UI
+//! through [`events`] only.
 //!
-//! Environment: `TANDEM_DATA_DIR` (instead of the platform's app data
-//! directory), `TANDEM_LISTEN` (an exact address, e.g. `127.0.0.1:0`,
-//! instead of the first free port from 127.0.0.1:7450), `RUST_LOG`. The app
-//! does not start LAN discovery (mDNS); its server listens on loopback only.
+//! Environment: see [`tandem::node::desktop`] (`TANDEM_DATA_DIR`,
+//! `TANDEM_LISTEN`, `TANDEM_LAN_LISTEN`), and `RUST_LOG`.
 //!
 //! One app runs per data folder: a second launch hands its arguments
 //! (`tandem://` links, `.automerge` files; see [`launch`]) to the running
@@ -19,34 +19,32 @@ pub mod commands;
 pub mod error;
 pub mod events;
 pub mod files;
-pub mod lan;
 pub mod launch;
-pub mod link;
-pub mod sessions;
 pub mod state;
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use tauri::{App, AppHandle, Manager, RunEvent, Runtime};
 
-use crate::state::{Desktop, Listen, SHUTDOWN_LIMIT};
+use tandem::node::{desktop, Listen};
+
+use crate::state::{Desktop, SHUTDOWN_LIMIT};
 
 type SetupError = Box<dyn std::error::Error>;
 
 /// Runs the desktop app until its window is closed (or SIGINT/SIGTERM).
 pub fn run() -> ExitCode {
     init_logging();
-    let listen = match listen() {
+    let listen = match desktop::listen_from_env() {
         Ok(listen) => listen,
-        Err(e) => return ExitCode::from(fail("bad configuration", e)),
+        Err(e) => return ExitCode::from(fail("bad configuration", e.into())),
     };
     let built = tauri::Builder::default()
         // First, so that a second launch exits before anything else starts.
         .plugin(
             tauri_plugin_single_instance::Builder::new()
-                .dbus_id(instance_id())
+                .dbus_id(desktop::instance_id())
                 .callback(|app, argv, cwd| {
                     tracing::info!(?argv, "a second launch handed over its arguments");
                     launch::handle(app, argv.iter().skip(1), Path::new(&cwd));
@@ -55,7 +53,7 @@ pub fn run() -> ExitCode {
         )
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_dialog::init())
-        .manage(launch::Launches::default())
+        .manage(tandem::service::launch::Launches::default())
         .setup(move |app| {
             // Tauri panics when setup fails; exit with a one-line message instead.
             if let Err(e) = setup(app, listen) {
@@ -123,7 +121,7 @@ fn fail(what: &str, e: SetupError) -> u8 {
 
 /// Starts the core and hands it to the commands; relays its events; quits cleanly on signals.
 fn setup<R: Runtime>(app: &mut App<R>, listen: Listen) -> Result<(), SetupError> {
-    let data_dir = data_dir(app)?;
+    let data_dir = desktop::data_dir(app.path().app_data_dir().ok().as_deref());
     let desktop = tauri::async_runtime::block_on(Desktop::start(&data_dir, listen))?;
     desktop.set_event_relay(events::forward(
         app.handle().clone(),
@@ -135,7 +133,7 @@ fn setup<R: Runtime>(app: &mut App<R>, listen: Listen) -> Result<(), SetupError>
     launch::handle(app.handle(), std::env::args().skip(1), &cwd);
     let handle = app.handle().clone();
     tauri::async_runtime::spawn(async move {
-        wait_for_signal().await;
+        desktop::wait_for_signal().await;
         tracing::info!("signal received: quitting");
         handle.exit(0);
     });
@@ -154,63 +152,6 @@ fn shutdown<R: Runtime>(app: &AppHandle<R>) {
     }
 }
 
-/// `TANDEM_DATA_DIR`, or the folder the CLI uses too (`tandem docs` lists
-/// the app's documents). The app's own data folder of earlier versions
-/// (`~/.local/share/dev.tandem.app`) is moved there once.
-fn data_dir<R: Runtime>(app: &App<R>) -> Result<PathBuf, SetupError> {
-    if let Some(dir) = std::env::var_os(tandem::store::location::DATA_DIR_ENV) {
-        if !dir.is_empty() {
-            return Ok(PathBuf::from(dir));
-        }
-    }
-    let dir = tandem::store::default_data_dir();
-    if let Ok(legacy) = app.path().app_data_dir() {
-        match tandem::store::location::adopt_legacy_dir(&dir, &legacy) {
-            Ok(tandem::store::location::Adoption::Moved { from }) => {
-                tracing::info!(from = %from.display(), to = %dir.display(), "moved the app's documents to the shared data folder");
-            }
-            Ok(tandem::store::location::Adoption::Nothing) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, legacy = %legacy.display(), "could not move the older data folder; its documents stay there")
-            }
-        }
-    }
-    Ok(dir)
-}
-
-/// The D-Bus name that makes the app single-instance: the app's
-/// identifier, plus a hash of `TANDEM_DATA_DIR` when that is set, so that
-/// apps on different data folders (tests, a second profile) run side by side.
-fn instance_id() -> String {
-    const APP: &str = "dev.tandem.app";
-    match std::env::var_os(tandem::store::location::DATA_DIR_ENV) {
-        Some(dir) if !dir.is_empty() => {
-            // FNV-1a: stable across builds, unlike std's hasher.
-            let hash = dir
-                .as_encoded_bytes()
-                .iter()
-                .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-                    (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-                });
-            format!("{APP}.data{hash:016x}")
-        }
-        _ => APP.to_string(),
-    }
-}
-
-/// `TANDEM_LISTEN`, or the default ports.
-fn listen() -> Result<Listen, SetupError> {
-    match std::env::var("TANDEM_LISTEN") {
-        Ok(addr) if !addr.is_empty() => {
-            let addr: SocketAddr = addr
-                .parse()
-                .map_err(|e| format!("bad TANDEM_LISTEN {addr:?}: {e}"))?;
-            Ok(Listen::Exactly(addr))
-        }
-        _ => Ok(Listen::Default),
-    }
-}
-
 /// Logs to stderr; `RUST_LOG` overrides the default `info`.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -219,30 +160,4 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
-}
-
-/// Resolves on SIGINT or SIGTERM (Ctrl-C on other platforms).
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) {
-            (Ok(mut int), Ok(mut term)) => {
-                tokio::select! {
-                    _ = int.recv() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            _ => std::future::pending().await,
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
 }

@@ -274,7 +274,7 @@ impl ClientError {
 }
 
 /// What kind of failure stopped a sync, with what a fix needs.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Problem {
     /// The certificate is not trusted; `presented` is its fingerprint.

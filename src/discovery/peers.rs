@@ -19,7 +19,7 @@ use crate::tls::Fingerprint;
 const KNOWN_KEY: &str = "peers/known";
 
 /// A peer as shown to the user and `GET /_peers`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct PeerInfo {
     /// Its stable peer ID.
     pub id: String,
@@ -45,6 +45,11 @@ pub struct PeerInfo {
     pub code: String,
     /// Its protocol version.
     pub version: String,
+    /// Its pin or verification could not be saved: it holds until the app
+    /// quits. Reported, never swallowed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub save_error: Option<String>,
 }
 
 /// Why a peer cannot be used.
@@ -57,6 +62,14 @@ pub enum PeerError {
     /// The peer is not on the network now.
     #[error("peer {0} is offline")]
     Offline(String),
+    /// What the user asked for holds now but could not be saved.
+    #[error("could not save the peer trust store ({message}); it holds until the app quits")]
+    NotSaved {
+        /// The store failure's code.
+        code: crate::error_code::Code,
+        /// What failed.
+        message: String,
+    },
     /// The peer's certificate differs from the pinned one.
     #[error("peer {name} ({id}) now presents a different certificate than the one pinned on first use ({pinned}); refusing to connect until you forget the peer and verify it again")]
     CertificateChanged {
@@ -67,6 +80,19 @@ pub enum PeerError {
         /// The pinned fingerprint.
         pinned: String,
     },
+}
+
+impl PeerError {
+    /// Its [`Code`](crate::error_code::Code), the same over HTTP and IPC.
+    pub fn code(&self) -> crate::error_code::Code {
+        use crate::error_code::Code;
+        match self {
+            PeerError::Unknown(_) => Code::NotFound,
+            PeerError::Offline(_) => Code::Offline,
+            PeerError::CertificateChanged { .. } => Code::CertificateChanged,
+            PeerError::NotSaved { code, .. } => *code,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -128,6 +154,7 @@ impl Peers {
                     certificate_changed: false,
                     announced_fingerprint: None,
                     version: String::new(),
+                    save_error: None,
                 };
                 (id, info)
             })
@@ -204,6 +231,7 @@ impl Peers {
             announced_fingerprint: None,
             code: verification_code(&self.own_fingerprint, &s.fingerprint),
             version: String::new(),
+            save_error: None,
         });
         let was_online = entry.online;
         let announced = normalize(&s.fingerprint);
@@ -226,7 +254,8 @@ impl Peers {
         let id = entry.id.clone();
         drop(state);
         if let Some(pin) = pin {
-            self.remember(&id, Some(pin));
+            // A failure is kept in the peer's `save_error` for the UI.
+            let _reported = self.remember(&id, Some(pin));
         }
         if !was_online {
             tracing::info!(peer = %id, "peer online");
@@ -234,7 +263,9 @@ impl Peers {
         (!was_online).then_some(id)
     }
 
-    fn remember(&self, id: &str, known: Option<Known>) {
+    /// Saves (or drops) a peer's pin. A failure is logged and kept in the
+    /// peer's `save_error` (the UI shows it), and returned.
+    fn remember(&self, id: &str, known: Option<Known>) -> Result<(), PeerError> {
         let result = load_known(self.store.as_ref()).and_then(|mut all| {
             match known {
                 Some(k) => {
@@ -247,9 +278,17 @@ impl Peers {
             let json = serde_json::to_string(&all).unwrap_or_else(|_| "{}".into());
             self.store.put_setting(KNOWN_KEY, Some(&json))
         });
-        if let Err(e) = result {
-            tracing::warn!(peer = %id, error = %e, "could not save the peer trust store");
+        let error = result.err().map(|e| {
+            tracing::error!(peer = %id, error = %e, "could not save the peer trust store; it holds until the app quits");
+            PeerError::NotSaved {
+                code: e.code(),
+                message: e.to_string(),
+            }
+        });
+        if let Some(peer) = self.state().get_mut(id) {
+            peer.save_error = error.as_ref().map(ToString::to_string);
         }
+        error.map_or(Ok(()), Err)
     }
 
     /// Every peer, online or remembered.
@@ -291,9 +330,9 @@ impl Peers {
             },
         );
         drop(state);
-        self.remember(id, Some(known));
+        let saved = self.remember(id, Some(known));
         self.changes.send_modify(|v| *v += 1);
-        Ok(info)
+        saved.map(|()| info)
     }
 
     /// Forgets a peer's pinned certificate, so its current one is pinned next
@@ -318,9 +357,9 @@ impl Peers {
             state.remove(id);
         }
         drop(state);
-        self.remember(id, pin);
+        let saved = self.remember(id, pin);
         self.changes.send_modify(|v| *v += 1);
-        Ok(())
+        saved
     }
 
     /// Where to reach a peer and which certificate to accept.

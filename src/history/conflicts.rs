@@ -9,11 +9,12 @@ use serde::Serialize;
 use super::{author_of, path_to_json, path_to_string, resolve_obj, HistoryError};
 
 /// One of the concurrent values of a conflict.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
 pub struct ConflictValue {
     /// The id of the operation that wrote it (`counter@actor`), to choose it.
     pub id: String,
     /// The value (objects as JSON).
+    #[ts(type = "unknown")]
     pub value: serde_json::Value,
     /// The actor that wrote it (hex).
     pub actor: String,
@@ -24,9 +25,10 @@ pub struct ConflictValue {
 }
 
 /// A key or list item with concurrent values.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
 pub struct Conflict {
     /// Where: the object's path plus the key or index.
+    #[ts(type = "Array<string | number>")]
     pub path: serde_json::Value,
     /// The same as `/a/b/key`.
     pub at: String,

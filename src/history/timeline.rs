@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::{author_of, path_to_string};
 
 /// One change, as `tandem log --json` prints it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ts_rs::TS)]
 pub struct ChangeInfo {
     /// The change hash (hex).
     pub hash: String,
@@ -77,7 +77,7 @@ impl Default for BurstRules {
 }
 
 /// A run of changes by one actor, close in time.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ts_rs::TS)]
 pub struct Burst {
     /// Index of its first change in [`changes`]' list.
     pub first: usize,

@@ -61,23 +61,29 @@ fn value_json(
 }
 
 /// One difference between two versions, from one Automerge patch.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
 pub struct DiffEntry {
     /// The object changed (map keys and list indexes from the root).
+    #[ts(type = "Array<string | number>")]
     pub path: serde_json::Value,
     /// `put`, `insert`, `splice` (text inserted), `delete`, `increment`,
     /// `conflict` or `mark`.
+    #[ts(type = r#""put" | "insert" | "splice" | "delete" | "increment" | "conflict" | "mark""#)]
     pub action: &'static str,
-    /// The key or index within the object.
+    /// The key or index within the object (`null` for marks).
+    #[ts(type = "string | number | null")]
     pub key: serde_json::Value,
     /// The value put or inserted, the text spliced in, the increment.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(type = "unknown", optional)]
     pub value: Option<serde_json::Value>,
     /// How many items or characters were deleted.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub length: Option<usize>,
     /// The key now holds concurrent values.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[ts(as = "Option<bool>", optional)]
     pub conflict: bool,
 }
 

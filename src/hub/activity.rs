@@ -13,7 +13,7 @@ pub struct Activity {
 }
 
 /// A reading of [`Activity`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct ActivityTotals {
     /// Changes added (local edits and received ones).
     pub changes: u64,

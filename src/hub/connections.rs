@@ -115,7 +115,7 @@ impl ConnectionStats {
 }
 
 /// One live connection, as listed.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ts_rs::TS)]
 pub struct ConnectionInfo {
     /// The opaque id its ephemeral messages carry as `from`.
     pub id: String,

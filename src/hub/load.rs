@@ -17,11 +17,11 @@ use super::DocError;
 
 /// A chunk row that could not be part of the document.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Rejected {
+pub struct Rejected {
     /// The row's position in the store.
-    pub(crate) seq: i64,
+    pub seq: i64,
     /// Why, in words.
-    pub(crate) error: String,
+    pub error: String,
 }
 
 /// The document built from the rows that load, and the rows that do not.
@@ -29,6 +29,13 @@ pub(crate) struct Rejected {
 pub(crate) struct Loaded {
     pub(crate) doc: Automerge,
     pub(crate) rejected: Vec<Rejected>,
+}
+
+/// Loads `stored` the way opening it would, without opening it (for
+/// `tandem doctor`): the rows a load would quarantine, or why the document
+/// does not load at all.
+pub fn check(stored: &StoredDoc) -> Result<Vec<Rejected>, DocError> {
+    load(stored).map(|loaded| loaded.rejected)
 }
 
 /// Builds the document from `stored`. Fails only if the snapshot itself is

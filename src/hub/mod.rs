@@ -12,13 +12,14 @@ pub mod activity;
 pub mod connections;
 mod document;
 pub mod ephemeral;
-pub(crate) mod load;
+mod load;
 pub mod presence;
 mod wake;
 
 pub use connections::{ConnectionInfo, ConnectionMeta, ConnectionStats, Connections};
 pub use document::{apply_sync, doc_info, title_of, DocError, Document, SyncError};
 pub use ephemeral::{Ephemeral, EphemeralBus};
+pub use load::{check, Rejected};
 pub use wake::{BURST_WINDOW, QUIET};
 
 use std::collections::HashMap;
@@ -280,6 +281,19 @@ impl Hub {
             doc.compact_now();
         }
         self.store.flush()
+    }
+}
+
+impl DocError {
+    /// Its [`Code`](crate::error_code::Code), the same over HTTP and IPC.
+    pub fn code(&self) -> crate::error_code::Code {
+        use crate::error_code::Code;
+        match self {
+            DocError::Automerge(_) | DocError::Refused(_) => Code::BadDocument,
+            DocError::Deleted(_) => Code::NotFound,
+            DocError::Tombstoned { .. } => Code::Deleted,
+            DocError::Store(e) => e.code(),
+        }
     }
 }
 

@@ -24,7 +24,7 @@ pub const EXPIRE: Duration = Duration::from_secs(15);
 const MAX_SESSIONS: usize = 1024;
 
 /// A user as presence messages name them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct PresenceUser {
     /// Stable per install.
     pub id: String,
@@ -35,7 +35,7 @@ pub struct PresenceUser {
 }
 
 /// One session in the document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Member {
     /// The session's id (one open document view).
     pub session: String,

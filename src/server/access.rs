@@ -26,7 +26,7 @@ use super::state::AppState;
 use super::tokens::{Role, TokenGrant};
 use crate::doc_id::DocId;
 use crate::link::{AccessCheck, PeerRights};
-use crate::service::Service;
+use crate::share::Shares;
 
 /// The caller of a request (set by [`super::auth::authenticate`]).
 #[derive(Debug, Clone, Default)]
@@ -82,9 +82,9 @@ impl Caller {
         self.grant.as_ref().is_none_or(|g| g.reaches(id))
     }
 
-    /// What the caller may do with `id`, judged against `service`'s share
+    /// What the caller may do with `id`, judged against the share
     /// policies. Refusals look exactly like a missing document.
-    pub fn access_to(&self, service: &Service, id: &DocId) -> Result<DocAccess, ApiError> {
+    pub fn access_to(&self, shares: &Shares, id: &DocId) -> Result<DocAccess, ApiError> {
         let hidden = || ApiError::NotFound(format!("no shared document {id}"));
         if !self.reaches(id) {
             return Err(hidden());
@@ -92,7 +92,7 @@ impl Caller {
         if self.is_owner() {
             return Ok(DocAccess::Write);
         }
-        if !service.share_policy(id)?.allows_peers() {
+        if !shares.policy(id)?.allows_peers() {
             return Err(hidden());
         }
         Ok(match self.role() {
@@ -105,12 +105,12 @@ impl Caller {
     /// only for read tokens, and (for anyone but the owner) a re-check
     /// whenever share policies change, so that making a document private
     /// cuts its peers off at once.
-    pub fn rights(&self, service: &Arc<Service>, id: &DocId, access: DocAccess) -> PeerRights {
+    pub fn rights(&self, shares: &Arc<Shares>, id: &DocId, access: DocAccess) -> PeerRights {
         let check = (!self.is_owner()).then(|| {
-            let (caller, service, id) = (self.clone(), service.clone(), id.clone());
+            let (caller, shares, id) = (self.clone(), shares.clone(), id.clone());
             AccessCheck {
-                changes: service.access_changes(),
-                allowed: Box::new(move || caller.access_to(&service, &id).is_ok()),
+                changes: shares.changes(),
+                allowed: Box::new(move || caller.access_to(&shares, &id).is_ok()),
             }
         });
         PeerRights {
@@ -121,7 +121,7 @@ impl Caller {
 
     /// What the caller may do with `id` on this server.
     pub fn check_doc(&self, state: &AppState, id: &DocId) -> Result<DocAccess, ApiError> {
-        self.access_to(&state.service, id)
+        self.access_to(&state.shares, id)
     }
 
     /// Whether a listing may show `id` to this caller (listed docs for
@@ -150,7 +150,7 @@ impl Caller {
             Some(_) => Err(ApiError::Forbidden(
                 "this token may not create documents (it is read-only or limited to some documents)".into(),
             )),
-            None if state.service.default_share().allows_peers() => Ok(()),
+            None if state.shares.default_policy().allows_peers() => Ok(()),
             None => Err(ApiError::Forbidden(
                 "this server does not accept new documents from peers".into(),
             )),

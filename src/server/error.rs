@@ -1,10 +1,14 @@
-//! Errors before the `200`: one enum, one JSON shape `{"error":"…"}`.
+//! Errors before the `200`: one enum, one JSON shape
+//! `{"code":"…","message":"…","error":"…"}` (`error` repeats the message: it
+//! is the field of the sync protocol). The status comes from the
+//! [`Code`]; [`Code::status`] is the only table of statuses.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use crate::doc_id::DocIdError;
+use crate::error_code::{Code, ErrorBody};
 use crate::hub::DocError;
 use crate::store::StoreError;
 
@@ -60,81 +64,96 @@ pub enum ApiError {
     /// A web page of another origin tried to reach the server.
     #[error("refused {0}: only this server's own UI may call it from a browser")]
     CrossOrigin(String),
-    /// The document was deleted and is not to be re-created silently.
-    #[error("{0}")]
-    Gone(String),
-    /// The disk holding the store is full.
-    #[error("{0}")]
-    InsufficientStorage(String),
     /// The server is shutting down.
     #[error("server is shutting down")]
     ShuttingDown,
     /// Something failed inside the server; details are logged, not sent.
     #[error("internal error")]
     Internal(String),
+    /// An error of a layer below (service, document, store) that says its
+    /// own code, so HTTP and IPC agree on it.
+    #[error("{0}")]
+    Coded(ErrorBody),
 }
 
 impl ApiError {
-    /// The HTTP status for this error.
-    pub fn status(&self) -> StatusCode {
+    /// What kind of failure this is (the UI switches on it).
+    pub fn code(&self) -> Code {
         match self {
-            Self::BadDocId(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
-            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BadDocId(_) | Self::BadRequest(_) => Code::BadInput,
+            Self::Unauthorized | Self::InvalidToken(_) => Code::Unauthorized,
+            Self::Forbidden(_) => Code::Forbidden,
+            Self::CrossOrigin(_) => Code::CrossOrigin,
+            Self::NotFound(_) => Code::NotFound,
+            Self::Conflict(_) => Code::Conflict,
+            Self::BadGateway(_) => Code::Remote,
+            Self::Unavailable(_) => Code::Unavailable,
+            Self::ShuttingDown => Code::ShuttingDown,
+            Self::MethodNotAllowed => Code::MethodNotAllowed,
+            Self::NotAcceptable(_) => Code::NotAcceptable,
+            Self::TooLarge(_) => Code::TooLarge,
             Self::UnsupportedMediaType(_) | Self::UnsupportedEncoding(_) => {
-                StatusCode::UNSUPPORTED_MEDIA_TYPE
+                Code::UnsupportedMediaType
             }
-            Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-            Self::MisdirectedHost(_) => StatusCode::MISDIRECTED_REQUEST,
-            Self::CrossOrigin(_) => StatusCode::FORBIDDEN,
-            Self::Gone(_) => StatusCode::GONE,
-            Self::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::MisdirectedHost(_) => Code::MisdirectedHost,
+            Self::Internal(_) => Code::Internal,
+            Self::Coded(body) => body.code,
         }
+    }
+
+    /// The HTTP status for this error (that of its [`Code`]).
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.code().status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// The body sent: the code and the message, internal details left out
+    /// (they are logged).
+    pub fn body(&self) -> ErrorBody {
+        let code = self.code();
+        let message = match self {
+            Self::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                "internal error".to_owned()
+            }
+            Self::Coded(body) if code == Code::Internal => {
+                tracing::error!(detail = %body.message, "internal error");
+                "internal error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        ErrorBody { code, message }
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        if e.is_disk_full() {
-            Self::InsufficientStorage(e.to_string())
-        } else if e.is_not_owner() {
-            Self::Unavailable(e.to_string())
-        } else {
-            Self::Internal(e.to_string())
-        }
+        Self::Coded(ErrorBody::new(e.code(), e.to_string()))
     }
 }
 
 impl From<DocError> for ApiError {
     fn from(e: DocError) -> Self {
+        let code = e.code();
         match e {
-            DocError::Automerge(e) => Self::BadRequest(format!("automerge rejected the data: {e}")),
-            DocError::Deleted(id) => Self::NotFound(format!("document {id} was deleted")),
-            DocError::Tombstoned { id, .. } => Self::Gone(format!(
+            DocError::Tombstoned { id, .. } => Self::Coded(ErrorBody::new(code, format!(
                 "document {id} was deleted by its owner and is not re-created; the owner can allow its id again with DELETE /_docs/{id}/tombstone"
-            )),
+            ))),
             DocError::Store(e) => e.into(),
-            DocError::Refused(e) => Self::BadRequest(format!("refused before loading: {e}")),
+            e => Self::Coded(ErrorBody::new(code, e.to_string())),
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let Self::Internal(detail) = &self {
-            tracing::error!(%detail, "internal error");
-        }
+        let body = self.body();
         let mut response = (
             self.status(),
-            Json(serde_json::json!({ "error": self.to_string() })),
+            Json(serde_json::json!({
+                "code": body.code,
+                "message": body.message,
+                "error": body.message,
+            })),
         )
             .into_response();
         if matches!(self, Self::UnsupportedEncoding(_)) {

@@ -1,18 +1,21 @@
 //! The sync server: an axum [`router::app`] served by [`listener`] on one port
 //! for HTTP/1.1, h2c and TLS.
 //!
-//! [`start`] binds and returns a [`RunningServer`]; its
-//! [`shutdown`](RunningServer::shutdown) stops accepting, ends every stream,
-//! waits for the connection tasks and flushes the store.
+//! [`start`] binds and returns a [`RunningServer`] over what it is given to
+//! serve ([`Served`]: the hub, its share policies, optionally the service's
+//! routes); it dials nobody. Its [`shutdown`](RunningServer::shutdown) stops
+//! accepting, ends every stream and waits for the connection tasks; the
+//! node (`crate::node`) that owns it flushes the store afterwards.
 
 pub mod access;
 pub mod admission;
 pub mod auth;
 pub mod connections;
 pub mod error;
+pub mod extract;
 pub mod extras;
 pub mod gate;
-pub mod history;
+mod h2;
 pub mod listener;
 pub mod oidc;
 pub mod placement;
@@ -22,7 +25,6 @@ pub mod signin;
 pub mod state;
 pub mod sync;
 pub mod tokens;
-pub mod ui_api;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,7 +39,7 @@ pub use router::app;
 pub use state::{AppState, ServerOptions};
 
 use crate::hub::Hub;
-use crate::service::Service;
+use crate::share::Shares;
 use crate::tls::{Fingerprint, Identity, TlsError};
 
 /// How to run a server.
@@ -84,6 +86,29 @@ pub enum ServerError {
     Oidc(#[from] oidc::OidcError),
 }
 
+/// What a server serves: the documents, who may reach them, and the
+/// routes of whatever serves a UI over the same port.
+pub struct Served {
+    /// The open documents.
+    pub hub: Arc<Hub>,
+    /// The share policies callers are judged against.
+    pub shares: Arc<Shares>,
+    /// More routes merged into the router (the service's HTTP API), judged
+    /// by the same gate and credentials.
+    pub api: Option<axum::Router<AppState>>,
+}
+
+impl Served {
+    /// `hub` alone, with `shares` and no API besides syncing.
+    pub fn sync_only(hub: Arc<Hub>, shares: Arc<Shares>) -> Self {
+        Self {
+            hub,
+            shares,
+            api: None,
+        }
+    }
+}
+
 /// A server that is accepting connections.
 pub struct RunningServer {
     local_addr: SocketAddr,
@@ -91,22 +116,10 @@ pub struct RunningServer {
     state: AppState,
     stop_accepting: CancellationToken,
     accept_task: JoinHandle<()>,
-    owns_service: bool,
 }
 
-/// Binds and starts serving `hub` (with a [`Service`] of its own, stopped on shutdown).
-pub async fn start(config: ServerConfig, hub: Arc<Hub>) -> Result<RunningServer, ServerError> {
-    let service = Service::start(hub);
-    let mut running = start_with_service(config, service).await?;
-    running.owns_service = true;
-    Ok(running)
-}
-
-/// Binds and starts serving an existing [`Service`] (the desktop app's).
-pub async fn start_with_service(
-    config: ServerConfig,
-    service: Arc<Service>,
-) -> Result<RunningServer, ServerError> {
+/// Binds `config.listen` and starts serving `served`.
+pub async fn start(config: ServerConfig, served: Served) -> Result<RunningServer, ServerError> {
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServerError::Bind {
@@ -137,9 +150,14 @@ pub async fn start_with_service(
         Some(oidc) => Some(Arc::new(oidc::Oidc::new(oidc.clone())?)),
         None => None,
     };
-    let mut state = AppState::new(service, format!("{scheme}://{local_addr}"), config.options);
+    let mut state = AppState::new(
+        served.hub,
+        served.shares,
+        format!("{scheme}://{local_addr}"),
+        config.options,
+    );
     state.oidc = oidc;
-    let router = app(state.clone());
+    let router = app(state.clone(), served.api);
     let stop_accepting = state.shutdown.child_token();
     let accept_task = tokio::spawn(listener::accept_loop(
         listener,
@@ -156,7 +174,6 @@ pub async fn start_with_service(
         state,
         stop_accepting,
         accept_task,
-        owns_service: false,
     })
 }
 
@@ -196,13 +213,8 @@ impl RunningServer {
         &self.state.owner_secret
     }
 
-    /// The service being served.
-    pub fn service(&self) -> &Arc<Service> {
-        &self.state.service
-    }
-
-    /// Stops accepting, ends every stream, waits (up to 10 s) for connection
-    /// tasks, then flushes the store.
+    /// Stops accepting, ends every stream and waits (up to 10 s) for the
+    /// connection tasks.
     pub async fn shutdown(self) {
         self.stop_accepting.cancel();
         let _ = self.accept_task.await;
@@ -213,12 +225,6 @@ impl RunningServer {
             .is_err()
         {
             tracing::warn!("some connections did not finish within 10 s");
-        }
-        if self.owns_service {
-            self.state.service.shutdown().await;
-        }
-        if let Err(e) = self.state.hub.flush() {
-            tracing::error!(error = %e, "flushing the store at shutdown failed");
         }
         tracing::info!("server stopped");
     }

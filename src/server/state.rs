@@ -10,7 +10,7 @@ use super::gate::AllowedHosts;
 use super::tokens::{Credentials, TokenGrant};
 use crate::hub::Hub;
 use crate::protocol::{ReadBudget, DEFAULT_MAX_LINE};
-use crate::service::Service;
+use crate::share::Shares;
 
 /// Tunables of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -88,8 +88,8 @@ impl Default for ServerOptions {
 pub struct AppState {
     /// The open documents.
     pub hub: Arc<Hub>,
-    /// The UI-facing operations (documents, remotes, events).
-    pub service: Arc<Service>,
+    /// Who may reach which document.
+    pub shares: Arc<Shares>,
     /// The address the server listens on, as a URL.
     pub listen: String,
     /// Tunables.
@@ -115,8 +115,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State for a router over `service`, listening at `listen`.
-    pub fn new(service: Arc<Service>, listen: String, options: ServerOptions) -> Self {
+    /// State for a router over `hub` (judged by `shares`), listening at `listen`.
+    pub fn new(hub: Arc<Hub>, shares: Arc<Shares>, listen: String, options: ServerOptions) -> Self {
         let owner = options
             .owner_token
             .clone()
@@ -130,8 +130,8 @@ impl AppState {
             credentials,
             allowed_hosts,
             session_cookie: super::auth::session_cookie_name(listen_port(&listen)),
-            hub: service.hub().clone(),
-            service,
+            hub,
+            shares,
             listen,
             options: Arc::new(options),
             shutdown: CancellationToken::new(),

@@ -21,7 +21,7 @@ pub const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 pub const SAMPLES_KEPT: usize = 60;
 
 /// One interval of a document's activity.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, ts_rs::TS)]
 pub struct Rate {
     /// End of the interval, ms since the Unix epoch.
     pub at_ms: u64,
@@ -32,7 +32,7 @@ pub struct Rate {
 }
 
 /// One open document's activity.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct DocActivity {
     /// The document.
     pub id: DocId,

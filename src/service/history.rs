@@ -11,7 +11,7 @@ use crate::history::{self, Burst, BurstRules, Conflict, DiffEntry, HistoryError}
 use crate::hub::{DocError, Document};
 
 /// A document's timeline, for the UI.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Timeline {
     /// How many changes the document holds.
     pub changes: usize,
@@ -30,7 +30,7 @@ const PATHS_UP_TO: usize = 50_000;
 
 /// The heads around one history edit, so that a UI can offer to undo it
 /// (restore `before`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct HistoryEdit {
     /// The document's heads before the edit.
     pub before: Vec<String>,

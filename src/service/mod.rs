@@ -5,12 +5,18 @@
 //! commands — both are thin layers over this.
 
 pub mod activity;
+mod error;
+pub mod files;
 mod history;
+pub mod http;
+pub mod launch;
 mod remotes;
 pub mod search;
+pub mod sessions;
 mod template;
 mod ui_peer;
 
+pub use error::ServiceError;
 pub use history::{HistoryEdit, Timeline};
 pub use remotes::{RemoteInfo, RemoteSpec, RemoteUpdate};
 pub use ui_peer::UiPeer;
@@ -23,16 +29,15 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::client::ClientError;
-use crate::discovery::peers::{PeerError, PeerInfo, Peers};
+use crate::discovery::peers::{PeerInfo, Peers};
 use crate::doc_id::DocId;
-use crate::hub::{DocError, Hub, HubEvent};
+use crate::hub::{Hub, HubEvent};
 use crate::share::{self, SharePolicy};
-use crate::store::{DocSummary, StoreError};
+use crate::store::DocSummary;
 use remotes::Remotes;
 
 /// Something a UI should react to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum ServiceEvent {
     /// The document list changed (created, deleted, retitled).
@@ -46,53 +51,8 @@ pub enum ServiceEvent {
     PeersChanged,
 }
 
-/// Why a service operation failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ServiceError {
-    /// No such document or remote.
-    #[error("{0}")]
-    NotFound(String),
-    /// The request is malformed.
-    #[error("{0}")]
-    BadInput(String),
-    /// A document operation failed.
-    #[error(transparent)]
-    Doc(#[from] DocError),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A client could not be set up.
-    #[error(transparent)]
-    Client(#[from] ClientError),
-    /// A LAN peer cannot be used.
-    #[error(transparent)]
-    Peer(#[from] PeerError),
-    /// A peer or server did not answer as expected.
-    #[error("{0}")]
-    Unreachable(String),
-}
-
-impl ServiceError {
-    /// A short machine-readable code for UIs (`not-found`, `bad-input`, …).
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::NotFound(_) => "not-found",
-            Self::BadInput(_) => "bad-input",
-            Self::Doc(DocError::Automerge(_) | DocError::Refused(_)) => "bad-document",
-            Self::Doc(DocError::Deleted(_)) => "not-found",
-            Self::Doc(DocError::Tombstoned { .. }) => "deleted",
-            Self::Doc(_) | Self::Store(_) => "storage",
-            Self::Client(_) | Self::Unreachable(_) => "remote",
-            Self::Peer(PeerError::CertificateChanged { .. }) => "certificate-changed",
-            Self::Peer(PeerError::Unknown(_)) => "not-found",
-            Self::Peer(PeerError::Offline(_)) => "offline",
-        }
-    }
-}
-
 /// A document as listed: its stored summary and its effective share policy.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct DocListing {
     /// ID, title, heads, size, updated.
     #[serde(flatten)]
@@ -129,14 +89,14 @@ pub struct Service {
     shutdown: CancellationToken,
     tasks: TaskTracker,
     peers: std::sync::OnceLock<Arc<Peers>>,
-    /// Moves whenever who may reach which document changes.
-    access: tokio::sync::watch::Sender<u64>,
+    /// The share policies (and the signal that moves when one changes).
+    shares: Arc<share::Shares>,
     /// Samples of every open document's activity.
     activity: Arc<activity::ActivityLog>,
 }
 
 /// Everything syncing now, in and out (the sync activity view).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct ActivityReport {
     /// Every open document: its rates and the connections into it.
     pub docs: Vec<activity::DocActivity>,
@@ -177,7 +137,7 @@ impl Service {
             shutdown: shutdown.clone(),
             tasks: tasks.clone(),
             peers: std::sync::OnceLock::new(),
-            access: tokio::sync::watch::channel(0).0,
+            shares: share::Shares::new(hub.store().clone(), options.default_share),
             activity: activity::ActivityLog::spawn(hub.clone(), &tasks, shutdown.clone()),
         });
         let mut hub_events = hub.subscribe();
@@ -252,7 +212,7 @@ impl Service {
 
     /// A document's effective share policy.
     pub fn share_policy(&self, id: &DocId) -> Result<SharePolicy, ServiceError> {
-        Ok(share::load(self.hub.store().as_ref(), id)?.unwrap_or(self.options.default_share))
+        Ok(self.shares.policy(id)?)
     }
 
     /// Sets a document's share policy (the document must exist).
@@ -260,9 +220,8 @@ impl Service {
         if self.hub.open_existing(id)?.is_none() {
             return Err(ServiceError::NotFound(format!("no document {id}")));
         }
-        share::save(self.hub.store().as_ref(), id, Some(policy))?;
         // Live connections re-check their rights: a peer that lost them is cut off now.
-        self.access.send_modify(|v| *v += 1);
+        self.shares.set(id, Some(policy))?;
         self.hub.notify_docs_changed();
         Ok(())
     }
@@ -300,7 +259,7 @@ impl Service {
 
     fn delete_locally(&self, id: &DocId, everywhere: bool) -> Result<(), ServiceError> {
         self.remotes.remove_doc(id)?;
-        share::save(self.hub.store().as_ref(), id, None)?;
+        self.shares.set(id, None)?;
         match self.hub.delete_with_tombstone(id, everywhere)? {
             Some(_) => Ok(()),
             None => Err(ServiceError::NotFound(format!("no document {id}"))),
@@ -344,7 +303,12 @@ impl Service {
     /// A receiver that moves whenever access rules change (a share policy
     /// was set): live connections of peers re-check their rights then.
     pub fn access_changes(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.access.subscribe()
+        self.shares.changes()
+    }
+
+    /// The share policies the server judges callers against.
+    pub fn shares(&self) -> &Arc<share::Shares> {
+        &self.shares
     }
 
     /// Every remote and its state.
@@ -456,7 +420,7 @@ impl Service {
         let (base, fingerprint) = self.peer_registry()?.endpoint(peer_id)?;
         let tls = crate::tls::Trust::Pinned(fingerprint)
             .client_config(&[b"h2", b"http/1.1"])
-            .map_err(ClientError::from)?;
+            .map_err(crate::client::ClientError::from)?;
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .no_proxy()

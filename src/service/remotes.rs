@@ -8,11 +8,15 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use url::Url;
+
+mod info;
+
+use info::{info, StoredRemote};
+pub use info::{RemoteInfo, RemoteSpec, RemoteUpdate};
 
 use super::{ServiceError, ServiceEvent};
 use crate::client::{ClientConfig, ConnectionStatus, Problem, SyncClient};
@@ -22,93 +26,14 @@ use crate::tls::{Fingerprint, Trust};
 
 const SETTINGS_KEY: &str = "remotes";
 
-/// What the user asks for when adding a remote.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct RemoteSpec {
-    /// The document's URL on the server, e.g. `https://host:7450/notes`.
-    pub url: String,
-    /// The local document to sync; `None` makes a local copy named after the URL's last segment.
-    #[serde(default)]
-    pub doc_id: Option<DocId>,
-    /// A bearer token for the server.
-    #[serde(default)]
-    pub token: Option<String>,
-    /// The server certificate's SHA-256 fingerprint, to pin.
-    #[serde(default)]
-    pub fingerprint: Option<String>,
-    /// Trust the certificate the server presents now (and only that one from then on).
-    #[serde(default)]
-    pub trust: bool,
-    /// The LAN peer this remote belongs to (set by the service, not by users).
-    #[serde(skip)]
-    pub peer_id: Option<String>,
-}
-
-/// What may change on an existing remote (`None`: keep).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct RemoteUpdate {
-    /// A new bearer token (empty: none).
-    #[serde(default)]
-    pub token: Option<String>,
-    /// A certificate fingerprint to pin from now on.
-    #[serde(default)]
-    pub fingerprint: Option<String>,
-}
-
-/// A remote as stored (and re-started after a restart).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct StoredRemote {
-    id: String,
-    doc_id: DocId,
-    url: String,
-    token: Option<String>,
-    fingerprint: Option<String>,
-    trust_first_use: bool,
-    /// The LAN peer this remote belongs to, if it was opened from the peers list.
-    #[serde(default)]
-    peer_id: Option<String>,
-}
-
-/// A remote as shown to the user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RemoteInfo {
-    /// The remote's ID (for removing it).
-    pub id: String,
-    /// The local document.
-    pub doc_id: DocId,
-    /// The server URL.
-    pub url: String,
-    /// `connecting`, `live`, `reconnecting`, `error` (stopped for good:
-    /// retrying cannot help until something is fixed), `stopped`, or
-    /// `removed` (last event of a removed remote).
-    pub state: &'static str,
-    /// Milliseconds until the next attempt, when reconnecting.
-    pub retry_in_ms: Option<u64>,
-    /// Why the last attempt failed, when reconnecting or in error.
-    pub error: Option<String>,
-    /// In `error`: what kind of failure, so the fix can be offered in place
-    /// (trust the presented certificate, edit the token, …).
-    pub problem: Option<Problem>,
-    /// Bytes of sync messages received from the server since this run began.
-    pub bytes_in: u64,
-    /// Bytes sent to the server since this run began.
-    pub bytes_out: u64,
-    /// When both sides last held the same changes (ms since the Unix epoch).
-    pub last_synced_ms: Option<u64>,
-    /// Whether the server has exactly our heads.
-    pub in_sync: bool,
-    /// The pinned certificate fingerprint, if any.
-    pub fingerprint: Option<String>,
-    /// The LAN peer it belongs to, if any.
-    pub peer_id: Option<String>,
-}
-
 struct Running {
     stored: StoredRemote,
     /// Its traffic, counted by its client.
     traffic: Arc<crate::client::SyncProgress>,
     /// When it was last in sync.
     last_synced_ms: Option<u64>,
+    /// Why its settings could not be saved, if they could not.
+    save_error: Option<String>,
     cancel: CancellationToken,
     status: watch::Receiver<ConnectionStatus>,
     wake: Arc<tokio::sync::Notify>,
@@ -130,6 +55,7 @@ impl Running {
             bytes_in: self.traffic.bytes_in(),
             bytes_out: self.traffic.bytes_out(),
             last_synced_ms: self.last_synced_ms,
+            save_error: self.save_error.clone(),
             ..info(&self.stored, status)
         }
     }
@@ -137,40 +63,6 @@ impl Running {
     /// Its info now.
     fn info(&self) -> RemoteInfo {
         self.info_with(&self.status.borrow())
-    }
-}
-
-fn info(stored: &StoredRemote, status: &ConnectionStatus) -> RemoteInfo {
-    let (state, retry_in_ms, error, in_sync) = match status {
-        ConnectionStatus::Connecting => ("connecting", None, None, false),
-        ConnectionStatus::Live { in_sync } => ("live", None, None, *in_sync),
-        ConnectionStatus::Reconnecting { retry_in_ms, error } => (
-            "reconnecting",
-            Some(*retry_in_ms),
-            Some(error.clone()),
-            false,
-        ),
-        ConnectionStatus::Stopped => ("stopped", None, None, false),
-        ConnectionStatus::Failed { error, .. } => ("error", None, Some(error.clone()), false),
-    };
-    let problem = match status {
-        ConnectionStatus::Failed { problem, .. } => Some(problem.clone()),
-        _ => None,
-    };
-    RemoteInfo {
-        id: stored.id.clone(),
-        doc_id: stored.doc_id.clone(),
-        url: stored.url.clone(),
-        state,
-        retry_in_ms,
-        error,
-        problem,
-        bytes_in: 0,
-        bytes_out: 0,
-        last_synced_ms: None,
-        in_sync,
-        fingerprint: stored.fingerprint.clone(),
-        peer_id: stored.peer_id.clone(),
     }
 }
 
@@ -512,6 +404,7 @@ impl Remotes {
                 stored,
                 traffic,
                 last_synced_ms: None,
+                save_error: None,
                 cancel: cancel.clone(),
                 status: status_rx.clone(),
                 wake: wake.clone(),
@@ -561,15 +454,22 @@ impl Remotes {
                     }
                     (entry.info_with(&current), newly_pinned)
                 };
+                let mut info = snapshot.0;
                 if snapshot.1 {
                     if let Err(e) = this.persist() {
-                        // The pin holds for this run; it may not survive a restart.
+                        // The pin holds for this run; it may not survive a
+                        // restart: logged, and said in the remote's info.
                         tracing::error!(error = %e, remote = %id, "could not save the trusted certificate; it holds until the app quits");
+                        let message = format!("could not save the trusted certificate ({e}); it holds until the app quits");
+                        if let Some(entry) = this.running().get_mut(&id) {
+                            entry.save_error = Some(message.clone());
+                        }
+                        info.save_error = Some(message);
                     }
                 }
                 let _ = this
                     .events
-                    .send(ServiceEvent::Remote { remote: Box::new(snapshot.0) });
+                    .send(ServiceEvent::Remote { remote: Box::new(info) });
             }
         });
         let _ = self.events.send(ServiceEvent::Remote {

@@ -16,7 +16,7 @@ pub const SEARCH_MAX_HITS: usize = 50;
 const CONTEXT_CHARS: usize = 40;
 
 /// One place where the query occurs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct SearchHit {
     /// The document.
     pub id: DocId,
@@ -29,7 +29,7 @@ pub struct SearchHit {
 }
 
 /// What a search found.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct SearchResults {
     /// At most [`SEARCH_MAX_HITS`], one per document and field, in list order.
     pub hits: Vec<SearchHit>,

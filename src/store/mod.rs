@@ -29,7 +29,7 @@ pub use sqlite::{Durability, SqliteStore};
 use crate::doc_id::DocId;
 
 /// What a listing shows of a stored document.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, ts_rs::TS)]
 pub struct DocSummary {
     /// The document's ID.
     pub id: DocId,
@@ -140,6 +140,17 @@ fn pid_text(pid: &Option<u32>) -> String {
 }
 
 impl StoreError {
+    /// Its [`Code`](crate::error_code::Code): a full disk, a document another
+    /// cluster node owns, or an internal failure.
+    pub fn code(&self) -> crate::error_code::Code {
+        use crate::error_code::Code;
+        match self {
+            Self::DiskFull { .. } => Code::DiskFull,
+            Self::NotOwner { .. } => Code::Unavailable,
+            _ => Code::Internal,
+        }
+    }
+
     /// Whether the failure was a full disk (HTTP 507 at the edge).
     pub fn is_disk_full(&self) -> bool {
         matches!(self, Self::DiskFull { .. })

@@ -14,7 +14,8 @@ use automerge::transaction::Transactable;
 use automerge::{ObjType, ReadDoc};
 use tandem::client::{ClientConfig, HttpVersion, SyncClient};
 use tandem::hub::{Document, Hub};
-use tandem::server::{self, RunningServer, ServerConfig, ServerOptions};
+use tandem::node::{Node, NodeBuilder, Tls};
+use tandem::server::ServerOptions;
 use tandem::store::{MemoryStore, Store};
 use tandem::tls::{Identity, Trust};
 use tandem::DocId;
@@ -31,7 +32,7 @@ pub fn id(s: &str) -> DocId {
 }
 
 /// A server over an in-memory store on a free loopback port.
-pub async fn start_server() -> RunningServer {
+pub async fn start_server() -> Node {
     start_server_with(
         Hub::new(Arc::new(MemoryStore::new())),
         None,
@@ -45,7 +46,7 @@ pub async fn start_server_with(
     hub: Arc<Hub>,
     tls: Option<Identity>,
     options: ServerOptions,
-) -> RunningServer {
+) -> Node {
     start_server_at("127.0.0.1:0".parse().unwrap(), hub, tls, options).await
 }
 
@@ -54,20 +55,18 @@ pub async fn start_server_at(
     hub: Arc<Hub>,
     tls: Option<Identity>,
     mut options: ServerOptions,
-) -> RunningServer {
+) -> Node {
     options
         .owner_token
         .get_or_insert_with(|| OWNER_TOKEN.to_owned());
-    server::start(
-        ServerConfig {
-            listen,
-            tls,
-            options,
-        },
-        hub,
-    )
-    .await
-    .expect("server starts")
+    NodeBuilder::new()
+        .hub(hub)
+        .listen_on(listen)
+        .tls(tls.map_or(Tls::Off, Tls::Identity))
+        .server_options(options)
+        .start()
+        .await
+        .expect("node starts")
 }
 
 /// A fresh local hub and an open document in it.
@@ -93,7 +92,7 @@ pub fn client_with(url: Url, f: impl FnOnce(&mut ClientConfig)) -> SyncClient {
     SyncClient::new(config).unwrap()
 }
 
-pub fn pinned(server: &RunningServer) -> Trust {
+pub fn pinned(server: &Node) -> Trust {
     Trust::Pinned(server.fingerprint().expect("TLS server"))
 }
 
@@ -228,8 +227,10 @@ pub fn line_with_change(key: &str, value: &str) -> String {
 }
 
 /// Sends one raw HTTP/1.1 request and returns (status, body).
-pub async fn raw(server: &RunningServer, head: &str, body: &[u8]) -> (u16, String) {
-    let mut s = TcpStream::connect(server.local_addr()).await.unwrap();
+pub async fn raw(server: &Node, head: &str, body: &[u8]) -> (u16, String) {
+    let mut s = TcpStream::connect(server.local_addr().unwrap())
+        .await
+        .unwrap();
     s.write_all(head.as_bytes()).await.unwrap();
     s.write_all(body).await.unwrap();
     let mut out = Vec::new();
@@ -258,8 +259,10 @@ pub fn error_of(response: &str) -> String {
 }
 
 /// Opens a chunked HTTP/1.1 sync and returns the stream after the 200 head.
-pub async fn open_stream(server: &RunningServer, path: &str, first: &str) -> BufReader<TcpStream> {
-    let mut s = TcpStream::connect(server.local_addr()).await.unwrap();
+pub async fn open_stream(server: &Node, path: &str, first: &str) -> BufReader<TcpStream> {
+    let mut s = TcpStream::connect(server.local_addr().unwrap())
+        .await
+        .unwrap();
     let head = format!("PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {NDJSON}\r\nTransfer-Encoding: chunked\r\n\r\n");
     s.write_all(head.as_bytes()).await.unwrap();
     write_chunk(&mut s, first.as_bytes()).await;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use tandem::server::RunningServer;
+use tandem::node::Node;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -26,8 +26,10 @@ pub struct Peer {
 
 impl Peer {
     /// Opens `PUT /{doc}` with `headers`, sending an empty first sync line.
-    pub async fn open(server: &RunningServer, doc: &str, headers: &str) -> Peer {
-        let stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    pub async fn open(server: &Node, doc: &str, headers: &str) -> Peer {
+        let stream = TcpStream::connect(server.local_addr().unwrap())
+            .await
+            .unwrap();
         let (read, mut write) = stream.into_split();
         let head = format!(
             "PUT /{doc} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {NDJSON}\r\n{headers}Transfer-Encoding: chunked\r\n\r\n"
@@ -145,7 +147,7 @@ pub fn empty_sync_line() -> String {
 
 /// Waits until the document has `n` live connections taking ephemeral
 /// messages (each has subscribed to the bus by then).
-pub async fn wait_listening(server: &RunningServer, doc: &str, n: usize) {
+pub async fn wait_listening(server: &Node, doc: &str, n: usize) {
     let hub = server.hub().clone();
     let doc = id(doc);
     eventually(&format!("{n} ephemeral connections"), || {

@@ -17,9 +17,7 @@ export function initAutomerge(): Promise<void> {
   if (!ready) {
     // A dynamic import keeps the ~5 MB base64 wasm in its own chunk, so the
     // app code chunk stays small and cacheable on its own.
-    ready = import("@automerge/automerge/automerge.wasm.base64").then((m) =>
-      A.initializeBase64Wasm(m.automergeWasmBase64),
-    );
+    ready = import("@automerge/automerge/automerge.wasm.base64").then((m) => A.initializeBase64Wasm(m.automergeWasmBase64));
   }
   return ready;
 }

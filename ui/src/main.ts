@@ -1,4 +1,10 @@
-import "./styles.css";
+// the styles, in cascade order (the colour tokens are linked by index.html)
+import "./styles/layout.css";
+import "./styles/sidebar.css";
+import "./styles/controls.css";
+import "./styles/document.css";
+import "./styles/panels.css";
+import "./styles/collab.css";
 import { initAutomerge } from "./automerge";
 import { pickBackend } from "./backend";
 import { App } from "./ui/app";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
-  backoffDelay,
   automergeUrl,
+  backoffDelay,
   docIdFromUrl,
   docSyncState,
   formatLinkStatus,
@@ -52,9 +52,7 @@ describe("connection state formatting", () => {
 
   it("formats the UI↔backend link", () => {
     expect(formatLinkStatus({ state: "open" }, 0, 0)).toBe("Connected");
-    expect(formatLinkStatus({ state: "reconnecting", retryInMs: 2000, attempt: 1 }, 0, 0)).toBe(
-      "Connection lost — reconnecting in 2 s",
-    );
+    expect(formatLinkStatus({ state: "reconnecting", retryInMs: 2000, attempt: 1 }, 0, 0)).toBe("Connection lost — reconnecting in 2 s");
   });
 
   it("parses and validates remote URLs", () => {

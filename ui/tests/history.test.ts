@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { A } from "../src/automerge";
 import {
-  type DiffEntry,
   actorOfOpId,
   authorOf,
   burstSummary,
   changedPaths,
   compareOpIds,
+  type DiffEntry,
   findConflicts,
   formatTime,
   textSegments,
@@ -23,9 +23,15 @@ function edit(text: string, fn: (d: any) => void): { before: string; patches: A.
 }
 
 const visible = (segs: { kind: string; text: string }[]) =>
-  segs.filter((s) => s.kind !== "del").map((s) => s.text).join("");
+  segs
+    .filter((s) => s.kind !== "del")
+    .map((s) => s.text)
+    .join("");
 const older = (segs: { kind: string; text: string }[]) =>
-  segs.filter((s) => s.kind !== "ins").map((s) => s.text).join("");
+  segs
+    .filter((s) => s.kind !== "ins")
+    .map((s) => s.text)
+    .join("");
 
 describe("textSegments", () => {
   it("marks an insertion and a deletion in place", () => {

@@ -57,7 +57,7 @@ export class Hub {
 
   private serverReceive(c: Conn, line: string): void {
     const msg = parseLine(line);
-    if (msg?.event !== "sync") throw new Error("bad line " + line);
+    if (msg?.event !== "sync") throw new Error(`bad line ${line}`);
     const before = A.getHeads(this.doc);
     [this.doc, c.state] = A.receiveSyncMessage(this.doc, c.state, msg.data);
     const changed = A.getHeads(this.doc).join() !== before.join();

@@ -10,9 +10,7 @@ describe("path ops", () => {
     const now = new Date(1234);
     let doc = A.from<any>({ m: {} });
     for (const k of NEW_VALUE_KINDS) doc = edit(doc, (d) => ops.addKey(d, ["m"], `k_${k}`, k, now));
-    const kinds = Object.fromEntries(
-      (buildSubtree(doc, ["m"]) as any).entries.map((e: any) => [e.key.slice(2), e.node.kind]),
-    );
+    const kinds = Object.fromEntries((buildSubtree(doc, ["m"]) as any).entries.map((e: any) => [e.key.slice(2), e.node.kind]));
     expect(kinds).toEqual({
       text: "text",
       string: "string",

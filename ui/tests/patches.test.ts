@@ -13,8 +13,18 @@ describe("isTextOnlyChange", () => {
   const editors = [["title"], ["body"]];
 
   it("is true for splices/deletes inside bound text objects", () => {
-    expect(isTextOnlyChange(patchesOf(doc, (d) => A.splice(d, ["body"], 5, 0, " world")), editors)).toBe(true);
-    expect(isTextOnlyChange(patchesOf(doc, (d) => A.splice(d, ["body"], 0, 2)), editors)).toBe(true);
+    expect(
+      isTextOnlyChange(
+        patchesOf(doc, (d) => A.splice(d, ["body"], 5, 0, " world")),
+        editors,
+      ),
+    ).toBe(true);
+    expect(
+      isTextOnlyChange(
+        patchesOf(doc, (d) => A.splice(d, ["body"], 0, 2)),
+        editors,
+      ),
+    ).toBe(true);
     expect(
       isTextOnlyChange(
         patchesOf(doc, (d) => {
@@ -27,9 +37,29 @@ describe("isTextOnlyChange", () => {
   });
 
   it("is false for structural or scalar changes, or text without an editor", () => {
-    expect(isTextOnlyChange(patchesOf(doc, (d) => (d.n = 2)), editors)).toBe(false);
-    expect(isTextOnlyChange(patchesOf(doc, (d) => delete d.body), editors)).toBe(false);
-    expect(isTextOnlyChange(patchesOf(doc, (d) => A.splice(d, ["items", 0], 0, 0, "y")), editors)).toBe(false);
-    expect(isTextOnlyChange(patchesOf(doc, (d) => (d.body = "replaced")), editors)).toBe(false);
+    expect(
+      isTextOnlyChange(
+        patchesOf(doc, (d) => (d.n = 2)),
+        editors,
+      ),
+    ).toBe(false);
+    expect(
+      isTextOnlyChange(
+        patchesOf(doc, (d) => delete d.body),
+        editors,
+      ),
+    ).toBe(false);
+    expect(
+      isTextOnlyChange(
+        patchesOf(doc, (d) => A.splice(d, ["items", 0], 0, 0, "y")),
+        editors,
+      ),
+    ).toBe(false);
+    expect(
+      isTextOnlyChange(
+        patchesOf(doc, (d) => (d.body = "replaced")),
+        editors,
+      ),
+    ).toBe(false);
   });
 });

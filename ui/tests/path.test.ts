@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { A } from "../src/automerge";
-import { getAt, isPrefix, parsePath, pathLabel, pathToString, pathsEqual, resolvePath } from "../src/model/path";
+import { getAt, isPrefix, parsePath, pathLabel, pathsEqual, pathToString, resolvePath } from "../src/model/path";
 
 describe("paths", () => {
   it("formats JSON-pointer-like strings with escaping", () => {

@@ -127,7 +127,12 @@ describe("SyncPeer", () => {
     const tasks: (() => void)[] = [];
     const p = new SyncPeer<any>("doc", { schedule: (fn) => tasks.push(fn), sliceSize: 50 });
     const sent: string[] = [];
-    p.attach({ send: (l) => (sent.push(l), true) });
+    p.attach({
+      send: (l) => {
+        sent.push(l);
+        return true;
+      },
+    });
     p.connected();
     const base = A.getHeads(server);
     p.receiveMessage(A.encodeSyncMessage({ heads: base, need: [], have: [], changes: A.getAllChanges(server) }));

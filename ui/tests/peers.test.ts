@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { PeerInfo, RemoteInfo } from "../src/backend/types";
-import { RemoteTable, docSyncState, formatRemoteState } from "../src/model/connection";
+import { docSyncState, formatRemoteState, RemoteTable } from "../src/model/connection";
 import {
   certificateChangedMessage,
   effectiveLastSeen,
@@ -75,7 +75,7 @@ describe("peer state", () => {
     expect(formatVerified(peer({ verified: true }))).toBe("verified");
     expect(peerAddress(peer())).toBe("10.0.0.2:7450");
     expect(peerAddress(peer({ addresses: ["fe80::1", "10.0.0.2"] }))).toBe("[fe80::1]:7450");
-    expect(peerAddress(peer({ addresses: [] , port: 0}))).toBe("");
+    expect(peerAddress(peer({ addresses: [], port: 0 }))).toBe("");
     expect(peerAddress(peer({ port: 0 }))).toBe("10.0.0.2");
   });
 
@@ -130,10 +130,11 @@ describe("peer state", () => {
     expect(peerRemoteNote(null)).toBeNull();
   });
 
-  it("turns peer errors into sentences", () => {
-    expect(peerErrorMessage(peer(), 502, "timeout")).toBe("Cannot reach bob right now (timeout).");
-    expect(peerErrorMessage(peer(), 404, "no peer p1")).toBe("bob is no longer known here.");
-    expect(peerErrorMessage(peer(), 409, "peer p1 is offline")).toBe("peer p1 is offline");
+  it("turns peer errors into sentences by their code", () => {
+    expect(peerErrorMessage(peer(), "remote", "timeout")).toBe("Cannot reach bob right now (timeout).");
+    expect(peerErrorMessage(peer(), "not-found", "no peer p1")).toBe("bob is no longer known here.");
+    expect(peerErrorMessage(peer(), "offline", "peer p1 is offline")).toBe("bob is offline.");
+    expect(peerErrorMessage(peer(), "certificate-changed", "peer p1 now presents …")).toBe("peer p1 now presents …");
   });
 });
 
@@ -163,7 +164,13 @@ describe("a peer's documents", () => {
   it("says when it is loading, empty or failing", () => {
     expect(peerDocsView(peer(), undefined, new Set(), [], NOW)).toEqual({ note: "Loading shared documents…", tone: "muted", rows: [] });
     expect(peerDocsView(peer(), { loading: false, error: null, docs: [] }, new Set(), [], NOW).note).toBe("bob shares no documents.");
-    const failed = peerDocsView(peer(), { loading: false, error: "Cannot reach bob", docs: null }, new Set(), [{ id: "x", title: "Plans" }], NOW);
+    const failed = peerDocsView(
+      peer(),
+      { loading: false, error: "Cannot reach bob", docs: null },
+      new Set(),
+      [{ id: "x", title: "Plans" }],
+      NOW,
+    );
     expect(failed.tone).toBe("error");
     expect(failed.rows.map((r) => r.id)).toEqual(["x"]);
     const refreshing = peerDocsView(peer(), { loading: true, error: null, docs: [doc("x", "P", NOW)] }, new Set(), [], NOW);
@@ -180,7 +187,11 @@ describe("a peer's documents", () => {
     );
     expect(v.note).toMatch(/offline.*stay editable/);
     expect(v.rows).toEqual([{ id: "x", title: "Plans", meta: "on this device", local: true }]);
-    expect(peerDocsView(peer({ online: false }), undefined, new Set(), [], NOW)).toEqual({ note: "bob is offline.", tone: "muted", rows: [] });
+    expect(peerDocsView(peer({ online: false }), undefined, new Set(), [], NOW)).toEqual({
+      note: "bob is offline.",
+      tone: "muted",
+      rows: [],
+    });
   });
 
   it("a peer whose certificate changed is not asked for anything", () => {
@@ -221,7 +232,14 @@ describe("remote events", () => {
     state: "live",
     retry_in_ms: null,
     error: null,
+    problem: null,
+    bytes_in: 0,
+    bytes_out: 0,
+    last_synced_ms: null,
     in_sync: false,
+    fingerprint: null,
+    peer_id: null,
+    save_error: null,
     ...over,
   });
   const states = (t: RemoteTable) => [...t.values()].map((e) => `${e.info.id}:${e.info.state}${e.info.in_sync ? "+sync" : ""}`).sort();
@@ -269,8 +287,18 @@ describe("remote events", () => {
 
   it("stopped and removed remotes do not count for the sidebar dot", () => {
     expect(docSyncState([{ state: "stopped", in_sync: false }])).toBe("local");
-    expect(docSyncState([{ state: "stopped", in_sync: false }, { state: "live", in_sync: true }])).toBe("in-sync");
-    expect(docSyncState([{ state: "removed", in_sync: false }, { state: "reconnecting", in_sync: false }])).toBe("reconnecting");
+    expect(
+      docSyncState([
+        { state: "stopped", in_sync: false },
+        { state: "live", in_sync: true },
+      ]),
+    ).toBe("in-sync");
+    expect(
+      docSyncState([
+        { state: "removed", in_sync: false },
+        { state: "reconnecting", in_sync: false },
+      ]),
+    ).toBe("reconnecting");
     expect(formatRemoteState({ state: "stopped", retry_in_ms: null, error: null }, 0, 0)).toBe("stopped");
   });
 });

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import {
-  EXPIRE_MS,
-  type PresenceMessage,
-  PresenceTable,
   decodePresence,
   defaultProfile,
+  EXPIRE_MS,
   encodePresence,
   loadProfile,
+  type PresenceMessage,
+  PresenceTable,
 } from "../src/model/presence";
 
 const ada = { id: "u1", name: "Ada", color: "#d9480f" };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { adoptDefaultName, myProfile } from "../src/ui/presence";
+import { adoptDefaultName, myProfile } from "../src/state/presence";
 
 describe("the default profile name", () => {
   it("becomes the OS (or token) user's name, but never replaces a name the user chose", () => {

@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { SessionWatch, isSignedIn, parseSession, sessionLabel, statusVerdict } from "../src/backend/session";
+import { isSignedIn, parseSession, SessionWatch, sessionLabel, statusVerdict } from "../src/backend/session";
 import { BackendError } from "../src/backend/types";
 import { WebBackend } from "../src/backend/web";
 
@@ -13,7 +13,18 @@ describe("session parsing and labels", () => {
   it("reads /_session bodies, treating anything odd as anonymous", () => {
     expect(parseSession({ name: "alice", role: "owner" })).toEqual({ name: "alice", role: "owner" });
     expect(parseSession({ name: "ci", role: "read" })).toEqual({ name: "ci", role: "read" });
-    for (const odd of [null, undefined, 3, "x", [], {}, { name: null, role: null }, { name: "a", role: "admin" }, { name: "", role: "owner" }, { name: "a" }])
+    for (const odd of [
+      null,
+      undefined,
+      3,
+      "x",
+      [],
+      {},
+      { name: null, role: null },
+      { name: "a", role: "admin" },
+      { name: "", role: "owner" },
+      { name: "a" },
+    ])
       expect(parseSession(odd)).toEqual({ name: null, role: null });
     expect(isSignedIn(parseSession({ name: "a", role: "write" }))).toBe(true);
     expect(isSignedIn(parseSession({}))).toBe(false);

@@ -3,9 +3,7 @@ import { buildTandemLink, isTandemLink, parseTandemLink } from "../src/model/tan
 
 describe("tandem links", () => {
   it("builds the documented form", () => {
-    expect(buildTandemLink("https://host:7450/id", "AB:CD")).toBe(
-      "tandem://open?url=https%3A%2F%2Fhost%3A7450%2Fid&fp=AB%3ACD",
-    );
+    expect(buildTandemLink("https://host:7450/id", "AB:CD")).toBe("tandem://open?url=https%3A%2F%2Fhost%3A7450%2Fid&fp=AB%3ACD");
     expect(buildTandemLink("http://127.0.0.1:7450/id")).toBe("tandem://open?url=http%3A%2F%2F127.0.0.1%3A7450%2Fid");
     expect(buildTandemLink("http://h/x", "  ")).toBe("tandem://open?url=http%3A%2F%2Fh%2Fx");
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { A } from "../src/automerge";
-import { buildSubtree, buildTree, countNodes, isNoteTemplate, nodeKey, type MapNode } from "../src/model/tree";
+import { buildSubtree, buildTree, countNodes, isNoteTemplate, type MapNode, nodeKey } from "../src/model/tree";
 
 function sample() {
   return A.from<any>({

@@ -94,7 +94,7 @@ pub async fn root(
     use axum::extract::FromRequestParts;
     use axum::response::IntoResponse;
     if !is_websocket_upgrade(request.headers()) {
-        return super::ui_api::root(State(state))
+        return super::extras::root(State(state))
             .await
             .map(IntoResponse::into_response);
     }
@@ -145,7 +145,7 @@ impl RepoPeer {
     /// Runs the socket until the client leaves, bad input, or shutdown.
     async fn run(mut self, socket: WebSocket) -> Close {
         let (mut sink, mut stream) = socket.split();
-        let mut access = self.state.service.access_changes();
+        let mut access = self.state.shares.changes();
         let mut relay = self.state.ephemeral.subscribe();
         let shutdown = self.state.shutdown.clone();
         let joined_by = tokio::time::Instant::now() + JOIN_WAIT;
@@ -335,7 +335,7 @@ impl RepoPeer {
     /// Opens `id` for this caller; `None` when it is missing or out of reach
     /// (the two look the same to the client).
     fn open(&self, id: &DocId, request: bool) -> Result<Option<DocLink>, Close> {
-        let Ok(access) = self.caller.access_to(&self.state.service, id) else {
+        let Ok(access) = self.caller.access_to(&self.state.shares, id) else {
             return Ok(None);
         };
         let internal = |e: DocError| Close::new(code::INTERNAL, format!("cannot open {id}: {e}"));
@@ -351,7 +351,7 @@ impl RepoPeer {
             Err(DocError::Tombstoned { .. }) => return Ok(None),
             Err(e) => return Err(internal(e)),
         };
-        let rights = self.caller.rights(&self.state.service, id, access);
+        let rights = self.caller.rights(&self.state.shares, id, access);
         let role = Role::Server {
             follow: true,
             ping_interval: self.state.options.ping_interval,
@@ -411,7 +411,7 @@ impl RepoPeer {
         let ids: Vec<DocId> = self.links.keys().cloned().collect();
         let mut out = Vec::new();
         for id in ids {
-            let allowed = self.caller.access_to(&self.state.service, &id).is_ok();
+            let allowed = self.caller.access_to(&self.state.shares, &id).is_ok();
             out.extend(self.step(&id, Input::Access(allowed)).await?);
         }
         Ok(out)

@@ -13,10 +13,11 @@
 // events `docs-changed`, `remote` (payload = RemoteInfo), `peers-changed` and
 // `launch` (requests are waiting).
 import { Channel, invoke } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
 import type { DiffEntry, HistoryEdit, Timeline } from "../model/history";
 import type { Prop } from "../model/path";
-import { listen } from "@tauri-apps/api/event";
 import {
+  type ActivityReport,
   type AddRemoteRequest,
   type AddRemoteResult,
   type Backend,
@@ -26,43 +27,29 @@ import {
   type DocChannelHandlers,
   type DocSummary,
   type Health,
+  isCode,
   type LanStatus,
   type LaunchRequest,
   type LinkStatus,
   type PeerInfo,
+  type RemoteDeletion,
   type RemoteInfo,
-  type ActivityReport,
   type RemoteUpdate,
   type SearchResults,
   type SharePolicy,
-  type RemoteDeletion,
 } from "./types";
 
 /**
- * The desktop shell's error codes, as the HTTP statuses the web backend would
- * answer with (the UI reacts to a few: 404 unknown peer, 409 refused, 502 unreachable).
+ * Tauri command errors arrive as the core's `{code, message}`; a bare string
+ * comes from Tauri itself (an IPC failure), not from a command.
  */
-const STATUS_OF_CODE: Record<string, number> = {
-  "not-found": 404,
-  "bad-input": 400,
-  "bad-document": 400,
-  "certificate-changed": 409,
-  offline: 503,
-  peer: 409,
-  remote: 502,
-};
-
-/** Tauri command errors arrive as strings or `{error}` / `{code, message}` objects. */
-function toError(e: unknown): BackendError {
+export function toError(e: unknown): BackendError {
   if (e instanceof BackendError) return e;
-  if (typeof e === "string") return new BackendError(e);
   if (e && typeof e === "object") {
-    const o = e as { error?: unknown; message?: unknown; code?: unknown };
-    const status = typeof o.code === "string" ? STATUS_OF_CODE[o.code] : undefined;
-    if (typeof o.error === "string") return new BackendError(o.error, status);
-    if (typeof o.message === "string") return new BackendError(o.message, status);
+    const o = e as { message?: unknown; code?: unknown };
+    if (typeof o.message === "string") return new BackendError(o.message, isCode(o.code) ? o.code : "internal");
   }
-  return new BackendError(String(e));
+  return new BackendError(String(e), "internal");
 }
 
 async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
@@ -78,7 +65,7 @@ function toBytes(v: unknown): Uint8Array {
   if (v instanceof Uint8Array) return v;
   if (v instanceof ArrayBuffer) return new Uint8Array(v);
   if (Array.isArray(v)) return Uint8Array.from(v as number[]);
-  throw new BackendError("export_doc returned an unexpected value");
+  throw new BackendError("export_doc returned an unexpected value", "internal");
 }
 
 export class TauriBackend implements Backend {

@@ -3,168 +3,66 @@
 //   WebBackend   – HTTP + WebSocket to `tandem serve` (same origin)
 //   TauriBackend – `invoke` + `Channel` inside the desktop app
 // Everything above this layer (model, views) is transport-agnostic.
+
+import type { ActivityReport } from "../generated/ActivityReport";
+import type { Code } from "../generated/Code";
+import type { ConnectionInfo as IncomingConnection } from "../generated/ConnectionInfo";
+import type { DocListing } from "../generated/DocListing";
+import type { PeerInfo } from "../generated/PeerInfo";
+import type { Problem as RemoteProblem } from "../generated/Problem";
+import type { Rate as ActivityRate } from "../generated/Rate";
+import type { RemoteInfo } from "../generated/RemoteInfo";
+import type { RemoteSpec as AddRemoteRequest } from "../generated/RemoteSpec";
+import type { RemoteUpdate } from "../generated/RemoteUpdate";
+import type { SearchHit } from "../generated/SearchHit";
+import type { SearchResults } from "../generated/SearchResults";
+import type { ServiceEvent as BackendEvent } from "../generated/ServiceEvent";
+import type { SharePolicy } from "../generated/SharePolicy";
 import type { DiffEntry, HistoryEdit, Timeline } from "../model/history";
 import type { Prop } from "../model/path";
 import type { SessionInfo } from "./session";
 
+export type { Code } from "../generated/Code";
+export type { ErrorBody } from "../generated/ErrorBody";
+
 export type { SessionInfo } from "./session";
 
-/**
- * Who may see and sync a document (enforced by the server):
- * `private` = only this device; `lan` = listed for and syncable by peers on the
- * network; `link` = syncable by anyone who knows its id, but not listed.
- */
-export type SharePolicy = "private" | "lan" | "link";
+// The shapes the backend sends are generated from the Rust types (ts-rs,
+// `scripts/gen-types.sh`); only what older backends may leave out is loosened here.
 
-/** An entry of `GET /_docs` (and of `GET /_peers/{id}/docs`). */
-export interface DocSummary {
-  id: string;
-  title: string | null;
-  heads: string[];
-  size: number;
-  /** ms since the epoch */
-  updated: number;
-  /** Absent from backends that predate share policies. */
-  share?: SharePolicy;
-  /** Sync streams connected into this instance on it now (not the UI's own editors). */
-  incoming?: number;
-}
+/** Who may see and sync a document (`private`, `lan`, `link`; enforced by the server). */
+/** Why a remote stopped (`state: "error"`). */
+/** A live incoming connection of a document (`GET /_docs/{id}/connections`, owner only). */
+/** One interval of a document's activity. */
+/** `GET /_activity`: every connection in and out, each open document's recent activity. */
+/** `GET /_search`. */
+export type {
+  ActivityRate,
+  ActivityReport,
+  IncomingConnection,
+  PeerInfo,
+  RemoteInfo,
+  RemoteProblem,
+  SearchHit,
+  SearchResults,
+  SharePolicy,
+};
+
+/**
+ * An entry of `GET /_docs` (and of `GET /_peers/{id}/docs`): `share` and
+ * `incoming` are absent from backends that predate them.
+ */
+export type DocSummary = Omit<DocListing, "share" | "incoming"> & Partial<Pick<DocListing, "share" | "incoming">>;
 
 /**
  * `stopped`: the remote task ended; `removed`: the last event of a remote that
- * was removed (drop it from lists). `error` is only used by older backends.
+ * was removed (drop it from lists).
  */
-export type RemoteState = "connecting" | "live" | "reconnecting" | "error" | "stopped" | "removed";
-
-/** A live incoming connection of a document (`GET /_docs/{id}/connections`, owner only). */
-export interface IncomingConnection {
-  /** Opaque; what its ephemeral messages carry as `from`. */
-  id: string;
-  /** `ip:port`, or what names it (`app`, `ui`). */
-  peer: string;
-  user: string | null;
-  /** `HTTP/1.1`, `HTTP/2+tls`, `WebSocket`, … */
-  protocol: string;
-  since_ms: number;
-  bytes_in: number;
-  bytes_out: number;
-  heads: string[];
-  /** Our changes the peer lacks, by the heads it advertised. */
-  lag_changes: number;
-  last_message_ms: number | null;
-  ephemeral: boolean;
-}
-
-/** An entry of `GET /_remotes` / payload of the `remote` event. */
-export interface RemoteInfo {
-  id: string;
-  doc_id: string;
-  url: string;
-  state: RemoteState;
-  retry_in_ms: number | null;
-  error: string | null;
-  in_sync: boolean;
-  /** The pinned certificate fingerprint, if any. */
-  fingerprint?: string | null;
-  /** The LAN peer this remote belongs to (opened from the peers panel). */
-  peer_id?: string | null;
-  /** In `error`: what kind of failure, so the fix can be offered in place. */
-  problem?: RemoteProblem | null;
-  /** Traffic of this run (sync message bytes). */
-  bytes_in?: number;
-  bytes_out?: number;
-  /** When both sides last held the same changes (ms since the epoch). */
-  last_synced_ms?: number | null;
-}
-
-/** One interval of a document's activity. */
-export interface ActivityRate {
-  at_ms: number;
-  changes_per_s: number;
-  bytes_per_s: number;
-}
-
-/** `GET /_activity`: every connection in and out, each open document's recent activity. */
-export interface ActivityReport {
-  docs: {
-    id: string;
-    title: string | null;
-    totals: { changes: number; bytes: number };
-    rates: ActivityRate[];
-    incoming: IncomingConnection[];
-  }[];
-  remotes: RemoteInfo[];
-}
-
-/** Why a remote stopped (`state: "error"`). */
-export type RemoteProblem =
-  | { kind: "certificate"; presented: string | null }
-  | { kind: "unauthorized" }
-  | { kind: "forbidden" }
-  | { kind: "not-found" }
-  | { kind: "gone" }
-  | { kind: "unreachable" }
-  | { kind: "other" };
-
-/** A place where a searched text occurs. */
-export interface SearchHit {
-  id: string;
-  title: string | null;
-  /** Where in the document, e.g. `/body`. */
-  path: string;
-  /** The match with the words around it. */
-  snippet: string;
-}
-
-/** `GET /_search`. */
-export interface SearchResults {
-  hits: SearchHit[];
-  /** Documents not searched (too large or unreadable). */
-  skipped: number;
-}
+export type RemoteState = RemoteInfo["state"];
 
 /** What may change on an existing remote. */
-export interface RemoteUpdate {
-  token?: string | null;
-  fingerprint?: string | null;
-}
-
-/** An entry of `GET /_peers`: a LAN peer, discovered now or remembered. */
-export interface PeerInfo {
-  /** Stable peer id. */
-  id: string;
-  /** Display name. */
-  name: string;
-  /** Where it was last seen (IPv4/IPv6 literals). */
-  addresses: string[];
-  /** Its sync port (0 if never seen since start-up). */
-  port: number;
-  /** The certificate fingerprint pinned for it on first use. */
-  fingerprint: string;
-  /** The user confirmed the verification code. */
-  verified: boolean;
-  /** On the network now. */
-  online: boolean;
-  /** ms since the epoch; 0 = not seen since this instance started. */
-  last_seen: number;
-  /** It now announces another certificate than the pinned one: connections are refused. */
-  certificate_changed: boolean;
-  /** The certificate it announces now, when that differs from the pinned one. */
-  announced_fingerprint: string | null;
-  /** Six digits ("123 456") both sides show; compare them to verify. */
-  code: string;
-  /** Its protocol version. */
-  version: string;
-}
-
 /** Body of `POST /_remotes`. `doc_id: null` = "open from server" (make a local copy). */
-export interface AddRemoteRequest {
-  url: string;
-  doc_id: string | null;
-  token: string | null;
-  fingerprint: string | null;
-  trust: boolean;
-}
+export type { AddRemoteRequest, RemoteUpdate };
 
 /** What adding a remote answers (with `wait`: `state` is `live`, or `error` with `problem` and the remote not kept). */
 export type AddRemoteResult = RemoteInfo;
@@ -178,11 +76,8 @@ export interface Health {
   data_dir?: string | null;
 }
 
-export type BackendEvent =
-  | { event: "docs-changed" }
-  | { event: "remote"; remote: RemoteInfo }
-  /** The LAN peer list changed: refetch `listPeers()`. */
-  | { event: "peers-changed" };
+/** Backend-wide events (`peers-changed`: refetch `listPeers()`). */
+export type { BackendEvent };
 
 /** State of the UI ↔ backend link of one document (or of the event stream). */
 export type LinkStatus =
@@ -325,13 +220,59 @@ export interface Backend {
   subscribe(onEvent: (ev: BackendEvent) => void, onStatus?: (s: LinkStatus) => void): () => void;
 }
 
-/** Error carrying the backend's `{"error": ...}` message (and HTTP status, if any). */
+/**
+ * A failed backend call: the backend's `{code, message}` (the same codes over
+ * HTTP and Tauri IPC; `ui/src/generated/Code.ts`). Views switch on `code`,
+ * never on `status` (HTTP only, for the transport's own use) or the text.
+ */
 export class BackendError extends Error {
   constructor(
     message: string,
+    readonly code: Code,
     readonly status?: number,
   ) {
     super(message);
     this.name = "BackendError";
   }
 }
+
+/** The code of a failure (`internal` for anything that is not a {@link BackendError}). */
+export function errorCode(e: unknown): Code {
+  return e instanceof BackendError ? e.code : "internal";
+}
+
+/** Whether `v` is one of the contract's codes. */
+export function isCode(v: unknown): v is Code {
+  return typeof v === "string" && (CODES as readonly string[]).includes(v);
+}
+
+/** Every code; `satisfies` makes tsc fail when one is missing or unknown. */
+const CODES = [
+  "bad-input",
+  "bad-document",
+  "unauthorized",
+  "forbidden",
+  "cross-origin",
+  "not-found",
+  "method-not-allowed",
+  "not-acceptable",
+  "conflict",
+  "certificate-changed",
+  "deleted",
+  "too-large",
+  "unsupported-media-type",
+  "misdirected-host",
+  "internal",
+  "remote",
+  "offline",
+  "unavailable",
+  "shutting-down",
+  "disk-full",
+  "not-open",
+  "dialog",
+  "file",
+] as const satisfies readonly Code[];
+type MissingCode = Exclude<Code, (typeof CODES)[number]>;
+/** Fails to compile when a generated code is missing from {@link CODES}. */
+const NO_MISSING_CODE: MissingCode extends never ? true : never = true;
+void NO_MISSING_CODE;

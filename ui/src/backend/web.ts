@@ -5,36 +5,45 @@
 import { backoffDelay } from "../model/connection";
 import type { DiffEntry, HistoryEdit, Timeline } from "../model/history";
 import type { Prop } from "../model/path";
-import { SESSION_PATH, SIGN_IN_PATH, SIGN_OUT_PATH, type SessionInfo, SessionWatch, parseSession } from "./session";
+import { parseSession, SESSION_PATH, type SessionInfo, SessionWatch, SIGN_IN_PATH, SIGN_OUT_PATH } from "./session";
 import {
+  type ActivityReport,
   type AddRemoteRequest,
   type AddRemoteResult,
   type Backend,
   BackendError,
   type BackendEvent,
+  type Code,
   type DocChannel,
   type DocChannelHandlers,
   type DocSummary,
   type Health,
   type IncomingConnection,
+  isCode,
   type LinkStatus,
   type PeerInfo,
+  type RemoteDeletion,
   type RemoteInfo,
-  type ActivityReport,
   type RemoteUpdate,
   type SearchResults,
   type SharePolicy,
-  type RemoteDeletion,
 } from "./types";
 
-async function errorFrom(res: Response): Promise<BackendError> {
+/**
+ * The server's `{code, message}` as a {@link BackendError}. An answer without
+ * a code did not come from Tandem (a proxy, a page): `remote`, with its text.
+ */
+export async function errorFrom(res: Response): Promise<BackendError> {
   let message = `${res.status} ${res.statusText}`.trim();
+  let code: Code = "remote";
   try {
     const text = await res.text();
     if (text) {
       try {
-        const j = JSON.parse(text) as { error?: unknown };
-        if (j && typeof j.error === "string") message = j.error;
+        const j = JSON.parse(text) as { code?: unknown; message?: unknown; error?: unknown };
+        if (j && isCode(j.code)) code = j.code;
+        if (j && typeof j.message === "string") message = j.message;
+        else if (j && typeof j.error === "string") message = j.error;
         else message = text.slice(0, 300);
       } catch {
         message = text.slice(0, 300);
@@ -43,7 +52,7 @@ async function errorFrom(res: Response): Promise<BackendError> {
   } catch {
     /* keep status text */
   }
-  return new BackendError(message, res.status);
+  return new BackendError(message, code, res.status);
 }
 
 /**
@@ -189,7 +198,7 @@ export class WebBackend implements Backend {
     try {
       res = await fetch(this.url(path), init);
     } catch (e) {
-      throw new BackendError(`Cannot reach the Tandem server (${(e as Error).message ?? e}).`);
+      throw new BackendError(`Cannot reach the Tandem server (${(e as Error).message ?? e}).`, "unavailable");
     }
     if (!res.ok) {
       this.sessionWatch.onStatus(res.status);
@@ -199,11 +208,7 @@ export class WebBackend implements Backend {
   }
 
   private socket(path: string, h: ConstructorParameters<typeof ReconnectingSocket>[1]): ReconnectingSocket {
-    return new ReconnectingSocket(
-      this.wsUrl(path),
-      { ...h, onRefused: () => void this.sessionWatch.check() },
-      this.Socket,
-    );
+    return new ReconnectingSocket(this.wsUrl(path), { ...h, onRefused: () => void this.sessionWatch.check() }, this.Socket);
   }
 
   async session(): Promise<SessionInfo> {
@@ -217,7 +222,7 @@ export class WebBackend implements Backend {
       // the answer is a redirect to the sign-in page: go there ourselves
       await fetch(this.url(SIGN_OUT_PATH), { method: "POST", redirect: "manual" });
     } catch (e) {
-      throw new BackendError(`Cannot reach the Tandem server to sign out (${(e as Error).message ?? e}).`);
+      throw new BackendError(`Cannot reach the Tandem server to sign out (${(e as Error).message ?? e}).`, "unavailable");
     }
     this.sessionWatch.signInAgain();
   }
@@ -244,7 +249,7 @@ export class WebBackend implements Backend {
   }
 
   async deleteDoc(id: string, everywhere = false): Promise<RemoteDeletion[]> {
-    const path = "/" + encodeURIComponent(id) + (everywhere ? "?everywhere=true" : "");
+    const path = `/${encodeURIComponent(id)}${everywhere ? "?everywhere=true" : ""}`;
     const res = await this.request(path, { method: "DELETE" });
     if (!everywhere) return [];
     const body = (await res.json()) as { remotes?: RemoteDeletion[] };
@@ -252,7 +257,7 @@ export class WebBackend implements Backend {
   }
 
   async exportDoc(id: string): Promise<Uint8Array> {
-    const res = await this.request("/" + encodeURIComponent(id), { headers: { Accept: "application/octet-stream" } });
+    const res = await this.request(`/${encodeURIComponent(id)}`, { headers: { Accept: "application/octet-stream" } });
     return new Uint8Array(await res.arrayBuffer());
   }
 
@@ -267,7 +272,7 @@ export class WebBackend implements Backend {
 
   openDoc(id: string, handlers: DocChannelHandlers): DocChannel {
     // `features=ephemeral`: presence and cursors (docs/protocol-extensions.md).
-    const sock = this.socket("/_ws/" + encodeURIComponent(id) + "?features=ephemeral", {
+    const sock = this.socket(`/_ws/${encodeURIComponent(id)}?features=ephemeral`, {
       onOpen: () => handlers.onOpen(),
       onMessage: (line) => handlers.onLine(line),
       onStatus: (s) => handlers.onStatus?.(s),
@@ -289,7 +294,7 @@ export class WebBackend implements Backend {
   }
 
   async removeRemote(id: string): Promise<void> {
-    await this.request("/_remotes/" + encodeURIComponent(id), { method: "DELETE" });
+    await this.request(`/_remotes/${encodeURIComponent(id)}`, { method: "DELETE" });
   }
 
   activity(): Promise<ActivityReport> {
@@ -305,7 +310,7 @@ export class WebBackend implements Backend {
   }
 
   async updateRemote(id: string, update: RemoteUpdate): Promise<RemoteInfo> {
-    const r = await this.request("/_remotes/" + encodeURIComponent(id), {
+    const r = await this.request(`/_remotes/${encodeURIComponent(id)}`, {
       method: "PATCH",
       headers: { "content-type": "application/json" },
       body: JSON.stringify(update),

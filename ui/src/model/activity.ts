@@ -7,9 +7,7 @@ export function sparkline(values: readonly number[], width: number, height: numb
   if (values.length === 0) return "";
   const max = Math.max(...values, 1e-9);
   const step = values.length > 1 ? width / (values.length - 1) : 0;
-  return values
-    .map((v, i) => `${(i * step).toFixed(1)},${(height - (Math.max(0, v) / max) * height).toFixed(1)}`)
-    .join(" ");
+  return values.map((v, i) => `${(i * step).toFixed(1)},${(height - (Math.max(0, v) / max) * height).toFixed(1)}`).join(" ");
 }
 
 /** The latest rate, or zero. */

@@ -13,12 +13,20 @@ export function retrySecondsLeft(retryInMs: number, receivedAt: number, now: num
   return Math.max(0, Math.ceil((retryInMs - (now - receivedAt)) / 1000));
 }
 
-/** "connecting…", "live", "reconnecting in 3 s", "error: certificate mismatch". */
+/**
+ * "connecting…", "live", "reconnecting in 3 s", "error: certificate mismatch";
+ * with what could not be saved, when the remote's settings were not saved.
+ */
 export function formatRemoteState(
-  r: Pick<RemoteInfo, "state" | "retry_in_ms" | "error">,
+  r: Pick<RemoteInfo, "state" | "retry_in_ms" | "error"> & Partial<Pick<RemoteInfo, "save_error">>,
   receivedAt: number,
   now: number,
 ): string {
+  const state = remoteStateText(r, receivedAt, now);
+  return r.save_error ? `${state} (not saved: ${r.save_error})` : state;
+}
+
+function remoteStateText(r: Pick<RemoteInfo, "state" | "retry_in_ms" | "error">, receivedAt: number, now: number): string {
   switch (r.state) {
     case "connecting":
       return "connecting…";
@@ -198,7 +206,8 @@ export function validateRemoteUrl(url: string, needDocId: boolean): string | nul
     return "That is not a valid URL (expected e.g. https://host:7450/<doc id>).";
   }
   if (u.protocol === "ws:" || u.protocol === "wss:") {
-    if (!docIdFromUrl(t)) return "An automerge-repo server's URL ends with the document's automerge URL, e.g. ws://host:3030/automerge:<id>.";
+    if (!docIdFromUrl(t))
+      return "An automerge-repo server's URL ends with the document's automerge URL, e.g. ws://host:3030/automerge:<id>.";
     return null;
   }
   if (u.protocol !== "http:" && u.protocol !== "https:")

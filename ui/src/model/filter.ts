@@ -22,10 +22,7 @@ export function matchesFilter(doc: DocSummaryLike, query: string): boolean {
 /** Most recently updated first; ties broken by title then id for stability. */
 export function sortDocs<T extends DocSummaryLike>(docs: readonly T[]): T[] {
   return [...docs].sort(
-    (a, b) =>
-      b.updated - a.updated ||
-      displayTitle(a.title).localeCompare(displayTitle(b.title)) ||
-      a.id.localeCompare(b.id),
+    (a, b) => b.updated - a.updated || displayTitle(a.title).localeCompare(displayTitle(b.title)) || a.id.localeCompare(b.id),
   );
 }
 

@@ -4,45 +4,16 @@
 // `diff` patches), and the conflicts of the live document (`getConflicts`).
 // Pure functions over plain data and Automerge docs: no DOM.
 import { A } from "../automerge";
+import type { Burst } from "../generated/Burst";
+import type { DiffEntry } from "../generated/DiffEntry";
 import { type Path, type Prop, pathToString } from "./path";
 
-/** One edit burst, as `GET /_docs/{id}/history` lists it. */
-export interface Burst {
-  first: number;
-  changes: number;
-  actor: string;
-  author: string;
-  /** Seconds since the epoch (0: unknown). */
-  start: number;
-  end: number;
-  ops: number;
-  heads_before: string[];
-  heads_after: string[];
-  paths: string[];
-  /** The paths come from a sample of the burst's changes. */
-  paths_sampled?: boolean;
-}
-
-/** `GET /_docs/{id}/history`. */
-export interface Timeline {
-  changes: number;
-  heads: string[];
-  bursts: Burst[];
-  /** False when the bursts do not name their paths (very long histories). */
-  paths: boolean;
-}
-
+/** One edit burst, as `GET /_docs/{id}/history` lists it (generated from the Rust type). */
+export type { Burst } from "../generated/Burst";
 /** One entry of `GET /_docs/{id}/diff`: one Automerge patch, as the server sends it. */
-export interface DiffEntry {
-  /** The object changed. */
-  path: Prop[];
-  action: "put" | "insert" | "splice" | "delete" | "increment" | "conflict" | "mark";
-  /** The key or index within it (null for marks). */
-  key: Prop | null;
-  value?: unknown;
-  length?: number;
-  conflict?: boolean;
-}
+export type { DiffEntry } from "../generated/DiffEntry";
+/** `GET /_docs/{id}/history`. */
+export type { Timeline } from "../generated/Timeline";
 
 /** The server's diff entries as Automerge JS patches (the shape `A.diff` gives). */
 export function toPatches(entries: readonly DiffEntry[]): A.Patch[] {
@@ -61,9 +32,7 @@ export function toPatches(entries: readonly DiffEntry[]): A.Patch[] {
         out.push({ action: "splice", path, value: String(e.value ?? "") } as A.Patch);
         break;
       case "delete":
-        out.push(
-          (typeof e.key === "number" ? { action: "del", path, length: e.length ?? 1 } : { action: "del", path }) as A.Patch,
-        );
+        out.push((typeof e.key === "number" ? { action: "del", path, length: e.length ?? 1 } : { action: "del", path }) as A.Patch);
         break;
       case "increment":
         out.push({ action: "inc", path, value: Number(e.value ?? 0) } as A.Patch);
@@ -79,10 +48,7 @@ export function toPatches(entries: readonly DiffEntry[]): A.Patch[] {
 }
 
 /** The heads around a restore or a resolve (restore `before` to undo it). */
-export interface HistoryEdit {
-  before: string[];
-  after: string[];
-}
+export type { HistoryEdit } from "../generated/HistoryEdit";
 
 /**
  * Who `actor` is, as people see it. For now the actor id's first 8 hex
@@ -281,11 +247,7 @@ function isContainer(value: unknown): boolean {
 export function findConflicts<T>(doc: A.Doc<T>, maxItems = 2000): Conflict[] {
   const out: Conflict[] = [];
   const visit = (obj: unknown, path: Prop[]): void => {
-    const keys: Prop[] = Array.isArray(obj)
-      ? obj.length > maxItems
-        ? []
-        : obj.map((_, i) => i)
-      : Object.keys(obj as object);
+    const keys: Prop[] = Array.isArray(obj) ? (obj.length > maxItems ? [] : obj.map((_, i) => i)) : Object.keys(obj as object);
     for (const key of keys) {
       const child = (obj as Record<Prop, unknown>)[key];
       const all = A.getConflicts(obj as A.Doc<unknown>, key as string);

@@ -2,7 +2,7 @@
 // `A.change` callback (`d`) and performs one structural or scalar edit, so the
 // view can call e.g. `peer.change(d => ops.removeKey(d, path))`.
 import { A } from "../automerge";
-import { type Path, type Prop, getAt } from "./path";
+import { getAt, type Path, type Prop } from "./path";
 import type { NewValueKind, NumType } from "./tree";
 
 type Container = Record<Prop, unknown> & unknown[];
@@ -73,7 +73,7 @@ export function addKey(d: unknown, mapPath: Path, key: string, kind: NewValueKin
   const m = containerAt(d, mapPath);
   if (Array.isArray(m)) throw new PathError("cannot add a key to a list");
   if (key === "") throw new PathError("the key must not be empty");
-  if (Object.prototype.hasOwnProperty.call(m, key)) throw new PathError(`key "${key}" already exists`);
+  if (Object.hasOwn(m, key)) throw new PathError(`key "${key}" already exists`);
   (m as Record<string, unknown>)[key] = initialValue(kind, now);
 }
 

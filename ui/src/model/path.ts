@@ -18,7 +18,7 @@ function unescapeSegment(seg: string): string {
 
 /** `["items", 0, "a/b"]` → `"/items/0/a~1b"`; `[]` → `""`. */
 export function pathToString(path: Path): string {
-  return path.map((s) => "/" + escapeSegment(s)).join("");
+  return path.map((s) => `/${escapeSegment(s)}`).join("");
 }
 
 /**
@@ -48,7 +48,7 @@ export function resolvePath(root: unknown, segments: readonly string[]): Prop[] 
       out.push(i);
       cur = cur[i];
     } else if (cur !== null && typeof cur === "object" && !(cur instanceof Date) && !(cur instanceof Uint8Array)) {
-      if (!Object.prototype.hasOwnProperty.call(cur, seg)) return null;
+      if (!Object.hasOwn(cur, seg)) return null;
       out.push(seg);
       cur = (cur as Record<string, unknown>)[seg];
     } else {

@@ -1,6 +1,6 @@
 // LAN peers and share policies: state, ordering and wording for the peers
 // panel, the share control and the document list. No DOM.
-import type { DocSummary, PeerInfo, RemoteInfo, SharePolicy } from "../backend/types";
+import type { Code, DocSummary, PeerInfo, RemoteInfo, SharePolicy } from "../backend/types";
 import { formatSize, formatUpdated } from "./format";
 import { displayTitle } from "./title";
 
@@ -45,8 +45,9 @@ export function formatPeerState(p: Pick<PeerInfo, "online" | "certificate_change
 }
 
 /** "verified" / "not verified". */
-export function formatVerified(p: Pick<PeerInfo, "verified">): string {
-  return p.verified ? "verified" : "not verified";
+export function formatVerified(p: Pick<PeerInfo, "verified" | "save_error">): string {
+  const text = p.verified ? "verified" : "not verified";
+  return p.save_error ? `${text} (not saved: ${p.save_error})` : text;
 }
 
 /** Where a peer is: "10.0.0.2:7450", "[fe80::1]:7450"; "" when unknown (remembered, not seen yet). */
@@ -109,10 +110,7 @@ export function peersSummary(peers: readonly Pick<PeerInfo, "online" | "certific
 }
 
 /** The peer a remote belongs to, if it was opened from the peers panel and the peer is known. */
-export function peerOfRemote<P extends Pick<PeerInfo, "id">>(
-  remote: Pick<RemoteInfo, "peer_id">,
-  peers: readonly P[],
-): P | null {
+export function peerOfRemote<P extends Pick<PeerInfo, "id">>(remote: Partial<Pick<RemoteInfo, "peer_id">>, peers: readonly P[]): P | null {
   if (!remote.peer_id) return null;
   return peers.find((p) => p.id === remote.peer_id) ?? null;
 }
@@ -215,12 +213,23 @@ export function peerDocsView(
   return { note: state?.loading ? "Refreshing…" : null, tone: "muted", rows };
 }
 
-/** A friendlier message for a failed `peerDocs` / `openPeerDoc`. */
-export function peerErrorMessage(peer: Pick<PeerInfo, "name">, status: number | undefined, message: string): string {
-  if (status === 502) return `Cannot reach ${peer.name} right now (${message}).`;
-  if (status === 503) return `${peer.name} is offline.`;
-  if (status === 404) return `${peer.name} is no longer known here.`;
-  return message;
+/** A friendlier message for a failed `peerDocs` / `openPeerDoc`, by its error code. */
+export function peerErrorMessage(peer: Pick<PeerInfo, "name">, code: Code, message: string): string {
+  switch (code) {
+    case "remote":
+      return `Cannot reach ${peer.name} right now (${message}).`;
+    case "offline":
+      return `${peer.name} is offline.`;
+    case "not-found":
+      return `${peer.name} is no longer known here.`;
+    default:
+      return message;
+  }
+}
+
+/** Whether a failed peer call means the peer list is stale (certificate changed, forgotten, offline). */
+export function peerStateChanged(code: Code): boolean {
+  return code === "certificate-changed" || code === "not-found" || code === "offline";
 }
 
 // ---- share policies ------------------------------------------------------------------------------

@@ -48,9 +48,7 @@ export interface PresenceState {
   cursor: CursorRange | null;
 }
 
-export type PresenceMessage =
-  | ({ t: "presence"; v: 1; seq: number } & PresenceState)
-  | { t: "leave"; v: 1; seq: number; session: string };
+export type PresenceMessage = ({ t: "presence"; v: 1; seq: number } & PresenceState) | { t: "leave"; v: 1; seq: number; session: string };
 
 /** A member of the document, as this session sees it. */
 export interface Member extends PresenceState {
@@ -199,7 +197,7 @@ export function authorMessage(p: Pick<Profile, "id" | "name">): string {
 
 /** The author a change message names, if it is one of ours. */
 export function authorOf(message: string | null | undefined): string | undefined {
-  if (!message || !message.startsWith("{")) return undefined;
+  if (!message?.startsWith("{")) return undefined;
   try {
     const name = (JSON.parse(message) as { author?: { name?: unknown } }).author?.name;
     return typeof name === "string" ? name : undefined;

@@ -39,7 +39,10 @@ export function adviseOnProblem(info: Pick<RemoteInfo, "url" | "error" | "proble
           }
         : { message: `${host}'s certificate is not trusted (${info.error ?? "refused"}).`, fixes: [{ kind: "retry" }] };
     case "unauthorized":
-      return { message: `${host} refused the access token: it is missing, wrong or revoked.`, fixes: [{ kind: "edit-token" }, { kind: "retry" }] };
+      return {
+        message: `${host} refused the access token: it is missing, wrong or revoked.`,
+        fixes: [{ kind: "edit-token" }, { kind: "retry" }],
+      };
     case "forbidden":
       return {
         message: `${host} does not let this token use “${info.doc_id}” (its role or documents do not include it).`,
@@ -53,7 +56,10 @@ export function adviseOnProblem(info: Pick<RemoteInfo, "url" | "error" | "proble
     case "gone":
       return { message: `“${info.doc_id}” was deleted on ${host}. The local copy is kept.`, fixes: [] };
     case "unreachable":
-      return { message: `Cannot reach ${host}: ${info.error ?? "no answer"}. Is the server running, and the address right?`, fixes: [{ kind: "edit-url" }, { kind: "retry" }] };
+      return {
+        message: `Cannot reach ${host}: ${info.error ?? "no answer"}. Is the server running, and the address right?`,
+        fixes: [{ kind: "edit-url" }, { kind: "retry" }],
+      };
     default:
       return { message: info.error ?? `${host} could not be synced with.`, fixes: [{ kind: "retry" }] };
   }

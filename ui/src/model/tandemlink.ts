@@ -14,7 +14,7 @@ export interface TandemLink {
 /** The link that opens `url` (pinning `fingerprint`, when given). */
 export function buildTandemLink(url: string, fingerprint?: string | null): string {
   const query = new URLSearchParams({ url });
-  if (fingerprint && fingerprint.trim()) query.set("fp", fingerprint.trim());
+  if (fingerprint?.trim()) query.set("fp", fingerprint.trim());
   return `tandem://open?${query.toString()}`;
 }
 

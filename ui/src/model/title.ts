@@ -11,9 +11,12 @@ export function normalizeTitle(raw: unknown): string | null {
   if (typeof raw === "string") s = raw;
   else if (raw !== null && typeof raw === "object" && A.isImmutableString(raw)) s = (raw as A.ImmutableString).val;
   if (s === null) return null;
-  const line = s.split(/\r?\n/).map((l) => l.trim()).find((l) => l !== "");
+  const line = s
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .find((l) => l !== "");
   if (!line) return null;
-  return line.length > MAX_TITLE ? line.slice(0, MAX_TITLE - 1) + "…" : line;
+  return line.length > MAX_TITLE ? `${line.slice(0, MAX_TITLE - 1)}…` : line;
 }
 
 /** Title of an Automerge doc (reads only the root `title`). */
@@ -31,6 +34,7 @@ export function displayTitle(title: string | null | undefined): string {
 export function exportFileName(title: string | null | undefined, id: string): string {
   const base = normalizeTitle(title ?? null);
   const safe = (base ?? id)
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this removes from file names
     .replace(/[\\/:*?"<>|\u0000-\u001f]+/g, " ")
     .replace(/\s+/g, " ")
     .trim()

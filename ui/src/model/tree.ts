@@ -6,7 +6,7 @@
 // map/list/text, without materialising text contents. Object ids let the view
 // tell "same object, still here" from "a different object now at this path".
 import { A } from "../automerge";
-import { type Path, type Prop } from "./path";
+import type { Path, Prop } from "./path";
 
 export type NumType = "int" | "uint" | "f64";
 
@@ -84,17 +84,7 @@ export type NodeKind = TreeNode["kind"];
 export type ObjectNode = MapNode | ListNode | TextNode;
 
 /** Value kinds a user can create with the "add key"/"add item" chooser. */
-export const NEW_VALUE_KINDS = [
-  "text",
-  "string",
-  "number",
-  "boolean",
-  "null",
-  "map",
-  "list",
-  "counter",
-  "timestamp",
-] as const;
+export const NEW_VALUE_KINDS = ["text", "string", "number", "boolean", "null", "map", "list", "counter", "timestamp"] as const;
 export type NewValueKind = (typeof NEW_VALUE_KINDS)[number];
 
 export function isObjectNode(n: TreeNode): n is ObjectNode {

@@ -57,7 +57,15 @@ function render(report: ActivityReport, now: number): HTMLElement[] {
     "table",
     { class: "activity-table", testid: "activity-incoming" },
     h("caption", null, "Incoming (peers, programs and pages connected here)"),
-    h("thead", null, h("tr", null, ...["Document", "Peer", "User", "Protocol", "Connected", "Last message", "↓ in", "↑ out", "Behind"].map((t) => h("th", null, t)))),
+    h(
+      "thead",
+      null,
+      h(
+        "tr",
+        null,
+        ...["Document", "Peer", "User", "Protocol", "Connected", "Last message", "↓ in", "↑ out", "Behind"].map((t) => h("th", null, t)),
+      ),
+    ),
     h(
       "tbody",
       null,
@@ -93,9 +101,23 @@ function render(report: ActivityReport, now: number): HTMLElement[] {
           { testid: "activity-doc", "data-doc-id": d.id },
           h("td", null, displayTitle(d.title)),
           h("td", null, now.changes_per_s.toFixed(1)),
-          h("td", null, plot(d.rates.map((r) => r.changes_per_s), `changes per second of ${displayTitle(d.title)}`)),
+          h(
+            "td",
+            null,
+            plot(
+              d.rates.map((r) => r.changes_per_s),
+              `changes per second of ${displayTitle(d.title)}`,
+            ),
+          ),
           h("td", null, `${formatSize(now.bytes_per_s)}/s`),
-          h("td", null, plot(d.rates.map((r) => r.bytes_per_s), `bytes per second of ${displayTitle(d.title)}`)),
+          h(
+            "td",
+            null,
+            plot(
+              d.rates.map((r) => r.bytes_per_s),
+              `bytes per second of ${displayTitle(d.title)}`,
+            ),
+          ),
           h("td", null, `${d.totals.changes} changes, ${formatSize(d.totals.bytes)}`),
         );
       }),

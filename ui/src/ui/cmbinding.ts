@@ -6,19 +6,45 @@
 // The library applies every patch of a whole-document diff with its own
 // (empty) CodeMirror dispatch, so a large remote change (thousands of patches
 // elsewhere in the doc) cost ~200 ms per open editor; scoped, it costs ~1 ms.
-// The CodeMirror → Automerge direction (char-by-char splices) is the
-// library's code, imported from its modules. The Automerge → CodeMirror
+// The CodeMirror → Automerge direction (char-by-char splices) works like the
+// library's; it is written here (`applyEditorChanges`) because the package
+// exports only the plugin and the `DocHandle` type. The Automerge → CodeMirror
 // direction is ours (`applyRemotePatches`): the library maps the local
 // selection with `assoc = 1`, so a caret moves past a remote insert made
 // exactly at it, and two people typing at one spot interleave their words;
 // we map with `assoc = -1`, so each typist's run stays contiguous.
-import { applyCmTransactionsToAmHandle } from "@automerge/automerge-codemirror/dist/codeMirrorToAm.js";
-import { reconcileAnnotationType } from "@automerge/automerge-codemirror/dist/plugin.js";
 import type { DocHandle } from "@automerge/automerge-codemirror";
-import { ChangeSet, type ChangeSpec } from "@codemirror/state";
+import { Annotation, ChangeSet, type ChangeSpec, type Transaction } from "@codemirror/state";
 import { type EditorView, ViewPlugin, type ViewUpdate } from "@codemirror/view";
 import { A } from "../automerge";
 import type { Prop } from "../model/path";
+
+/** Marks the editor transactions that carry remote changes in (never written back to Automerge). */
+const reconcile = Annotation.define<true>();
+
+/** Whether an editor transaction carried a remote change in (rather than the user's own edit). */
+export function isRemoteChange(tr: Transaction): boolean {
+  return tr.annotation(reconcile) !== undefined;
+}
+
+/**
+ * Writes the user's edits (every non-remote transaction with changes) into the
+ * text at `path` as one Automerge change; returns the new heads, or null when
+ * there was nothing to write.
+ */
+export function applyEditorChanges(handle: DocHandle<unknown>, path: Prop[], transactions: readonly Transaction[]): A.Heads | null {
+  const edits = transactions.filter((tr) => !tr.annotation(reconcile) && !tr.changes.empty);
+  if (edits.length === 0) return null;
+  handle.change((doc) => {
+    for (const tr of edits) {
+      tr.changes.iterChanges((fromA, toA, fromB, _toB, inserted) => {
+        // a copy of the path each time: A.splice changes the array it is given
+        A.splice(doc as A.Doc<unknown>, path.slice(), fromB, toA - fromA, inserted.toString());
+      });
+    }
+  });
+  return A.getHeads(handle.doc());
+}
 
 export function automergeTextBinding({ handle, path }: { handle: DocHandle<unknown>; path: Prop[] }) {
   return ViewPlugin.fromClass(
@@ -35,7 +61,7 @@ export function automergeTextBinding({ handle, path }: { handle: DocHandle<unkno
         // ignored by onChange below.
         this.processing = true;
         try {
-          const heads = applyCmTransactionsToAmHandle(handle, path, [...update.transactions]);
+          const heads = applyEditorChanges(handle, path, update.transactions);
           if (heads) this.reconciledHeads = heads;
         } finally {
           this.processing = false;
@@ -109,7 +135,7 @@ export function applyRemotePatches(view: EditorView, path: Prop[], patches: A.Pa
     if (spec === null) continue;
     const changes = ChangeSet.of(spec, view.state.doc.length, "\n");
     selection = selection.map(changes, -1);
-    view.dispatch({ changes, annotations: reconcileAnnotationType.of({}) });
+    view.dispatch({ changes, annotations: reconcile.of(true) });
   }
-  view.dispatch({ selection, annotations: reconcileAnnotationType.of({}) });
+  view.dispatch({ selection, annotations: reconcile.of(true) });
 }

@@ -42,12 +42,7 @@ export class ConflictWatch {
   constructor(private readonly opts: ConflictWatchOptions) {
     this.summary = h("summary", { class: "conflict-summary", testid: "conflict-summary" });
     this.list = h("ul", { class: "conflict-list", testid: "conflict-list" });
-    this.el = h(
-      "details",
-      { class: "conflict-bar", testid: "conflict-bar", hidden: true },
-      this.summary,
-      this.list,
-    );
+    this.el = h("details", { class: "conflict-bar", testid: "conflict-bar", hidden: true }, this.summary, this.list);
     this.unsubscribe = opts.peer.onChange(() => this.schedule());
     this.schedule();
   }

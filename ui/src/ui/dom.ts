@@ -74,3 +74,39 @@ export function hasFocusWithin(el: Element): boolean {
   const a = document.activeElement;
   return !!a && el.contains(a);
 }
+
+/**
+ * A keyed list: makes `parent`'s children one element per item, in order,
+ * reusing the element of each key from `cache` (made by `create` the first
+ * time) and dropping the others; returns the items with their elements.
+ */
+export function keyedChildren<T, E extends HTMLElement>(
+  parent: Element,
+  items: readonly T[],
+  key: (item: T) => string,
+  cache: Map<string, E>,
+  create: (item: T) => E,
+): [T, E][] {
+  const out: [T, E][] = [];
+  const seen = new Set<string>();
+  for (const item of items) {
+    const k = key(item);
+    seen.add(k);
+    let el = cache.get(k);
+    if (!el) {
+      el = create(item);
+      cache.set(k, el);
+    }
+    out.push([item, el]);
+  }
+  for (const [k, el] of cache)
+    if (!seen.has(k)) {
+      el.remove();
+      cache.delete(k);
+    }
+  syncChildren(
+    parent,
+    out.map(([, el]) => el),
+  );
+  return out;
+}

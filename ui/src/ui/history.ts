@@ -8,17 +8,17 @@
 import type { Backend } from "../backend/types";
 import {
   type Burst,
-  type HistoryEdit,
-  type Segment,
-  type Timeline,
   burstSummary,
   changedPaths,
   formatTime,
+  type HistoryEdit,
+  type Segment,
+  type Timeline,
   textSegments,
   toPatches,
   visibleRange,
 } from "../model/history";
-import { type Prop, getAt, pathLabel, pathToString } from "../model/path";
+import { getAt, type Prop, pathLabel, pathToString } from "../model/path";
 import type { SyncPeer } from "../model/peer";
 import { h, setText } from "./dom";
 
@@ -93,14 +93,16 @@ export class HistoryPanel {
         "header",
         { class: "history-head" },
         h("h2", { class: "section-title" }, "History"),
+        h("button", { type: "button", class: "btn subtle", testid: "history-live", onclick: () => this.backToLive() }, "Live"),
         h(
           "button",
-          { type: "button", class: "btn subtle", testid: "history-live", onclick: () => this.backToLive() },
-          "Live",
-        ),
-        h(
-          "button",
-          { type: "button", class: "btn icon subtle", testid: "history-close", "aria-label": "Close history", onclick: () => opts.onClose() },
+          {
+            type: "button",
+            class: "btn icon subtle",
+            testid: "history-close",
+            "aria-label": "Close history",
+            onclick: () => opts.onClose(),
+          },
           "×",
         ),
       ),
@@ -142,10 +144,7 @@ export class HistoryPanel {
     this.renderRows();
     const ms = performance.now() - t0;
     this.el.dataset.openMs = ms.toFixed(1);
-    setText(
-      this.status,
-      `${timeline.changes} ${timeline.changes === 1 ? "change" : "changes"} in ${n} ${n === 1 ? "burst" : "bursts"}`,
-    );
+    setText(this.status, `${timeline.changes} ${timeline.changes === 1 ? "change" : "changes"} in ${n} ${n === 1 ? "burst" : "bursts"}`);
   }
 
   private renderRowsSoon(): void {
@@ -279,7 +278,11 @@ export class HistoryPanel {
         h("strong", null, latest ? "Latest version, read-only: " : "Past version, read-only: "),
         `after ${burstSummary(b)} by ${b.author}, ${formatTime(b.end)}`,
         older
-          ? h("span", { class: "version-since", testid: "version-since" }, ` · marked: every change since ${formatTime(older.end)} (${index - since!} bursts)`)
+          ? h(
+              "span",
+              { class: "version-since", testid: "version-since" },
+              ` · marked: every change since ${formatTime(older.end)} (${index - since!} bursts)`,
+            )
           : " · marked: this burst",
         h(
           "span",
@@ -287,11 +290,21 @@ export class HistoryPanel {
           !latest
             ? h(
                 "button",
-                { type: "button", class: "btn", testid: "compare-now", title: "Mark every change from this point to now", onclick: () => this.select(bursts.length - 1, index) },
+                {
+                  type: "button",
+                  class: "btn",
+                  testid: "compare-now",
+                  title: "Mark every change from this point to now",
+                  onclick: () => this.select(bursts.length - 1, index),
+                },
                 "Changes since",
               )
             : null,
-          h("button", { type: "button", class: "btn primary", testid: "restore-version", onclick: () => void this.restore(b, []) }, "Restore this version"),
+          h(
+            "button",
+            { type: "button", class: "btn primary", testid: "restore-version", onclick: () => void this.restore(b, []) },
+            "Restore this version",
+          ),
           h("button", { type: "button", class: "btn", testid: "back-to-live", onclick: () => this.backToLive() }, "Back to live"),
         ),
       ),
@@ -306,17 +319,14 @@ export class HistoryPanel {
   /** A read-only rendering of a JSON value, with the burst's changes marked. */
   private render(value: unknown, path: Prop[], marks: Marks | null, b: Burst): HTMLElement {
     const at = pathToString(path);
-    const cls = (base: string) =>
-      `${base}${marks?.changed.has(at) ? " changed" : ""}${marks?.inside.has(at) ? " has-changes" : ""}`;
+    const cls = (base: string) => `${base}${marks?.changed.has(at) ? " changed" : ""}${marks?.inside.has(at) ? " has-changes" : ""}`;
     if (typeof value === "string") {
       const segs = marks?.texts.get(at);
       return h(
         "pre",
         { class: cls("version-text"), testid: "version-text", "data-path": at },
         segs
-          ? segs.map((s) =>
-              s.kind === "same" ? s.text : h(s.kind, { class: `text-${s.kind}`, testid: `text-${s.kind}` }, s.text),
-            )
+          ? segs.map((s) => (s.kind === "same" ? s.text : h(s.kind, { class: `text-${s.kind}`, testid: `text-${s.kind}` }, s.text)))
           : value,
       );
     }

@@ -49,7 +49,12 @@ export class IncomingList {
     const now = Date.now();
     this.el.replaceChildren(
       ...others.map((c) => {
-        const li = h("li", { class: "incoming-item", testid: "incoming", "data-peer": c.peer, title: c.heads.length ? `heads ${c.heads.map((x) => x.slice(0, 8)).join(", ")}` : "no heads yet" });
+        const li = h("li", {
+          class: "incoming-item",
+          testid: "incoming",
+          "data-peer": c.peer,
+          title: c.heads.length ? `heads ${c.heads.map((x) => x.slice(0, 8)).join(", ")}` : "no heads yet",
+        });
         setText(li, `← ${describeIncoming(c, now)}`);
         return li;
       }),

@@ -32,10 +32,7 @@ export async function handleLaunchRequests(requests: LaunchRequest[], app: Launc
 
 async function openLink(url: string, fingerprint: string | null, app: LaunchActions): Promise<void> {
   try {
-    const r = await app.backend.addRemote(
-      { url, doc_id: null, token: null, fingerprint, trust: false },
-      { wait: true },
-    );
+    const r = await app.backend.addRemote({ url, doc_id: null, token: null, fingerprint, trust: false }, { wait: true });
     if (r.state !== "error") {
       await app.show(r.doc_id);
       toast(`Opened ${url}`, 8000);

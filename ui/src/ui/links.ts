@@ -51,11 +51,7 @@ async function lanBase(backend: Backend | undefined, share: SharePolicy | undefi
 }
 
 /** Shows the links with a copy button each. */
-export async function showLinks(
-  id: string,
-  listen: string,
-  where: { backend?: Backend; share?: SharePolicy } = {},
-): Promise<void> {
+export async function showLinks(id: string, listen: string, where: { backend?: Backend; share?: SharePolicy } = {}): Promise<void> {
   const links = documentLinks(id, listen, await lanBase(where.backend, where.share));
   const row = (label: string, value: string, testid: string) => {
     const input = h("input", { type: "text", readonly: true, value, testid, class: "link-value" });

@@ -36,7 +36,7 @@ export function openableUrl(raw: string): string | null {
 
 /** The URL of the Markdown link (or bare URL) at `pos`, if any. */
 function urlAt(view: EditorView, pos: number): string | null {
-  let node = syntaxTree(view.state).resolveInner(pos, 1);
+  const node = syntaxTree(view.state).resolveInner(pos, 1);
   for (let n: typeof node | null = node; n; n = n.parent) {
     if (n.name === "URL") return view.state.sliceDoc(n.from, n.to);
     if (n.name === "Link" || n.name === "Autolink") {

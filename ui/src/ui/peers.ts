@@ -4,18 +4,19 @@
 // and a "Forget" button. The panel owns its DOM and updates it in place (rows
 // are never rebuilt, so focus on a button survives refreshes).
 import type { Backend, DocSummary, PeerInfo } from "../backend/types";
-import { BackendError } from "../backend/types";
+import { errorCode } from "../backend/types";
 import {
-  type PeerDocsState,
   certificateChangedMessage,
   effectiveLastSeen,
   formatCode,
   formatPeerState,
   formatVerified,
+  type PeerDocsState,
   peerAddress,
   peerDocsView,
   peerErrorMessage,
   peerState,
+  peerStateChanged,
   peersSummary,
   shortFingerprint,
   sortPeers,
@@ -133,13 +134,12 @@ export class PeersPanel {
 
   /**
    * The list could not be loaded: said inside the panel (not in the banner,
-   * it is background information). A backend without LAN peers at all (404,
-   * unknown command) hides the panel.
+   * it is background information). A backend without LAN peers at all
+   * (`not-found`) hides the panel.
    */
   setError(e: unknown): void {
-    const status = e instanceof BackendError ? e.status : undefined;
     const message = errorText(e);
-    if (status === 404 || /\b(command|unknown)\b.*\bnot found\b|unknown command/i.test(message)) {
+    if (errorCode(e) === "not-found") {
       this.el.hidden = true;
       return;
     }
@@ -161,17 +161,17 @@ export class PeersPanel {
       els.push(row.li);
     }
     const ids = new Set(this.peers.map((p) => p.id));
-    for (const [id, row] of this.rows) if (!ids.has(id)) {
-      row.li.remove();
-      this.rows.delete(id);
-    }
+    for (const [id, row] of this.rows)
+      if (!ids.has(id)) {
+        row.li.remove();
+        this.rows.delete(id);
+      }
     syncChildren(this.list, els);
     this.empty.hidden = this.peers.length > 0 && !this.loadError;
     this.empty.dataset.tone = this.loadError ? "error" : "muted";
     setText(
       this.empty,
-      this.loadError ??
-        (this.loaded ? "No other Tandem devices found on your network (or discovery is off)." : "Looking for devices…"),
+      this.loadError ?? (this.loaded ? "No other Tandem devices found on your network (or discovery is off)." : "Looking for devices…"),
     );
     setText(this.summary, peersSummary(this.peers));
   }
@@ -368,10 +368,11 @@ export class PeersPanel {
       btn.setAttribute("aria-label", `Open ${d.title}`);
       els.push(li);
     }
-    for (const [id, li] of row.docEls) if (!seen.has(id)) {
-      li.remove();
-      row.docEls.delete(id);
-    }
+    for (const [id, li] of row.docEls)
+      if (!seen.has(id)) {
+        li.remove();
+        row.docEls.delete(id);
+      }
     syncChildren(row.docs, els);
     row.docs.hidden = els.length === 0;
   }
@@ -382,7 +383,7 @@ export class PeersPanel {
     } else {
       this.expanded.add(id);
       const p = this.get(id);
-      if (p && p.online && !p.certificate_changed) void this.fetchDocs(id);
+      if (p?.online && !p.certificate_changed) void this.fetchDocs(id);
     }
     this.render();
   }
@@ -403,10 +404,10 @@ export class PeersPanel {
       next = { loading: false, docs, error: null, fetchedAt: Date.now(), seq };
     } catch (e) {
       const p = this.get(id) ?? { name: id };
-      const status = e instanceof BackendError ? e.status : undefined;
-      next = { loading: false, docs: prev?.docs ?? null, error: peerErrorMessage(p, status, errorText(e)), fetchedAt: Date.now(), seq };
-      // 409/404/503: the peer's state changed under us (certificate, forgotten, offline)
-      if (status === 409 || status === 404 || status === 503) void this.host.refreshPeers();
+      const code = errorCode(e);
+      next = { loading: false, docs: prev?.docs ?? null, error: peerErrorMessage(p, code, errorText(e)), fetchedAt: Date.now(), seq };
+      // the peer's state changed under us (certificate, forgotten, offline)
+      if (peerStateChanged(code)) void this.host.refreshPeers();
     }
     if (this.docsState.get(id)?.seq !== seq) return; // a newer request is under way
     this.docsState.set(id, next);
@@ -470,7 +471,11 @@ export class PeersPanel {
             `Forget it only if you know why it changed (for example, Tandem was reinstalled on ${p.name}). ` +
               "This device will then trust the new certificate: compare the new code on both devices and verify it again.",
           ),
-          h("p", { class: "dialog-intro" }, `Trusted: ${shortFingerprint(p.fingerprint)} · now: ${shortFingerprint(p.announced_fingerprint)}`),
+          h(
+            "p",
+            { class: "dialog-intro" },
+            `Trusted: ${shortFingerprint(p.fingerprint)} · now: ${shortFingerprint(p.announced_fingerprint)}`,
+          ),
         ]
       : [
           h(

@@ -4,12 +4,12 @@
 // The local selection is reported to the session, so others see ours.
 import { type Extension, RangeSetBuilder, StateEffect, StateField } from "@codemirror/state";
 import { Decoration, type DecorationSet, EditorView, ViewPlugin, type ViewUpdate, WidgetType } from "@codemirror/view";
-import { reconcileAnnotationType } from "@automerge/automerge-codemirror/dist/plugin.js";
 import { A } from "../automerge";
-import type { SyncPeer } from "../model/peer";
 import type { Prop } from "../model/path";
+import type { SyncPeer } from "../model/peer";
 import type { Member } from "../model/presence";
-import { PresenceSession } from "./presence";
+import { PresenceSession } from "../state/presence";
+import { isRemoteChange } from "./cmbinding";
 
 /** How long someone else's inserted text stays highlighted. */
 export const HIGHLIGHT_MS = 3_000;
@@ -127,12 +127,12 @@ export function remoteCursors(peer: SyncPeer<unknown>, path: Prop[]): Extension 
       }
 
       update(update: ViewUpdate): void {
-        const remote = update.transactions.filter((tr) => tr.annotation(reconcileAnnotationType) !== undefined && tr.docChanged);
+        const remote = update.transactions.filter((tr) => isRemoteChange(tr) && tr.docChanged);
         if (remote.length > 0) this.highlight(remote.map((tr) => tr.changes));
         if (update.docChanged || update.transactions.some((tr) => tr.effects.some((e) => e.is(presenceMoved)))) {
           this.decorations = this.compute();
         }
-        const local = update.transactions.some((tr) => tr.annotation(reconcileAnnotationType) === undefined);
+        const local = update.transactions.some((tr) => !isRemoteChange(tr));
         if ((update.selectionSet || update.focusChanged) && local && update.view.hasFocus) {
           const sel = update.state.selection.main;
           session.setCursor(path, sel.anchor, sel.head);

@@ -5,11 +5,11 @@
 import { EditorState, type Extension, Prec } from "@codemirror/state";
 import { EditorView, keymap, placeholder as placeholderExt } from "@codemirror/view";
 import { minimalSetup } from "codemirror";
+import { getAt, type Prop, pathToString } from "../model/path";
 import type { SyncPeer } from "../model/peer";
-import { type Prop, getAt, pathToString } from "../model/path";
 import { automergeTextBinding } from "./cmbinding";
-import { remoteCursors } from "./remotecursors";
 import { h } from "./dom";
+import { remoteCursors } from "./remotecursors";
 
 export interface TextEditorOptions {
   peer: SyncPeer<unknown>;
@@ -66,15 +66,17 @@ export class TextEditor {
       extensions.push(
         singleLineFilter,
         // above minimalSetup's default keymap (which binds Enter to "insert newline")
-        Prec.highest(keymap.of([
-          {
-            key: "Enter",
-            run: () => {
-              opts.onEnter?.();
-              return true;
+        Prec.highest(
+          keymap.of([
+            {
+              key: "Enter",
+              run: () => {
+                opts.onEnter?.();
+                return true;
+              },
             },
-          },
-        ])),
+          ]),
+        ),
       );
     }
     this.el = h("div", {

@@ -26,7 +26,23 @@ import { chmodSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import * as Automerge from "@automerge/automerge";
-import { api, assert, begin, check, fail, finish, launchChromium, onCleanup, request, serve, signIn, sleep, tempDir, tid, until } from "./harness.mjs";
+import {
+  api,
+  assert,
+  begin,
+  check,
+  fail,
+  finish,
+  launchChromium,
+  onCleanup,
+  request,
+  serve,
+  signIn,
+  sleep,
+  tempDir,
+  tid,
+  until,
+} from "./harness.mjs";
 
 begin("browser-security e2e", { timeoutMs: 280_000 });
 
@@ -194,16 +210,27 @@ try {
       assert(!cors.fetched, `${path} was readable: ${JSON.stringify(cors).slice(0, 200)}`);
       const opaque = await pageFetch(evil, target(path), { credentials: "include", mode: "no-cors" });
       loot.push(opaque);
-      assert(!opaque.fetched || (opaque.type === "opaque" && opaque.text === ""), `${path} no-cors: ${JSON.stringify(opaque).slice(0, 200)}`);
+      assert(
+        !opaque.fetched || (opaque.type === "opaque" && opaque.text === ""),
+        `${path} no-cors: ${JSON.stringify(opaque).slice(0, 200)}`,
+      );
     }
     for (const path of ["/_docs", `/${secret}`, `/${lan}`, "/_remotes", "/_session"])
       await until(5000, `the refusal of GET ${path} in the server's log`, () => refusals(T, path).some((l) => l.includes("method=GET")));
     const gets = answers.filter((a) => a.method === "GET");
-    assert(gets.every((a) => a.status === 403), `answers: ${JSON.stringify(gets)}`);
+    assert(
+      gets.every((a) => a.status === 403),
+      `answers: ${JSON.stringify(gets)}`,
+    );
   });
 
   await check("another origin cannot create: fetch POST /_docs (simple and preflighted) creates nothing", async () => {
-    const simple = await pageFetch(evil, target("/_docs"), { method: "POST", mode: "no-cors", credentials: "include", body: JSON.stringify({ title: "pwned-fetch" }) });
+    const simple = await pageFetch(evil, target("/_docs"), {
+      method: "POST",
+      mode: "no-cors",
+      credentials: "include",
+      body: JSON.stringify({ title: "pwned-fetch" }),
+    });
     const preflighted = await pageFetch(evil, target("/_docs"), {
       method: "POST",
       credentials: "include",
@@ -218,12 +245,25 @@ try {
 
   await check("blind writes: fetch POST and PUT with a Blob body and no content type change nothing", async () => {
     for (const id of [lan, secret]) {
-      loot.push(await pageFetch(evil, target(`/${id}`), { method: "POST", mode: "no-cors", credentials: "include", blob: writePayload("PWNED-blind-post") }));
+      loot.push(
+        await pageFetch(evil, target(`/${id}`), {
+          method: "POST",
+          mode: "no-cors",
+          credentials: "include",
+          blob: writePayload("PWNED-blind-post"),
+        }),
+      );
       loot.push(await pageFetch(evil, target(`/${id}`), { method: "PUT", credentials: "include", blob: writePayload("PWNED-blind-put") }));
     }
     const writes = answers.filter((a) => (a.method === "POST" || a.method === "PUT") && (a.path === `/${lan}` || a.path === `/${secret}`));
-    assert(writes.every((a) => a.status === 403), `answers: ${JSON.stringify(writes)}`);
-    assert(refusals(T, `/${lan}`).some((l) => l.includes("method=POST")), `no refusal logged for the blind POST to /${lan}`);
+    assert(
+      writes.every((a) => a.status === 403),
+      `answers: ${JSON.stringify(writes)}`,
+    );
+    assert(
+      refusals(T, `/${lan}`).some((l) => l.includes("method=POST")),
+      `no refusal logged for the blind POST to /${lan}`,
+    );
   });
 
   await check("HTML form posts (share policy, new document, sign-in) are refused", async () => {
@@ -253,10 +293,10 @@ try {
   });
 
   await check("navigator.sendBeacon cannot create a document", async () => {
-    const queued = await evil.evaluate(
-      ({ url, payload }) => navigator.sendBeacon(url, new Blob([payload])),
-      { url: target("/beacon-doc"), payload: writePayload("PWNED-beacon") },
-    );
+    const queued = await evil.evaluate(({ url, payload }) => navigator.sendBeacon(url, new Blob([payload])), {
+      url: target("/beacon-doc"),
+      payload: writePayload("PWNED-beacon"),
+    });
     assert(queued === true, "the browser did not even send the beacon");
     await until(10_000, "the server to refuse the beacon", () => refusals(T, "/beacon-doc").length > 0);
     const r = await request(T, "GET", "/beacon-doc");
@@ -282,7 +322,10 @@ try {
       [`/${lan}`, {}],
       ["/_ui/", {}],
       ["/_docs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ title: "pwned-rebind" }) }],
-      [`/_docs/${secret}/share`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ policy: "lan" }) }],
+      [
+        `/_docs/${secret}/share`,
+        { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ policy: "lan" }) },
+      ],
       [`/${lan}`, { method: "POST", blob: writePayload("PWNED-rebind") }],
     ]) {
       const r = await pageFetch(page, path, init);
@@ -305,7 +348,10 @@ try {
     assert(after.find((d) => d.id === secret)?.share === "private", "the private doc's policy changed");
     assert((await titleOf(secret)) === `${MARK} plans` && (await titleOf(lan)) === "Team notes", "a title changed");
     assert((await api(T, "GET", "/_remotes")).length === 0, "a remote was added");
-    assert(attacker.seen.every((l) => l === "GET /" || l === "GET /favicon.ico"), `the attacker's server saw: ${attacker.seen.join(", ")}`);
+    assert(
+      attacker.seen.every((l) => l === "GET /" || l === "GET /favicon.ico"),
+      `the attacker's server saw: ${attacker.seen.join(", ")}`,
+    );
   });
 
   await check("the served UI on its own origin works after sign-in: who, create, type, listed", async () => {
@@ -324,10 +370,13 @@ try {
     const id = decodeURIComponent(/#\/doc\/(.+)$/.exec(home.url())?.[1] ?? "");
     assert(id, `no document in the URL: ${home.url()}`);
     await home.waitForFunction(
-      (id) => document.querySelector(`[data-testid="doc-item"][data-doc-id="${id}"] .doc-item-title`)?.textContent === "Made in the browser",
+      (id) =>
+        document.querySelector(`[data-testid="doc-item"][data-doc-id="${id}"] .doc-item-title`)?.textContent === "Made in the browser",
       id,
     );
-    await until(10_000, "the typing on the server", async () => String((await api(T, "GET", `/${id}`))?.body).includes("typed on its own origin"));
+    await until(10_000, "the typing on the server", async () =>
+      String((await api(T, "GET", `/${id}`))?.body).includes("typed on its own origin"),
+    );
   });
 
   await check("signing out from the UI ends the session: the UI is behind sign-in again", async () => {
@@ -335,7 +384,10 @@ try {
     // the page may come from the browser's cache; the UI then finds no session and goes to sign in
     await home.goto(`${T.url}/_ui/`);
     await home.waitForURL(`${T.url}/_signin`, { timeout: 10_000 });
-    const s = await request(T, "GET", "/_session", { token: null, headers: { cookie: (await victim.cookies()).map((c) => `${c.name}=${c.value}`).join("; ") } });
+    const s = await request(T, "GET", "/_session", {
+      token: null,
+      headers: { cookie: (await victim.cookies()).map((c) => `${c.name}=${c.value}`).join("; ") },
+    });
     assert(s.json?.name === null, `the old cookie still signs in: ${s.text}`);
   });
 
@@ -355,7 +407,10 @@ try {
     assert(new URL(ended).pathname === "/_signin", `a wrong token ended at ${ended}`);
     const alert = await page.textContent('[role="alert"]');
     assert(/not valid/.test(alert ?? ""), `no error shown: ${alert}`);
-    assert((await ctx.cookies()).every((c) => !c.name.startsWith("tandem_session")), "a wrong token got a session");
+    assert(
+      (await ctx.cookies()).every((c) => !c.name.startsWith("tandem_session")),
+      "a wrong token got a session",
+    );
     await ctx.close();
   });
 

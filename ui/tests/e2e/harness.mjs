@@ -9,10 +9,12 @@
 //   try { … checks … } catch (e) { fail(`setup: ${e?.stack ?? e}`); }
 //   await finish();
 //
-// Environment: TANDEM_BIN (default target/debug/tandem), CHROMIUM (default
+// Environment: TANDEM_BIN (default target/debug/tandem), TANDEM_UI_DIR (default
+// ui/dist), CHROMIUM (default
 // /usr/bin/chromium). Every `tandem` started here gets TANDEM_NO_MDNS=1.
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { execFile, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer as createTcpServer, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -24,13 +26,18 @@ export const repo = resolve(here, "../../..");
 /** The `tandem` binary used. */
 export const tandemBin = process.env.TANDEM_BIN ?? join(repo, "target/debug/tandem");
 /** The built web UI served under /_ui/. */
-export const uiDir = join(repo, "ui/dist");
+export const uiDir = process.env.TANDEM_UI_DIR ?? join(repo, "ui/dist");
 /** Debian's Chromium (never downloaded). */
 export const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** `123 ms`. */
 export const ms = (x) => `${Math.round(x)} ms`;
+/** The `p`th percentile (0–100) of `xs`, nearest rank. */
+export const percentile = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
 /** A CSS selector for `data-testid`. */
 export const tid = (id) => `[data-testid="${id}"]`;
 
@@ -67,7 +74,12 @@ export async function check(name, fn) {
   } catch (e) {
     if (aborted) return false;
     failed++;
-    console.log(`FAIL ${name}\n     ${String(e?.stack ?? e).split("\n").slice(0, 8).join("\n     ")}`);
+    console.log(
+      `FAIL ${name}\n     ${String(e?.stack ?? e)
+        .split("\n")
+        .slice(0, 8)
+        .join("\n     ")}`,
+    );
     return false;
   }
 }
@@ -191,6 +203,40 @@ export function abort(why) {
 
 // ---- servers -----------------------------------------------------------------------------------
 
+/** Whether a cargo or rustc process is running on this machine. */
+function cargoRunning() {
+  for (const p of readdirSync("/proc")) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const comm = readFileSync(`/proc/${p}/comm`, "utf8").trim();
+      if (comm === "cargo" || comm === "rustc") return true;
+    } catch {
+      /* raced */
+    }
+  }
+  return false;
+}
+
+/** The `tandem` binary: used as is; built only if missing (after waiting for a build that is already running). */
+export async function ensureBinary() {
+  if (existsSync(tandemBin)) return;
+  if (process.env.TANDEM_BIN) throw new Error(`TANDEM_BIN=${tandemBin} does not exist`);
+  const waitUntil = Date.now() + 15 * 60_000;
+  while (!existsSync(tandemBin) && cargoRunning() && Date.now() < waitUntil) {
+    console.log("     target/debug/tandem is missing and a cargo build is running; waiting…");
+    await sleep(10_000);
+  }
+  if (existsSync(tandemBin)) return;
+  console.log("     building target/debug/tandem (cargo build --bin tandem)…");
+  const r = spawnSync("cargo", ["build", "--bin", "tandem"], {
+    cwd: repo,
+    stdio: "inherit",
+    timeout: 40 * 60_000,
+    env: { ...process.env, TANDEM_NO_MDNS: "1", RUST_LOG: "warn" },
+  });
+  if (r.status !== 0 || !existsSync(tandemBin)) throw new Error("cargo build --bin tandem failed");
+}
+
 /**
  * Starts `tandem serve --listen LISTEN --data-dir DIR --ui-dir ui/dist
  * …extraArgs` (mDNS off). Resolves `{ name, url, port, child, dataDir,
@@ -212,13 +258,17 @@ export function serve(name, extraArgs = [], { env: extraEnv = {}, timeoutMs = 20
   const s = { name, url: "", port: 0, child, dataDir, ownerToken: "", stderr: [] };
   servers.add(s);
   createInterface({ input: child.stderr }).on("line", (raw) => {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: removes terminal colour codes (ESC [ … m)
     const l = raw.replace(/\x1b\[[0-9;]*m/g, ""); // no colours
     s.stderr.push(l);
     if (s.stderr.length > 1000) s.stderr.shift();
     if (process.env.E2E_VERBOSE) console.log(`     [${name}] ${l}`);
   });
   return new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`${name} did not start within ${timeoutMs} ms:\n${s.stderr.slice(-30).join("\n")}`)), timeoutMs);
+    const timer = setTimeout(
+      () => rej(new Error(`${name} did not start within ${timeoutMs} ms:\n${s.stderr.slice(-30).join("\n")}`)),
+      timeoutMs,
+    );
     child.on("exit", (code, signal) => {
       clearTimeout(timer);
       servers.delete(s);
@@ -241,6 +291,25 @@ export function serve(name, extraArgs = [], { env: extraEnv = {}, timeoutMs = 20
   });
 }
 
+/** Runs `tandem ARGS` to the end (mDNS off); resolves its stdout, rejects with its stderr on failure. */
+export function runTandem(args, { timeoutMs = 60_000, env = {} } = {}) {
+  return new Promise((res, rej) => {
+    execFile(
+      tandemBin,
+      args,
+      { timeout: timeoutMs, env: { ...process.env, RUST_LOG: "warn", ...env, TANDEM_NO_MDNS: "1" } },
+      (err, stdout, stderr) => (err ? rej(new Error(`tandem ${args.join(" ")}: ${err.message}\n${stderr}`)) : res(stdout)),
+    );
+  });
+}
+
+/** Starts a long-running `tandem ARGS` (e.g. `sync --follow`; mDNS off); stopped at clean-up. */
+export function spawnTandem(args, { stdio = ["ignore", "ignore", "pipe"], env = {} } = {}) {
+  const child = spawn(tandemBin, args, { stdio, env: { ...process.env, RUST_LOG: "warn", ...env, TANDEM_NO_MDNS: "1" } });
+  onCleanup(() => stopProcess(child));
+  return child;
+}
+
 /** Stops a server from {@link serve} (SIGTERM, then SIGKILL). */
 export async function stopServer(s) {
   await stopProcess(s.child);
@@ -259,7 +328,13 @@ export async function request(server, method, path, { body, headers = {}, token 
     payload = JSON.stringify(body);
     h["content-type"] ??= "application/json";
   }
-  const r = await fetch(`${server.url}${path}`, { method, headers: h, body: payload, redirect: "manual", signal: AbortSignal.timeout(10_000) });
+  const r = await fetch(`${server.url}${path}`, {
+    method,
+    headers: h,
+    body: payload,
+    redirect: "manual",
+    signal: AbortSignal.timeout(10_000),
+  });
   const text = await r.text();
   let json = null;
   try {
@@ -316,4 +391,54 @@ export async function launchChromium(args = [], options = {}) {
   });
   browsers.add(browser);
   return browser;
+}
+
+// ---- network -----------------------------------------------------------------------------------
+
+/**
+ * A TCP proxy on 127.0.0.1:0 in front of `server` (a real network path that a
+ * test can cut): resolves `{ url, outage(ms), close() }`. `outage` drops every
+ * open connection and refuses new ones for `ms`. Closed at clean-up.
+ */
+export function tcpProxy(server) {
+  const sockets = new Set();
+  let refusing = false;
+  const proxy = createTcpServer((client) => {
+    if (refusing) return client.destroy();
+    const upstream = tcpConnect(server.port, "127.0.0.1");
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on("error", end);
+      s.on("close", end);
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  const close = () =>
+    new Promise((res) => {
+      for (const s of sockets) s.destroy();
+      proxy.close(() => res());
+    });
+  onCleanup(close);
+  return new Promise((res, rej) => {
+    proxy.on("error", rej);
+    proxy.listen(0, "127.0.0.1", () => {
+      const url = `http://127.0.0.1:${proxy.address().port}`;
+      res({
+        url,
+        outage(ms) {
+          refusing = true;
+          for (const s of sockets) s.destroy();
+          setTimeout(() => (refusing = false), ms);
+        },
+        close,
+      });
+    });
+  });
 }

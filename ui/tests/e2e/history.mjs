@@ -58,9 +58,15 @@ try {
     await until(10000, "three bursts", async () => (await a.locator(tid("timeline-row")).count()) === 3);
     const authors = await a.locator(`${tid("timeline-row")} .row-author`).allTextContents();
     assert(new Set(authors).size === 3, `three authors expected: ${authors}`);
-    assert(authors.every((x) => /^[0-9a-f]{8}$/.test(x)), `authors are short actor ids: ${authors}`);
+    assert(
+      authors.every((x) => /^[0-9a-f]{8}$/.test(x)),
+      `authors are short actor ids: ${authors}`,
+    );
     const paths = await a.locator(`${tid("timeline-row")} .row-paths`).allTextContents();
-    assert(paths.some((p) => p.includes("/body")), `a row names /body: ${paths}`);
+    assert(
+      paths.some((p) => p.includes("/body")),
+      `a row names /body: ${paths}`,
+    );
   });
 
   await check("scrubbing shows the old text read-only, with what changed marked (one burst, or between two points)", async () => {
@@ -71,46 +77,62 @@ try {
     });
     const view = a.locator(tid("version-view"));
     await view.waitFor();
-    await until(10000, "the old body", async () =>
-      (await view.locator(`${tid("version-text")}[data-path="/body"]`).textContent()) === "first draft",
+    await until(
+      10000,
+      "the old body",
+      async () => (await view.locator(`${tid("version-text")}[data-path="/body"]`).textContent()) === "first draft",
     );
     assert((await a.locator(tid("version-banner")).textContent()).includes("read-only"), "the version is marked read-only");
     assert(await a.locator(".doc-content").isHidden(), "the live document is hidden while a past version shows");
-    await until(10000, "the insertion marked", async () =>
-      (await view.locator(`${tid("version-text")}[data-path="/body"] ${tid("text-ins")}`).textContent()) === "first draft",
+    await until(
+      10000,
+      "the insertion marked",
+      async () => (await view.locator(`${tid("version-text")}[data-path="/body"] ${tid("text-ins")}`).textContent()) === "first draft",
     );
     // Scrub to the latest: b's insertion is marked there.
     await a.click(`${tid("timeline-row")}[data-index="2"]`);
-    await until(10000, "b's insertion marked", async () =>
-      (await view.locator(`${tid("text-ins")}`).allTextContents()).join("") === " and second thoughts",
+    await until(
+      10000,
+      "b's insertion marked",
+      async () => (await view.locator(`${tid("text-ins")}`).allTextContents()).join("") === " and second thoughts",
     );
     // Between any two points: the template (0) to the latest (2) marks both pages' typing.
     await a.click(`${tid("timeline-row")}[data-index="0"]`);
     await a.click(`${tid("timeline-row")}[data-index="2"]`, { modifiers: ["Shift"] });
-    await until(10000, "both insertions marked", async () =>
-      (await a.getAttribute(tid("version-view"), "data-since")) === "0" &&
-      (await view.locator(`${tid("version-text")}[data-path="/body"] ${tid("text-ins")}`).allTextContents()).join("") ===
-        "first draft and second thoughts",
+    await until(
+      10000,
+      "both insertions marked",
+      async () =>
+        (await a.getAttribute(tid("version-view"), "data-since")) === "0" &&
+        (await view.locator(`${tid("version-text")}[data-path="/body"] ${tid("text-ins")}`).allTextContents()).join("") ===
+          "first draft and second thoughts",
     );
     await a.locator(tid("history-scrub")).evaluate((el) => {
       el.value = "1";
       el.dispatchEvent(new Event("input", { bubbles: true }));
     });
-    await until(10000, "back at the middle point", async () =>
-      (await view.locator(`${tid("version-text")}[data-path="/body"]`).textContent()) === "first draft",
+    await until(
+      10000,
+      "back at the middle point",
+      async () => (await view.locator(`${tid("version-text")}[data-path="/body"]`).textContent()) === "first draft",
     );
     // "Changes since" this point: only b's text is new.
     await a.click(tid("compare-now"));
-    await until(10000, "b's text marked since the middle point", async () =>
-      (await a.getAttribute(tid("version-view"), "data-since")) === "1" &&
-      (await view.locator(`${tid("text-ins")}`).allTextContents()).join("") === " and second thoughts",
+    await until(
+      10000,
+      "b's text marked since the middle point",
+      async () =>
+        (await a.getAttribute(tid("version-view"), "data-since")) === "1" &&
+        (await view.locator(`${tid("text-ins")}`).allTextContents()).join("") === " and second thoughts",
     );
     await a.locator(tid("history-scrub")).evaluate((el) => {
       el.value = "1";
       el.dispatchEvent(new Event("input", { bubbles: true }));
     });
-    await until(10000, "back at the middle point again", async () =>
-      (await view.locator(`${tid("version-text")}[data-path="/body"]`).textContent()) === "first draft",
+    await until(
+      10000,
+      "back at the middle point again",
+      async () => (await view.locator(`${tid("version-text")}[data-path="/body"]`).textContent()) === "first draft",
     );
   });
 
@@ -118,7 +140,7 @@ try {
     await a.click(tid("restore-version"));
     await waitText(b, "first draft", "page b to receive the restore");
     await waitText(a, "first draft", "page a to show the restore live");
-    assert(await a.locator(tid("version-view")).count() === 0, "back to the live document after restoring");
+    assert((await a.locator(tid("version-view")).count()) === 0, "back to the live document after restoring");
     await until(10000, "the restore in the timeline", async () => (await a.locator(tid("timeline-row")).count()) === 4);
     await a.click(tid("undo-restore"));
     await waitText(b, "first draft and second thoughts", "page b to receive the undo");
@@ -182,7 +204,10 @@ try {
   const tracePath = join(repo, "../shared/data/editing-trace.automerge");
   if (existsSync(tracePath) && !process.env.E2E_NO_TRACE) {
     await check("the editing trace: timeline open, scrub and diff times (figures)", async () => {
-      const r = await request(A, "POST", "/_import", { body: new Uint8Array(readFileSync(tracePath)), headers: { "content-type": "application/octet-stream" } });
+      const r = await request(A, "POST", "/_import", {
+        body: new Uint8Array(readFileSync(tracePath)),
+        headers: { "content-type": "application/octet-stream" },
+      });
       assert(r.status === 201 || r.status === 200, `import: ${r.status} ${r.text}`);
       const traceId = r.json.id;
       // Wait until the page holds the whole document, so the timings below are not shared with its loading.
@@ -195,7 +220,9 @@ try {
       const rows = await t.locator(tid("timeline-row")).count();
       const total = await t.textContent(tid("history-status"));
       assert(rows < 60, `virtualised: only visible rows rendered (${rows})`);
-      figure(`trace timeline: ${total}; open (click → rows) ${clickToRows} ms (fetch + render ${fetchMs.toFixed(0)} ms), ${rows} rows in the DOM`);
+      figure(
+        `trace timeline: ${total}; open (click → rows) ${clickToRows} ms (fetch + render ${fetchMs.toFixed(0)} ms), ${rows} rows in the DOM`,
+      );
       // Scroll the whole timeline: rows stay few.
       await t.locator(tid("timeline")).evaluate((el) => (el.scrollTop = el.scrollHeight / 2));
       await until(5000, "rows after scrolling", async () => (await t.locator(`${tid("timeline-row")}[data-index="130"]`).count()) === 1);
@@ -214,11 +241,15 @@ try {
       }
       const med = (xs) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];
       figure(`trace scrub → version shown: median ${med(renders).toFixed(0)} ms (${renders.map((x) => x.toFixed(0)).join(", ")})`);
-      figure(`trace diff of one burst (1,000 changes) marked: median ${med(diffs).toFixed(0)} ms (${diffs.map((x) => x.toFixed(0)).join(", ")})`);
+      figure(
+        `trace diff of one burst (1,000 changes) marked: median ${med(diffs).toFixed(0)} ms (${diffs.map((x) => x.toFixed(0)).join(", ")})`,
+      );
       await t.close();
     });
   } else {
-    console.log(`     NOTE: the trace figures are skipped (${process.env.E2E_NO_TRACE ? "E2E_NO_TRACE is set" : `${tracePath} is absent`})`);
+    console.log(
+      `     NOTE: the trace figures are skipped (${process.env.E2E_NO_TRACE ? "E2E_NO_TRACE is set" : `${tracePath} is absent`})`,
+    );
   }
 
   await check("no page errors", async () => {

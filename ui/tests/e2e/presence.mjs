@@ -11,14 +11,24 @@
 // labelled; caret moves arrive (p50 measured, ≤ 50 ms required); typing at
 // the same spot at the same time keeps both runs contiguous; a remote change
 // is highlighted with its author's name; someone who leaves is gone within 5 s.
-import { api, assert, begin, check, fail, figure, finish, launchChromium, serve, signIn, sleep, tid, until } from "./harness.mjs";
+import {
+  api,
+  assert,
+  begin,
+  check,
+  fail,
+  figure,
+  finish,
+  launchChromium,
+  percentile,
+  serve,
+  signIn,
+  sleep,
+  tid,
+  until,
+} from "./harness.mjs";
 
 begin("presence e2e", { timeoutMs: 280_000 });
-
-const percentile = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
 
 const body = `${tid("text-editor")}[data-path="/body"] .cm-content`;
 
@@ -74,8 +84,14 @@ try {
   await check("Ada's caret shows on Bob's page, labelled and coloured", async () => {
     await ada.click(body);
     await ada.keyboard.type("The quick brown fox");
-    await bob.waitForFunction(() => document.querySelector('[data-testid="text-editor"][data-path="/body"] .cm-content')?.textContent?.includes("fox"), null, { timeout: 15000 });
-    await until(10000, "Ada's caret at the end on Bob's page", () => bob.evaluate(caretOffset, "Ada").then((n) => n === "The quick brown fox".length));
+    await bob.waitForFunction(
+      () => document.querySelector('[data-testid="text-editor"][data-path="/body"] .cm-content')?.textContent?.includes("fox"),
+      null,
+      { timeout: 15000 },
+    );
+    await until(10000, "Ada's caret at the end on Bob's page", () =>
+      bob.evaluate(caretOffset, "Ada").then((n) => n === "The quick brown fox".length),
+    );
     const label = await bob.$eval('.cm-remote-caret[data-name="Ada"]', (el) => getComputedStyle(el, "::after").content);
     assert(label === '"Ada"', `labelled: ${label}`);
     const color = await bob.$eval('.cm-remote-caret[data-name="Ada"]', (el) => getComputedStyle(el).borderLeftColor);
@@ -97,11 +113,17 @@ try {
       await sleep(60); // outside the sender's 40 ms cursor throttle
       const t0 = performance.now();
       await ada.keyboard.press(key);
-      await bob.waitForFunction(({ fn, want }) => new Function(`return (${fn})("Ada")`)() === want, { fn: caretOffset.toString(), want: at }, { timeout: 10000, polling: 1 });
+      await bob.waitForFunction(
+        ({ fn, want }) => new Function(`return (${fn})("Ada")`)() === want,
+        { fn: caretOffset.toString(), want: at },
+        { timeout: 10000, polling: 1 },
+      );
       samples.push(performance.now() - t0);
     }
     const p50 = percentile(samples, 50);
-    figure(`caret move A-page → B-page through two servers: p50 ${p50.toFixed(1)} ms, p95 ${percentile(samples, 95).toFixed(1)} ms (n=${samples.length})`);
+    figure(
+      `caret move A-page → B-page through two servers: p50 ${p50.toFixed(1)} ms, p95 ${percentile(samples, 95).toFixed(1)} ms (n=${samples.length})`,
+    );
     assert(p50 <= 50, `p50 ${p50.toFixed(1)} ms is over 50 ms`);
   });
 
@@ -142,10 +164,17 @@ try {
     const link = connections.find((c) => c.protocol.startsWith("HTTP"));
     assert(link, `B's sync link is listed: ${JSON.stringify(connections)}`);
     assert(link.ephemeral === true && link.bytes_in > 0 && link.bytes_out > 0 && link.heads.length > 0, JSON.stringify(link));
-    assert(connections.some((c) => c.protocol === "WebSocket"), "Ada's page is listed too");
-    await ada.waitForFunction(() => [...document.querySelectorAll('[data-testid="incoming"]')].some((li) => /HTTP\/(1\.1|2)/.test(li.textContent)), null, {
-      timeout: 10000,
-    });
+    assert(
+      connections.some((c) => c.protocol === "WebSocket"),
+      "Ada's page is listed too",
+    );
+    await ada.waitForFunction(
+      () => [...document.querySelectorAll('[data-testid="incoming"]')].some((li) => /HTTP\/(1\.1|2)/.test(li.textContent)),
+      null,
+      {
+        timeout: 10000,
+      },
+    );
     const r = await fetch(`${A.url}/_docs/${encodeURIComponent(id)}/connections`);
     assert(r.status === 401 || r.status === 403, `strangers get nothing: ${r.status}`);
   });

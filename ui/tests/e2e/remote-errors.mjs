@@ -117,10 +117,18 @@ await check("the team rotates its token: the row says why, does not loop, and Ed
 await check("the sync activity view lists connections out and in, with traffic and a plot (screenshot)", async () => {
   await page.click(tid("activity"));
   await page.waitForSelector(`${tid("activity-remote")}`, { timeout: 10_000 });
-  const remotes = await page.$$eval('[data-testid="activity-remote"]', (rows) => rows.map((r) => [...r.children].map((c) => c.textContent)));
+  const remotes = await page.$$eval('[data-testid="activity-remote"]', (rows) =>
+    rows.map((r) => [...r.children].map((c) => c.textContent)),
+  );
   assert(remotes.length === 2, `outgoing rows: ${JSON.stringify(remotes)}`);
-  assert(remotes.every((r) => r[2] === "in sync" || r[2] === "live"), JSON.stringify(remotes));
-  assert(remotes.every((r) => !/^0 B$/.test(r[4])), `no traffic counted: ${JSON.stringify(remotes)}`);
+  assert(
+    remotes.every((r) => r[2] === "in sync" || r[2] === "live"),
+    JSON.stringify(remotes),
+  );
+  assert(
+    remotes.every((r) => !/^0 B$/.test(r[4])),
+    `no traffic counted: ${JSON.stringify(remotes)}`,
+  );
   const incoming = await page.$$eval('[data-testid="activity-connection"]', (rows) => rows.map((r) => r.children[3]?.textContent));
   assert(incoming.includes("WebSocket"), `incoming: ${JSON.stringify(incoming)}`);
   await page.waitForFunction(() => !!document.querySelector('[data-testid="activity-doc"] polyline'), null, { timeout: 15_000 });

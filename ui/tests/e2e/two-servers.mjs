@@ -10,14 +10,9 @@
 //
 // Each page signs in with its server's owner token first (being on loopback
 // grants nothing).
-import { api, assert, begin, check, fail, finish, launchChromium, serve, signIn, tid } from "./harness.mjs";
+import { api, assert, begin, check, fail, finish, launchChromium, percentile, serve, signIn, tid } from "./harness.mjs";
 
 begin("two-server e2e", { timeoutMs: 280_000 });
-
-const percentile = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
 
 const body = `${tid("text-editor")}[data-path="/body"] .cm-content`;
 try {
@@ -109,10 +104,14 @@ try {
       const want = (await text(a)) + marker;
       const t0 = performance.now();
       await a.keyboard.type(marker);
-      await b.waitForFunction((w) => document.querySelector('[data-testid="text-editor"][data-path="/body"] .cm-content')?.textContent === w, want, {
-        timeout: 10000,
-        polling: 1,
-      });
+      await b.waitForFunction(
+        (w) => document.querySelector('[data-testid="text-editor"][data-path="/body"] .cm-content')?.textContent === w,
+        want,
+        {
+          timeout: 10000,
+          polling: 1,
+        },
+      );
       samples.push(performance.now() - t0);
     }
     const p50 = percentile(samples, 50).toFixed(1);

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { join } from "node:path";
 // End-to-end, in Debian's Chromium against a real `tandem serve`: the small
 // things a new user trips over first (issue 10's bugs), each checked the way a
 // user meets it.
@@ -18,9 +19,24 @@
 //   cargo build -p tandem --bin tandem && (cd ui && npm run build) && node ui/tests/e2e/ui-basics.mjs
 //   (TANDEM_BIN=…, CHROMIUM=/usr/bin/chromium, E2E_VERBOSE=1 override defaults)
 import * as Automerge from "@automerge/automerge";
-import { spawn } from "node:child_process";
-import { join } from "node:path";
-import { api, assert, begin, check, finish, launchChromium, onCleanup, request, serve, signIn, sleep, stopProcess, tandemBin, tempDir, tid, until } from "./harness.mjs";
+import {
+  api,
+  assert,
+  begin,
+  check,
+  finish,
+  launchChromium,
+  request,
+  runTandem,
+  serve,
+  signIn,
+  sleep,
+  spawnTandem,
+  stopProcess,
+  tempDir,
+  tid,
+  until,
+} from "./harness.mjs";
 
 begin("ui-basics e2e", { timeoutMs: 200_000 });
 
@@ -181,7 +197,11 @@ await check("a dark theme follows the system", async () => {
   const light = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
   await page.emulateMedia({ colorScheme: "dark" });
   const dark = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
-  const lum = (c) => c.match(/\d+/g).slice(0, 3).reduce((a, b) => a + Number(b), 0);
+  const lum = (c) =>
+    c
+      .match(/\d+/g)
+      .slice(0, 3)
+      .reduce((a, b) => a + Number(b), 0);
   assert(lum(dark) < 150 && lum(light) > 600, `light ${light}, dark ${dark}`);
   await page.screenshot({ path: "docs/screenshots/dark.png" });
   await page.emulateMedia({ colorScheme: "light" });
@@ -208,11 +228,9 @@ await check("a document another program syncs into is not 'Local only' (and is a
   const label = () => page.textContent(`${tid("doc-item")}[data-doc-id="${id}"] .sync-label`);
   await until(5000, "the label before", async () => /Local only/.test((await label()) ?? ""));
   const file = join(tempDir("tandem-e2e-follow-"), "g.automerge");
-  const follower = spawn(tandemBin, ["sync", `${T.url}/${id}`, "--file", file, "--follow", "--token", T.ownerToken], {
+  const follower = spawnTandem(["sync", `${T.url}/${id}`, "--file", file, "--follow", "--token", T.ownerToken], {
     stdio: ["ignore", "ignore", "ignore"],
-    env: { ...process.env, TANDEM_NO_MDNS: "1" },
   });
-  onCleanup(() => stopProcess(follower));
   await until(15_000, "the label while the CLI follows", async () => /Synced by connected peers/.test((await label()) ?? ""));
   await stopProcess(follower);
   await until(15_000, "the label after it left", async () => /Local only/.test((await label()) ?? ""));
@@ -227,13 +245,7 @@ await check("a field someone else changed is marked for a moment, saying by whom
   await page.goto(`${T.url}/_ui/#/doc/${encodeURIComponent(id)}`);
   await page.waitForSelector('.row[data-path="/count"]');
   const file = join(tempDir("tandem-e2e-edit-"), "s.automerge");
-  const cli = (args) =>
-    new Promise((res, rej) => {
-      const p = spawn(tandemBin, args, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, TANDEM_NO_MDNS: "1" } });
-      let err = "";
-      p.stderr.on("data", (d) => (err += d));
-      p.on("exit", (code) => (code === 0 ? res() : rej(new Error(`tandem ${args[0]}: ${err}`))));
-    });
+  const cli = runTandem;
   await cli(["sync", `${T.url}/${id}`, "--file", file, "--token", T.ownerToken]);
   await cli(["edit", file, "--set", "count=2"]);
   await cli(["sync", `${T.url}/${id}`, "--file", file, "--token", T.ownerToken]);

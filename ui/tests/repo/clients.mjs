@@ -3,9 +3,9 @@
 
 import { createRequire } from "node:module";
 
+export * as Automerge from "@automerge/automerge";
 export { Repo } from "@automerge/automerge-repo";
 export { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket";
-export * as Automerge from "@automerge/automerge";
 
 /** The entry point of `@automerge/automerge-repo-sync-server` (run it with node; PORT and DATA_DIR from the environment). */
 export const syncServerMain = createRequire(import.meta.url).resolve("@automerge/automerge-repo-sync-server/src/index.js");

@@ -2,11 +2,10 @@
 // clients (the npm packages, unmodified) and the `tandem` CLI as an ndjson
 // client, both against real servers on 127.0.0.1.
 
-import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { Repo } from "@automerge/automerge-repo";
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket";
-import { tandemBin, tempDir, onCleanup, sleep } from "../e2e/harness.mjs";
+import { onCleanup, runTandem, sleep, tempDir } from "../e2e/harness.mjs";
 
 /** An automerge-repo client (no storage) connected to `wsUrl`; shut down at clean-up. */
 export function repoClient(wsUrl) {
@@ -18,17 +17,8 @@ export function repoClient(wsUrl) {
   return repo;
 }
 
-/** Runs `tandem ARGS`; resolves stdout, rejects with stderr on failure. */
-export function tandem(args, { timeoutMs = 60_000, env = {} } = {}) {
-  return new Promise((res, rej) => {
-    execFile(
-      tandemBin,
-      args,
-      { timeout: timeoutMs, env: { ...process.env, TANDEM_NO_MDNS: "1", RUST_LOG: "warn", ...env } },
-      (err, stdout, stderr) => (err ? rej(new Error(`tandem ${args.join(" ")}: ${err.message}\n${stderr}`)) : res(stdout)),
-    );
-  });
-}
+/** Runs `tandem ARGS` (the harness's `runTandem`). */
+export const tandem = runTandem;
 
 /** A fresh path for a local .automerge file. */
 export function localFile(name) {

@@ -8,13 +8,12 @@
 //
 //   node ui/tests/repo/serve-interop.mjs   (needs target/debug/tandem and ui/dist)
 
-import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as A from "@automerge/automerge";
 import WebSocket from "ws";
-import { begin, check, assert, serve, until, fail, finish, figure, tandemBin, tempDir, onCleanup, stopProcess, ms } from "../e2e/harness.mjs";
-import { repoClient, tandem, localFile, catFile } from "./lib.mjs";
+import { assert, begin, check, fail, figure, finish, ms, serve, spawnTandem, stopProcess, tempDir, until } from "../e2e/harness.mjs";
+import { catFile, localFile, repoClient, tandem } from "./lib.mjs";
 
 begin("automerge-repo on tandem serve", { timeoutMs: 240_000 });
 
@@ -31,10 +30,15 @@ try {
     docId = handle.documentId;
     assert(/^[1-9A-HJ-NP-Za-km-z]+$/.test(docId), `a bs58 id: ${docId}`);
     const file = localFile("pull");
-    const { took } = await until(15_000, "the document on Tandem", async () => {
-      await tandem(["sync", `${server.url}/${docId}`, "--file", file, "--timeout", "5"]);
-      return (await catFile(file)).text === "hello";
-    }, 200);
+    const { took } = await until(
+      15_000,
+      "the document on Tandem",
+      async () => {
+        await tandem(["sync", `${server.url}/${docId}`, "--file", file, "--timeout", "5"]);
+        return (await catFile(file)).text === "hello";
+      },
+      200,
+    );
     figure(`repo create → ndjson client has it: ${ms(took)}`);
   });
 
@@ -50,11 +54,7 @@ try {
 
   await check("a repo client's edit reaches a live ndjson client (tandem sync --follow)", async () => {
     const file = localFile("follow");
-    const child = spawn(tandemBin, ["sync", `${server.url}/${docId}`, "--file", file, "--follow"], {
-      env: { ...process.env, TANDEM_NO_MDNS: "1", RUST_LOG: "warn" },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    onCleanup(() => stopProcess(child));
+    const child = spawnTandem(["sync", `${server.url}/${docId}`, "--file", file, "--follow"]);
     await until(10_000, "the follower's first copy", async () => (await catFile(file)).text === "hello world", 100);
     const t0 = performance.now();
     handle.change((d) => A.splice(d, ["text"], 0, 0, ">> "));
@@ -76,10 +76,15 @@ try {
     two.on("ephemeral-message", ({ message }) => heard.push(message));
     // Broadcast until heard: the first may go out before the other client's
     // socket has asked for the document.
-    await until(10_000, "the cursor at the other client", () => {
-      one.broadcast({ cursor: 3 });
-      return heard.some((m) => m?.cursor === 3);
-    }, 200);
+    await until(
+      10_000,
+      "the cursor at the other client",
+      () => {
+        one.broadcast({ cursor: 3 });
+        return heard.some((m) => m?.cursor === 3);
+      },
+      200,
+    );
   });
 
   await check("an unknown document is unavailable to a repo client, not created", async () => {
@@ -118,10 +123,15 @@ try {
     const h = alice.create({ text: "gated" });
     gatedId = h.documentId;
     const file = localFile("gated");
-    await until(15_000, "alice's document on the gated server", async () => {
-      await tandem(["sync", `${gated.url}/${gatedId}`, "--file", file, "--token", "alice-secret-0123456789", "--timeout", "5"]);
-      return (await catFile(file)).text === "gated";
-    }, 200);
+    await until(
+      15_000,
+      "alice's document on the gated server",
+      async () => {
+        await tandem(["sync", `${gated.url}/${gatedId}`, "--file", file, "--token", "alice-secret-0123456789", "--timeout", "5"]);
+        return (await catFile(file)).text === "gated";
+      },
+      200,
+    );
     const reader = repoClient(`${gws}/?access_token=reader-secret-0123456789`);
     const seen = await reader.find(`automerge:${gatedId}`);
     assert(seen.doc().text === "gated", "the reader reads");
@@ -149,10 +159,15 @@ try {
     const seed = repoClient(`${ws}/`).create({ text: "" });
     const id = seed.documentId;
     const files = [0, 1, 2, 3, 4].map((k) => localFile(`mix${k}`));
-    await until(15_000, "the shared document on Tandem", async () => {
-      await tandem(["sync", `${server.url}/${id}`, "--file", files[0], "--timeout", "5"]);
-      return (await catFile(files[0])).text === "";
-    }, 200);
+    await until(
+      15_000,
+      "the shared document on Tandem",
+      async () => {
+        await tandem(["sync", `${server.url}/${id}`, "--file", files[0], "--timeout", "5"]);
+        return (await catFile(files[0])).text === "";
+      },
+      200,
+    );
     const repos = await Promise.all([0, 1, 2, 3, 4].map(async () => repoClient(`${ws}/`).find(`automerge:${id}`)));
     const rounds = 4;
     const expected = [];
@@ -176,14 +191,19 @@ try {
     });
     await Promise.all([...repoEdits, ...ndjsonEdits]);
     const total = expected.reduce((n, w) => n + w.length, 0);
-    const { took } = await until(30_000, "every client to converge", async () => {
-      const texts = repos.map((h) => h.doc().text);
-      for (const file of files) {
-        await tandem(["sync", `${server.url}/${id}`, "--file", file]);
-        texts.push((await catFile(file)).text);
-      }
-      return texts.every((t) => t === texts[0] && t.length === total);
-    }, 200);
+    const { took } = await until(
+      30_000,
+      "every client to converge",
+      async () => {
+        const texts = repos.map((h) => h.doc().text);
+        for (const file of files) {
+          await tandem(["sync", `${server.url}/${id}`, "--file", file]);
+          texts.push((await catFile(file)).text);
+        }
+        return texts.every((t) => t === texts[0] && t.length === total);
+      },
+      200,
+    );
     const text = repos[0].doc().text;
     for (const w of expected) assert(text.includes(w), `${w} kept`);
     figure(`10 mixed clients × ${rounds} edits: all converged ${ms(took)} after the last edit (${ms(performance.now() - t0)} overall)`);

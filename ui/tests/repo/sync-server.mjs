@@ -8,15 +8,29 @@
 
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
-import { createRequire } from "node:module";
 import * as A from "@automerge/automerge";
-import { begin, check, assert, serve, api, until, fail, finish, figure, tempDir, onCleanup, stopProcess, ms, signIn, launchChromium, tid } from "../e2e/harness.mjs";
-import { repoClient, tandem, localFile, catFile } from "./lib.mjs";
+import {
+  api,
+  assert,
+  begin,
+  check,
+  fail,
+  figure,
+  finish,
+  launchChromium,
+  ms,
+  onCleanup,
+  serve,
+  signIn,
+  stopProcess,
+  tempDir,
+  tid,
+  until,
+} from "../e2e/harness.mjs";
+import { syncServerMain } from "./clients.mjs";
+import { catFile, localFile, repoClient, tandem } from "./lib.mjs";
 
 begin("Tandem with automerge-repo's sync server", { timeoutMs: 240_000 });
-
-const require = createRequire(import.meta.url);
-const syncServerMain = require.resolve("@automerge/automerge-repo-sync-server/src/index.js");
 
 /** A free loopback port (the sync server takes its port from $PORT). */
 function freePort() {
@@ -65,10 +79,15 @@ try {
 
   await check("tandem sync pulls a document from the sync server", async () => {
     const file = localFile("pull");
-    const { took } = await until(15_000, "the document in a local file", async () => {
-      await tandem(["sync", docUrl, "--file", file, "--timeout", "5"]);
-      return (await catFile(file)).body === "hello";
-    }, 200);
+    const { took } = await until(
+      15_000,
+      "the document in a local file",
+      async () => {
+        await tandem(["sync", docUrl, "--file", file, "--timeout", "5"]);
+        return (await catFile(file)).body === "hello";
+      },
+      200,
+    );
     figure(`repo create → tandem sync has it: ${ms(took)}`);
   });
 
@@ -83,7 +102,9 @@ try {
   await check("a document the server does not have fails clearly", async () => {
     const file = localFile("missing");
     let error = "";
-    await tandem(["sync", `${socketUrl}/automerge:4NMNnkMhL8jXrdJ9jamS58PAVdXu`, "--file", file, "--timeout", "5"]).catch((e) => (error = e.message));
+    await tandem(["sync", `${socketUrl}/automerge:4NMNnkMhL8jXrdJ9jamS58PAVdXu`, "--file", file, "--timeout", "5"]).catch(
+      (e) => (error = e.message),
+    );
     assert(/doc-unavailable/.test(error), error);
   });
 

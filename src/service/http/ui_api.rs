@@ -1,0 +1,355 @@
+//! The browser UI's endpoints: new documents, the UI's Automerge peer over a
+//! WebSocket (browsers cannot stream a request body and a response at once),
+//! events, remotes, search, activity, share policies and LAN peers.
+
+use axum::body::Bytes;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+
+use crate::doc_id::DocId;
+use crate::server::access::Caller;
+use crate::server::extract::{JsonBody, Owner};
+use crate::server::{ApiError, AppState};
+use crate::service::{RemoteSpec, Service, ServiceError};
+
+/// The body of `POST /_docs`.
+#[derive(Debug, Deserialize)]
+pub struct NewDoc {
+    /// The new document's title.
+    #[serde(default)]
+    pub title: String,
+}
+
+/// `POST /_docs`: a new document from the note template.
+pub async fn create_doc(
+    Extension(service): Extension<Arc<Service>>,
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(new): JsonBody<NewDoc>,
+) -> Result<Response, ApiError> {
+    caller.check_create(&state)?;
+    let id = service.create_doc(&new.title)?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response())
+}
+
+/// `POST /_import`: `.automerge` bytes become a new document.
+pub async fn import_doc(
+    Extension(service): Extension<Arc<Service>>,
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.check_create(&state)?;
+    if body.len() > state.options.max_upload {
+        return Err(ApiError::TooLarge(format!(
+            "upload exceeds {} bytes",
+            state.options.max_upload
+        )));
+    }
+    let id = service.import_doc(&body)?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response())
+}
+
+/// Query parameters of `GET /_ws/{doc_id}` (a browser cannot set headers
+/// on a WebSocket).
+#[derive(Debug, Deserialize, Default)]
+pub struct SocketQuery {
+    /// Like `Tandem-Features`: `ephemeral` asks for ephemeral messages.
+    #[serde(default)]
+    pub features: Option<String>,
+}
+
+/// `GET /_ws/{doc_id}`: the UI's Automerge peer, one `{"event":…}` line per
+/// text frame; `?features=ephemeral` adds ephemeral messages.
+pub async fn doc_socket(
+    Extension(service): Extension<Arc<Service>>,
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(raw_id): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<SocketQuery>,
+    info: Option<axum::Extension<crate::server::listener::ConnectionInfo>>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let id = DocId::parse(&raw_id)?;
+    let access = caller.check_doc(&state, &id)?;
+    let rights = caller.rights(&state.shares, &id, access);
+    let peer = crate::service::UiPeer {
+        peer: info.map_or_else(|| "ui".into(), |i| i.remote.to_string()),
+        user: caller.name().map(str::to_owned),
+        ephemeral: query.features.as_deref().is_some_and(|f| {
+            crate::protocol::compress::names_feature(f, crate::protocol::EPHEMERAL_FEATURE)
+        }),
+    };
+    Ok(upgrade
+        .max_message_size(state.options.max_line)
+        .on_upgrade(move |socket| async move {
+            if let Err(e) = bridge(socket, service, id, rights, peer).await {
+                tracing::debug!(error = %e, "UI socket ended");
+            }
+        }))
+}
+
+async fn bridge(
+    socket: WebSocket,
+    service: std::sync::Arc<crate::service::Service>,
+    id: DocId,
+    rights: crate::link::PeerRights,
+    peer: crate::service::UiPeer,
+) -> Result<(), ServiceError> {
+    let (mut sink, stream) = socket.split();
+    let incoming = stream
+        .take_while(|m| std::future::ready(!matches!(m, Ok(Message::Close(_)))))
+        .filter_map(|m| async move {
+            match m {
+                Ok(Message::Text(text)) => Some(Ok(line(text.as_bytes()))),
+                Ok(Message::Binary(bytes)) => Some(Ok(line(&bytes))),
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            }
+        })
+        .boxed();
+    let mut outgoing = service.attach_peer_as(&id, incoming, rights, peer)?;
+    while let Some(bytes) = outgoing.recv().await {
+        let text =
+            String::from_utf8_lossy(bytes.strip_suffix(b"\n").unwrap_or(&bytes)).into_owned();
+        if sink.send(Message::Text(text.into())).await.is_err() {
+            break;
+        }
+    }
+    let _ = sink.close().await;
+    Ok(())
+}
+
+fn line(bytes: &[u8]) -> Bytes {
+    let mut v = Vec::with_capacity(bytes.len() + 1);
+    v.extend_from_slice(bytes);
+    v.push(b'\n');
+    Bytes::from(v)
+}
+
+/// `GET /_events`: [`crate::service::ServiceEvent`]s as JSON text frames
+/// (peers hear only that listings changed).
+pub async fn events_socket(
+    Extension(service): Extension<Arc<Service>>,
+    State(state): State<AppState>,
+    caller: Caller,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let mut events = service.subscribe();
+    let shutdown = state.shutdown.clone();
+    upgrade.on_upgrade(move |socket| async move {
+        let (mut sink, mut stream) = socket.split();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                incoming = stream.next() => if !matches!(incoming, Some(Ok(_))) { break },
+                event = events.recv() => {
+                    let json = match event {
+                        Ok(crate::service::ServiceEvent::Remote { .. } | crate::service::ServiceEvent::PeersChanged)
+                            if !caller.is_owner() =>
+                        {
+                            continue
+                        }
+                        Ok(event) => serde_json::to_string(&event).unwrap_or_default(),
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => "{\"event\":\"docs-changed\"}".to_owned(),
+                        Err(_) => break,
+                    };
+                    if sink.send(Message::Text(json.into())).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = sink.close().await;
+    })
+}
+
+/// `GET /_remotes`.
+pub async fn list_remotes(
+    Extension(service): Extension<Arc<Service>>,
+    _: Owner,
+) -> Json<Vec<crate::service::RemoteInfo>> {
+    Json(service.remotes())
+}
+
+/// Query of `POST /_remotes`.
+#[derive(Debug, Default, Deserialize)]
+pub struct AddRemoteQuery {
+    /// `true`: answer once the first connection is live or has failed (a
+    /// failed remote is not kept; the answer's `state` is `error`, with
+    /// `error` and `problem`).
+    #[serde(default)]
+    pub wait: bool,
+}
+
+/// `POST /_remotes[?wait=true]`: start syncing a document with a server.
+pub async fn add_remote(
+    Extension(service): Extension<Arc<Service>>,
+    _: Owner,
+    Query(query): Query<AddRemoteQuery>,
+    JsonBody(spec): JsonBody<RemoteSpec>,
+) -> Result<Response, ApiError> {
+    if query.wait {
+        let info = service.add_remote_checked(spec).await?;
+        let status = if info.state == "error" {
+            StatusCode::OK
+        } else {
+            StatusCode::CREATED
+        };
+        return Ok((status, Json(info)).into_response());
+    }
+    let info = service.add_remote(spec)?;
+    Ok((StatusCode::CREATED, Json(info)).into_response())
+}
+
+/// `GET /_activity`: every connection in and out, and each open
+/// document's recent activity (owner only).
+pub async fn activity(
+    Extension(service): Extension<Arc<Service>>,
+    _: Owner,
+) -> Json<crate::service::ActivityReport> {
+    Json(service.activity())
+}
+
+/// Query of `GET /_search`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SearchQuery {
+    /// What to look for.
+    #[serde(default)]
+    pub q: String,
+}
+
+/// `GET /_search?q=…`: the text of every document, searched (owner only).
+pub async fn search(
+    Extension(service): Extension<Arc<Service>>,
+    _: Owner,
+    Query(query): Query<SearchQuery>,
+) -> Result<Json<crate::service::search::SearchResults>, ApiError> {
+    let results = tokio::task::spawn_blocking(move || service.search(&query.q))
+        .await
+        .map_err(|e| ServiceError::Unreachable(format!("the search stopped: {e}")))??;
+    Ok(Json(results))
+}
+
+/// `POST /_remotes/{id}/retry`: connect again now.
+pub async fn retry_remote(
+    Extension(service): Extension<Arc<Service>>,
+    _: Owner,
+    Path(id): Path<String>,
+) -> Result<Json<crate::service::RemoteInfo>, ApiError> {
+    Ok(Json(service.retry_remote(&id)?))
+}
+
+/// `PATCH /_remotes/{id}`: a new token or pinned certificate (`{"token"?, "fingerprint"?}`).
+pub async fn update_remote(
+    Extension(service): Extension<Arc<Service>>,
+    _: Owner,
+    Path(id): Path<String>,
+    JsonBody(update): JsonBody<crate::service::RemoteUpdate>,
+) -> Result<Json<crate::service::RemoteInfo>, ApiError> {
+    Ok(Json(service.update_remote(&id, update)?))
+}
+
+/// `DELETE /_remotes/{id}`.
+pub async fn remove_remote(
+    Extension(service): Extension<Arc<Service>>,
+    _: Owner,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    service.remove_remote(&id)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The body of `PUT /_docs/{doc_id}/share`.
+#[derive(Debug, Deserialize)]
+pub struct ShareRequest {
+    /// `private`, `lan` or `link`.
+    pub policy: crate::share::SharePolicy,
+}
+
+/// `PUT /_docs/{doc_id}/share` (owner only): set a document's share policy.
+pub async fn set_share(
+    Extension(service): Extension<Arc<Service>>,
+    caller: Caller,
+    Path(raw_id): Path<String>,
+    JsonBody(request): JsonBody<ShareRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = DocId::parse(&raw_id)?;
+    caller.require_owner()?;
+    service.set_share_policy(&id, request.policy)?;
+    Ok(Json(
+        serde_json::json!({ "id": id, "policy": request.policy }),
+    ))
+}
+
+/// `DELETE /_docs/{doc_id}/tombstone` (owner): a deleted document's id may be used again.
+pub async fn allow_again(
+    Extension(service): Extension<Arc<Service>>,
+    _: Owner,
+    Path(raw_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = DocId::parse(&raw_id)?;
+    service.allow_again(&id)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /_peers` (owner): discovered and remembered LAN peers.
+pub async fn list_peers(
+    Extension(service): Extension<Arc<Service>>,
+    _: Owner,
+) -> Json<Vec<crate::discovery::peers::PeerInfo>> {
+    Json(service.peers())
+}
+
+/// `GET /_peers/{id}/docs` (owner): the documents a peer shares.
+pub async fn peer_docs(
+    Extension(service): Extension<Arc<Service>>,
+    _: Owner,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(service.peer_docs(&id).await?))
+}
+
+/// The body of `POST /_peers/{id}/open`.
+#[derive(Debug, Deserialize)]
+pub struct OpenPeerDoc {
+    /// The peer's document to open.
+    pub doc_id: DocId,
+}
+
+/// `POST /_peers/{id}/open` (owner): a live local copy of a peer's shared document.
+pub async fn open_peer_doc(
+    Extension(service): Extension<Arc<Service>>,
+    _: Owner,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<OpenPeerDoc>,
+) -> Result<Response, ApiError> {
+    let remote = service.open_peer_doc(&id, &body.doc_id)?;
+    Ok((StatusCode::CREATED, Json(remote)).into_response())
+}
+
+/// `POST /_peers/{id}/verify` (owner): the user confirmed the verification code.
+pub async fn verify_peer(
+    Extension(service): Extension<Arc<Service>>,
+    _: Owner,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(service.verify_peer(&id)?).into_response())
+}
+
+/// `DELETE /_peers/{id}` (owner): forget a peer's pinned certificate.
+pub async fn forget_peer(
+    Extension(service): Extension<Arc<Service>>,
+    _: Owner,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    service.forget_peer(&id)?;
+    Ok(StatusCode::NO_CONTENT)
+}
