@@ -377,3 +377,75 @@ async fn editing_trace_with_a_foreign_peer() {
     assert_eq!(go.doc.lock().unwrap().get_heads(), source.get_heads());
     task.abort();
 }
+
+/// What a Go client's read loop makes of a pull it cannot complete: it skips
+/// `{"event":"error"}` lines and takes a clean end of the response for a
+/// finished sync (`HttpPushPullChanges` returns nil), so only a broken
+/// response tells it something went wrong.
+async fn foreign_pull_outcome(base: &str, doc_id: &str, http2: bool) -> Result<usize, String> {
+    let (tx, rx) = mpsc::channel::<Bytes>(64);
+    let mut peer = GoSync::new(Automerge::new());
+    for line in peer.lines() {
+        tx.send(line).await.unwrap();
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let builder = reqwest::Client::builder();
+    let builder = if http2 {
+        builder.http2_prior_knowledge()
+    } else {
+        builder.http1_only()
+    };
+    let response = builder
+        .build()
+        .unwrap()
+        .put(format!("{base}/{doc_id}"))
+        .header("content-type", "application/x-ndjson; charset=utf-8")
+        .header("authorization", format!("Bearer {OWNER_TOKEN}"))
+        .body(reqwest::Body::wrap_stream(
+            ReceiverStream::new(rx).map(Ok::<_, std::io::Error>),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut reader = EventReader::new(Box::pin(response.bytes_stream()), GO_MAX_LINE);
+    let mut error_lines = 0;
+    let work = async {
+        loop {
+            match reader.next_event().await {
+                Ok(Some(Event::Sync(payload))) => {
+                    peer.receive(&payload);
+                    for line in peer.lines() {
+                        let _ = tx.send(line).await;
+                    }
+                }
+                Ok(Some(Event::Error(_))) => error_lines += 1, // Go skips it
+                Ok(Some(_)) => {}
+                Ok(None) => return Ok(error_lines),
+                Err(e) => return Err(format!("{e} (after {error_lines} error line(s))")),
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, work)
+        .await
+        .expect("the stream ends one way or the other")
+}
+
+#[tokio::test]
+async fn a_foreign_client_that_cannot_get_a_change_sees_its_response_fail_not_end() {
+    let (server, hub) = server_with_hub().await;
+    hub.open(&id("blob"))
+        .unwrap()
+        .change(|tx| tx.put(automerge::ROOT, "blob", noise(120_000)))
+        .unwrap();
+    for http2 in [false, true] {
+        let outcome = foreign_pull_outcome(&server.url(), "blob", http2).await;
+        let failure = outcome
+            .expect_err("a clean end after the error line reads as a finished sync to a Go client");
+        assert!(
+            failure.contains("after 1 error line"),
+            "http2={http2}: {failure}"
+        );
+    }
+    server.shutdown().await;
+}

@@ -371,3 +371,142 @@ fn a_raw_link_sends_bare_messages_no_pings_and_no_error_lines() {
         "{out:?}"
     );
 }
+
+/// Two live links whose documents both keep changing: each side makes a
+/// change every 100 µs, every message takes 500 µs to arrive, and each link
+/// is woken when it asked to be. Returns how many messages each side sent.
+fn busy_exchange(
+    t0: Instant,
+    s: &mut Link,
+    served: &Document,
+    b: &mut Link,
+    bob: &Document,
+    steps: u64,
+) -> (usize, usize) {
+    const DELAY: u64 = 5;
+    let (mut from_s, mut from_b) = (0, 0);
+    // Messages on the way, by the step at which they arrive.
+    let mut to_b: Vec<(u64, Vec<Vec<u8>>)> = Vec::new();
+    let mut to_s: Vec<(u64, Vec<Vec<u8>>)> = Vec::new();
+    // After the last change, until nothing is on the way for a while.
+    let mut i = 0;
+    let mut quiet_since = 0;
+    while i < steps || i < quiet_since + 1000 {
+        i += 1;
+        let now = t0 + Duration::from_micros(100 * i);
+        let mut out_s = Vec::new();
+        let mut out_b = Vec::new();
+        if i < steps {
+            put(served, &format!("s{i}"), i as i64);
+            put(bob, &format!("b{i}"), i as i64);
+            out_s.extend(payloads(&s.handle(now, Input::DocChanged, served)));
+            out_b.extend(payloads(&b.handle(now, Input::DocChanged, bob)));
+        }
+        if s.deadline().is_some_and(|d| d <= now) {
+            out_s.extend(payloads(&s.handle(now, Input::Timer, served)));
+        }
+        if b.deadline().is_some_and(|d| d <= now) {
+            out_b.extend(payloads(&b.handle(now, Input::Timer, bob)));
+        }
+        for (at, lines) in std::mem::take(&mut to_s) {
+            if at <= i {
+                out_s.extend(payloads(&s.handle(now, Input::Received(lines), served)));
+            } else {
+                to_s.push((at, lines));
+            }
+        }
+        for (at, lines) in std::mem::take(&mut to_b) {
+            if at <= i {
+                out_b.extend(payloads(&b.handle(now, Input::Received(lines), bob)));
+            } else {
+                to_b.push((at, lines));
+            }
+        }
+        from_s += out_s.len();
+        from_b += out_b.len();
+        if !(out_s.is_empty() && out_b.is_empty() && to_b.is_empty() && to_s.is_empty()) {
+            quiet_since = i;
+        }
+        if !out_s.is_empty() {
+            to_b.push((i + DELAY, out_s));
+        }
+        if !out_b.is_empty() {
+            to_s.push((i + DELAY, out_b));
+        }
+    }
+    (from_s, from_b)
+}
+
+#[test]
+fn during_a_burst_on_both_sides_each_link_sends_once_per_gap() {
+    let t0 = Instant::now();
+    let (_h1, served) = doc("both-busy");
+    let (_h2, bob) = doc("both-busy");
+    let mut s = server(t0, true);
+    let mut b = client(t0, None, None);
+    settle(t0, &mut s, &served, &mut b, &bob);
+    // 400 changes on each side over 40 ms, then until all is delivered.
+    // Answering every message at once ping-pongs one message per round trip
+    // (80 each way); paced by a gap that starts at the window (5 ms) and
+    // doubles, each side sends a few.
+    let (from_s, from_b) = busy_exchange(t0, &mut s, &served, &mut b, &bob, 400);
+    assert!(from_s <= 8, "the server sent {from_s} messages");
+    assert!(from_b <= 8, "the client sent {from_b} messages");
+    // Once the burst is over, everything arrived: the peers are in step.
+    assert_eq!(served.heads(), bob.heads());
+    // An in-step link answers a lone change at once.
+    let quiet = t0 + Duration::from_secs(10);
+    put(&served, "lone", 1);
+    let out = s.handle(quiet, Input::DocChanged, &served);
+    assert_eq!(payloads(&out).len(), 1, "a lone change goes out at once");
+}
+
+#[test]
+fn a_peer_that_stays_behind_is_dropped_and_one_that_makes_progress_is_not() {
+    let t0 = Instant::now();
+    let limit = Duration::from_secs(10);
+    let (_h1, served) = doc("lagging");
+    let (_h2, bob) = doc("lagging");
+    let mut s = server(t0, true).with_lag_limit(limit);
+    let mut b = client(t0, None, None);
+    settle(t0, &mut s, &served, &mut b, &bob);
+    // Bob stops taking what the server sends (his messages never arrive).
+    put(&served, "x", 1);
+    assert_eq!(payloads(&s.handle(t0, Input::DocChanged, &served)).len(), 1);
+    let deadline = s.deadline().expect("a deadline while the peer is behind");
+    assert!(deadline <= t0 + limit, "wakes up to check the lag");
+    let almost = s.handle(t0 + limit - Duration::from_secs(1), Input::Timer, &served);
+    assert!(ending(&almost).is_none(), "not dropped before the limit");
+    let out = s.handle(t0 + limit, Input::Timer, &served);
+    assert!(
+        matches!(ending(&out), Some(Ending::Error(reason)) if reason.contains("stayed behind")),
+        "dropped with a clear reason: {out:?}"
+    );
+    assert!(
+        lines_of(&out).iter().any(|l| l.contains("stayed behind")),
+        "the peer is told why in an error line"
+    );
+
+    // A peer that is always a step behind but keeps taking what it is sent
+    // (a slow cold sync, a slow reader under steady typing) is not dropped:
+    // each of its answers shows new heads. Here the server changes every
+    // second and each answer arrives a second late, for three limits' time.
+    let (_h3, busy) = doc("progress");
+    let (_h4, carol) = doc("progress");
+    let mut s = server(t0, true).with_lag_limit(limit);
+    let mut c = client(t0, None, None);
+    settle(t0, &mut s, &busy, &mut c, &carol);
+    let mut late: Vec<Vec<u8>> = Vec::new();
+    for step in 1..=30u64 {
+        let now = t0 + Duration::from_secs(step);
+        put(&busy, &format!("k{step}"), step as i64);
+        let mut out = s.handle(now, Input::Received(std::mem::take(&mut late)), &busy);
+        out.extend(s.handle(now, Input::DocChanged, &busy));
+        assert!(ending(&out).is_none(), "dropped at step {step}: {out:?}");
+        let sent = payloads(&out);
+        if !sent.is_empty() {
+            late = payloads(&c.handle(now, Input::Received(sent), &carol));
+        }
+    }
+    assert!(carol.heads().len() == 1, "carol kept up, a step behind");
+}

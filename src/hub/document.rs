@@ -52,7 +52,7 @@ pub enum DocError {
 pub struct Document {
     id: DocId,
     doc: Mutex<Automerge>,
-    version: watch::Sender<u64>,
+    version: super::wake::Waker,
     store: Arc<dyn Store>,
     compacting: AtomicBool,
     deleted: AtomicBool,
@@ -75,6 +75,9 @@ pub struct Document {
     connections: super::Connections,
     /// Changes and bytes written since the document was opened.
     activity: super::activity::Activity,
+    /// Changes received from peers and not applied yet: whoever takes the
+    /// lock next applies all of them in one batch (see [`Document::receive_many`]).
+    inbox: Mutex<Vec<Vec<u8>>>,
 }
 
 impl std::fmt::Debug for Document {
@@ -103,7 +106,7 @@ impl Document {
         Arc::new_cyclic(|this| Self {
             id,
             doc: Mutex::new(doc),
-            version: watch::channel(0).0,
+            version: super::wake::Waker::default(),
             store,
             compacting: AtomicBool::new(false),
             deleted: AtomicBool::new(false),
@@ -116,6 +119,7 @@ impl Document {
             limits,
             ephemeral: super::EphemeralBus::default(),
             activity: super::activity::Activity::default(),
+            inbox: Mutex::new(Vec::new()),
         })
     }
 
@@ -162,7 +166,9 @@ impl Document {
         &self.id
     }
 
-    /// A receiver that sees the version move on every durable change.
+    /// A receiver that sees the version move after durable changes: at once
+    /// after a quiet spell, at most once per burst window during a burst
+    /// (see [`super::wake`]).
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.version.subscribe()
     }
@@ -179,7 +185,7 @@ impl Document {
 
     pub(crate) fn mark_deleted(&self) {
         self.deleted.store(true, Ordering::Release);
-        self.version.send_modify(|v| *v += 1);
+        self.version.wake_now();
     }
 
     fn lock(&self) -> MutexGuard<'_, Automerge> {
@@ -283,13 +289,60 @@ impl Document {
         } else {
             Vec::new()
         };
+        // A burst from many peers is applied once: the changes are offered
+        // to the inbox, and whoever holds the lock next applies everything
+        // offered so far in one batch (one pass of automerge over the
+        // document, one store write, one wake-up). Each session's own receive
+        // then finds its changes present. Only small messages: a big one
+        // would be parsed twice.
+        let bytes: usize = messages
+            .iter()
+            .flat_map(|m| m.changes.iter())
+            .map(<[u8]>::len)
+            .sum();
+        if chunks > 0 && chunks <= REUSE_ARRIVED_UP_TO && bytes < BIG_MESSAGE {
+            let mut offered = Vec::with_capacity(bytes);
+            for message in messages.iter().filter(|m| session.applies_plainly(m)) {
+                message
+                    .changes
+                    .iter()
+                    .for_each(|c| offered.extend_from_slice(c));
+            }
+            if !offered.is_empty() {
+                self.inbox().push(offered);
+            }
+        }
         self.mutate_with(&arrived, |doc| {
+            self.apply_inbox(doc);
             for message in messages {
                 session.receive(doc, message)?;
             }
             Ok(())
         })
         .map(|(changed, ())| changed)
+    }
+
+    fn inbox(&self) -> MutexGuard<'_, Vec<Vec<u8>>> {
+        self.inbox.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Applies every change offered to the inbox in one batch. A batch that
+    /// fails is applied offer by offer; an offer that fails is left out (its
+    /// owner applies it again in its own receive and gets the error).
+    fn apply_inbox(&self, doc: &mut Automerge) {
+        let offered = std::mem::take(&mut *self.inbox());
+        match offered.len() {
+            0 => {}
+            1 => drop(doc.load_incremental(&offered[0])),
+            _ => {
+                let all = offered.concat();
+                if doc.load_incremental(&all).is_err() {
+                    for offer in &offered {
+                        let _ = doc.load_incremental(offer);
+                    }
+                }
+            }
+        }
     }
 
     /// Makes a local change in one transaction (one Automerge change).
@@ -363,6 +416,7 @@ impl Document {
         if self.is_deleted() {
             return Err(DocError::Deleted(self.id.clone()));
         }
+        let started = tokio::time::Instant::now();
         let mut doc = self.lock();
         let before = doc.get_heads();
         let result = f(&mut doc);
@@ -405,7 +459,7 @@ impl Document {
             Ok(backlog) => {
                 self.activity.wrote(added, written);
                 drop(doc);
-                self.version.send_modify(|v| *v += 1);
+                self.version.wrote(started);
                 self.announce_if_listing_changed(info.title);
                 if backlog.wants_compaction() {
                     self.compact_in_background();

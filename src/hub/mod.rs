@@ -14,11 +14,13 @@ mod document;
 pub mod ephemeral;
 mod load;
 pub mod presence;
+mod wake;
 
 pub use connections::{ConnectionInfo, ConnectionMeta, ConnectionStats, Connections};
 pub use document::{apply_sync, doc_info, title_of, DocError, Document, SyncError};
 pub use ephemeral::{Ephemeral, EphemeralBus};
 pub use load::{check, Rejected};
+pub use wake::{BURST_WINDOW, QUIET};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};

@@ -43,6 +43,18 @@ use crate::protocol::{SyncSession, Until};
 /// How long to wait for the peer's answer before sending again anyway.
 pub const PACE_WINDOW: Duration = Duration::from_millis(5);
 
+/// How long a server-side peer may stay behind — holding none of the
+/// changes we sent it since, and advertising no new heads — before the link
+/// drops it (it reconnects and resyncs). A peer that makes progress (a cold
+/// sync applying batch after batch) is never dropped.
+pub const LAG_LIMIT: Duration = Duration::from_secs(60);
+
+/// While the peer is not in step with the document (a burst: both sides
+/// keep getting changes) a link sends at most once per gap; the gap starts
+/// at the pacing window and doubles with each message of the burst, up to
+/// this many pacing windows.
+pub const MAX_BURST_GAP_WINDOWS: u32 = 4;
+
 /// Which end of a connection the link is, and what ends it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -139,10 +151,26 @@ pub struct Link {
     held_back: bool,
     /// When the last message (or ping) went out, or the link started.
     last_sent: Instant,
+    /// The least time between two messages while the peer is out of step;
+    /// zero once it is in step.
+    burst_gap: Duration,
+    /// The peer's last message showed it held exactly our heads: the next
+    /// change goes out at once.
+    in_step: bool,
+    /// The document's heads when this link last looked, and whether
+    /// something else (another peer, a local edit) changed the document
+    /// since this link last sent: together with a peer out of step, that is
+    /// a burst, and messages are paced by the burst gap.
+    seen_heads: Option<Vec<automerge::ChangeHash>>,
+    others_changed: bool,
     /// When the last line came in.
     last_heard: Instant,
     /// The peer has sent at least one sync message.
     heard_from: bool,
+    /// Since when the peer has not acknowledged what we sent it, and the
+    /// heads it advertised then (progress resets the clock).
+    behind: Option<(Instant, Vec<automerge::ChangeHash>)>,
+    lag_limit: Duration,
     peer_ended: bool,
     window: Duration,
     ended: bool,
@@ -162,8 +190,14 @@ impl Link {
             awaiting_reply: false,
             held_back: false,
             last_sent: now,
+            burst_gap: Duration::ZERO,
+            in_step: false,
+            seen_heads: None,
+            others_changed: false,
             last_heard: now,
             heard_from: false,
+            behind: None,
+            lag_limit: LAG_LIMIT,
             peer_ended: false,
             window: PACE_WINDOW,
             ended: false,
@@ -193,6 +227,13 @@ impl Link {
         self
     }
 
+    /// Changes how long a peer may stay behind (tests; the default is
+    /// [`LAG_LIMIT`]).
+    pub fn with_lag_limit(mut self, limit: Duration) -> Self {
+        self.lag_limit = limit;
+        self
+    }
+
     /// The sync state (to save it for the next connection).
     pub fn session(&self) -> &SyncSession {
         &self.session
@@ -216,7 +257,10 @@ impl Link {
         let mut next: Option<Instant> = None;
         let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
         if self.held_back {
-            consider(self.last_sent + self.window);
+            consider(self.last_sent + self.window.max(self.burst_gap));
+        }
+        if let (Role::Server { .. }, Some((since, _))) = (self.role, &self.behind) {
+            consider(*since + self.lag_limit);
         }
         match self.role {
             Role::Server { .. } if self.raw => {}
@@ -232,10 +276,27 @@ impl Link {
 
     /// Handles one input at `now` against `doc`; returns what to do.
     pub fn handle(&mut self, now: Instant, input: Input, doc: &Document) -> Vec<Output> {
-        let mut out = Vec::new();
+        let out = Vec::new();
         if self.ended {
             return out;
         }
+        let heads = doc.heads();
+        if self.seen_heads.as_ref().is_some_and(|seen| *seen != heads) {
+            self.others_changed = true;
+        }
+        let out = self.decide(now, input, doc, out);
+        self.seen_heads = Some(doc.heads());
+        out
+    }
+
+    /// [`Link::handle`] once the document's heads were looked at.
+    fn decide(
+        &mut self,
+        now: Instant,
+        input: Input,
+        doc: &Document,
+        mut out: Vec<Output>,
+    ) -> Vec<Output> {
         if let Some(ending) = self.take_input(now, input, doc) {
             return self.end(ending, out);
         }
@@ -248,7 +309,17 @@ impl Link {
         if self.satisfied(doc, Until::HeadsEqual) && self.until().is_some() {
             return self.end(Ending::Satisfied, out);
         }
-        let may_send = !self.awaiting_reply || now >= self.last_sent + self.window;
+        // In a burst — the peer out of step while others keep changing the
+        // document — one message per gap carries everything the peer lacks.
+        // A link whose peer was in step answers at once, and so does one
+        // that only trades with its own peer (a cold sync).
+        let most = self.window * MAX_BURST_GAP_WINDOWS;
+        if self.in_step || now >= self.last_sent + most * 2 {
+            self.burst_gap = Duration::ZERO;
+        }
+        let bursting = !self.in_step && self.others_changed;
+        let coalescing = bursting && now < self.last_sent + self.burst_gap;
+        let may_send = (!self.awaiting_reply || now >= self.last_sent + self.window) && !coalescing;
         let finishing = self.peer_ended && matches!(self.role, Role::Server { follow: false, .. });
         self.held_back = !(may_send || finishing);
         if !self.held_back {
@@ -263,8 +334,16 @@ impl Link {
             if !lines.is_empty() {
                 self.awaiting_reply = true;
                 self.last_sent = now;
+                if bursting {
+                    self.burst_gap = (self.burst_gap * 2).clamp(self.window, most);
+                }
+                self.in_step = false;
+                self.others_changed = false;
                 out.push(Output::Send(lines));
             }
+        }
+        if let Some(ending) = self.check_lag(now) {
+            return self.end(ending, out);
         }
         if let Some(until) = self.until() {
             if self.satisfied(doc, until) {
@@ -326,12 +405,47 @@ impl Link {
                 self.heard_from = true;
                 self.awaiting_reply = false;
                 match doc.apply_payloads(&mut self.session, payloads) {
-                    Ok(_) => None,
+                    Ok(_) => {
+                        self.in_step = self.satisfied(doc, Until::HeadsEqual);
+                        None
+                    }
                     Err(e @ (SyncError::Invalid(_) | SyncError::Rejected(_))) => {
                         Some(Ending::Error(e.to_string()))
                     }
                     Err(e) => Some(Ending::Failed(e.to_string())),
                 }
+            }
+        }
+    }
+
+    /// Server side: tracks whether the peer keeps lagging behind what we
+    /// sent it; `Some` once it did for longer than the lag limit.
+    fn check_lag(&mut self, now: Instant) -> Option<Ending> {
+        if !matches!(self.role, Role::Server { .. }) {
+            return None;
+        }
+        if self.session.unacknowledged() == 0 {
+            self.behind = None;
+            return None;
+        }
+        let heads = self.session.their_heads().unwrap_or_default().to_vec();
+        match &self.behind {
+            Some((since, at)) if *at == heads => {
+                let lagged = now.saturating_duration_since(*since);
+                (lagged >= self.lag_limit).then(|| {
+                    Ending::Error(format!(
+                        "this peer stayed behind for {} s without taking the changes sent to it \
+                         ({} unacknowledged); dropped so the server's memory stays bounded: \
+                         reconnect to sync again",
+                        lagged.as_secs(),
+                        self.session.unacknowledged()
+                    ))
+                })
+            }
+            // Behind now, or it made progress: the clock starts again.
+            _ => {
+                self.behind = Some((now, heads));
+                None
             }
         }
     }

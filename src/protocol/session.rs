@@ -194,10 +194,23 @@ impl SyncSession {
         receive_live(doc, &mut self.state, message)
     }
 
+    /// Whether `message`'s changes are applied as they are, with
+    /// `load_incremental` (not through automerge's own receive): then they
+    /// may be applied earlier, together with other peers' changes, and this
+    /// session's receive finds them present.
+    pub fn applies_plainly(&self, message: &Message) -> bool {
+        !needs_automerge(&self.state, message)
+    }
+
     /// The heads the peer advertised in its first message on this session:
     /// what it held when the connection began.
     pub fn first_their_heads(&self) -> Option<&[ChangeHash]> {
         self.first_their_heads.as_deref()
+    }
+
+    /// How many changes we sent that the peer has not acknowledged yet.
+    pub fn unacknowledged(&self) -> usize {
+        self.state.sent_hashes.len()
     }
 
     /// The heads the peer last advertised, if it has sent anything yet.

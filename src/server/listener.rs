@@ -1,6 +1,8 @@
 //! The socket side: accept TCP connections and serve each as HTTP/1.1, h2c,
 //! or TLS (h2 or http/1.1 by ALPN) on the same port — a TLS ClientHello starts
-//! with byte `0x16`, which no HTTP request does.
+//! with byte `0x16`, which no HTTP request does. HTTP/2 (the h2c preface, or
+//! ALPN `h2`) goes to [`super::h2`], which can send `100 Continue`; HTTP/1.1
+//! to hyper.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -133,30 +135,48 @@ async fn serve_connection(
                         return Ok(());
                     }
                 };
-            serve_http(
-                TokioIo::new(tls_stream),
-                ConnectionInfo { remote, tls: true },
-                router,
-                stop,
-                limits,
-            )
-            .await
+            let info = ConnectionInfo { remote, tls: true };
+            if tls_stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                return super::h2::serve(tls_stream, info, router, stop, limits.handshake_timeout)
+                    .await;
+            }
+            serve_http(TokioIo::new(tls_stream), info, router, stop, limits).await
         }
         Some(_) if !crate::host::is_loopback(remote.ip()) => {
             tracing::debug!(%remote, "refusing plaintext HTTP from a non-loopback peer on a TLS server");
             Ok(())
         }
         _ => {
-            serve_http(
-                TokioIo::new(stream),
-                ConnectionInfo { remote, tls: false },
-                router,
-                stop,
-                limits,
-            )
-            .await
+            let info = ConnectionInfo { remote, tls: false };
+            if starts_with_h2_preface(&stream, limits.handshake_timeout).await {
+                return super::h2::serve(stream, info, router, stop, limits.handshake_timeout)
+                    .await;
+            }
+            serve_http(TokioIo::new(stream), info, router, stop, limits).await
         }
     }
+}
+
+/// Whether a plaintext connection opens with the HTTP/2 preface (h2c with
+/// prior knowledge), by peeking: the bytes stay for whoever serves it. An
+/// HTTP/1.1 request differs from the preface within its first bytes (`PUT`,
+/// `POST` and `PATCH` at the second); a preface split over several segments is
+/// waited for, within `wait`.
+async fn starts_with_h2_preface(stream: &TcpStream, wait: Duration) -> bool {
+    let preface = super::h2::PREFACE;
+    let mut seen = vec![0u8; preface.len()];
+    let peeking = async {
+        loop {
+            match stream.peek(&mut seen).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) if !preface.starts_with(&seen[..n]) => return false,
+                Ok(n) if n == preface.len() => return true,
+                // A prefix of the preface so far: wait for the rest.
+                Ok(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+            }
+        }
+    };
+    tokio::time::timeout(wait, peeking).await.unwrap_or(false)
 }
 
 async fn serve_http<I>(

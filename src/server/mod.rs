@@ -15,6 +15,7 @@ pub mod error;
 pub mod extract;
 pub mod extras;
 pub mod gate;
+mod h2;
 pub mod listener;
 pub mod oidc;
 pub mod placement;

@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::access::Caller;
@@ -21,7 +21,9 @@ use super::listener::ConnectionInfo;
 use super::state::AppState;
 use crate::doc_id::DocId;
 use crate::hub::{apply_sync, ConnectionMeta, SyncError};
-use crate::link::{Connection, EphemeralPort, Link, Role, Side, READ_ONLY_REFUSAL};
+use crate::link::{
+    Connection, Ending, EphemeralPort, Link, Role, Side, Stopped, READ_ONLY_REFUSAL,
+};
 use crate::protocol::carries_changes;
 use crate::protocol::compress::{self, encode_stream};
 use crate::protocol::{Event, EventReader, Inflate, SyncSession, EPHEMERAL_FEATURE, NDJSON_UTF8};
@@ -153,14 +155,31 @@ pub async fn sync_doc(
         ephemeral: port,
         stats: Some(stats),
     };
+    let (failed_tx, failed_rx) = oneshot::channel();
     state.tasks.spawn(async move {
         let ending = connection.run(reader, body_done).await;
         tracing::debug!(doc = %id, ?ending, "sync stream ended");
+        if let Some(reason) = failure(&ending) {
+            let _ = failed_tx.send(StreamFailed(reason));
+        }
     });
 
     // Each line leaves as one zstd frame / gzip flush, so a compressed
-    // stream is as live as a plain one.
-    let body = Body::from_stream(encode_stream(ReceiverStream::new(rx), codings.response));
+    // stream is as live as a plain one. A stream that ends because a
+    // foreign peer cannot take a change ends the response abnormally after
+    // its error line (HTTP/1.1: no last chunk; HTTP/2: RST_STREAM), see
+    // `failure`.
+    let lines = encode_stream(ReceiverStream::new(rx), codings.response)
+        .map(|line| line.map_err(axum::BoxError::from));
+    let verdict = futures_util::stream::once(async move {
+        let failed = failed_rx.await.ok()?;
+        // An abort discards what hyper or h2 still holds unwritten: give the
+        // error line time to leave (a Tandem client reads it and hangs up).
+        tokio::time::sleep(ERROR_LINE_GRACE).await;
+        Some(Err(axum::BoxError::from(failed)))
+    })
+    .filter_map(|verdict| async move { verdict });
+    let body = Body::from_stream(lines.chain(verdict));
     let mut response = (StatusCode::OK, body).into_response();
     let headers = response.headers_mut();
     if let Some(encoding) = codings.response {
@@ -197,6 +216,29 @@ pub async fn sync_doc(
         HeaderValue::from_static("nosniff"),
     );
     Ok(response)
+}
+
+/// How long a failed stream's error line gets to reach the socket before the
+/// response is broken off.
+const ERROR_LINE_GRACE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Why a sync stream ended in an error of ours (after its error line), ending
+/// the HTTP response abnormally.
+#[derive(Debug, thiserror::Error)]
+#[error("the sync stream ended with an error: {0}")]
+struct StreamFailed(String);
+
+/// The reason a connection ended in a way its peer could only take for a
+/// finished sync: a change no line of a foreign peer can hold. Only a peer
+/// without capability flags (the Go library) gets that ending, and such a
+/// peer skips error lines and reports a clean end as success — so its
+/// response is broken off instead. Other errors end cleanly after their
+/// error line, which Tandem's clients read.
+fn failure(stopped: &Stopped) -> Option<String> {
+    match stopped {
+        Stopped::Link(Ending::Unsendable(e)) => Some(e.to_string()),
+        _ => None,
+    }
 }
 
 /// Whether the request's `Tandem-Features` names `ephemeral`.

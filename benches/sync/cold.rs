@@ -1,0 +1,166 @@
+//! (b) cold one-shot sync of a big document vs. in-process `automerge::sync`.
+
+use crate::*;
+
+pub(crate) const B_RUNS: usize = 5;
+
+/// 10,000 changes: one creates a text and a map, then each of 9,999 splices
+/// one character into the text and puts one key in the map.
+pub(crate) fn build_10k() -> Automerge {
+    let mut doc = Automerge::new();
+    let (text, meta) = doc
+        .transact::<_, _, AutomergeError>(|tx| {
+            let text = tx.put_object(ROOT, "text", ObjType::Text)?;
+            let meta = tx.put_object(ROOT, "meta", ObjType::Map)?;
+            tx.put(ROOT, "title", "benchmark document")?;
+            Ok((text, meta))
+        })
+        .expect("first change")
+        .result;
+    let alphabet: Vec<char> = "the quick brown fox jumps over the lazy dog "
+        .chars()
+        .collect();
+    for i in 0..9_999usize {
+        doc.transact::<_, _, AutomergeError>(|tx| {
+            let c = alphabet[i % alphabet.len()].to_string();
+            tx.splice_text(&text, i, 0, &c)?;
+            tx.put(&meta, format!("k{}", i % 64), i as i64)?;
+            Ok(())
+        })
+        .expect("change");
+    }
+    doc
+}
+
+/// Syncs an empty document from `server` in-process with `automerge::sync`,
+/// encoding and decoding every message as any transport must; stops when the
+/// client holds the server's heads (what `Until::HeadsEqual` waits for).
+pub(crate) fn inproc_sync(server: &mut Automerge) -> Duration {
+    let mut client = Automerge::new();
+    let mut ss = AmSyncState::new();
+    let mut cs = AmSyncState::new();
+    let target = server.get_heads();
+    let t0 = Instant::now();
+    for _ in 0..100 {
+        let mut quiet = true;
+        if let Some(m) = client.generate_sync_message(&mut cs) {
+            let m = Message::decode(&m.encode()).expect("decode");
+            server
+                .receive_sync_message(&mut ss, m)
+                .expect("server receives");
+            quiet = false;
+        }
+        if let Some(m) = server.generate_sync_message(&mut ss) {
+            let m = Message::decode(&m.encode()).expect("decode");
+            client
+                .receive_sync_message(&mut cs, m)
+                .expect("client receives");
+            quiet = false;
+        }
+        if client.get_heads() == target || quiet {
+            break;
+        }
+    }
+    let dt = t0.elapsed();
+    assert_eq!(client.get_heads(), target, "in-process sync converged");
+    dt
+}
+
+pub(crate) async fn cold_sync_rows(label: &str, saved: &[u8], changes: usize) -> Vec<Row> {
+    // The limit first, so the server's copy is not warmed by anything of ours.
+    let mut limit_doc = Automerge::load(saved).expect("load document");
+    let mut limit = Vec::new();
+    for _ in 0..B_RUNS {
+        limit.push(inproc_sync(&mut limit_doc));
+    }
+    drop(limit_doc);
+
+    let (server, hub) = start_server(Arc::new(MemoryStore::new())).await;
+    let id = doc_id("cold");
+    let server_doc = hub.open(&id).expect("open server doc");
+    server_doc.load_bytes(saved).expect("load into server");
+    let target = server_doc.heads();
+    let base = server.url();
+    let mut tandem = Vec::new();
+    let mut attempts = Vec::new();
+    for _ in 0..B_RUNS {
+        let client_hub = Hub::new(Arc::new(MemoryStore::new()));
+        let doc = client_hub.open(&id).expect("open client doc");
+        let client =
+            SyncClient::new(client_config(&base, &id, HttpVersion::Http1)).expect("client");
+        let t0 = Instant::now();
+        let report = client
+            .sync_once(&doc, Until::HeadsEqual, Duration::from_secs(120))
+            .await
+            .expect("cold sync succeeds");
+        tandem.push(t0.elapsed());
+        attempts.push(report.attempts);
+        assert_eq!(doc.heads(), target, "client converged");
+    }
+    drop(server_doc);
+    server.shutdown().await;
+
+    let all = |v: &[Duration]| v.iter().map(|d| fmt_ms(*d)).collect::<Vec<_>>().join(", ");
+    eprintln!(
+        "   {label}: tandem runs [{}], attempts {attempts:?}",
+        all(&tandem)
+    );
+    eprintln!("   {label}: in-process runs [{}]", all(&limit));
+    let t = median(tandem);
+    let l = median(limit);
+    let ratio = t.as_secs_f64() / l.as_secs_f64();
+    vec![
+        Row::new(
+            format!("(b) cold sync {label} ({changes} changes, {} KiB saved), Tandem HTTP/1.1, median of {B_RUNS}", saved.len() / 1024),
+            fmt_ms(t),
+            "",
+            None,
+        ),
+        Row::new(
+            format!("(b) same, in-process automerge::sync (the limit), median of {B_RUNS}"),
+            fmt_ms(l),
+            "",
+            None,
+        ),
+        Row::new(
+            format!("(b) ratio Tandem / limit, {label}"),
+            format!("{ratio:.2}×"),
+            "≤ 1.3×",
+            Some(ratio <= 1.3),
+        ),
+    ]
+}
+
+pub(crate) async fn scenario_b_10k() -> Vec<Row> {
+    let t = Instant::now();
+    let doc = build_10k();
+    let saved = doc.save();
+    eprintln!(
+        "   built the 10,000-change document in {} ({} bytes saved)",
+        fmt_ms(t.elapsed()),
+        saved.len()
+    );
+    drop(doc);
+    cold_sync_rows("10k-change doc", &saved, 10_000).await
+}
+
+pub(crate) fn editing_trace_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/editing-trace.automerge")
+}
+
+pub(crate) async fn scenario_b_trace() -> Vec<Row> {
+    let path = editing_trace_path();
+    let Ok(saved) = std::fs::read(&path) else {
+        eprintln!(
+            "   NOTE: {} is absent; skipping the editing-trace cold sync",
+            path.display()
+        );
+        return vec![Row::new(
+            "(b) cold sync, editing trace",
+            "skipped: data file absent",
+            "≤ 1.3×",
+            None,
+        )];
+    };
+    cold_sync_rows("editing trace", &saved, 259_779).await
+}
