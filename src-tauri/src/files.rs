@@ -11,14 +11,13 @@
 use std::path::PathBuf;
 
 use tandem::error_code::{Code, ErrorBody as CommandError};
-use tandem::DocId;
-use tauri::{AppHandle, Runtime, State};
-use tauri_plugin_dialog::{DialogExt, FilePath};
-
 use tandem::node::desktop::Desktop;
 use tandem::service::answers::ImportedFile;
 use tandem::service::files::{export_file_name, import_from, write_export};
 use tandem::service::launch::EXTENSION;
+use tandem::DocId;
+use tauri::{AppHandle, Runtime, State};
+use tauri_plugin_dialog::{DialogExt, FilePath};
 
 /// Debug builds: export here instead of asking.
 pub const E2E_SAVE_PATH_ENV: &str = "TANDEM_E2E_SAVE_PATH";

@@ -213,4 +213,20 @@ mod tests {
         assert!(search(&hub, "   ").unwrap().hits.is_empty());
         assert!(search(&hub, "nowhere to be found").unwrap().hits.is_empty());
     }
+    #[tokio::test]
+    async fn a_search_on_a_blocking_thread_finds_the_same() {
+        let service = Service::start(Hub::new(Arc::new(MemoryStore::new())));
+        doc_with(
+            service.hub(),
+            "groceries",
+            "Groceries",
+            "Saffron for Sunday",
+        );
+        let found = search_blocking(service.clone(), "saffron".into())
+            .await
+            .unwrap();
+        assert_eq!(found, search(service.hub(), "saffron").unwrap());
+        assert_eq!(found.hits.len(), 1);
+        assert_eq!(found.hits[0].path, "/body");
+    }
 }
