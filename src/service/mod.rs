@@ -5,6 +5,7 @@
 //! commands — both are thin layers over this.
 
 pub mod activity;
+pub mod answers;
 mod error;
 pub mod files;
 mod history;

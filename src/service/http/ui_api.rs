@@ -232,9 +232,7 @@ pub async fn search(
     _: Owner,
     Query(query): Query<SearchQuery>,
 ) -> Result<Json<crate::service::search::SearchResults>, ApiError> {
-    let results = tokio::task::spawn_blocking(move || service.search(&query.q))
-        .await
-        .map_err(|e| ServiceError::Unreachable(format!("the search stopped: {e}")))??;
+    let results = crate::service::search::search_blocking(service, query.q).await?;
     Ok(Json(results))
 }
 
