@@ -21,7 +21,7 @@
 //! another node holds ([`crate::store::PgStore::fence_as`]).
 
 mod heartbeat;
-pub mod leases;
+pub(crate) mod leases;
 pub mod rendezvous;
 
 use std::collections::HashSet;

@@ -54,10 +54,10 @@ pub const FOREIGN_MAX_LINE: usize = 65_535;
 /// capabilities (Tandem, JavaScript Automerge); its line is
 /// [`MODERN_MAX_LINE`] bytes, well under their line limits (Tandem's default
 /// is [`crate::protocol::DEFAULT_MAX_LINE`]).
-pub const MODERN_MAX_MESSAGE: usize = 8 * 1024 * 1024;
+pub(crate) const MODERN_MAX_MESSAGE: usize = 8 * 1024 * 1024;
 
 /// The line that carries a [`MODERN_MAX_MESSAGE`]-byte message.
-pub const MODERN_MAX_LINE: usize = sync_line_len(MODERN_MAX_MESSAGE);
+pub(crate) const MODERN_MAX_LINE: usize = sync_line_len(MODERN_MAX_MESSAGE);
 
 /// The bytes of JSON around the base64 of a sync line, newline excluded:
 /// `{"event":"sync","data":"` and `"}`.
@@ -65,12 +65,12 @@ const LINE_FRAME: usize = 26;
 
 /// The length (without `\n`) of the line that carries a sync message of
 /// `message_len` bytes.
-pub const fn sync_line_len(message_len: usize) -> usize {
+pub(crate) const fn sync_line_len(message_len: usize) -> usize {
     LINE_FRAME + message_len.div_ceil(3) * 4
 }
 
 /// The longest sync message whose line is at most `max_line` bytes.
-pub const fn max_message_len(max_line: usize) -> usize {
+pub(crate) const fn max_message_len(max_line: usize) -> usize {
     max_line.saturating_sub(LINE_FRAME) / 4 * 3
 }
 
@@ -251,7 +251,7 @@ impl SyncSession {
 ///
 /// The sync state is not involved: it already counts every change as sent and
 /// the message as in flight, which stays true as long as all parts are sent.
-pub fn split_message(message: Message, max_line: usize) -> Result<Vec<Message>, SplitError> {
+pub(crate) fn split_message(message: Message, max_line: usize) -> Result<Vec<Message>, SplitError> {
     split(message, max_line, true)
 }
 
