@@ -11,34 +11,65 @@ use std::path::{Path, PathBuf};
 /// Each layer (a top-level module of `src/`) and the layers it may use.
 /// Anything may use the crate root itself (`crate::VERSION`).
 const LAYERS: &[(&str, &[&str])] = &[
+    ("error_code", &[]),
     ("doc_id", &[]),
     ("host", &[]),
     ("history", &[]),
     ("protocol", &[]),
     ("edit", &[]),
-    ("store", &["doc_id"]),
-    ("tls", &["store"]),
-    ("share", &["store", "doc_id"]),
-    ("hub", &["protocol", "store", "history", "doc_id"]),
-    ("link", &["protocol", "hub", "store", "doc_id"]),
+    ("store", &["error_code", "doc_id"]),
+    ("tls", &["error_code", "store"]),
+    ("share", &["error_code", "store", "doc_id"]),
+    (
+        "hub",
+        &["error_code", "protocol", "store", "history", "doc_id"],
+    ),
+    (
+        "link",
+        &["error_code", "protocol", "hub", "store", "doc_id"],
+    ),
     (
         "client",
         &[
-            "link", "hub", "protocol", "store", "tls", "history", "doc_id", "host",
+            "error_code",
+            "link",
+            "hub",
+            "protocol",
+            "store",
+            "tls",
+            "history",
+            "doc_id",
+            "host",
         ],
     ),
     (
         "server",
         &[
-            "client", "link", "hub", "protocol", "store", "tls", "share", "history", "doc_id",
+            "error_code",
+            "client",
+            "link",
+            "hub",
+            "protocol",
+            "store",
+            "tls",
+            "share",
+            "history",
+            "doc_id",
             "host",
         ],
     ),
-    ("cluster", &["server", "hub", "store", "protocol", "doc_id"]),
-    ("discovery", &["store", "tls", "doc_id", "host"]),
+    (
+        "cluster",
+        &["error_code", "server", "hub", "store", "protocol", "doc_id"],
+    ),
+    (
+        "discovery",
+        &["error_code", "store", "tls", "doc_id", "host"],
+    ),
     (
         "service",
         &[
+            "error_code",
             "server",
             "client",
             "discovery",
@@ -56,6 +87,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "node",
         &[
+            "error_code",
             "service",
             "server",
             "client",
@@ -73,8 +105,22 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "testing",
+        &[
+            "error_code",
+            "node",
+            "server",
+            "client",
+            "hub",
+            "store",
+            "tls",
+            "doc_id",
+        ],
+    ),
+    (
         "cli",
         &[
+            "error_code",
             "node",
             "service",
             "server",
