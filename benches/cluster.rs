@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use automerge::transaction::Transactable;
-use automerge::{Automerge, ReadDoc, ROOT};
+use automerge::{Automerge, ROOT};
 use tandem::client::{ClientConfig, ConnectionStatus, SyncClient};
 use tandem::cluster::{Cluster, ClusterConfig};
 use tandem::node::{Node, NodeBuilder};
@@ -30,28 +30,13 @@ use tandem::protocol::Until;
 use tandem::server::placement::Placement;
 use tandem::server::ServerOptions;
 use tandem::store::{Durability, MemoryStore, PgStore, SqliteStore, Store};
-use tandem::{DocId, Document, Hub};
+use tandem::{Document, Hub};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+use tandem::testing::{get, id, percentile, put};
+
 const WAIT: Duration = Duration::from_secs(60);
-
-fn id(s: &str) -> DocId {
-    DocId::parse(s).unwrap()
-}
-
-fn put(doc: &Document, key: &str, value: &str) {
-    doc.change(|tx| tx.put(ROOT, key, value)).unwrap();
-}
-
-fn get(doc: &Document, key: &str) -> Option<String> {
-    doc.read(|d| {
-        d.get(ROOT, key)
-            .ok()
-            .flatten()
-            .and_then(|(v, _)| v.into_string().ok())
-    })
-}
 
 fn local(doc_id: &str) -> Arc<Document> {
     Hub::new(Arc::new(MemoryStore::new()))
@@ -99,11 +84,6 @@ async fn wait_value(doc: &Document, key: &str, value: &str) {
     })
     .await
     .expect("value arrives");
-}
-
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
-    samples[((samples.len() - 1) as f64 * p).round() as usize]
 }
 
 fn ms(d: Duration) -> String {

@@ -83,10 +83,6 @@ async fn pump(
     let _ = to.shutdown().await;
 }
 
-fn doc_id(s: &str) -> DocId {
-    DocId::parse(s).expect("doc id")
-}
-
 fn config(
     addr: SocketAddr,
     id: &DocId,
@@ -133,7 +129,7 @@ async fn cold(
 ) -> (usize, usize, Duration) {
     let (server, hub) = start_server().await;
     let relay = Relay::to(server.local_addr().expect("listening")).await;
-    let id = doc_id(&format!("cold-{run}"));
+    let id = tandem::testing::id(&format!("cold-{run}"));
     let server_doc = hub.open(&id).expect("open");
     let client_hub = Hub::new(Arc::new(MemoryStore::new()));
     let doc = client_hub.open(&id).expect("open");
@@ -176,7 +172,7 @@ async fn latency(
 ) -> (Vec<Duration>, usize) {
     let (server, _hub) = start_server().await;
     let relay = Relay::to(server.local_addr().expect("listening")).await;
-    let id = doc_id("latency");
+    let id = tandem::testing::id("latency");
     let cancel = CancellationToken::new();
     let mut docs: Vec<Arc<Document>> = Vec::new();
     let mut hubs = Vec::new();

@@ -12,45 +12,15 @@ use std::path::{Path, PathBuf};
 
 const UI_INDEX: &str = "../ui/dist/index.html";
 
-/// Every command of `tauri::generate_handler!` in `src/lib.rs`.
-const COMMANDS: &[&str] = &[
-    "list_docs",
-    "create_doc",
-    "delete_doc",
-    "set_share",
-    "doc_history",
-    "doc_at",
-    "doc_diff",
-    "doc_conflicts",
-    "restore_version",
-    "resolve_conflict",
-    "export_doc",
-    "import_doc",
-    "open_doc_channel",
-    "send_sync",
-    "close_doc_channel",
-    "list_remotes",
-    "add_remote",
-    "remove_remote",
-    "retry_remote",
-    "search_docs",
-    "activity",
-    "open_external",
-    "open_data_folder",
-    "os_user_name",
-    "update_remote",
-    "list_peers",
-    "peer_docs",
-    "open_peer_doc",
-    "verify_peer",
-    "forget_peer",
-    "health",
-    "lan_status",
-    "set_lan_settings",
-    "export_doc_to_file",
-    "import_doc_from_file",
-    "take_launch_requests",
-];
+/// Turns `src/command_list.rs` into the command names.
+macro_rules! command_list {
+    ($($module:ident::$name:ident),* $(,)?) => {
+        &[$(stringify!($name)),*]
+    };
+}
+
+/// Every command of the app (`src/command_list.rs`).
+const COMMANDS: &[&str] = include!("src/command_list.rs");
 
 const PLACEHOLDER: &str = r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Tandem</title></head>
@@ -64,6 +34,7 @@ const PLACEHOLDER: &str = r#"<!doctype html>
 
 fn main() {
     println!("cargo:rerun-if-changed={UI_INDEX}");
+    println!("cargo:rerun-if-changed=src/command_list.rs");
     if !Path::new(UI_INDEX).is_file() {
         match placeholder_dir() {
             Ok(dir) => {

@@ -51,6 +51,7 @@ pub mod server;
 pub mod service;
 pub mod share;
 pub mod store;
+pub mod testing;
 pub mod tls;
 
 pub use doc_id::DocId;

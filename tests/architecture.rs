@@ -9,29 +9,29 @@
 use std::path::{Path, PathBuf};
 
 /// Each layer (a top-level module of `src/`) and the layers it may use.
-/// Anything may use the crate root itself (`crate::VERSION`); `error_code`
-/// (the error contract, using nothing) sits at the bottom with `doc_id`.
+/// Anything may use the crate root itself (`crate::VERSION`).
 const LAYERS: &[(&str, &[&str])] = &[
-    ("doc_id", &[]),
     ("error_code", &[]),
+    ("doc_id", &[]),
     ("host", &[]),
     ("history", &[]),
     ("protocol", &[]),
     ("edit", &[]),
-    ("store", &["doc_id", "error_code"]),
-    ("tls", &["store", "error_code"]),
-    ("share", &["store", "doc_id", "error_code"]),
+    ("store", &["error_code", "doc_id"]),
+    ("tls", &["error_code", "store"]),
+    ("share", &["error_code", "store", "doc_id"]),
     (
         "hub",
-        &["protocol", "store", "history", "doc_id", "error_code"],
+        &["error_code", "protocol", "store", "history", "doc_id"],
     ),
     (
         "link",
-        &["protocol", "hub", "store", "doc_id", "error_code"],
+        &["error_code", "protocol", "hub", "store", "doc_id"],
     ),
     (
         "client",
         &[
+            "error_code",
             "link",
             "hub",
             "protocol",
@@ -40,12 +40,12 @@ const LAYERS: &[(&str, &[&str])] = &[
             "history",
             "doc_id",
             "host",
-            "error_code",
         ],
     ),
     (
         "server",
         &[
+            "error_code",
             "client",
             "link",
             "hub",
@@ -56,20 +56,20 @@ const LAYERS: &[(&str, &[&str])] = &[
             "history",
             "doc_id",
             "host",
-            "error_code",
         ],
     ),
     (
         "cluster",
-        &["server", "hub", "store", "protocol", "doc_id", "error_code"],
+        &["error_code", "server", "hub", "store", "protocol", "doc_id"],
     ),
     (
         "discovery",
-        &["store", "tls", "doc_id", "host", "error_code"],
+        &["error_code", "store", "tls", "doc_id", "host"],
     ),
     (
         "service",
         &[
+            "error_code",
             "server",
             "client",
             "discovery",
@@ -82,12 +82,12 @@ const LAYERS: &[(&str, &[&str])] = &[
             "history",
             "doc_id",
             "host",
-            "error_code",
         ],
     ),
     (
         "node",
         &[
+            "error_code",
             "service",
             "server",
             "client",
@@ -102,12 +102,25 @@ const LAYERS: &[(&str, &[&str])] = &[
             "history",
             "doc_id",
             "host",
+        ],
+    ),
+    (
+        "testing",
+        &[
             "error_code",
+            "node",
+            "server",
+            "client",
+            "hub",
+            "store",
+            "tls",
+            "doc_id",
         ],
     ),
     (
         "cli",
         &[
+            "error_code",
             "node",
             "service",
             "server",
@@ -124,7 +137,6 @@ const LAYERS: &[(&str, &[&str])] = &[
             "edit",
             "doc_id",
             "host",
-            "error_code",
         ],
     ),
 ];

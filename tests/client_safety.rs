@@ -6,6 +6,8 @@
 //!
 //! The servers here are tiny raw HTTP/1.1 listeners on loopback that record
 //! each request head and answer a canned response (a redirect, a status).
+//!
+//! Over 500 lines on purpose: one suite for one subject; each test stands alone and shares only `common`.
 
 mod common;
 

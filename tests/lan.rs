@@ -3,6 +3,8 @@
 //! mDNS runs only inside those namespaces, never in the machine's own; each
 //! namespace is checked to hold only the interfaces made here before a daemon
 //! starts. Without root (or `ip netns`), the tests print why and skip.
+//!
+//! Over 500 lines on purpose: one suite for one subject; each test stands alone and shares only `common`.
 
 mod common;
 

@@ -2,6 +2,8 @@
 //! and the stories the drivers rely on — pacing, bursts, pings, stalls,
 //! both termination checks, `?follow=false`, read-only peers, withdrawn
 //! access and deletion.
+//!
+//! Over 500 lines on purpose: one suite for one subject; each test stands alone and shares only `common`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

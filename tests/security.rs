@@ -2,6 +2,8 @@
 //! pages of other origins, blind writes, other local users, share changes
 //! that must cut peers off, stalled handshakes, token roles and scopes, the
 //! browser sign-in, deletes that stick, a full disk.
+//!
+//! Over 500 lines on purpose: one suite for one subject; each test stands alone and shares only `common`.
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! End-to-end syncs over real sockets: every transport, broadcast, several
 //! servers, termination checks, redirects, reconnects and persistence.
+//!
+//! Over 500 lines on purpose: one suite for one subject; each test stands alone and shares only `common`.
 
 mod common;
 

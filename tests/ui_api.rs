@@ -1,6 +1,8 @@
 //! The UI-facing API over real sockets: documents, the UI peer's WebSocket,
 //! events, and remote servers (with trust on first use), as the web UI and
 //! the desktop app use them.
+//!
+//! Over 500 lines on purpose: one suite for one subject; each test stands alone and shares only `common`.
 
 mod common;
 

@@ -143,9 +143,8 @@ pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i]
 }
 
-pub(crate) fn doc_id(s: &str) -> DocId {
-    DocId::parse(s).expect("valid doc id")
-}
+/// Document IDs come from the shared test kit.
+pub(crate) use tandem::testing::id as doc_id;
 
 pub(crate) async fn start_server(store: Arc<dyn Store>) -> (Node, Arc<Hub>) {
     let hub = Hub::new(store);

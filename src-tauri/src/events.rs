@@ -3,9 +3,9 @@
 //! `peers-changed` events that the UI listens for.
 
 use tandem::service::ServiceEvent;
-use tauri::async_runtime::JoinHandle;
 use tauri::{AppHandle, Emitter, Runtime};
 use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::task::AbortHandle;
 
 /// The event carrying no payload: the document list changed.
 pub const DOCS_CHANGED: &str = "docs-changed";
@@ -18,8 +18,8 @@ pub const PEERS_CHANGED: &str = "peers-changed";
 pub fn forward<R: Runtime>(
     app: AppHandle<R>,
     mut events: broadcast::Receiver<ServiceEvent>,
-) -> JoinHandle<()> {
-    tauri::async_runtime::spawn(async move {
+) -> AbortHandle {
+    let relay = tauri::async_runtime::spawn(async move {
         loop {
             let emitted = match events.recv().await {
                 Ok(ServiceEvent::DocsChanged) => app.emit(DOCS_CHANGED, ()),
@@ -36,5 +36,6 @@ pub fn forward<R: Runtime>(
                 tracing::warn!(error = %e, "could not emit a UI event");
             }
         }
-    })
+    });
+    relay.inner().abort_handle()
 }

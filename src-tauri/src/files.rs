@@ -10,15 +10,14 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
+use tandem::error_code::{Code, ErrorBody as CommandError};
+use tandem::node::desktop::Desktop;
+use tandem::service::answers::ImportedFile;
+use tandem::service::files::{export_file_name, import_from, write_export};
+use tandem::service::launch::EXTENSION;
 use tandem::DocId;
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_dialog::{DialogExt, FilePath};
-
-use crate::error::{Code, CommandError};
-use crate::state::Desktop;
-use tandem::service::files::{export_file_name, import_from, write_export};
-use tandem::service::launch::EXTENSION;
 
 /// Debug builds: export here instead of asking.
 pub const E2E_SAVE_PATH_ENV: &str = "TANDEM_E2E_SAVE_PATH";
@@ -26,15 +25,6 @@ pub const E2E_SAVE_PATH_ENV: &str = "TANDEM_E2E_SAVE_PATH";
 pub const E2E_OPEN_PATH_ENV: &str = "TANDEM_E2E_OPEN_PATH";
 
 type Result<T> = std::result::Result<T, CommandError>;
-
-/// The answer to [`import_doc_from_file`].
-#[derive(Debug, Serialize)]
-pub struct ImportedFile {
-    /// The new document's id.
-    pub id: DocId,
-    /// The file it came from.
-    pub path: String,
-}
 
 /// Which dialog to show.
 #[derive(Debug, Clone, Copy)]

@@ -10,7 +10,7 @@ use std::path::Path;
 use tandem::service::launch::{classify, resolve, LaunchRequest, Launches};
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 
-use crate::state::Desktop;
+use tandem::node::desktop::Desktop;
 
 /// The event (no payload) telling the UI that launch requests are waiting.
 pub const LAUNCH: &str = "launch";

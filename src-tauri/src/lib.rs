@@ -4,9 +4,10 @@
 //! ([`tandem::node::desktop::builder`]: store, service, the embedded sync
 //! server on loopback so other Tandem instances and the CLI can sync with
 //! this app, LAN presence on demand) and serves the web UI (`ui/dist`)
-//! whose Tauri backend calls the [`commands`] (each allowed by the ACL:
-//! `build.rs`, `capabilities/default.json`). Service events reach the UI
-//! through [`events`] only.
+//! whose Tauri backend calls the [`commands`] (each listed once in
+//! `command_list.rs` and allowed by the ACL: `build.rs`,
+//! `capabilities/default.json`). Service events reach the UI through
+//! [`events`] only.
 //!
 //! Environment: see [`tandem::node::desktop`] (`TANDEM_DATA_DIR`,
 //! `TANDEM_LISTEN`, `TANDEM_LAN_LISTEN`), and `RUST_LOG`.
@@ -16,22 +17,26 @@
 //! one over D-Bus and exits.
 
 pub mod commands;
-pub mod error;
 pub mod events;
 pub mod files;
 pub mod launch;
-pub mod state;
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use tauri::{App, AppHandle, Manager, RunEvent, Runtime};
 
-use tandem::node::{desktop, Listen};
-
-use crate::state::{Desktop, SHUTDOWN_LIMIT};
+use tandem::node::desktop::{self, Desktop, SHUTDOWN_LIMIT};
+use tandem::node::Listen;
 
 type SetupError = Box<dyn std::error::Error>;
+
+/// Turns `command_list.rs` into the invoke handler.
+macro_rules! command_list {
+    ($($module:ident::$name:ident),* $(,)?) => {
+        tauri::generate_handler![$($module::$name),*]
+    };
+}
 
 /// Runs the desktop app until its window is closed (or SIGINT/SIGTERM).
 pub fn run() -> ExitCode {
@@ -61,44 +66,7 @@ pub fn run() -> ExitCode {
             }
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![
-            commands::list_docs,
-            commands::create_doc,
-            commands::delete_doc,
-            commands::set_share,
-            commands::doc_history,
-            commands::doc_at,
-            commands::doc_diff,
-            commands::doc_conflicts,
-            commands::restore_version,
-            commands::resolve_conflict,
-            commands::export_doc,
-            commands::import_doc,
-            commands::open_doc_channel,
-            commands::send_sync,
-            commands::close_doc_channel,
-            commands::list_remotes,
-            commands::add_remote,
-            commands::remove_remote,
-            commands::retry_remote,
-            commands::search_docs,
-            commands::activity,
-            commands::open_external,
-            commands::open_data_folder,
-            commands::os_user_name,
-            commands::update_remote,
-            commands::list_peers,
-            commands::peer_docs,
-            commands::open_peer_doc,
-            commands::verify_peer,
-            commands::forget_peer,
-            commands::health,
-            commands::lan_status,
-            commands::set_lan_settings,
-            files::export_doc_to_file,
-            files::import_doc_from_file,
-            launch::take_launch_requests,
-        ])
+        .invoke_handler(include!("command_list.rs"))
         .build(tauri::generate_context!());
     let app = match built {
         Ok(app) => app,

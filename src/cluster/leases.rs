@@ -30,7 +30,7 @@ pub(crate) struct Beat {
 
 /// One node's row in the `/_cluster` listing.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct NodeStatus {
+pub(crate) struct NodeStatus {
     /// Its identity.
     pub id: String,
     /// Its public URL.

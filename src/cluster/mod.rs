@@ -22,7 +22,7 @@
 //! another node holds ([`crate::store::PgStore::fence_as`]).
 
 mod heartbeat;
-pub mod leases;
+pub(crate) mod leases;
 pub mod rendezvous;
 pub mod tokens;
 

@@ -36,7 +36,7 @@ pub struct Presence {
 /// Advertises this instance (sync port `port`, certificate `fingerprint`) and
 /// feeds the peers it discovers into `peers` until `stop` is cancelled or
 /// the mDNS actor stops. `name` replaces the stored display name when given.
-pub fn advertise(
+pub(crate) fn advertise(
     peers: &Arc<Peers>,
     store: &dyn Store,
     name: Option<&str>,

@@ -33,7 +33,7 @@ impl From<mdns_sd::Error> for MdnsError {
 
 /// A running advertisement + browser. Dropping it does not stop it; call
 /// [`Mdns::shutdown`] so that goodbye packets go out.
-pub struct Mdns {
+pub(crate) struct Mdns {
     daemon: ServiceDaemon,
     fullname: String,
     stop: CancellationToken,
@@ -43,7 +43,7 @@ pub struct Mdns {
 impl Mdns {
     /// Starts advertising `ad` and browsing; events arrive on the returned
     /// receiver (our own announcements are filtered out).
-    pub fn start(
+    pub(crate) fn start(
         ad: Advertisement,
     ) -> Result<(Self, mpsc::UnboundedReceiver<DiscoveryEvent>), MdnsError> {
         if super::disabled_by_env() {
@@ -82,7 +82,7 @@ impl Mdns {
     }
 
     /// Withdraws the advertisement (goodbye packets) and stops the daemon.
-    pub async fn shutdown(self) {
+    pub(crate) async fn shutdown(self) {
         self.stop.cancel();
         let _ = self.task.await;
         if let Ok(done) = self.daemon.unregister(&self.fullname) {

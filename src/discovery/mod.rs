@@ -10,8 +10,8 @@
 //! starts, so it is only ever started on request (`tandem serve --mdns`, the
 //! desktop app) and never when `TANDEM_NO_MDNS=1`.
 
-pub mod lan;
-pub mod mdns;
+pub(crate) mod lan;
+pub(crate) mod mdns;
 pub mod peers;
 
 use std::net::IpAddr;

@@ -15,10 +15,10 @@
 //! Authors are looked up in one place, [`author_of`], so that a later
 //! actor → user table plugs in there.
 
-pub mod conflicts;
-pub mod restore;
+pub(crate) mod conflicts;
+pub(crate) mod restore;
 pub mod timeline;
-pub mod view;
+pub(crate) mod view;
 
 use automerge::{ActorId, ChangeHash, ObjId, ObjType, Prop, ReadDoc, Value};
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 /// Running totals of one document's writes since it was opened.
 #[derive(Debug, Default)]
-pub struct Activity {
+pub(crate) struct Activity {
     changes: AtomicU64,
     bytes: AtomicU64,
 }
@@ -29,7 +29,7 @@ impl Activity {
     }
 
     /// The totals now.
-    pub fn totals(&self) -> ActivityTotals {
+    pub(crate) fn totals(&self) -> ActivityTotals {
         ActivityTotals {
             changes: self.changes.load(Ordering::Relaxed),
             bytes: self.bytes.load(Ordering::Relaxed),

@@ -191,7 +191,7 @@ impl Connections {
 
 /// A fresh opaque connection id: random, so it says nothing about how many
 /// connections there were and does not collide across servers.
-pub fn new_connection_id() -> String {
+pub(crate) fn new_connection_id() -> String {
     use rand::Rng;
     let n: u64 = rand::rng().random();
     format!("c{:012x}", n & 0xffff_ffff_ffff)

@@ -8,8 +8,8 @@
 //! [`EphemeralBus`] (messages relayed between its connections, never stored)
 //! and the registry of its live [`Connections`].
 
-pub mod activity;
-pub mod connections;
+pub(crate) mod activity;
+pub(crate) mod connections;
 mod document;
 pub mod ephemeral;
 mod load;

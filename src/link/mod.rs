@@ -25,6 +25,8 @@
 //! document's bus.
 //!
 //! Scenario tests drive it with a fake clock (`tests/link.rs`).
+//!
+//! Over 500 lines on purpose: one state machine, whose transitions read best side by side.
 
 pub mod ephemeral;
 mod serve;

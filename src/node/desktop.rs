@@ -3,14 +3,23 @@
 //! data folder of earlier versions once), `TANDEM_LISTEN` (an exact
 //! address instead of the remembered port), `TANDEM_LAN_LISTEN` (where the
 //! on-demand LAN listener binds). Documents stay private until shared.
+//! [`Desktop`] is the running core that the app's commands share.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
-use super::{LanPolicy, Listen, NodeBuilder};
-use crate::service::ServiceOptions;
+use serde::Serialize;
+use tokio::task::AbortHandle;
+
+use super::{LanPolicy, Listen, Node, NodeBuilder, NodeError};
+use crate::service::answers::RemoteDeletion;
+use crate::service::sessions::Sessions;
+use crate::service::{Service, ServiceError, ServiceOptions};
 use crate::share::SharePolicy;
 use crate::store::location::{self, Adoption, DATA_DIR_ENV};
+use crate::DocId;
 
 /// The application's identifier (its D-Bus name without a data folder).
 pub const APP_ID: &str = "dev.tandem.app";
@@ -126,6 +135,109 @@ pub async fn wait_for_signal() {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
+    }
+}
+
+/// The longest the app waits at exit for [`Desktop::shutdown`] (server
+/// drain ≤ 10 s, then remotes and UI sessions ≤ 5 s, then the flush).
+pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(20);
+
+/// The core as the desktop app runs it: a [`Node`] started by [`builder`]
+/// (store, service, embedded server, LAN on demand), the UI's open sync
+/// sessions, and the task relaying service events to the UI.
+pub struct Desktop {
+    /// Every task of the running core.
+    pub node: Node,
+    /// The UI-facing operations.
+    pub service: Arc<Service>,
+    /// The UI's sync sessions.
+    pub sessions: Arc<Sessions>,
+    /// Where the documents are kept.
+    pub data_dir: PathBuf,
+    relay: Mutex<Option<AbortHandle>>,
+}
+
+/// The answer to the app's `health` command, as `GET /_health` gives it.
+#[derive(Debug, Serialize)]
+pub struct Health {
+    /// Always `true`.
+    pub ok: bool,
+    /// Tandem's version.
+    pub version: &'static str,
+    /// The embedded sync server's URL (or why it is not running).
+    pub listen: String,
+    /// Where the documents are kept.
+    pub data_dir: String,
+}
+
+impl Desktop {
+    /// Starts the core over `data_dir` as [`builder`] says. Must run inside
+    /// the Tokio runtime.
+    pub async fn start(data_dir: &Path, listen: Listen) -> Result<Self, NodeError> {
+        let node = builder(data_dir, listen).start().await?;
+        tracing::info!(data_dir = %data_dir.display(), listen = %node.url(), "Tandem core started");
+        Ok(Self {
+            service: node.service().clone(),
+            node,
+            sessions: Arc::default(),
+            data_dir: data_dir.to_owned(),
+            relay: Mutex::new(None),
+        })
+    }
+
+    /// Keeps the task relaying service events to the UI, to stop it at
+    /// shutdown (an earlier one is stopped now).
+    pub fn set_event_relay(&self, relay: AbortHandle) {
+        if let Some(old) = self.take_relay() {
+            old.abort();
+        }
+        *self.relay.lock().unwrap_or_else(PoisonError::into_inner) = Some(relay);
+    }
+
+    fn take_relay(&self) -> Option<AbortHandle> {
+        self.relay
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// Liveness, version and where the embedded server listens.
+    pub fn health(&self) -> Health {
+        Health {
+            ok: true,
+            version: crate::VERSION,
+            listen: self.node.url(),
+            data_dir: self.data_dir.display().to_string(),
+        }
+    }
+
+    /// Deletes a document here (leaving a tombstone so no peer brings it
+    /// back); with `everywhere`, also on every server it syncs with.
+    pub async fn delete_doc(
+        &self,
+        id: &DocId,
+        everywhere: bool,
+    ) -> Result<Vec<RemoteDeletion>, ServiceError> {
+        if !everywhere {
+            self.service.delete_doc(id)?;
+            return Ok(Vec::new());
+        }
+        let outcomes = self.service.delete_doc_everywhere(id).await?;
+        let outcomes = outcomes.into_iter();
+        Ok(outcomes
+            .map(|(url, r)| RemoteDeletion::new(url, r))
+            .collect())
+    }
+
+    /// Ends the UI's sessions and the event relay, then stops the core in
+    /// its one order. Safe to call more than once.
+    pub async fn shutdown(&self) {
+        self.sessions.close_all();
+        if let Some(relay) = self.take_relay() {
+            relay.abort();
+        }
+        self.node.stop().await;
+        tracing::info!("Tandem core stopped");
     }
 }
 

@@ -18,15 +18,15 @@ use futures_util::{Stream, StreamExt};
 
 /// The feature token a client names in `Tandem-Features` to ask for
 /// compression (gzip needs it; see [`response_encoding`]).
-pub const FEATURE: &str = "compression";
+pub(crate) const FEATURE: &str = "compression";
 
 /// The request header in which a client lists the extensions it
 /// understands, and the `200` echoes those the server will use.
-pub const FEATURES_HEADER: &str = "tandem-features";
+pub(crate) const FEATURES_HEADER: &str = "tandem-features";
 
 /// The encodings Tandem reads and writes, best first, as an
 /// `Accept-Encoding` value.
-pub const ACCEPTED: &str = "zstd, gzip";
+pub(crate) const ACCEPTED: &str = "zstd, gzip";
 
 /// The zstd level: fast, and most of the gain (the data is base64).
 const ZSTD_LEVEL: i32 = 3;
@@ -84,7 +84,7 @@ impl std::fmt::Display for Encoding {
 
 /// The codings an `Accept-Encoding` value admits (q > 0), in Tandem's order
 /// of preference.
-pub fn accepted(accept_encoding: &str) -> Vec<Encoding> {
+pub(crate) fn accepted(accept_encoding: &str) -> Vec<Encoding> {
     let admitted = |name: &str| {
         accept_encoding.split(',').any(|item| {
             let mut parts = item.split(';');
@@ -110,7 +110,7 @@ pub fn accepted(accept_encoding: &str) -> Vec<Encoding> {
 /// request), gzip only when the client also named the `compression`
 /// feature: Go's HTTP transport adds `Accept-Encoding: gzip` to every
 /// request by itself, and the Go library must keep getting identity.
-pub fn response_encoding(accept_encoding: &str, feature_asked: bool) -> Option<Encoding> {
+pub(crate) fn response_encoding(accept_encoding: &str, feature_asked: bool) -> Option<Encoding> {
     let admitted = accepted(accept_encoding);
     if admitted.contains(&Encoding::Zstd) {
         Some(Encoding::Zstd)
@@ -122,7 +122,7 @@ pub fn response_encoding(accept_encoding: &str, feature_asked: bool) -> Option<E
 }
 
 /// Whether a `Tandem-Features` value names `feature`.
-pub fn names_feature(features: &str, feature: &str) -> bool {
+pub(crate) fn names_feature(features: &str, feature: &str) -> bool {
     features
         .split(',')
         .any(|f| f.trim().eq_ignore_ascii_case(feature))
@@ -177,25 +177,25 @@ fn whole_small_frame(input: &[u8]) -> Option<(usize, std::io::Result<Vec<u8>>)> 
 /// Why compressing failed (only an internal library error can do it).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot {0}-compress a line: {1}")]
-pub struct CompressError(Encoding, String);
+pub(crate) struct CompressError(Encoding, String);
 
 /// Compresses one line (or a few) at a time; each call's output ends a
 /// zstd frame or a gzip sync-flush block, so the peer can read the line at once.
-pub struct LineEncoder {
+pub(crate) struct LineEncoder {
     gzip: Option<flate2::write::GzEncoder<Vec<u8>>>,
     encoding: Encoding,
 }
 
 impl LineEncoder {
     /// An encoder for `encoding`.
-    pub fn new(encoding: Encoding) -> Self {
+    pub(crate) fn new(encoding: Encoding) -> Self {
         let gzip = (encoding == Encoding::Gzip)
             .then(|| flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
         Self { gzip, encoding }
     }
 
     /// The compressed form of `lines`, readable in full by the peer.
-    pub fn encode(&mut self, lines: &[u8]) -> Result<Bytes, CompressError> {
+    pub(crate) fn encode(&mut self, lines: &[u8]) -> Result<Bytes, CompressError> {
         let fail = |e: std::io::Error| CompressError(self.encoding, e.to_string());
         match &mut self.gzip {
             // One frame with its size known: zstd fits its tables and window
@@ -212,7 +212,7 @@ impl LineEncoder {
     }
 
     /// What ends the stream: the gzip trailer; nothing for zstd.
-    pub fn finish(self) -> Result<Bytes, CompressError> {
+    pub(crate) fn finish(self) -> Result<Bytes, CompressError> {
         match self.gzip {
             None => Ok(Bytes::new()),
             Some(gzip) => gzip
@@ -225,7 +225,7 @@ impl LineEncoder {
 
 /// `lines` as a body: compressed line by line with `encoding`, unchanged
 /// when it is `None`. A gzip body ends with its trailer once `lines` ends.
-pub fn encode_stream<S>(
+pub(crate) fn encode_stream<S>(
     lines: S,
     encoding: Option<Encoding>,
 ) -> impl Stream<Item = Result<Bytes, CompressError>> + Send + 'static

@@ -6,12 +6,12 @@
 //! ([`compress`]), and automerge-repo's CBOR messages ([`repo`]). Pacing,
 //! pings and termination live in [`crate::link`].
 
-pub mod compress;
+pub(crate) mod compress;
 pub mod guard;
 pub mod line;
-pub mod reader;
+pub(crate) mod reader;
 pub mod repo;
-pub mod session;
+pub(crate) mod session;
 
 pub use compress::{Encoding, Inflate, InflateError};
 pub use guard::{GuardError, Limits};

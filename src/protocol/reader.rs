@@ -62,7 +62,7 @@ impl ReadBudget {
 
 /// Incremental line splitter: push bytes in, take complete lines out.
 #[derive(Debug)]
-pub struct LineSplitter {
+pub(crate) struct LineSplitter {
     buf: BytesMut,
     /// How far `buf` has been scanned for a newline already.
     scanned: usize,
@@ -71,7 +71,7 @@ pub struct LineSplitter {
 
 impl LineSplitter {
     /// A splitter refusing lines longer than `max_line` bytes.
-    pub fn new(max_line: usize) -> Self {
+    pub(crate) fn new(max_line: usize) -> Self {
         Self {
             buf: BytesMut::new(),
             scanned: 0,
@@ -80,13 +80,13 @@ impl LineSplitter {
     }
 
     /// Appends received bytes.
-    pub fn push(&mut self, chunk: &[u8]) {
+    pub(crate) fn push(&mut self, chunk: &[u8]) {
         self.buf.extend_from_slice(chunk);
     }
 
     /// The next complete line (without `\n`), `Ok(None)` if more bytes are
     /// needed, or an error once the pending line passes the limit.
-    pub fn next_line(&mut self) -> Result<Option<Bytes>, LineError> {
+    pub(crate) fn next_line(&mut self) -> Result<Option<Bytes>, LineError> {
         if let Some(pos) = self.buf[self.scanned..].iter().position(|b| *b == b'\n') {
             let end = self.scanned + pos;
             if end > self.max_line {
@@ -109,12 +109,12 @@ impl LineSplitter {
     }
 
     /// Bytes buffered (the start of an unfinished line, or lines not yet taken).
-    pub fn buffered(&self) -> usize {
+    pub(crate) fn buffered(&self) -> usize {
         self.buf.len()
     }
 
     /// What is left once the stream has ended: a last line with no newline.
-    pub fn finish(&mut self) -> Option<Bytes> {
+    pub(crate) fn finish(&mut self) -> Option<Bytes> {
         self.scanned = 0;
         (!self.buf.is_empty()).then(|| self.buf.split().freeze())
     }

@@ -26,7 +26,7 @@ use super::tokens::{Role, TokenGrant};
 
 /// The session cookie's name on a server listening on `port` (cookies are
 /// not separated by port, so two local servers must not share one name).
-pub fn session_cookie_name(port: u16) -> String {
+pub(crate) fn session_cookie_name(port: u16) -> String {
     format!("tandem_session_{port}")
 }
 
@@ -108,7 +108,7 @@ fn presented(state: &AppState, request: &Request) -> Presented {
 }
 
 /// Middleware: resolves the [`Caller`] and refuses what it may not reach at all.
-pub async fn authenticate(
+pub(crate) async fn authenticate(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,

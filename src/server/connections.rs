@@ -15,7 +15,7 @@ use crate::hub::ConnectionInfo;
 
 /// The answer of the connections endpoint.
 #[derive(Debug, Serialize)]
-pub struct ConnectionList {
+pub(crate) struct ConnectionList {
     /// The document.
     pub doc: String,
     /// Its live connections, oldest first (empty when it is not open).
@@ -23,7 +23,7 @@ pub struct ConnectionList {
 }
 
 /// Lists the live connections of a document.
-pub async fn list_connections(
+pub(crate) async fn list_connections(
     State(state): State<AppState>,
     caller: Caller,
     Path(raw_id): Path<String>,
@@ -43,7 +43,7 @@ pub async fn list_connections(
 
 /// The answer of the presence endpoint.
 #[derive(Debug, Serialize)]
-pub struct PresenceList {
+pub(crate) struct PresenceList {
     /// The document.
     pub doc: String,
     /// Who is in it now, oldest first (docs/presence.md).
@@ -52,7 +52,7 @@ pub struct PresenceList {
 
 /// `GET /_docs/{doc_id}/presence`: who is in a document now, for anyone
 /// who may sync it (they would see the same over the stream).
-pub async fn list_presence(
+pub(crate) async fn list_presence(
     State(state): State<AppState>,
     caller: Caller,
     Path(raw_id): Path<String>,

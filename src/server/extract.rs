@@ -10,7 +10,7 @@ use super::error::ApiError;
 use super::state::AppState;
 
 /// A JSON request body whose rejections are `{"code":"bad-input",…}` like every other error.
-pub struct JsonBody<T>(pub T);
+pub(crate) struct JsonBody<T>(pub T);
 
 impl<T, S> axum::extract::FromRequest<S> for JsonBody<T>
 where
@@ -30,7 +30,7 @@ where
 }
 
 /// Proof that the caller is the owner (see [`Caller`]).
-pub struct Owner;
+pub(crate) struct Owner;
 
 impl FromRequestParts<AppState> for Owner {
     type Rejection = ApiError;

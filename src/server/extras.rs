@@ -16,7 +16,7 @@ use crate::doc_id::DocIdError;
 /// its owner, where its data lives), and the
 /// codings a sync request body may use (also as `Accept-Encoding`, so a
 /// client can learn them before its first sync).
-pub async fn health(State(state): State<AppState>, caller: Caller) -> Response {
+pub(crate) async fn health(State(state): State<AppState>, caller: Caller) -> Response {
     let mut body = serde_json::json!({
         "ok": true,
         "version": crate::VERSION,
@@ -36,7 +36,7 @@ pub async fn health(State(state): State<AppState>, caller: Caller) -> Response {
 }
 
 /// `GET /`: the UI, when one is served.
-pub async fn root(State(state): State<AppState>) -> Result<Redirect, ApiError> {
+pub(crate) async fn root(State(state): State<AppState>) -> Result<Redirect, ApiError> {
     match state.options.ui_dir {
         Some(_) => Ok(Redirect::temporary("/_ui/")),
         None => Err(ApiError::NotFound(
@@ -47,7 +47,7 @@ pub async fn root(State(state): State<AppState>) -> Result<Redirect, ApiError> {
 
 /// Anything no route matched: a sync to a path that is not one valid ID is a
 /// `400` (it names an invalid document); anything else is a `404`.
-pub async fn fallback(request: Request) -> ApiError {
+pub(crate) async fn fallback(request: Request) -> ApiError {
     let path = request.uri().path();
     let is_sync = matches!(*request.method(), Method::PUT | Method::POST);
     if is_sync && !path.starts_with("/_") {
@@ -61,6 +61,6 @@ pub async fn fallback(request: Request) -> ApiError {
 }
 
 /// A route that exists, asked with the wrong method.
-pub async fn method_not_allowed() -> ApiError {
+pub(crate) async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }

@@ -114,7 +114,7 @@ fn same_origin(origin: &str, authority: &str, tls: bool) -> bool {
 }
 
 /// Why the gate refused a request; `None` lets it through.
-pub fn refusal(
+pub(crate) fn refusal(
     hosts: &AllowedHosts,
     method: &Method,
     headers: &HeaderMap,
@@ -151,7 +151,7 @@ pub fn refusal(
 }
 
 /// Middleware applying [`refusal`] before any handler.
-pub async fn check_request(
+pub(crate) async fn check_request(
     State(state): State<AppState>,
     request: Request,
     next: Next,

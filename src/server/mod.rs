@@ -7,26 +7,26 @@
 //! accepting, ends every stream and waits for the connection tasks; the
 //! node (`crate::node`) that owns it flushes the store afterwards.
 
-pub mod access;
+pub(crate) mod access;
 pub mod admission;
-pub mod auth;
-pub mod connections;
-pub mod error;
-pub mod extract;
-pub mod extras;
-pub mod gate;
+pub(crate) mod auth;
+pub(crate) mod connections;
+pub(crate) mod error;
+pub(crate) mod extract;
+pub(crate) mod extras;
+pub(crate) mod gate;
 mod h2;
 pub mod listener;
 pub mod oidc;
 pub mod placement;
-pub mod repo_socket;
-pub mod router;
-pub mod signin;
-pub mod state;
-pub mod sync;
+pub(crate) mod repo_socket;
+pub(crate) mod router;
+pub(crate) mod signin;
+pub(crate) mod state;
+pub(crate) mod sync;
 pub mod team_tokens;
 pub mod tokens;
-pub mod ui_relay;
+pub(crate) mod ui_relay;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

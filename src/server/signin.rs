@@ -16,7 +16,7 @@ use super::state::AppState;
 
 /// The sign-in form's fields.
 #[derive(Debug, Deserialize)]
-pub struct SignInForm {
+pub(crate) struct SignInForm {
     /// The token the user pasted.
     pub token: String,
 }
@@ -63,12 +63,15 @@ button{{font:inherit;padding:.55rem;border:0;border-radius:6px;background:#3b6ef
 }
 
 /// `GET /_signin`: the form.
-pub async fn form() -> Response {
+pub(crate) async fn form() -> Response {
     page(StatusCode::OK, "")
 }
 
 /// `POST /_signin`: a valid token starts a session and goes to the UI.
-pub async fn sign_in(State(state): State<AppState>, Form(form): Form<SignInForm>) -> Response {
+pub(crate) async fn sign_in(
+    State(state): State<AppState>,
+    Form(form): Form<SignInForm>,
+) -> Response {
     let Some(grant) = state.credentials.check(form.token.trim()) else {
         return page(
             StatusCode::UNAUTHORIZED,
@@ -94,7 +97,7 @@ pub async fn sign_in(State(state): State<AppState>, Form(form): Form<SignInForm>
 }
 
 /// `POST /_signout`: ends the session and clears the cookie.
-pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(crate) async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(id) = cookie(&headers, &state.session_cookie) {
         state.credentials.end_session(&id);
     }
@@ -110,6 +113,6 @@ pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Resp
 }
 
 /// `GET /_session`: who the caller is (`{"name", "role"}`; both null when anonymous).
-pub async fn whoami(caller: Caller) -> Json<serde_json::Value> {
+pub(crate) async fn whoami(caller: Caller) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "name": caller.name(), "role": caller.role() }))
 }

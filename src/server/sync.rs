@@ -31,7 +31,7 @@ use futures_util::StreamExt as _;
 
 /// Query parameters of a sync request.
 #[derive(Debug, Deserialize, Default)]
-pub struct SyncQuery {
+pub(crate) struct SyncQuery {
     /// `false`: close the response once the request body ended and nothing is
     /// left to send. Default `true`: keep streaming new changes.
     #[serde(default)]
@@ -55,7 +55,7 @@ impl SyncQuery {
 const OUTBOX: usize = 16;
 
 /// Handles one sync request.
-pub async fn sync_doc(
+pub(crate) async fn sync_doc(
     State(state): State<AppState>,
     caller: Caller,
     Path(raw_id): Path<String>,

@@ -29,11 +29,11 @@ use crate::tls::{Fingerprint, Trust};
 /// Names the user a relayed request is for: `ROLE NAME` (`read`, `write`
 /// or `owner`), `ROLE NAME scoped` for a token limited to some documents,
 /// or `anonymous`.
-pub const FORWARDED_HEADER: &str = "tandem-forwarded-for";
+pub(crate) const FORWARDED_HEADER: &str = "tandem-forwarded-for";
 
 /// Marks a request relayed by another node (a request extension).
 #[derive(Debug, Clone, Copy)]
-pub struct Relayed;
+pub(crate) struct Relayed;
 
 /// How long connecting to the serving node may take.
 const CONNECT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);

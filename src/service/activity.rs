@@ -16,9 +16,9 @@ use crate::hub::activity::ActivityTotals;
 use crate::hub::{ConnectionInfo, Hub};
 
 /// How often the totals are sampled.
-pub const SAMPLE_EVERY: Duration = Duration::from_secs(5);
+pub(crate) const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 /// How many samples are kept per document (five minutes).
-pub const SAMPLES_KEPT: usize = 60;
+pub(crate) const SAMPLES_KEPT: usize = 60;
 
 /// One interval of a document's activity.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, ts_rs::TS)]

@@ -72,3 +72,30 @@ impl From<crate::doc_id::DocIdError> for ErrorBody {
         ErrorBody::new(Code::BadInput, e.to_string())
     }
 }
+
+impl From<crate::history::HistoryError> for ErrorBody {
+    fn from(e: crate::history::HistoryError) -> Self {
+        ServiceError::from(e).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_service_error_is_code_and_message_over_ipc() {
+        let e = ErrorBody::from(ServiceError::NotFound("no document x".into()));
+        let json = serde_json::to_value(&e).expect("serializes");
+        assert_eq!(
+            json,
+            serde_json::json!({"code": "not-found", "message": "no document x"})
+        );
+    }
+
+    #[test]
+    fn bad_doc_ids_are_bad_input() {
+        let e: ErrorBody = crate::DocId::parse("_x").expect_err("reserved").into();
+        assert_eq!(e.code, Code::BadInput);
+    }
+}

@@ -4,7 +4,8 @@
 //! it over HTTP/WebSocket ([`crate::server`]), the desktop app through Tauri
 //! commands — both are thin layers over this.
 
-pub mod activity;
+pub(crate) mod activity;
+pub mod answers;
 mod error;
 pub mod files;
 mod history;

@@ -2,10 +2,13 @@
 //! (at any depth) is matched case-insensitively, and a hit names the field it
 //! was found in with the words around it.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::doc_id::DocId;
 use crate::hub::Hub;
+use crate::service::{Service, ServiceError};
 
 /// Documents larger than this on disk are not searched (loading one costs
 /// about a second per 30 MB); the answer says how many were skipped.
@@ -35,6 +38,17 @@ pub struct SearchResults {
     pub hits: Vec<SearchHit>,
     /// Documents not searched (too large, or unreadable).
     pub skipped: usize,
+}
+
+/// [`Service::search`] on a blocking thread, so that a long search does
+/// not hold up the async runtime (the HTTP API and the desktop app use it).
+pub async fn search_blocking(
+    service: Arc<Service>,
+    query: String,
+) -> Result<SearchResults, ServiceError> {
+    tokio::task::spawn_blocking(move || service.search(&query))
+        .await
+        .map_err(|e| ServiceError::Unreachable(format!("the search stopped: {e}")))?
 }
 
 /// Searches every stored document of `hub` for `query` (trimmed; empty
@@ -198,5 +212,21 @@ mod tests {
         assert_eq!(body.title.as_deref(), Some("Plans"));
         assert!(search(&hub, "   ").unwrap().hits.is_empty());
         assert!(search(&hub, "nowhere to be found").unwrap().hits.is_empty());
+    }
+    #[tokio::test]
+    async fn a_search_on_a_blocking_thread_finds_the_same() {
+        let service = Service::start(Hub::new(Arc::new(MemoryStore::new())));
+        doc_with(
+            service.hub(),
+            "groceries",
+            "Groceries",
+            "Saffron for Sunday",
+        );
+        let found = search_blocking(service.clone(), "saffron".into())
+            .await
+            .unwrap();
+        assert_eq!(found, search(service.hub(), "saffron").unwrap());
+        assert_eq!(found.hits.len(), 1);
+        assert_eq!(found.hits[0].path, "/body");
     }
 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 /// The environment variable that overrides the data directory.
-pub const DATA_DIR_ENV: &str = "TANDEM_DATA_DIR";
+pub(crate) const DATA_DIR_ENV: &str = "TANDEM_DATA_DIR";
 
 /// `$TANDEM_DATA_DIR`, else the platform's data folder for Tandem
 /// (`~/.local/share/tandem` on Linux), else `.tandem`.
@@ -19,7 +19,7 @@ pub fn default_data_dir() -> PathBuf {
 
 /// What [`adopt_legacy_dir`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Adoption {
+pub(crate) enum Adoption {
     /// Nothing to move: no legacy store, or `dir` already has one.
     Nothing,
     /// The legacy folder was renamed to `dir`.
@@ -33,7 +33,7 @@ pub enum Adoption {
 /// `~/.local/share/dev.tandem.app`) to `dir` when `legacy` holds a store and
 /// `dir` holds none, so documents made before the folders were unified stay
 /// where both the app and the CLI look. Never merges or overwrites.
-pub fn adopt_legacy_dir(dir: &Path, legacy: &Path) -> std::io::Result<Adoption> {
+pub(crate) fn adopt_legacy_dir(dir: &Path, legacy: &Path) -> std::io::Result<Adoption> {
     let store = super::SqliteStore::FILE_NAME;
     if dir == legacy || !legacy.join(store).exists() || dir.join(store).exists() {
         return Ok(Adoption::Nothing);

@@ -10,7 +10,7 @@
 //! [`Store::append`] returning only once the chunk is written.
 
 mod file;
-pub mod location;
+pub(crate) mod location;
 mod lock;
 mod memory;
 pub mod perms;

@@ -60,10 +60,10 @@ pub struct Ephemeral {
 
 /// Ephemeral messages between the repo sockets of one server. The hook for
 /// presence: whatever else shows presence may publish and listen here.
-pub type EphemeralRelay = broadcast::Sender<Ephemeral>;
+pub(crate) type EphemeralRelay = broadcast::Sender<Ephemeral>;
 
 /// A new relay.
-pub fn ephemeral_relay() -> EphemeralRelay {
+pub(crate) fn ephemeral_relay() -> EphemeralRelay {
     broadcast::channel(256).0
 }
 
@@ -74,7 +74,11 @@ fn server_peer_id() -> &'static str {
 }
 
 /// Handles the upgrade of `GET /`.
-pub async fn repo_socket(state: AppState, caller: Caller, upgrade: WebSocketUpgrade) -> Response {
+pub(crate) async fn repo_socket(
+    state: AppState,
+    caller: Caller,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     upgrade
         .max_message_size(state.options.max_line)
         .on_upgrade(move |socket| async move {
@@ -86,7 +90,7 @@ pub async fn repo_socket(state: AppState, caller: Caller, upgrade: WebSocketUpgr
 
 /// `GET /`: a WebSocket upgrade is an automerge-repo client, anything else
 /// the UI's entry point.
-pub async fn root(
+pub(crate) async fn root(
     State(state): State<AppState>,
     caller: Caller,
     request: axum::extract::Request,
@@ -106,7 +110,7 @@ pub async fn root(
 }
 
 /// Whether a request asks for a WebSocket (`Upgrade: websocket`).
-pub fn is_websocket_upgrade(headers: &axum::http::HeaderMap) -> bool {
+pub(crate) fn is_websocket_upgrade(headers: &axum::http::HeaderMap) -> bool {
     headers
         .get(axum::http::header::UPGRADE)
         .and_then(|v| v.to_str().ok())

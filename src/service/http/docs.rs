@@ -14,7 +14,7 @@ use crate::server::{ApiError, AppState};
 use crate::service::Service;
 
 /// `GET /_docs`: every stored document for the owner; the shared ones for peers.
-pub async fn list_docs(
+pub(crate) async fn list_docs(
     Extension(service): Extension<Arc<Service>>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
@@ -31,14 +31,14 @@ pub async fn list_docs(
 
 /// Query of `GET /{doc_id}`.
 #[derive(Debug, serde::Deserialize, Default)]
-pub struct GetQuery {
+pub(crate) struct GetQuery {
     /// A past version (`HASH,HASH,…`): the document as JSON as it was there.
     pub at: Option<String>,
 }
 
 /// `GET /{doc_id}`: `.automerge` bytes for `Accept: application/octet-stream`,
 /// otherwise the document as JSON; with `?at=HEADS`, as JSON at those heads.
-pub async fn get_doc(
+pub(crate) async fn get_doc(
     Extension(service): Extension<Arc<Service>>,
     State(state): State<AppState>,
     caller: Caller,
@@ -84,7 +84,7 @@ pub async fn get_doc(
 
 /// Query of `DELETE /{doc_id}`.
 #[derive(Debug, serde::Deserialize, Default)]
-pub struct DeleteQuery {
+pub(crate) struct DeleteQuery {
     /// `true`: also delete it on every server it is synced with.
     #[serde(default)]
     pub everywhere: bool,
@@ -93,7 +93,7 @@ pub struct DeleteQuery {
 /// `DELETE /{doc_id}` (owner only): deleted here, with a tombstone; with
 /// `?everywhere=true` also on every server it syncs with (the answer lists
 /// each remote's outcome).
-pub async fn delete_doc(
+pub(crate) async fn delete_doc(
     Extension(service): Extension<Arc<Service>>,
     caller: Caller,
     Path(raw_id): Path<String>,

@@ -40,7 +40,7 @@ fn bad_path(e: HistoryError) -> ApiError {
 }
 
 /// `GET /_docs/{doc}/history`: the timeline (bursts, authors, times, paths).
-pub async fn history(
+pub(crate) async fn history(
     Extension(service): Extension<Arc<Service>>,
     State(state): State<AppState>,
     caller: Caller,
@@ -52,7 +52,7 @@ pub async fn history(
 
 /// Query of `GET /_docs/{doc}/diff`.
 #[derive(Debug, Deserialize)]
-pub struct DiffQuery {
+pub(crate) struct DiffQuery {
     /// Heads (`HASH,HASH,…`; empty: the empty document).
     #[serde(default)]
     pub from: String,
@@ -61,7 +61,7 @@ pub struct DiffQuery {
 }
 
 /// `GET /_docs/{doc}/diff?from=HEADS&to=HEADS`: Automerge's patches between two versions.
-pub async fn diff(
+pub(crate) async fn diff(
     Extension(service): Extension<Arc<Service>>,
     State(state): State<AppState>,
     caller: Caller,
@@ -74,7 +74,7 @@ pub async fn diff(
 }
 
 /// `GET /_docs/{doc}/conflicts`: the keys holding concurrent values.
-pub async fn conflicts(
+pub(crate) async fn conflicts(
     Extension(service): Extension<Arc<Service>>,
     State(state): State<AppState>,
     caller: Caller,
@@ -86,7 +86,7 @@ pub async fn conflicts(
 
 /// Body of `POST /_docs/{doc}/restore`.
 #[derive(Debug, Deserialize)]
-pub struct RestoreRequest {
+pub(crate) struct RestoreRequest {
     /// The version to restore (`HASH,HASH,…`).
     pub heads: String,
     /// One field or text to restore (keys and indexes); absent: the whole document.
@@ -96,7 +96,7 @@ pub struct RestoreRequest {
 
 /// `POST /_docs/{doc}/restore`: the document (or one field) as it was at
 /// `heads`, written as a new change; answers the heads before and after.
-pub async fn restore(
+pub(crate) async fn restore(
     Extension(service): Extension<Arc<Service>>,
     State(state): State<AppState>,
     caller: Caller,
@@ -113,7 +113,7 @@ pub async fn restore(
 
 /// Body of `POST /_docs/{doc}/resolve`.
 #[derive(Debug, Deserialize)]
-pub struct ResolveRequest {
+pub(crate) struct ResolveRequest {
     /// The conflicted key or index (as `GET …/conflicts` lists it).
     pub path: serde_json::Value,
     /// The id of the chosen value.
@@ -121,7 +121,7 @@ pub struct ResolveRequest {
 }
 
 /// `POST /_docs/{doc}/resolve`: keeps one of a conflict's values, as a new change.
-pub async fn resolve(
+pub(crate) async fn resolve(
     Extension(service): Extension<Arc<Service>>,
     State(state): State<AppState>,
     caller: Caller,

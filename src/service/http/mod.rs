@@ -3,9 +3,9 @@
 //! WebSocket, events, remotes, history, LAN peers. The server mounts them
 //! ([`crate::server::ServedApi`]) without knowing the service.
 
-pub mod docs;
-pub mod history;
-pub mod ui_api;
+pub(crate) mod docs;
+pub(crate) mod history;
+pub(crate) mod ui_api;
 
 use std::sync::Arc;
 

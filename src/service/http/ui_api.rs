@@ -21,14 +21,14 @@ use crate::service::{RemoteSpec, Service, ServiceError};
 
 /// The body of `POST /_docs`.
 #[derive(Debug, Deserialize)]
-pub struct NewDoc {
+pub(crate) struct NewDoc {
     /// The new document's title.
     #[serde(default)]
     pub title: String,
 }
 
 /// `POST /_docs`: a new document from the note template.
-pub async fn create_doc(
+pub(crate) async fn create_doc(
     Extension(service): Extension<Arc<Service>>,
     State(state): State<AppState>,
     caller: Caller,
@@ -40,7 +40,7 @@ pub async fn create_doc(
 }
 
 /// `POST /_import`: `.automerge` bytes become a new document.
-pub async fn import_doc(
+pub(crate) async fn import_doc(
     Extension(service): Extension<Arc<Service>>,
     State(state): State<AppState>,
     caller: Caller,
@@ -60,7 +60,7 @@ pub async fn import_doc(
 /// Query parameters of `GET /_ws/{doc_id}` (a browser cannot set headers
 /// on a WebSocket).
 #[derive(Debug, Deserialize, Default)]
-pub struct SocketQuery {
+pub(crate) struct SocketQuery {
     /// Like `Tandem-Features`: `ephemeral` asks for ephemeral messages.
     #[serde(default)]
     pub features: Option<String>,
@@ -69,7 +69,7 @@ pub struct SocketQuery {
 /// Where a UI socket comes from: its connection (named in presence), and
 /// whether another node of a cluster relayed it here.
 #[derive(Debug, Clone, Copy)]
-pub struct SocketOrigin {
+pub(crate) struct SocketOrigin {
     info: Option<crate::server::listener::ConnectionInfo>,
     relayed: bool,
 }
@@ -92,7 +92,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SocketOrigin {
 
 /// `GET /_ws/{doc_id}`: the UI's Automerge peer, one `{"event":…}` line per
 /// text frame; `?features=ephemeral` adds ephemeral messages.
-pub async fn doc_socket(
+pub(crate) async fn doc_socket(
     Extension(service): Extension<Arc<Service>>,
     State(state): State<AppState>,
     caller: Caller,
@@ -185,7 +185,7 @@ fn line(bytes: &[u8]) -> Bytes {
 
 /// `GET /_events`: [`crate::service::ServiceEvent`]s as JSON text frames
 /// (peers hear only that listings changed).
-pub async fn events_socket(
+pub(crate) async fn events_socket(
     Extension(service): Extension<Arc<Service>>,
     State(state): State<AppState>,
     caller: Caller,
@@ -221,7 +221,7 @@ pub async fn events_socket(
 }
 
 /// `GET /_remotes`.
-pub async fn list_remotes(
+pub(crate) async fn list_remotes(
     Extension(service): Extension<Arc<Service>>,
     _: Owner,
 ) -> Json<Vec<crate::service::RemoteInfo>> {
@@ -230,7 +230,7 @@ pub async fn list_remotes(
 
 /// Query of `POST /_remotes`.
 #[derive(Debug, Default, Deserialize)]
-pub struct AddRemoteQuery {
+pub(crate) struct AddRemoteQuery {
     /// `true`: answer once the first connection is live or has failed (a
     /// failed remote is not kept; the answer's `state` is `error`, with
     /// `error` and `problem`).
@@ -239,7 +239,7 @@ pub struct AddRemoteQuery {
 }
 
 /// `POST /_remotes[?wait=true]`: start syncing a document with a server.
-pub async fn add_remote(
+pub(crate) async fn add_remote(
     Extension(service): Extension<Arc<Service>>,
     _: Owner,
     Query(query): Query<AddRemoteQuery>,
@@ -260,7 +260,7 @@ pub async fn add_remote(
 
 /// `GET /_activity`: every connection in and out, and each open
 /// document's recent activity (owner only).
-pub async fn activity(
+pub(crate) async fn activity(
     Extension(service): Extension<Arc<Service>>,
     _: Owner,
 ) -> Json<crate::service::ActivityReport> {
@@ -269,26 +269,24 @@ pub async fn activity(
 
 /// Query of `GET /_search`.
 #[derive(Debug, Default, Deserialize)]
-pub struct SearchQuery {
+pub(crate) struct SearchQuery {
     /// What to look for.
     #[serde(default)]
     pub q: String,
 }
 
 /// `GET /_search?q=…`: the text of every document, searched (owner only).
-pub async fn search(
+pub(crate) async fn search(
     Extension(service): Extension<Arc<Service>>,
     _: Owner,
     Query(query): Query<SearchQuery>,
 ) -> Result<Json<crate::service::search::SearchResults>, ApiError> {
-    let results = tokio::task::spawn_blocking(move || service.search(&query.q))
-        .await
-        .map_err(|e| ServiceError::Unreachable(format!("the search stopped: {e}")))??;
+    let results = crate::service::search::search_blocking(service, query.q).await?;
     Ok(Json(results))
 }
 
 /// `POST /_remotes/{id}/retry`: connect again now.
-pub async fn retry_remote(
+pub(crate) async fn retry_remote(
     Extension(service): Extension<Arc<Service>>,
     _: Owner,
     Path(id): Path<String>,
@@ -297,7 +295,7 @@ pub async fn retry_remote(
 }
 
 /// `PATCH /_remotes/{id}`: a new token or pinned certificate (`{"token"?, "fingerprint"?}`).
-pub async fn update_remote(
+pub(crate) async fn update_remote(
     Extension(service): Extension<Arc<Service>>,
     _: Owner,
     Path(id): Path<String>,
@@ -307,7 +305,7 @@ pub async fn update_remote(
 }
 
 /// `DELETE /_remotes/{id}`.
-pub async fn remove_remote(
+pub(crate) async fn remove_remote(
     Extension(service): Extension<Arc<Service>>,
     _: Owner,
     Path(id): Path<String>,
@@ -318,13 +316,13 @@ pub async fn remove_remote(
 
 /// The body of `PUT /_docs/{doc_id}/share`.
 #[derive(Debug, Deserialize)]
-pub struct ShareRequest {
+pub(crate) struct ShareRequest {
     /// `private`, `lan` or `link`.
     pub policy: crate::share::SharePolicy,
 }
 
 /// `PUT /_docs/{doc_id}/share` (owner only): set a document's share policy.
-pub async fn set_share(
+pub(crate) async fn set_share(
     Extension(service): Extension<Arc<Service>>,
     caller: Caller,
     Path(raw_id): Path<String>,
@@ -339,7 +337,7 @@ pub async fn set_share(
 }
 
 /// `DELETE /_docs/{doc_id}/tombstone` (owner): a deleted document's id may be used again.
-pub async fn allow_again(
+pub(crate) async fn allow_again(
     Extension(service): Extension<Arc<Service>>,
     _: Owner,
     Path(raw_id): Path<String>,
@@ -350,7 +348,7 @@ pub async fn allow_again(
 }
 
 /// `GET /_peers` (owner): discovered and remembered LAN peers.
-pub async fn list_peers(
+pub(crate) async fn list_peers(
     Extension(service): Extension<Arc<Service>>,
     _: Owner,
 ) -> Json<Vec<crate::discovery::peers::PeerInfo>> {
@@ -358,7 +356,7 @@ pub async fn list_peers(
 }
 
 /// `GET /_peers/{id}/docs` (owner): the documents a peer shares.
-pub async fn peer_docs(
+pub(crate) async fn peer_docs(
     Extension(service): Extension<Arc<Service>>,
     _: Owner,
     Path(id): Path<String>,
@@ -368,13 +366,13 @@ pub async fn peer_docs(
 
 /// The body of `POST /_peers/{id}/open`.
 #[derive(Debug, Deserialize)]
-pub struct OpenPeerDoc {
+pub(crate) struct OpenPeerDoc {
     /// The peer's document to open.
     pub doc_id: DocId,
 }
 
 /// `POST /_peers/{id}/open` (owner): a live local copy of a peer's shared document.
-pub async fn open_peer_doc(
+pub(crate) async fn open_peer_doc(
     Extension(service): Extension<Arc<Service>>,
     _: Owner,
     Path(id): Path<String>,
@@ -385,7 +383,7 @@ pub async fn open_peer_doc(
 }
 
 /// `POST /_peers/{id}/verify` (owner): the user confirmed the verification code.
-pub async fn verify_peer(
+pub(crate) async fn verify_peer(
     Extension(service): Extension<Arc<Service>>,
     _: Owner,
     Path(id): Path<String>,
@@ -394,7 +392,7 @@ pub async fn verify_peer(
 }
 
 /// `DELETE /_peers/{id}` (owner): forget a peer's pinned certificate.
-pub async fn forget_peer(
+pub(crate) async fn forget_peer(
     Extension(service): Extension<Arc<Service>>,
     _: Owner,
     Path(id): Path<String>,

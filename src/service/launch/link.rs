@@ -7,7 +7,7 @@
 use url::Url;
 
 /// The deep-link scheme the app registers.
-pub const SCHEME: &str = "tandem";
+pub(crate) const SCHEME: &str = "tandem";
 
 /// A parsed `tandem://open` link.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -20,7 +20,7 @@ pub struct TandemLink {
 
 /// Why a string is not a usable Tandem link.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LinkError {
+pub(crate) enum LinkError {
     /// Not a URL at all, or not the `tandem:` scheme.
     #[error("not a tandem:// link: {0}")]
     NotALink(String),
@@ -36,7 +36,7 @@ pub enum LinkError {
 }
 
 /// Parses a `tandem://open?url=…&fp=…` link.
-pub fn parse(text: &str) -> Result<TandemLink, LinkError> {
+pub(crate) fn parse(text: &str) -> Result<TandemLink, LinkError> {
     let text = text.trim();
     let link = Url::parse(text).map_err(|_| LinkError::NotALink(text.to_string()))?;
     if link.scheme() != SCHEME {
@@ -67,8 +67,10 @@ pub fn parse(text: &str) -> Result<TandemLink, LinkError> {
     Ok(TandemLink { url, fingerprint })
 }
 
-/// Builds the link of `url` (and the fingerprint to pin, if any).
-pub fn build(url: &str, fingerprint: Option<&str>) -> String {
+/// Builds the link of `url` (and the fingerprint to pin, if any); the UI
+/// builds the links users copy, this is the tests' mirror of it.
+#[cfg(test)]
+fn build(url: &str, fingerprint: Option<&str>) -> String {
     let mut link = Url::parse("tandem://open").expect("a constant, valid URL");
     {
         let mut query = link.query_pairs_mut();

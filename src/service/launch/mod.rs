@@ -4,7 +4,7 @@
 //! the UI, which opens them like "Open from server…". Requests wait in
 //! [`Launches`] until the UI takes them.
 
-pub mod link;
+pub(crate) mod link;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
