@@ -1,4 +1,6 @@
 //! Opening a sync stream: the HTTP client, the request, and redirects.
+//!
+//! Slightly over 500 lines: one request path (redirects, credentials per origin, trust per hop) kept whole so its security rules are read in one place.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};

@@ -12,6 +12,8 @@
 //! `0700` and the database files `0600` (see [`super::perms`]). A chunk that
 //! Automerge rejects is moved to the `quarantine` table rather than deleted,
 //! and a full disk is reported as [`StoreError::DiskFull`].
+//!
+//! Slightly over 500 lines: one store over one SQLite file; its tests live in sqlite/tests.rs.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
