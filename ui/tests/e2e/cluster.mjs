@@ -51,7 +51,9 @@ function freePort() {
 
 /** A throwaway PostgreSQL on 127.0.0.1; resolves the URL of a fresh database. */
 async function startPostgres() {
-  const versions = existsSync("/usr/lib/postgresql") ? readdirSync("/usr/lib/postgresql").filter((v) => existsSync(`/usr/lib/postgresql/${v}/bin/initdb`)) : [];
+  const versions = existsSync("/usr/lib/postgresql")
+    ? readdirSync("/usr/lib/postgresql").filter((v) => existsSync(`/usr/lib/postgresql/${v}/bin/initdb`))
+    : [];
   if (!versions.length) return null;
   const bin = `/usr/lib/postgresql/${versions.sort((a, b) => Number(a) - Number(b)).pop()}/bin`;
   const dir = tempDir("tandem-e2e-pg-");
@@ -68,7 +70,11 @@ async function startPostgres() {
 
 /** The rendezvous weight Tandem uses: the first 8 bytes of sha256(doc ‖ 0 ‖ node id). */
 function weight(doc, node) {
-  const h = createHash("sha256").update(doc).update(Buffer.from([0])).update(node).digest();
+  const h = createHash("sha256")
+    .update(doc)
+    .update(Buffer.from([0]))
+    .update(node)
+    .digest();
   return h.readBigUInt64BE(0);
 }
 
@@ -90,7 +96,9 @@ try {
   const ports = [await freePort(), await freePort()];
   const [a, b] = await Promise.all(
     ports.map((port, i) =>
-      serve(`node${i}`, ["--store", db, "--lease-secs", "3", "--advertise-url", `http://127.0.0.1:${port}`], { listen: `127.0.0.1:${port}` }),
+      serve(`node${i}`, ["--store", db, "--lease-secs", "3", "--advertise-url", `http://127.0.0.1:${port}`], {
+        listen: `127.0.0.1:${port}`,
+      }),
     ),
   );
   const secret = execFileSync(tandemBin, ["token", "add", "alice", "--role", "write", "--store", db], {
