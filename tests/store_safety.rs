@@ -165,8 +165,22 @@ fn serve_keeps_the_data_dir_and_its_files_owner_only() {
     assert!(stderr.contains("1 problem in"), "{stderr}");
 }
 
+/// Opens the directory's store, waiting (bounded) for a lock that was just
+/// released: another test of this binary forking a `tandem` child at that
+/// moment holds a copy of the lock's descriptor until the child execs.
 fn open_hub(dir: &Path) -> Arc<Hub> {
-    Hub::new(Arc::new(SqliteStore::open_dir(dir, Durability::Process).unwrap()) as Arc<dyn Store>)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match SqliteStore::open_dir(dir, Durability::Process) {
+            Ok(store) => return Hub::new(Arc::new(store) as Arc<dyn Store>),
+            Err(tandem::store::StoreError::Locked { .. })
+                if std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("the store does not open: {e}"),
+        }
+    }
 }
 
 fn keys(doc: &Document) -> Vec<String> {
