@@ -1,8 +1,8 @@
 //! The TypeScript types the UI imports from `ui/src/generated/` are made from
 //! the Rust types (ts-rs) and must not drift: `generated_types_are_current`
 //! regenerates them into a temporary folder and compares.
-//! `cargo test -p tandem --test generated_types -- --ignored regenerate`
-//! (or `scripts/gen-types.sh`) writes them.
+//! With `TANDEM_REGENERATE_TYPES=1` (what `scripts/gen-types.sh` sets) the
+//! same test writes them instead.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -51,6 +51,10 @@ fn read_dir(dir: &Path) -> BTreeMap<String, String> {
 
 #[test]
 fn generated_types_are_current() {
+    if std::env::var_os("TANDEM_REGENERATE_TYPES").is_some() {
+        regenerate();
+        return;
+    }
     let tmp = tempfile::tempdir().expect("a temp dir");
     export_all(tmp.path()).expect("ts-rs exports");
     let fresh = read_dir(tmp.path());
@@ -64,14 +68,11 @@ fn generated_types_are_current() {
     assert!(
         stale.is_empty(),
         "ui/src/generated is out of date ({stale:?}): run \
-         `cargo test -p tandem --test generated_types -- --ignored regenerate` \
-         (or scripts/gen-types.sh) and commit"
+         scripts/gen-types.sh and commit"
     );
 }
 
 /// Rewrites `ui/src/generated/` from the Rust types.
-#[test]
-#[ignore = "writes ui/src/generated; run on purpose"]
 fn regenerate() {
     let dir = checked_in();
     for name in read_dir(&dir).keys() {
