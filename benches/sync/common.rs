@@ -39,6 +39,74 @@ pub(crate) use tokio_util::sync::CancellationToken;
 
 pub(crate) const CHILD_ENV: &str = "TANDEM_BENCH_CHILD";
 
+/// This bench binary run again as a server in its own process (`role` names
+/// which), so its CPU and memory are its own. It prints `URL <base>` first,
+/// then answers each question line (`rss`, `cpu`) with `WORD <number>`.
+pub(crate) struct ServerProcess {
+    child: std::process::Child,
+    questions: std::process::ChildStdin,
+    answers: std::io::BufReader<std::process::ChildStdout>,
+    /// The server's base URL.
+    pub(crate) base: String,
+}
+
+impl ServerProcess {
+    pub(crate) fn spawn(role: &str) -> Self {
+        use std::io::BufRead as _;
+        use std::process::{Command, Stdio};
+        let exe = std::env::current_exe().expect("own executable");
+        let mut child = Command::new(exe)
+            .env(CHILD_ENV, role)
+            .env("TANDEM_NO_MDNS", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn the server process");
+        let questions = child.stdin.take().expect("stdin");
+        let mut answers = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        answers.read_line(&mut line).expect("the server answers");
+        let base = line
+            .trim()
+            .strip_prefix("URL ")
+            .expect("URL line")
+            .to_owned();
+        Self {
+            child,
+            questions,
+            answers,
+            base,
+        }
+    }
+
+    /// Asks `what` (`rss` in KiB, `cpu` in µs) and returns the number answered.
+    pub(crate) fn ask(&mut self, what: &str) -> u64 {
+        use std::io::{BufRead as _, Write as _};
+        writeln!(self.questions, "{what}").expect("ask the server");
+        self.questions.flush().expect("flush");
+        let mut line = String::new();
+        self.answers
+            .read_line(&mut line)
+            .expect("the server answers");
+        line.split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .expect("a number")
+    }
+
+    /// Closes its input (the server then stops) and waits for it.
+    pub(crate) fn finish(self) {
+        let Self {
+            mut child,
+            questions,
+            ..
+        } = self;
+        drop(questions);
+        let _ = child.wait();
+    }
+}
+
 /// One line of the results table.
 pub(crate) struct Row {
     pub(crate) figure: String,

@@ -125,34 +125,9 @@ pub(crate) async fn server_helper() {
 }
 
 pub(crate) async fn scenario_d_mem_split() -> Vec<Row> {
-    let exe = std::env::current_exe().expect("own executable");
-    let mut helper = Command::new(exe)
-        .env(CHILD_ENV, "server-helper")
-        .env("TANDEM_NO_MDNS", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn server helper");
-    let mut to_helper = helper.stdin.take().expect("stdin");
-    let mut from_helper = BufReader::new(helper.stdout.take().expect("stdout"));
-    let mut read_line = move || {
-        let mut line = String::new();
-        from_helper.read_line(&mut line).expect("helper answers");
-        line.trim().to_owned()
-    };
-    let base = read_line()
-        .strip_prefix("URL ")
-        .expect("URL line")
-        .to_owned();
-    let mut ask_rss = move || -> u64 {
-        writeln!(to_helper, "rss").expect("ask helper");
-        to_helper.flush().expect("flush");
-        read_line()
-            .strip_prefix("RSS ")
-            .and_then(|v| v.parse().ok())
-            .expect("RSS line")
-    };
+    let mut server = ServerProcess::spawn("server-helper");
+    let base = server.base.clone();
+    let mut ask_rss = || server.ask("rss");
 
     let id = doc_id("fanout");
     let cancel = CancellationToken::new();
@@ -180,8 +155,7 @@ pub(crate) async fn scenario_d_mem_split() -> Vec<Row> {
         mib(client_after)
     );
     stop_peers(peers, cancel).await;
-    drop(ask_rss);
-    let _ = helper.wait();
+    server.finish();
     vec![
         Row::new(
             "(d) memory per idle connection, server process alone (server in its own process)",

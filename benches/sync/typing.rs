@@ -67,35 +67,9 @@ pub(crate) async fn scenario_typing() -> Vec<Row> {
             None,
         )];
     };
-    let exe = std::env::current_exe().expect("own executable");
-    let mut helper = Command::new(exe)
-        .env(CHILD_ENV, "typing-server")
-        .env("TANDEM_NO_MDNS", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn the typing server");
-    let mut to_helper = helper.stdin.take().expect("stdin");
-    let mut from_helper = BufReader::new(helper.stdout.take().expect("stdout"));
-    let mut read_line = move || {
-        let mut line = String::new();
-        from_helper.read_line(&mut line).expect("helper answers");
-        line.trim().to_owned()
-    };
-    let base = read_line()
-        .strip_prefix("URL ")
-        .expect("URL line")
-        .to_owned();
-    let mut ask = move |what: &str| -> u64 {
-        writeln!(to_helper, "{what}").expect("ask helper");
-        to_helper.flush().expect("flush");
-        let line = read_line();
-        line.split_whitespace()
-            .nth(1)
-            .and_then(|v| v.parse().ok())
-            .expect("a number")
-    };
+    let mut server = ServerProcess::spawn("typing-server");
+    let base = server.base.clone();
+    let mut ask = |what: &str| server.ask(what);
 
     let id = doc_id("typing");
     let cancel = CancellationToken::new();
@@ -180,8 +154,7 @@ pub(crate) async fn scenario_typing() -> Vec<Row> {
     tasks.abort_all();
     let server_peak = tokio::task::block_in_place(|| ask("rss"));
     stop_peers(peers, cancel).await;
-    drop(ask);
-    let _ = helper.wait();
+    server.finish();
 
     let log = log.lock().expect("log");
     let mut latencies: Vec<Duration> = log
