@@ -21,6 +21,7 @@ use tokio::sync::watch;
 
 use crate::doc_id::DocId;
 use crate::protocol::guard::{self, GuardError, Limits};
+use crate::protocol::recent::{split_chunks, RecentChanges};
 use crate::protocol::session::SplitError;
 use crate::protocol::SyncSession;
 use crate::store::{DocInfo, Store, StoreError, Tombstone};
@@ -81,7 +82,18 @@ pub struct Document {
     activity: super::activity::Activity,
     /// Changes received from peers and not applied yet: whoever takes the
     /// lock next applies all of them in one batch (see [`Document::receive_many`]).
-    inbox: Mutex<Vec<Vec<u8>>>,
+    inbox: Mutex<Vec<Offer>>,
+    /// The newest changes with their bytes, from which live peers are sent
+    /// what they lack (`protocol::recent`). Locked only while `doc` is.
+    recent: Mutex<RecentChanges>,
+}
+
+/// Changes one peer offered to the inbox.
+struct Offer {
+    /// Their chunks, joined (what `load_incremental` takes).
+    bytes: Vec<u8>,
+    /// The same changes, parsed.
+    changes: Vec<automerge::Change>,
 }
 
 impl std::fmt::Debug for Document {
@@ -124,6 +136,7 @@ impl Document {
             ephemeral: super::EphemeralBus::default(),
             activity: super::activity::Activity::default(),
             inbox: Mutex::new(Vec::new()),
+            recent: Mutex::new(RecentChanges::new()),
         })
     }
 
@@ -229,9 +242,10 @@ impl Document {
         session: &mut SyncSession,
     ) -> Result<Vec<bytes::Bytes>, SplitError> {
         let doc = self.lock();
+        let recent = self.recent();
         let mut lines = Vec::new();
         loop {
-            let messages = session.generate_split(&doc)?;
+            let messages = session.generate_split(&doc, &recent)?;
             if messages.is_empty() {
                 return Ok(lines);
             }
@@ -249,8 +263,9 @@ impl Document {
     /// message is still in flight.
     pub fn pending_messages(&self, session: &mut SyncSession) -> Vec<bytes::Bytes> {
         let doc = self.lock();
+        let recent = self.recent();
         let mut messages = Vec::new();
-        while let Some(message) = session.generate(&doc) {
+        while let Some(message) = session.generate_from(&doc, &recent) {
             messages.push(bytes::Bytes::from(message.encode()));
         }
         messages
@@ -279,17 +294,17 @@ impl Document {
         session: &mut SyncSession,
         messages: Vec<Message>,
     ) -> Result<bool, DocError> {
-        // The changes as they arrived, to be stored as they are: cheaper than
-        // re-encoding them from the document with `save_after`.
-        // Only for a few changes (live editing): parsing costs more than
-        // `save_after` saves once there are many.
-        let chunks = messages.iter().map(|m| m.changes.len()).sum::<usize>();
-        let arrived: Vec<automerge::Change> = if chunks <= REUSE_ARRIVED_UP_TO {
-            messages
-                .iter()
-                .flat_map(|m| m.changes.iter())
-                .filter_map(|chunk| automerge::Change::from_bytes(chunk.to_vec()).ok())
-                .collect()
+        // The changes as they arrived: stored as they are (cheaper than
+        // re-encoding them with `save_after`) and kept in the log of recent
+        // changes. Only for small messages (live editing): parsing a big one
+        // costs more than it saves.
+        let bytes: usize = messages
+            .iter()
+            .flat_map(|m| m.changes.iter())
+            .map(<[u8]>::len)
+            .sum();
+        let arrived: Vec<automerge::Change> = if bytes < BIG_MESSAGE {
+            parse_changes(messages.iter().flat_map(|m| m.changes.iter()))
         } else {
             Vec::new()
         };
@@ -297,56 +312,73 @@ impl Document {
         // to the inbox, and whoever holds the lock next applies everything
         // offered so far in one batch (one pass of automerge over the
         // document, one store write, one wake-up). Each session's own receive
-        // then finds its changes present. Only small messages: a big one
-        // would be parsed twice.
-        let bytes: usize = messages
-            .iter()
-            .flat_map(|m| m.changes.iter())
-            .map(<[u8]>::len)
-            .sum();
-        if chunks > 0 && chunks <= REUSE_ARRIVED_UP_TO && bytes < BIG_MESSAGE {
+        // then finds its changes present.
+        if bytes > 0 && bytes < BIG_MESSAGE {
+            let plain: Vec<&Message> = messages
+                .iter()
+                .filter(|m| session.applies_plainly(m))
+                .collect();
             let mut offered = Vec::with_capacity(bytes);
-            for message in messages.iter().filter(|m| session.applies_plainly(m)) {
+            for message in &plain {
                 message
                     .changes
                     .iter()
                     .for_each(|c| offered.extend_from_slice(c));
             }
             if !offered.is_empty() {
-                self.inbox().push(offered);
+                let changes = parse_changes(plain.iter().flat_map(|m| m.changes.iter()));
+                self.inbox().push(Offer {
+                    bytes: offered,
+                    changes,
+                });
             }
         }
-        self.mutate_with(&arrived, |doc| {
-            self.apply_inbox(doc);
-            for message in messages {
-                session.receive(doc, message)?;
-            }
-            Ok(())
-        })
-        .map(|(changed, ())| changed)
+        let changed = self
+            .mutate_with(arrived, |doc, arrived| {
+                arrived.extend(self.apply_inbox(doc));
+                for message in messages {
+                    session.receive_deferring_acknowledgements(doc, message)?;
+                }
+                Ok(())
+            })
+            .map(|(changed, ())| changed);
+        if session.has_unsettled_acknowledgements() {
+            let doc = self.lock();
+            session.settle_acknowledgements(&doc, &self.recent());
+        }
+        changed
     }
 
-    fn inbox(&self) -> MutexGuard<'_, Vec<Vec<u8>>> {
+    fn recent(&self) -> MutexGuard<'_, RecentChanges> {
+        self.recent.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn inbox(&self) -> MutexGuard<'_, Vec<Offer>> {
         self.inbox.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Applies every change offered to the inbox in one batch. A batch that
     /// fails is applied offer by offer; an offer that fails is left out (its
     /// owner applies it again in its own receive and gets the error).
-    fn apply_inbox(&self, doc: &mut Automerge) {
+    /// Returns the parsed changes of the offers that were applied.
+    fn apply_inbox(&self, doc: &mut Automerge) -> Vec<automerge::Change> {
         let offered = std::mem::take(&mut *self.inbox());
-        match offered.len() {
-            0 => {}
-            1 => drop(doc.load_incremental(&offered[0])),
-            _ => {
-                let all = offered.concat();
-                if doc.load_incremental(&all).is_err() {
-                    for offer in &offered {
-                        let _ = doc.load_incremental(offer);
-                    }
-                }
-            }
+        let all: Vec<u8> = match offered.len() {
+            0 => return Vec::new(),
+            1 => Vec::new(),
+            _ => offered
+                .iter()
+                .flat_map(|o| o.bytes.iter().copied())
+                .collect(),
+        };
+        if offered.len() > 1 && doc.load_incremental(&all).is_ok() {
+            return offered.into_iter().flat_map(|o| o.changes).collect();
         }
+        offered
+            .into_iter()
+            .filter(|o| doc.load_incremental(&o.bytes).is_ok())
+            .flat_map(|o| o.changes)
+            .collect()
     }
 
     /// Makes a local change in one transaction (one Automerge change).
@@ -406,16 +438,17 @@ impl Document {
         &self,
         f: impl FnOnce(&mut Automerge) -> Result<T, DocError>,
     ) -> Result<(bool, T), DocError> {
-        self.mutate_with(&[], f)
+        self.mutate_with(Vec::new(), |doc, _| f(doc))
     }
 
     /// [`Document::mutate`], told which changes `f` is expected to add
-    /// (`arrived`): when they are exactly what it added, they are stored as
-    /// they are instead of being encoded again from the document.
+    /// (`arrived`, to which `f` may add more): when they are exactly what it
+    /// added, they are stored as they are instead of being encoded again
+    /// from the document.
     fn mutate_with<T>(
         &self,
-        arrived: &[automerge::Change],
-        f: impl FnOnce(&mut Automerge) -> Result<T, DocError>,
+        mut arrived: Vec<automerge::Change>,
+        f: impl FnOnce(&mut Automerge, &mut Vec<automerge::Change>) -> Result<T, DocError>,
     ) -> Result<(bool, T), DocError> {
         if self.is_deleted() {
             return Err(DocError::Deleted(self.id.clone()));
@@ -423,7 +456,7 @@ impl Document {
         let started = tokio::time::Instant::now();
         let mut doc = self.lock();
         let before = doc.get_heads();
-        let result = f(&mut doc);
+        let result = f(&mut doc, &mut arrived);
         let after = doc.get_heads();
         if after == before {
             return result.map(|t| (false, t));
@@ -448,16 +481,28 @@ impl Document {
             } else {
                 arrived.len()
             };
+            // The log follows changes, not whole documents.
+            self.recent().forget_all();
             (stored, written, added)
         } else {
             let added = added_since(&doc, &before);
-            let chunk =
-                added_as_arrived(&added, arrived).unwrap_or_else(|| doc.save_after(&before));
-            (
-                self.store.append(&self.id, &chunk, &info),
-                chunk.len(),
-                added.len(),
-            )
+            // What `save_after` would store, kept parsed for the log.
+            let (chunk, encoded) = match added_as_arrived(&added, &arrived) {
+                Some(chunk) => (chunk, None),
+                None => {
+                    let changes = doc.get_changes(&before);
+                    let chunk = changes
+                        .iter()
+                        .flat_map(|c| c.raw_bytes().to_vec())
+                        .collect();
+                    (chunk, Some(changes))
+                }
+            };
+            let stored = self.store.append(&self.id, &chunk, &info);
+            if stored.is_ok() {
+                self.remember(&added, encoded.as_deref().unwrap_or(&arrived));
+            }
+            (stored, chunk.len(), added.len())
         };
         match stored {
             Ok(backlog) => {
@@ -565,20 +610,65 @@ impl Document {
     }
 }
 
-/// Up to this many arrived changes are stored as they arrived.
-const REUSE_ARRIVED_UP_TO: usize = 64;
-
 /// A first write whose snapshot is at most this big has its changes counted
 /// for the activity view (larger ones: only the bytes).
 const COUNT_FIRST_WRITE_UP_TO: usize = 16 * 1024;
 
-/// The hashes of the changes `doc` holds that `before` did not: time
-/// proportional to the new changes.
-fn added_since(doc: &Automerge, before: &[ChangeHash]) -> std::collections::HashSet<ChangeHash> {
-    doc.get_changes_meta(before)
+/// The changes `doc` holds that `before` did not, with their dependencies,
+/// in the order `doc` applied them: time proportional to the new changes.
+fn added_since(doc: &Automerge, before: &[ChangeHash]) -> Added {
+    let order: Vec<(ChangeHash, Vec<ChangeHash>)> = doc
+        .get_changes_meta(before)
         .into_iter()
-        .map(|c| c.hash)
+        .map(|c| (c.hash, c.deps))
+        .collect();
+    let hashes = order.iter().map(|(h, _)| *h).collect();
+    Added { order, hashes }
+}
+
+/// What one write added to a document (see [`added_since`]).
+struct Added {
+    order: Vec<(ChangeHash, Vec<ChangeHash>)>,
+    hashes: std::collections::HashSet<ChangeHash>,
+}
+
+impl Added {
+    fn len(&self) -> usize {
+        self.order.len()
+    }
+}
+
+/// The changes among `chunks` (each one change, or several joined as in a
+/// v2 sync message), parsed; the chunks that do not parse are skipped.
+fn parse_changes<'a>(chunks: impl Iterator<Item = &'a [u8]>) -> Vec<automerge::Change> {
+    chunks
+        .flat_map(|chunk| split_chunks(chunk).unwrap_or_default())
+        .filter_map(|c| automerge::Change::from_bytes(c.to_vec()).ok())
         .collect()
+}
+
+impl Document {
+    /// Adds what a write added to the log of recent changes, with their
+    /// bytes from `changes` (as they arrived, or as stored); a change
+    /// missing there empties the log (its peers are then served by
+    /// automerge until the log has their place again).
+    fn remember(&self, added: &Added, changes: &[automerge::Change]) {
+        let mut recent = self.recent();
+        if added.len() > crate::protocol::recent::MAX_ENTRIES {
+            recent.forget_all();
+            return;
+        }
+        let by_hash: std::collections::HashMap<ChangeHash, &automerge::Change> =
+            changes.iter().map(|c| (c.hash(), c)).collect();
+        for (hash, deps) in &added.order {
+            let Some(change) = by_hash.get(hash) else {
+                recent.forget_all();
+                return;
+            };
+            let bytes = bytes::Bytes::copy_from_slice(change.raw_bytes());
+            recent.push(*hash, deps.clone(), bytes);
+        }
+    }
 }
 
 /// The `added` changes (see [`added_since`]), encoded from `arrived` when
@@ -587,10 +677,7 @@ fn added_since(doc: &Automerge, before: &[ChangeHash]) -> std::collections::Hash
 ///
 /// This avoids `save_after`, which also scans the document's operations
 /// (0.44 ms per change on the editing trace, 0.04 ms on a 50k-change prefix).
-fn added_as_arrived(
-    added: &std::collections::HashSet<ChangeHash>,
-    arrived: &[automerge::Change],
-) -> Option<Vec<u8>> {
+fn added_as_arrived(added: &Added, arrived: &[automerge::Change]) -> Option<Vec<u8>> {
     if arrived.is_empty() {
         return None;
     }
@@ -598,7 +685,7 @@ fn added_as_arrived(
     let mut bytes = Vec::new();
     for change in arrived {
         let hash = change.hash();
-        if added.contains(&hash) && stored.insert(hash) {
+        if added.hashes.contains(&hash) && stored.insert(hash) {
             bytes.extend_from_slice(change.raw_bytes());
         }
     }

@@ -10,6 +10,7 @@ pub(crate) mod compress;
 pub mod guard;
 pub mod line;
 pub(crate) mod reader;
+pub mod recent;
 pub mod repo;
 pub(crate) mod session;
 

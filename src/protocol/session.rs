@@ -9,6 +9,10 @@
 use automerge::sync::{self, Message, SyncDoc};
 use automerge::{Automerge, AutomergeError, ChangeHash};
 
+use super::recent::{Mark, RecentChanges};
+
+mod fast;
+
 /// When a one-shot client considers its sync done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Until {
@@ -122,6 +126,14 @@ pub struct SyncSession {
     state: sync::State,
     /// The heads the peer advertised in its first message on this session.
     first_their_heads: Option<Vec<ChangeHash>>,
+    /// Where in the document's log of recent changes the peer stands:
+    /// everything before was offered to it (see `fast`).
+    mark: Option<Mark>,
+    /// The heads of received messages whose acknowledgements are still to
+    /// be settled ([`SyncSession::settle_acknowledgements`]).
+    unsettled: Vec<Vec<ChangeHash>>,
+    /// How many messages were built from the log rather than by automerge.
+    from_log: u64,
 }
 
 impl SyncSession {
@@ -135,7 +147,7 @@ impl SyncSession {
     pub fn resume(saved: &[u8]) -> Result<Self, sync::DecodeStateError> {
         Ok(Self {
             state: sync::State::decode(saved)?,
-            first_their_heads: None,
+            ..Self::default()
         })
     }
 
@@ -150,6 +162,34 @@ impl SyncSession {
         doc.generate_sync_message(&mut self.state)
     }
 
+    /// Like [`SyncSession::generate`], but for a live peer in time
+    /// proportional to what it lacks rather than to the burst or the
+    /// history: the message is built from `recent`, the document's log of
+    /// recent changes, when the session knows where the peer stands in it
+    /// (see `fast`); otherwise automerge builds it.
+    pub fn generate_from(&mut self, doc: &Automerge, recent: &RecentChanges) -> Option<Message> {
+        match fast::generate(doc, &mut self.state, self.mark, recent) {
+            fast::Fast::Send(message) => {
+                self.mark = Some(recent.end());
+                self.from_log += 1;
+                Some(message)
+            }
+            fast::Fast::Nothing => None,
+            fast::Fast::Slow => {
+                let message = self.generate(doc);
+                let in_step = self
+                    .state
+                    .their_heads
+                    .as_ref()
+                    .is_some_and(|h| *h == doc.get_heads());
+                if message.is_some() || in_step {
+                    self.mark = Some(recent.end());
+                }
+                message
+            }
+        }
+    }
+
     /// Like [`SyncSession::generate`], but cut into messages whose lines the
     /// peer can read: at most [`FOREIGN_MAX_LINE`] bytes for a peer that has
     /// not shown capability flags (the Go library; any peer before its first
@@ -157,8 +197,12 @@ impl SyncSession {
     /// for how. A foreign peer that cannot be given some change gets
     /// [`SplitError`] (the session then says the message went out: end the
     /// connection); for a modern peer an oversized change travels alone.
-    pub fn generate_split(&mut self, doc: &Automerge) -> Result<Vec<Message>, SplitError> {
-        let Some(message) = self.generate(doc) else {
+    pub fn generate_split(
+        &mut self,
+        doc: &Automerge,
+        recent: &RecentChanges,
+    ) -> Result<Vec<Message>, SplitError> {
+        let Some(message) = self.generate_from(doc, recent) else {
             return Ok(Vec::new());
         };
         if self.state.their_capabilities.is_some() {
@@ -191,7 +235,60 @@ impl SyncSession {
         if needs_automerge(&self.state, &message) {
             return doc.receive_sync_message(&mut self.state, message);
         }
-        receive_live(doc, &mut self.state, message)
+        let known = receive_live(doc, &mut self.state, message)?;
+        forget_acknowledged(doc, &mut self.state.sent_hashes, &known);
+        Ok(())
+    }
+
+    /// [`SyncSession::receive`], except that the hashes the peer now
+    /// acknowledges stay counted as unacknowledged until
+    /// [`SyncSession::settle_acknowledgements`] — once the changes just
+    /// applied are in the document's log of recent changes, which answers
+    /// that without asking automerge.
+    pub fn receive_deferring_acknowledgements(
+        &mut self,
+        doc: &mut Automerge,
+        message: Message,
+    ) -> Result<(), AutomergeError> {
+        if self.first_their_heads.is_none() {
+            self.first_their_heads = Some(message.heads.clone());
+        }
+        if needs_automerge(&self.state, &message) {
+            return doc.receive_sync_message(&mut self.state, message);
+        }
+        let known = receive_live(doc, &mut self.state, message)?;
+        if !known.is_empty() && !self.state.sent_hashes.is_empty() {
+            self.unsettled.push(known);
+        }
+        Ok(())
+    }
+
+    /// How many messages this session built from the document's log of
+    /// recent changes instead of asking automerge (diagnostics, tests).
+    pub fn messages_from_log(&self) -> u64 {
+        self.from_log
+    }
+
+    /// Whether received heads wait for [`SyncSession::settle_acknowledgements`].
+    pub fn has_unsettled_acknowledgements(&self) -> bool {
+        !self.unsettled.is_empty()
+    }
+
+    /// Forgets the sent hashes that the heads received since the last call
+    /// include, from `recent` when it holds them all (time proportional to
+    /// the changes since the oldest of them), else from automerge's clocks.
+    pub fn settle_acknowledgements(&mut self, doc: &Automerge, recent: &RecentChanges) {
+        for heads in std::mem::take(&mut self.unsettled) {
+            let sent = &mut self.state.sent_hashes;
+            if sent.is_empty() {
+                break;
+            }
+            sent.retain(|h| !heads.contains(h));
+            match recent.included_in(sent.iter().copied(), &heads) {
+                Some(held) => sent.retain(|h| !held.contains(h)),
+                None => forget_acknowledged(doc, sent, &heads),
+            }
+        }
     }
 
     /// Whether `message`'s changes are applied as they are, with
@@ -363,11 +460,14 @@ fn needs_automerge(state: &sync::State, message: &Message) -> bool {
 /// [`SyncSession::receive`]): applies the changes, then updates the state the
 /// way the sync protocol defines, finding acknowledged hashes without walking
 /// the whole history.
+///
+/// Returns the peer's heads that `doc` holds: the sent hashes they include
+/// are acknowledged (the caller forgets them).
 fn receive_live(
     doc: &mut Automerge,
     state: &mut sync::State,
     message: Message,
-) -> Result<(), AutomergeError> {
+) -> Result<Vec<ChangeHash>, AutomergeError> {
     state.in_flight = false;
     let before = doc.get_heads();
     if let Some(flags) = message.flags {
@@ -403,21 +503,20 @@ fn receive_live(
         .filter(|h| has_change(doc, h))
         .copied()
         .collect();
-    forget_acknowledged(doc, &mut state.sent_hashes, &known);
     if !carries_changes && message.heads == before {
         state.last_sent_heads.clone_from(&message.heads);
     }
     if known.len() == message.heads.len() {
         state.shared_heads.clone_from(&message.heads);
     } else {
-        state.shared_heads.extend(known);
+        state.shared_heads.extend(known.iter().copied());
         state.shared_heads.sort();
         state.shared_heads.dedup();
     }
     state.their_have = Some(message.have);
     state.their_heads = Some(message.heads);
     state.their_need = Some(message.need);
-    Ok(())
+    Ok(known)
 }
 
 fn has_change(doc: &Automerge, hash: &ChangeHash) -> bool {

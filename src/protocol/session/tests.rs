@@ -101,7 +101,7 @@ fn messages_to_a_legacy_peer_are_split_under_64_kib_lines() {
     let mut largest_line = 0;
     let mut parts_seen = 0;
     for _ in 0..20 {
-        let to_legacy = s_big.generate_split(&big).unwrap();
+        let to_legacy = s_big.generate_split(&big, &RecentChanges::new()).unwrap();
         for m in &to_legacy {
             let line = crate::protocol::line::encode_sync(&m.clone().encode());
             largest_line = largest_line.max(line.len());
@@ -160,7 +160,7 @@ fn pull_into_foreign(from: &mut Automerge) -> (usize, usize, usize) {
     let (mut ours, mut theirs) = (SyncSession::new(), SyncSession::new());
     let (mut lines, mut longest, mut bytes) = (0, 0, 0);
     for _ in 0..10_000 {
-        let parts = ours.generate_split(from).unwrap();
+        let parts = ours.generate_split(from, &RecentChanges::new()).unwrap();
         let mut answers = Vec::new();
         for (i, m) in parts.iter().enumerate() {
             assert!(
@@ -275,7 +275,9 @@ fn a_change_too_big_for_a_foreign_line_is_a_clear_error() {
     let peer_hello = foreign(SyncSession::new().generate(&Automerge::new()).unwrap());
     let mut mine = doc.clone();
     session.receive(&mut mine, peer_hello).unwrap();
-    let err = session.generate_split(&mine).unwrap_err();
+    let err = session
+        .generate_split(&mine, &RecentChanges::new())
+        .unwrap_err();
     assert!(matches!(err, SplitError::ChangeTooLarge { .. }), "{err:?}");
     let text = err.to_string();
     assert!(
