@@ -303,7 +303,7 @@ impl Document {
             .flat_map(|m| m.changes.iter())
             .map(<[u8]>::len)
             .sum();
-        let arrived: Vec<automerge::Change> = if bytes < BIG_MESSAGE {
+        let arrived: Vec<automerge::Change> = if bytes < PARSE_ARRIVED_UP_TO {
             parse_changes(messages.iter().flat_map(|m| m.changes.iter()))
         } else {
             Vec::new()
@@ -362,7 +362,11 @@ impl Document {
     /// owner applies it again in its own receive and gets the error).
     /// Returns the parsed changes of the offers that were applied.
     fn apply_inbox(&self, doc: &mut Automerge) -> Vec<automerge::Change> {
-        let offered = std::mem::take(&mut *self.inbox());
+        let mut offered = std::mem::take(&mut *self.inbox());
+        // Only changes new to the document count as added by this write.
+        for offer in &mut offered {
+            offer.changes.retain(|c| !holds(doc, &c.hash()));
+        }
         let all: Vec<u8> = match offered.len() {
             0 => return Vec::new(),
             1 => Vec::new(),
@@ -456,6 +460,8 @@ impl Document {
         let started = tokio::time::Instant::now();
         let mut doc = self.lock();
         let before = doc.get_heads();
+        let count_before = doc.stats().num_changes;
+        arrived.retain(|c| !holds(&doc, &c.hash()));
         let result = f(&mut doc, &mut arrived);
         let after = doc.get_heads();
         if after == before {
@@ -485,7 +491,7 @@ impl Document {
             self.recent().forget_all();
             (stored, written, added)
         } else {
-            let added = added_since(&doc, &before);
+            let added = added_by(&doc, &before, count_before, &arrived);
             // What `save_after` would store, kept parsed for the log.
             let (chunk, encoded) = match added_as_arrived(&added, &arrived) {
                 Some(chunk) => (chunk, None),
@@ -610,6 +616,11 @@ impl Document {
     }
 }
 
+/// Messages whose changes take up to this many bytes have them parsed, to
+/// be stored as they arrived and kept in the log of recent changes; bigger
+/// ones (a cold sync) are encoded again from the document.
+const PARSE_ARRIVED_UP_TO: usize = 1024 * 1024;
+
 /// A first write whose snapshot is at most this big has its changes counted
 /// for the activity view (larger ones: only the bytes).
 const COUNT_FIRST_WRITE_UP_TO: usize = 16 * 1024;
@@ -623,6 +634,57 @@ fn added_since(doc: &Automerge, before: &[ChangeHash]) -> Added {
         .map(|c| (c.hash, c.deps))
         .collect();
     let hashes = order.iter().map(|(h, _)| *h).collect();
+    Added { order, hashes }
+}
+
+/// Whether `doc` holds the change `hash`.
+fn holds(doc: &Automerge, hash: &ChangeHash) -> bool {
+    doc.get_change_meta_by_hash(hash).is_some()
+}
+
+/// What a write added to `doc` (which held `count_before` changes at
+/// `before`), found from `arrived` — changes the write was given that `doc`
+/// did not hold before — when exactly those are new, in an order where every
+/// change follows its dependencies; otherwise from automerge
+/// ([`added_since`], which walks the change graph).
+fn added_by(
+    doc: &Automerge,
+    before: &[ChangeHash],
+    count_before: u64,
+    arrived: &[automerge::Change],
+) -> Added {
+    let count = doc.stats().num_changes.saturating_sub(count_before);
+    let mut hashes = std::collections::HashSet::with_capacity(arrived.len());
+    let candidates: Vec<&automerge::Change> = arrived
+        .iter()
+        .filter(|c| hashes.insert(c.hash()))
+        .filter(|c| holds(doc, &c.hash()))
+        .collect();
+    if candidates.len() as u64 != count {
+        return added_since(doc, before);
+    }
+    let hashes: std::collections::HashSet<ChangeHash> =
+        candidates.iter().map(|c| c.hash()).collect();
+    let mut order = Vec::with_capacity(candidates.len());
+    let mut placed = std::collections::HashSet::with_capacity(candidates.len());
+    let mut waiting = candidates;
+    while !waiting.is_empty() {
+        let left = waiting.len();
+        waiting.retain(|c| {
+            let ready = c
+                .deps()
+                .iter()
+                .all(|d| !hashes.contains(d) || placed.contains(d));
+            if ready {
+                placed.insert(c.hash());
+                order.push((c.hash(), c.deps().to_vec()));
+            }
+            !ready
+        });
+        if waiting.len() == left {
+            return added_since(doc, before);
+        }
+    }
     Added { order, hashes }
 }
 
@@ -666,7 +728,7 @@ impl Document {
                 return;
             };
             let bytes = bytes::Bytes::copy_from_slice(change.raw_bytes());
-            recent.push(*hash, deps.clone(), bytes);
+            recent.push(*hash, deps, bytes);
         }
     }
 }

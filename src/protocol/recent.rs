@@ -18,25 +18,63 @@
 //! own sync instead.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use automerge::ChangeHash;
 use bytes::Bytes;
 
+/// Hashes change hashes by their first bytes: they are SHA-256 digests, so
+/// any eight of their bytes are already evenly spread (SipHash over all 32
+/// was a tenth of a burst's CPU).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut word = [0u8; 8];
+        let n = bytes.len().min(8);
+        word[..n].copy_from_slice(&bytes[..n]);
+        self.0 = self.0.rotate_left(7) ^ u64::from_le_bytes(word);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = self.0.rotate_left(7) ^ n as u64;
+    }
+}
+
+/// A set of change hashes with [`DigestHasher`].
+pub type HashSetOfChanges = HashSet<ChangeHash, BuildHasherDefault<DigestHasher>>;
+type ChangeMap<V> = HashMap<ChangeHash, V, BuildHasherDefault<DigestHasher>>;
+
 /// The most changes a log keeps.
-pub const MAX_ENTRIES: usize = 8_192;
-/// The most change bytes a log keeps.
-pub const MAX_BYTES: usize = 16 * 1024 * 1024;
+pub const MAX_ENTRIES: usize = 4_096;
+/// The most memory a log's changes may take (their bytes and bookkeeping).
+pub const MAX_BYTES: usize = 4 * 1024 * 1024;
+
+/// Bookkeeping memory counted per change, besides its bytes and dependencies.
+const ENTRY_OVERHEAD: usize = 96;
 
 /// One change in the log.
 #[derive(Debug, Clone)]
 pub struct Recent {
     /// The change's hash.
     pub hash: ChangeHash,
-    /// The hashes it depends on.
-    pub deps: Vec<ChangeHash>,
+    /// The sequence numbers of the dependencies that were in the log when
+    /// it was added (older ones cannot lead back into the log).
+    deps: Box<[u64]>,
     /// Its encoded bytes (one change chunk).
     pub bytes: Bytes,
+}
+
+impl Recent {
+    fn footprint(&self) -> usize {
+        self.bytes.len() + self.deps.len() * 8 + ENTRY_OVERHEAD
+    }
 }
 
 /// A place in a log: everything before it was offered to the peer (or came
@@ -55,7 +93,7 @@ pub struct RecentChanges {
     /// The sequence number of `entries[0]`.
     start: u64,
     entries: VecDeque<Recent>,
-    index: HashMap<ChangeHash, u64>,
+    index: ChangeMap<u64>,
     bytes: usize,
 }
 
@@ -74,7 +112,7 @@ impl RecentChanges {
             id: NEXT_LOG.fetch_add(1, Ordering::Relaxed),
             start: 0,
             entries: VecDeque::new(),
-            index: HashMap::new(),
+            index: ChangeMap::default(),
             bytes: 0,
         }
     }
@@ -110,14 +148,16 @@ impl RecentChanges {
     /// Adds a change the document just applied; its dependencies must be
     /// in the document already. The oldest changes leave once the log is
     /// over its bounds.
-    pub fn push(&mut self, hash: ChangeHash, deps: Vec<ChangeHash>, bytes: Bytes) {
+    pub fn push(&mut self, hash: ChangeHash, deps: &[ChangeHash], bytes: Bytes) {
         if self.index.contains_key(&hash) {
             return;
         }
         let seq = self.end().seq;
-        self.bytes += bytes.len();
+        let deps = deps.iter().filter_map(|d| self.seq_of(d)).collect();
+        let entry = Recent { hash, deps, bytes };
+        self.bytes += entry.footprint();
         self.index.insert(hash, seq);
-        self.entries.push_back(Recent { hash, deps, bytes });
+        self.entries.push_back(entry);
         while self.entries.len() > MAX_ENTRIES || (self.bytes > MAX_BYTES && self.entries.len() > 1)
         {
             self.drop_oldest();
@@ -137,7 +177,7 @@ impl RecentChanges {
     fn drop_oldest(&mut self) {
         if let Some(old) = self.entries.pop_front() {
             self.index.remove(&old.hash);
-            self.bytes -= old.bytes.len();
+            self.bytes -= old.footprint();
             self.start += 1;
         }
     }
@@ -175,7 +215,7 @@ impl RecentChanges {
         &self,
         hashes: impl IntoIterator<Item = ChangeHash>,
         heads: &[ChangeHash],
-    ) -> Option<HashSet<ChangeHash>> {
+    ) -> Option<HashSetOfChanges> {
         let mut lowest = u64::MAX;
         let mut wanted = Vec::new();
         for hash in hashes {
@@ -183,7 +223,7 @@ impl RecentChanges {
             wanted.push(hash);
         }
         if wanted.is_empty() {
-            return Some(HashSet::new());
+            return Some(HashSetOfChanges::default());
         }
         let held = self.ancestors_from(lowest, heads);
         Some(wanted.into_iter().filter(|h| held.contains(h)).collect())
@@ -191,17 +231,20 @@ impl RecentChanges {
 
     /// The hashes of the changes from `from` on (by sequence number) that
     /// are `heads` or their ancestors.
-    fn ancestors_from(&self, from: u64, heads: &[ChangeHash]) -> HashSet<ChangeHash> {
-        let mut held = HashSet::new();
-        let mut stack: Vec<ChangeHash> = heads.to_vec();
-        while let Some(hash) = stack.pop() {
-            let Some(seq) = self.seq_of(&hash) else {
-                continue;
-            };
-            if seq < from || !held.insert(hash) {
+    fn ancestors_from(&self, from: u64, heads: &[ChangeHash]) -> HashSetOfChanges {
+        let from = from.max(self.start);
+        let end = self.end().seq;
+        let mut seen = vec![false; (end - from) as usize];
+        let mut held = HashSetOfChanges::default();
+        let mut stack: Vec<u64> = heads.iter().filter_map(|h| self.seq_of(h)).collect();
+        while let Some(seq) = stack.pop() {
+            // Dependencies that left the log since are below `start`.
+            if seq < from || std::mem::replace(&mut seen[(seq - from) as usize], true) {
                 continue;
             }
-            stack.extend(self.at(seq).deps.iter().copied());
+            let entry = self.at(seq);
+            held.insert(entry.hash);
+            stack.extend(entry.deps.iter().copied());
         }
         held
     }
@@ -268,11 +311,8 @@ mod tests {
     fn log_of(edges: &[(u8, &[u8])]) -> RecentChanges {
         let mut log = RecentChanges::new();
         for (h, deps) in edges {
-            log.push(
-                hash(*h),
-                deps.iter().map(|d| hash(*d)).collect(),
-                Bytes::from(vec![*h]),
-            );
+            let deps: Vec<ChangeHash> = deps.iter().map(|d| hash(*d)).collect();
+            log.push(hash(*h), &deps, Bytes::from(vec![*h]));
         }
         log
     }
@@ -318,7 +358,7 @@ mod tests {
     fn inclusion_is_answered_only_for_changes_in_the_log() {
         let log = log_of(&[(1, &[]), (2, &[1]), (3, &[1])]);
         let held = log.included_in([hash(1), hash(3)], &[hash(2)]).unwrap();
-        assert_eq!(held, HashSet::from([hash(1)]));
+        assert_eq!(held, HashSetOfChanges::from_iter([hash(1)]));
         assert!(log.included_in([hash(9)], &[hash(2)]).is_none());
     }
 
@@ -329,7 +369,7 @@ mod tests {
         for n in 0..(MAX_ENTRIES + 10) {
             let mut h = [0u8; 32];
             h[..8].copy_from_slice(&(n as u64).to_le_bytes());
-            log.push(ChangeHash(h), Vec::new(), Bytes::from_static(b"x"));
+            log.push(ChangeHash(h), &[], Bytes::from_static(b"x"));
         }
         assert_eq!(log.len(), MAX_ENTRIES);
         assert!(!log.covers(first), "the mark's place left the log");
