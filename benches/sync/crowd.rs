@@ -97,14 +97,25 @@ pub(crate) async fn crowd_round(
     while let Some(h) = writers.join_next().await {
         last.push(h.expect("writer"));
     }
+    let written = t0.elapsed();
     hash_tx.send_replace(Some(Arc::new(last)));
     let mut done = t0;
+    let mut first_done: Option<Instant> = None;
     let all = tokio::time::timeout(limit.saturating_sub(t0.elapsed()), async {
         while let Some(t) = waiters.join_next().await {
-            done = done.max(t.expect("waiter"));
+            let t = t.expect("waiter");
+            done = done.max(t);
+            first_done = Some(first_done.map_or(t, |f| f.min(t)));
         }
     })
     .await;
+    if std::env::var_os("TANDEM_BENCH_C_PHASES").is_some() {
+        eprintln!(
+            "   phases: every change made after {}, the first holder complete after {}",
+            fmt_ms(written),
+            first_done.map_or_else(|| "–".into(), |f| fmt_ms(f - t0))
+        );
+    }
     let server_writes = *server_doc.subscribe().borrow() - server_v0;
     let client_writes = peers
         .iter()

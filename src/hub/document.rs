@@ -92,8 +92,9 @@ pub struct Document {
 struct Offer {
     /// Their chunks, joined (what `load_incremental` takes).
     bytes: Vec<u8>,
-    /// The same changes, parsed.
-    changes: Vec<automerge::Change>,
+    /// The same changes, parsed; `None` when some did not parse as a change
+    /// (then the bytes go to `load_incremental`, which says why).
+    changes: Option<Vec<automerge::Change>>,
 }
 
 impl std::fmt::Debug for Document {
@@ -294,50 +295,69 @@ impl Document {
         session: &mut SyncSession,
         messages: Vec<Message>,
     ) -> Result<bool, DocError> {
-        // The changes as they arrived: stored as they are (cheaper than
-        // re-encoding them with `save_after`) and kept in the log of recent
-        // changes. Only for small messages (live editing): parsing a big one
-        // costs more than it saves.
+        // The changes as they arrived: applied without parsing them twice,
+        // stored as they are (cheaper than re-encoding them with
+        // `save_after`) and kept in the log of recent changes. Only for
+        // messages up to a size (live editing): a cold sync goes to
+        // automerge whole.
         let bytes: usize = messages
             .iter()
             .flat_map(|m| m.changes.iter())
             .map(<[u8]>::len)
             .sum();
-        let arrived: Vec<automerge::Change> = if bytes < PARSE_ARRIVED_UP_TO {
-            parse_changes(messages.iter().flat_map(|m| m.changes.iter()))
-        } else {
-            Vec::new()
-        };
+        let parsed: Vec<Option<Vec<automerge::Change>>> = messages
+            .iter()
+            .map(|m| {
+                (bytes < PARSE_ARRIVED_UP_TO)
+                    .then(|| parse_all(&m.changes))
+                    .flatten()
+            })
+            .collect();
         // A burst from many peers is applied once: the changes are offered
         // to the inbox, and whoever holds the lock next applies everything
         // offered so far in one batch (one pass of automerge over the
         // document, one store write, one wake-up). Each session's own receive
         // then finds its changes present.
         if bytes > 0 && bytes < BIG_MESSAGE {
-            let plain: Vec<&Message> = messages
-                .iter()
-                .filter(|m| session.applies_plainly(m))
+            let plain: Vec<usize> = (0..messages.len())
+                .filter(|i| session.applies_plainly(&messages[*i]))
                 .collect();
             let mut offered = Vec::with_capacity(bytes);
-            for message in &plain {
-                message
+            for i in &plain {
+                messages[*i]
                     .changes
                     .iter()
                     .for_each(|c| offered.extend_from_slice(c));
             }
             if !offered.is_empty() {
-                let changes = parse_changes(plain.iter().flat_map(|m| m.changes.iter()));
+                let changes = plain
+                    .iter()
+                    .map(|i| parsed[*i].clone())
+                    .collect::<Option<Vec<_>>>()
+                    .map(|runs| runs.concat());
                 self.inbox().push(Offer {
                     bytes: offered,
                     changes,
                 });
             }
         }
+        let hashes: Vec<Option<Vec<ChangeHash>>> = parsed
+            .iter()
+            .map(|p| {
+                p.as_ref()
+                    .map(|cs| cs.iter().map(automerge::Change::hash).collect())
+            })
+            .collect();
+        let arrived: Vec<automerge::Change> = parsed.into_iter().flatten().flatten().collect();
         let changed = self
             .mutate_with(arrived, |doc, arrived| {
                 arrived.extend(self.apply_inbox(doc));
-                for message in messages {
-                    session.receive_deferring_acknowledgements(doc, message)?;
+                for (message, hashes) in messages.into_iter().zip(hashes) {
+                    // Applied already (from the inbox): automerge need not
+                    // parse them again only to find them present.
+                    let present =
+                        hashes.is_some_and(|hs| !hs.is_empty() && hs.iter().all(|h| holds(doc, h)));
+                    session.receive_deferring_acknowledgements(doc, message, present)?;
                 }
                 Ok(())
             })
@@ -364,25 +384,31 @@ impl Document {
     fn apply_inbox(&self, doc: &mut Automerge) -> Vec<automerge::Change> {
         let mut offered = std::mem::take(&mut *self.inbox());
         // Only changes new to the document count as added by this write.
-        for offer in &mut offered {
-            offer.changes.retain(|c| !holds(doc, &c.hash()));
+        for changes in offered.iter_mut().filter_map(|o| o.changes.as_mut()) {
+            changes.retain(|c| !holds(doc, &c.hash()));
         }
-        let all: Vec<u8> = match offered.len() {
-            0 => return Vec::new(),
-            1 => Vec::new(),
-            _ => offered
-                .iter()
-                .flat_map(|o| o.bytes.iter().copied())
-                .collect(),
-        };
-        if offered.len() > 1 && doc.load_incremental(&all).is_ok() {
-            return offered.into_iter().flat_map(|o| o.changes).collect();
+        if offered.len() > 1 && offered.iter().all(|o| o.changes.is_some()) {
+            let all: Vec<automerge::Change> = offered
+                .iter_mut()
+                .flat_map(|o| o.changes.take().unwrap_or_default())
+                .collect();
+            if doc.apply_changes(all.iter().cloned()).is_ok() {
+                return all;
+            }
+            return Vec::new();
         }
-        offered
-            .into_iter()
-            .filter(|o| doc.load_incremental(&o.bytes).is_ok())
-            .flat_map(|o| o.changes)
-            .collect()
+        let mut applied = Vec::new();
+        for offer in offered {
+            match offer.changes {
+                Some(changes) => {
+                    if doc.apply_changes(changes.iter().cloned()).is_ok() {
+                        applied.extend(changes);
+                    }
+                }
+                None => drop(doc.load_incremental(&offer.bytes)),
+            }
+        }
+        applied
     }
 
     /// Makes a local change in one transaction (one Automerge change).
@@ -390,11 +416,16 @@ impl Document {
         &self,
         f: impl FnOnce(&mut Transaction<'_>) -> Result<T, AutomergeError>,
     ) -> Result<T, DocError> {
-        self.mutate(|doc| {
+        self.mutate_with(Vec::new(), |doc, arrived| {
             let now = crate::history::now_secs();
-            doc.transact_with(|_| CommitOptions::default().with_time(now), f)
-                .map(|ok| ok.result)
-                .map_err(|failure| DocError::Automerge(failure.error))
+            let ok = doc
+                .transact_with(|_| CommitOptions::default().with_time(now), f)
+                .map_err(|failure| DocError::Automerge(failure.error))?;
+            // The new change, so the write need not look for what it added.
+            if let Some(change) = ok.hash.and_then(|h| doc.get_change_by_hash(&h)) {
+                arrived.push(change);
+            }
+            Ok(ok.result)
         })
         .map(|(_, t)| t)
     }
@@ -700,13 +731,17 @@ impl Added {
     }
 }
 
-/// The changes among `chunks` (each one change, or several joined as in a
-/// v2 sync message), parsed; the chunks that do not parse are skipped.
-fn parse_changes<'a>(chunks: impl Iterator<Item = &'a [u8]>) -> Vec<automerge::Change> {
-    chunks
-        .flat_map(|chunk| split_chunks(chunk).unwrap_or_default())
-        .filter_map(|c| automerge::Change::from_bytes(c.to_vec()).ok())
-        .collect()
+/// Every change in a message's `chunks` (each one change, or several joined
+/// as in a v2 sync message), parsed; `None` when any chunk is not a clean
+/// run of changes (automerge then reads the bytes itself and says why).
+fn parse_all(chunks: &automerge::sync::ChunkList) -> Option<Vec<automerge::Change>> {
+    let mut changes = Vec::new();
+    for chunk in chunks.iter() {
+        for one in split_chunks(chunk)? {
+            changes.push(automerge::Change::from_bytes(one.to_vec()).ok()?);
+        }
+    }
+    Some(changes)
 }
 
 impl Document {

@@ -53,9 +53,13 @@ pub const LAG_LIMIT: Duration = Duration::from_secs(60);
 
 /// While the peer is not in step with the document (a burst: both sides
 /// keep getting changes) a link sends at most once per gap; the gap starts
-/// at the pacing window and doubles with each message of the burst, up to
+/// at [`MIN_BURST_GAP`] and doubles with each message of the burst, up to
 /// this many pacing windows.
 pub const MAX_BURST_GAP_WINDOWS: u32 = 4;
+
+/// The first gap of a burst: a short burst (ten editors, ten changes each)
+/// is over in a few of these, while a long one soon reaches the longest gap.
+pub const MIN_BURST_GAP: Duration = Duration::from_millis(1);
 
 /// Which end of a connection the link is, and what ends it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,7 +263,13 @@ impl Link {
         let mut next: Option<Instant> = None;
         let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
         if self.held_back {
-            consider(self.last_sent + self.window.max(self.burst_gap));
+            // Held back by the pacing window (awaiting an answer) and/or the burst gap.
+            let wait = if self.awaiting_reply {
+                self.window.max(self.burst_gap)
+            } else {
+                self.burst_gap
+            };
+            consider(self.last_sent + wait);
         }
         if let (Role::Server { .. }, Some((since, _))) = (self.role, &self.behind) {
             consider(*since + self.lag_limit);
@@ -337,7 +347,8 @@ impl Link {
                 self.awaiting_reply = true;
                 self.last_sent = now;
                 if bursting {
-                    self.burst_gap = (self.burst_gap * 2).clamp(self.window, most);
+                    let least = MIN_BURST_GAP.min(self.window);
+                    self.burst_gap = (self.burst_gap * 2).clamp(least, most);
                 }
                 self.in_step = false;
                 self.others_changed = false;

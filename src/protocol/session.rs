@@ -235,7 +235,7 @@ impl SyncSession {
         if needs_automerge(&self.state, &message) {
             return doc.receive_sync_message(&mut self.state, message);
         }
-        let known = receive_live(doc, &mut self.state, message)?;
+        let known = receive_live(doc, &mut self.state, message, false)?;
         forget_acknowledged(doc, &mut self.state.sent_hashes, &known);
         Ok(())
     }
@@ -245,10 +245,15 @@ impl SyncSession {
     /// [`SyncSession::settle_acknowledgements`] — once the changes just
     /// applied are in the document's log of recent changes, which answers
     /// that without asking automerge.
+    ///
+    /// `applied`: every change the message carries is in `doc` already
+    /// (applied together with other peers' changes), so it is not loaded
+    /// again.
     pub fn receive_deferring_acknowledgements(
         &mut self,
         doc: &mut Automerge,
         message: Message,
+        applied: bool,
     ) -> Result<(), AutomergeError> {
         if self.first_their_heads.is_none() {
             self.first_their_heads = Some(message.heads.clone());
@@ -256,7 +261,7 @@ impl SyncSession {
         if needs_automerge(&self.state, &message) {
             return doc.receive_sync_message(&mut self.state, message);
         }
-        let known = receive_live(doc, &mut self.state, message)?;
+        let known = receive_live(doc, &mut self.state, message, applied)?;
         if !known.is_empty() && !self.state.sent_hashes.is_empty() {
             self.unsettled.push(known);
         }
@@ -467,6 +472,7 @@ fn receive_live(
     doc: &mut Automerge,
     state: &mut sync::State,
     message: Message,
+    applied: bool,
 ) -> Result<Vec<ChangeHash>, AutomergeError> {
     state.in_flight = false;
     let before = doc.get_heads();
@@ -481,11 +487,13 @@ fn receive_live(
     }
     let carries_changes = !message.changes.is_empty();
     if carries_changes {
-        let mut joined = Vec::with_capacity(message.changes.iter().map(<[u8]>::len).sum());
-        for chunk in message.changes.iter() {
-            joined.extend_from_slice(chunk);
+        if !applied {
+            let mut joined = Vec::with_capacity(message.changes.iter().map(<[u8]>::len).sum());
+            for chunk in message.changes.iter() {
+                joined.extend_from_slice(chunk);
+            }
+            doc.load_incremental(&joined)?;
         }
-        doc.load_incremental(&joined)?;
         // What both sides now have: our new heads (they came from the peer)
         // and the shared heads that are still heads.
         let after = doc.get_heads();
