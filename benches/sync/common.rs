@@ -313,9 +313,15 @@ pub(crate) async fn settle(peers: &mut [Peer], heads: &[ChangeHash]) {
 
 pub(crate) async fn stop_peers(peers: Vec<Peer>, cancel: CancellationToken) {
     cancel.cancel();
+    // One bound for all of them: a hundred peers stuck applying a burst
+    // must not take a hundred bounds to stop.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     for mut p in peers {
         if let Some(task) = p.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+            let abort = task.abort_handle();
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                abort.abort();
+            }
         }
     }
 }

@@ -78,9 +78,11 @@ pub(crate) async fn crowd_round(
 
     let t0 = Instant::now();
     let mut writers = JoinSet::new();
+    let made_so_far = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for (i, p) in peers.iter().enumerate() {
         let doc = Arc::clone(&p.doc);
         let text = text.clone();
+        let made_so_far = Arc::clone(&made_so_far);
         writers.spawn(async move {
             for j in 0..m {
                 doc.change(|tx| {
@@ -88,14 +90,32 @@ pub(crate) async fn crowd_round(
                     tx.put(ROOT, format!("client{i}"), j as i64)
                 })
                 .expect("change");
+                made_so_far.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tokio::task::yield_now().await;
             }
             doc.read(|d| d.get_last_local_change().expect("made changes").hash())
         });
     }
+    // The round's limit covers making the changes too: writers starved by
+    // a sync that cannot keep up are stopped with the round, not waited for.
     let mut last = Vec::with_capacity(n);
-    while let Some(h) = writers.join_next().await {
-        last.push(h.expect("writer"));
+    let made = tokio::time::timeout(limit, async {
+        while let Some(h) = writers.join_next().await {
+            last.push(h.expect("writer"));
+        }
+    })
+    .await;
+    if made.is_err() {
+        writers.abort_all();
+        waiters.abort_all();
+        eprintln!(
+            "   {n}×{m}: after {} the writers had made {} of their {} changes",
+            fmt_ms(limit),
+            made_so_far.load(std::sync::atomic::Ordering::Relaxed),
+            n * m
+        );
+        stop_peers(peers, cancel).await;
+        return (None, 0, 0);
     }
     let written = t0.elapsed();
     hash_tx.send_replace(Some(Arc::new(last)));
