@@ -74,6 +74,20 @@ pub async fn start_server_at(
         .expect("node starts")
 }
 
+/// A bare Automerge document of `n` changes, each putting one of 97 keys
+/// (the history grows, the document stays small).
+pub fn doc_with_changes(n: usize) -> automerge::Automerge {
+    let mut doc = automerge::Automerge::new();
+    for i in 0..n {
+        doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+            tx.put(automerge::ROOT, format!("k{}", i % 97), i as i64)?;
+            Ok(())
+        })
+        .unwrap();
+    }
+    doc
+}
+
 /// A fresh local hub and an open document in it.
 pub fn local_doc(doc_id: &str) -> (Arc<Hub>, Arc<Document>) {
     let hub = Hub::new(Arc::new(MemoryStore::new()) as Arc<dyn Store>);

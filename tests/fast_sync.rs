@@ -54,6 +54,15 @@ struct Client {
     to_client: VecDeque<Bytes>,
 }
 
+/// Applies up to `most` of the messages waiting in `queue` to `doc`, in one batch.
+fn deliver(doc: &Document, session: &mut SyncSession, queue: &mut VecDeque<Bytes>, most: usize) {
+    let n = most.min(queue.len());
+    let payloads: Vec<Vec<u8>> = queue.drain(..n).map(|b| b.to_vec()).collect();
+    if !payloads.is_empty() {
+        doc.apply_payloads(session, payloads).unwrap();
+    }
+}
+
 struct World {
     server: Side,
     clients: Vec<Client>,
@@ -113,23 +122,17 @@ impl World {
 
     fn deliver_to_server(&mut self, i: usize, most: usize) {
         let c = &mut self.clients[i];
-        let n = most.min(c.to_server.len());
-        let payloads: Vec<Vec<u8>> = c.to_server.drain(..n).map(|b| b.to_vec()).collect();
-        if !payloads.is_empty() {
-            self.server
-                .doc
-                .apply_payloads(&mut c.server_session, payloads)
-                .unwrap();
-        }
+        deliver(
+            &self.server.doc,
+            &mut c.server_session,
+            &mut c.to_server,
+            most,
+        );
     }
 
     fn deliver_to_client(&mut self, i: usize, most: usize) {
         let c = &mut self.clients[i];
-        let n = most.min(c.to_client.len());
-        let payloads: Vec<Vec<u8>> = c.to_client.drain(..n).map(|b| b.to_vec()).collect();
-        if !payloads.is_empty() {
-            c.side.doc.apply_payloads(&mut c.session, payloads).unwrap();
-        }
+        deliver(&c.side.doc, &mut c.session, &mut c.to_client, most);
     }
 
     /// Trades messages until nobody has anything to say.

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use automerge::sync::{Message, MessageVersion, State, SyncDoc};
 use automerge::transaction::Transactable;
-use automerge::{Automerge, AutomergeError};
+use automerge::Automerge;
 use axum::body::Body;
 use axum::extract::State as AxumState;
 use axum::routing::put;
@@ -163,18 +163,6 @@ async fn foreign_pull(base: &str, doc_id: &str, within: Duration) -> (Automerge,
         .await
         .expect("the foreign client converged in time");
     (peer.doc, wire)
-}
-
-fn doc_with_changes(n: usize) -> Automerge {
-    let mut doc = Automerge::new();
-    for i in 0..n {
-        doc.transact::<_, _, AutomergeError>(|tx| {
-            tx.put(automerge::ROOT, format!("k{}", i % 97), i as i64)?;
-            Ok(())
-        })
-        .unwrap();
-    }
-    doc
 }
 
 #[tokio::test]

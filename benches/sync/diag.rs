@@ -70,25 +70,7 @@ pub(crate) fn diag_receive() -> Vec<Row> {
         }
         let mut b = Automerge::load(&a.save()).expect("load");
         let (mut sa, mut sb) = (AmSyncState::new(), AmSyncState::new());
-        let converge =
-            |a: &mut Automerge, sa: &mut AmSyncState, b: &mut Automerge, sb: &mut AmSyncState| {
-                for _ in 0..10 {
-                    let ab = a.generate_sync_message(sa);
-                    let quiet_a = ab.is_none();
-                    if let Some(m) = ab {
-                        b.receive_sync_message(sb, m).expect("receive");
-                    }
-                    let ba = b.generate_sync_message(sb);
-                    let quiet_b = ba.is_none();
-                    if let Some(m) = ba {
-                        a.receive_sync_message(sa, m).expect("receive");
-                    }
-                    if quiet_a && quiet_b {
-                        break;
-                    }
-                }
-            };
-        converge(&mut a, &mut sa, &mut b, &mut sb);
+        converge_pair(&mut a, &mut sa, &mut b, &mut sb);
         let (mut apply, mut ack) = (Duration::ZERO, Duration::ZERO);
         let samples = 200;
         for i in 0..samples {
@@ -103,7 +85,7 @@ pub(crate) fn diag_receive() -> Vec<Row> {
                 a.receive_sync_message(&mut sa, m).expect("receive");
                 ack += t.elapsed();
             }
-            converge(&mut a, &mut sa, &mut b, &mut sb);
+            converge_pair(&mut a, &mut sa, &mut b, &mut sb);
         }
         let per = |d: Duration| fmt_ms(d / samples);
         rows.push(Row::new(

@@ -321,29 +321,15 @@ mod tests {
     fn a_peer_lacks_what_is_not_an_ancestor_of_its_heads() {
         // 1 ← 2 ← 4, 1 ← 3 (concurrent with 2), 5 depends on 3 and 4.
         let log = log_of(&[(1, &[]), (2, &[1]), (3, &[1]), (4, &[2]), (5, &[3, 4])]);
-        let start = Mark {
-            log: log.id,
-            seq: 0,
+        // The one-byte names of the changes a peer at `heads` lacks from `seq` on.
+        let missing = |seq: u64, heads: &[ChangeHash]| -> Vec<u8> {
+            let mark = Mark { log: log.id, seq };
+            let lacks = log.missing_from(mark, heads).unwrap();
+            lacks.iter().map(|r| r.bytes[0]).collect()
         };
-        let missing: Vec<u8> = log
-            .missing_from(start, &[hash(4)])
-            .unwrap()
-            .iter()
-            .map(|r| r.bytes[0])
-            .collect();
-        assert_eq!(missing, vec![3, 5]);
-        let from_2 = Mark {
-            log: log.id,
-            seq: 2,
-        };
-        let missing: Vec<u8> = log
-            .missing_from(from_2, &[hash(3)])
-            .unwrap()
-            .iter()
-            .map(|r| r.bytes[0])
-            .collect();
+        assert_eq!(missing(0, &[hash(4)]), vec![3, 5]);
         assert_eq!(
-            missing,
+            missing(2, &[hash(3)]),
             vec![4, 5],
             "3 is held; 1 and 2 are before the mark"
         );

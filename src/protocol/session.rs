@@ -229,14 +229,8 @@ impl SyncSession {
     /// handful. Messages that take automerge's rarer paths (a reset, a peer
     /// that lost its data, a read-only state) are handed to automerge.
     pub fn receive(&mut self, doc: &mut Automerge, message: Message) -> Result<(), AutomergeError> {
-        if self.first_their_heads.is_none() {
-            self.first_their_heads = Some(message.heads.clone());
-        }
-        if needs_automerge(&self.state, &message) {
-            return doc.receive_sync_message(&mut self.state, message);
-        }
-        let known = receive_live(doc, &mut self.state, message, false)?;
-        forget_acknowledged(doc, &mut self.state.sent_hashes, &known);
+        self.receive_deferring_acknowledgements(doc, message, false)?;
+        self.settle(doc, None);
         Ok(())
     }
 
@@ -283,13 +277,19 @@ impl SyncSession {
     /// include, from `recent` when it holds them all (time proportional to
     /// the changes since the oldest of them), else from automerge's clocks.
     pub fn settle_acknowledgements(&mut self, doc: &Automerge, recent: &RecentChanges) {
+        self.settle(doc, Some(recent));
+    }
+
+    /// [`SyncSession::settle_acknowledgements`], from automerge's clocks
+    /// alone when there is no log.
+    fn settle(&mut self, doc: &Automerge, recent: Option<&RecentChanges>) {
         for heads in std::mem::take(&mut self.unsettled) {
             let sent = &mut self.state.sent_hashes;
             if sent.is_empty() {
                 break;
             }
             sent.retain(|h| !heads.contains(h));
-            match recent.included_in(sent.iter().copied(), &heads) {
+            match recent.and_then(|r| r.included_in(sent.iter().copied(), &heads)) {
                 Some(held) => sent.retain(|h| !held.contains(h)),
                 None => forget_acknowledged(doc, sent, &heads),
             }

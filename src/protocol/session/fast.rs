@@ -23,8 +23,6 @@
 //! Anything unusual — no mark yet, a peer that needs something, a reset, a
 //! read-only side, a peer with no heads — is left to automerge ([`Fast::Slow`]).
 
-use std::collections::BTreeSet;
-
 use automerge::sync::{self, BloomFilter, Have, Message, MessageFlags, MessageVersion};
 use automerge::{Automerge, ChangeHash};
 
@@ -112,9 +110,7 @@ pub(super) fn generate(
     flags.set(MessageFlags::SUPPORTS_SYNC_RESET);
     state.have_responded = true;
     state.last_sent_heads.clone_from(&our_heads);
-    state
-        .sent_hashes
-        .extend(to_send.iter().map(|r| r.hash).collect::<BTreeSet<_>>());
+    state.sent_hashes.extend(to_send.iter().map(|r| r.hash));
     state.in_flight = true;
     Fast::Send(Message {
         heads: our_heads,

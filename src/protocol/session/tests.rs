@@ -1,6 +1,7 @@
 //! Tests of the sync session: against automerge's own receive, splits, limits.
 
 use super::*;
+use crate::testing::doc_with_changes;
 use automerge::transaction::Transactable;
 
 fn doc_with(key: &str, value: &str) -> Automerge {
@@ -138,18 +139,6 @@ fn foreign(mut m: Message) -> Message {
     m.flags = None;
     m.version = sync::MessageVersion::V1;
     m
-}
-
-fn doc_with_changes(n: usize) -> Automerge {
-    let mut doc = Automerge::new();
-    for i in 0..n {
-        doc.transact::<_, _, AutomergeError>(|tx| {
-            tx.put(automerge::ROOT, format!("k{}", i % 97), i as i64)?;
-            Ok(())
-        })
-        .unwrap();
-    }
-    doc
 }
 
 /// Syncs `from` into an empty foreign peer that refuses lines over
