@@ -9,10 +9,9 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use automerge::sync::SyncDoc;
 use automerge::transaction::Transactable;
 use automerge::ReadDoc;
-use base64::Engine as _;
+use common::ui_socket::{apply_frame, sync_frame};
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use tandem::hub::Hub;
@@ -171,26 +170,6 @@ async fn documents_are_created_listed_exported_imported_and_deleted() {
     let health = json(http().get(format!("{base}/_health")).send().await.unwrap()).await;
     assert_eq!(health["listen"], base.as_str());
     server.shutdown().await;
-}
-
-fn sync_frame(doc: &automerge::Automerge, state: &mut automerge::sync::State) -> Option<Message> {
-    let msg = doc.generate_sync_message(state)?;
-    let data = base64::engine::general_purpose::STANDARD.encode(msg.encode());
-    Some(Message::Text(
-        format!("{{\"event\":\"sync\",\"data\":\"{data}\"}}").into(),
-    ))
-}
-
-fn apply_frame(doc: &mut automerge::Automerge, state: &mut automerge::sync::State, text: &str) {
-    let line: serde_json::Value = serde_json::from_str(text).unwrap();
-    if line["event"] != "sync" {
-        return;
-    }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(line["data"].as_str().unwrap())
-        .unwrap();
-    doc.receive_sync_message(state, automerge::sync::Message::decode(&bytes).unwrap())
-        .unwrap();
 }
 
 /// A UI peer on the WebSocket edits the document; an ndjson client sees it,

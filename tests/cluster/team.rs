@@ -7,10 +7,8 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use automerge::sync::SyncDoc;
 use automerge::transaction::Transactable;
 use automerge::ReadDoc;
-use base64::Engine;
 use futures_util::{SinkExt, StreamExt};
 use tandem::client::{ClientConfig, ClientError, ConnectionStatus, SyncClient};
 use tandem::cluster::rendezvous::Node;
@@ -19,6 +17,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::common::postgres::{free_port, TempPostgres};
+use crate::common::ui_socket::{apply_frame, sync_frame};
 use crate::common::{doc_url, get, local_doc, put, WAIT};
 use crate::nodes::{http, wait_live_count, Served, TANDEM};
 use crate::writer::spread;
@@ -354,27 +353,6 @@ async fn owner_operations_through_any_node_follow_the_cluster_redirect() {
     ])
     .await;
     assert!(!ok && err.contains("401"), "{err}");
-}
-
-/// A sync frame from the UI's document, if it has anything to say.
-fn sync_frame(doc: &automerge::Automerge, state: &mut automerge::sync::State) -> Option<Message> {
-    let msg = doc.generate_sync_message(state)?;
-    let data = base64::engine::general_purpose::STANDARD.encode(msg.encode());
-    Some(Message::Text(
-        format!("{{\"event\":\"sync\",\"data\":\"{data}\"}}").into(),
-    ))
-}
-
-fn apply_frame(doc: &mut automerge::Automerge, state: &mut automerge::sync::State, text: &str) {
-    let line: serde_json::Value = serde_json::from_str(text).unwrap();
-    if line["event"] != "sync" {
-        return;
-    }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(line["data"].as_str().unwrap())
-        .unwrap();
-    doc.receive_sync_message(state, automerge::sync::Message::decode(&bytes).unwrap())
-        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@
 
 pub mod peer;
 pub mod postgres;
+pub mod ui_socket;
 
 use automerge::transaction::Transactable;
 use tandem::node::Node;
