@@ -3,6 +3,7 @@
 //! draining, and a SIGKILL in the middle of writes losing nothing acknowledged.
 
 mod common;
+use common::run_tandem as tandem;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -64,20 +65,6 @@ fn serve_on(listen: &str, data_dir: &Path, extra: &[&str]) -> Served {
         url: url.expect("serve prints its URL"),
         fingerprint,
     }
-}
-
-fn tandem(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(TANDEM)
-        .args(args)
-        .env("TANDEM_NO_MDNS", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn ok(args: &[&str]) -> String {

@@ -4,8 +4,7 @@
 //! `tandem log`/`cat --at`/`diff`, each with its bad-input errors.
 
 mod common;
-
-use std::process::{Command, Stdio};
+use common::run_tandem as tandem;
 
 use automerge::transaction::Transactable;
 use automerge::ObjType;
@@ -13,8 +12,6 @@ use common::*;
 use serde_json::{json, Value};
 use tandem::node::Node;
 use tandem::protocol::Until;
-
-const TANDEM: &str = env!("CARGO_BIN_EXE_tandem");
 
 fn builder() -> reqwest::ClientBuilder {
     let tls = tandem::tls::Trust::System
@@ -261,20 +258,6 @@ async fn a_conflict_made_by_three_servers_is_listed_and_resolved() {
     for server in servers {
         server.shutdown().await;
     }
-}
-
-fn tandem(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(TANDEM)
-        .args(args)
-        .env("TANDEM_NO_MDNS", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 // The CLI runs as a child process while this runtime serves it.

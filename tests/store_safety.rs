@@ -3,6 +3,7 @@
 //! damaged change row, and `tandem doctor` reporting what it finds.
 
 mod common;
+use common::run_tandem as tandem;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
@@ -63,22 +64,6 @@ fn serve_logging_to(data_dir: &Path, extra: &[&str], log: Stdio) -> Served {
     let _ = child.kill();
     let _ = child.wait();
     panic!("serve did not start");
-}
-
-/// Runs `tandem ARGS`: (success, stdout, stderr).
-fn tandem(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(TANDEM)
-        .args(args)
-        .env("TANDEM_NO_MDNS", "1")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn mode(path: &Path) -> u32 {

@@ -4,7 +4,6 @@
 //! any node; the browser UI's socket through a node that does not serve the
 //! document.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use automerge::transaction::Transactable;
@@ -19,26 +18,15 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::common::postgres::{free_port, TempPostgres};
 use crate::common::ui_socket::{apply_frame, sync_frame};
 use crate::common::{doc_url, get, local_doc, put, WAIT};
-use crate::nodes::{http, wait_live_count, Served, TANDEM};
+use crate::nodes::{http, wait_live_count, Served};
 use crate::writer::spread;
 
 /// Runs the `tandem` CLI; (success, stdout, stderr).
 async fn cli(args: &[&str]) -> (bool, String, String) {
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     tokio::task::spawn_blocking(move || {
-        let out = Command::new(TANDEM)
-            .args(&args)
-            .env("TANDEM_NO_MDNS", "1")
-            .env_remove("TANDEM_STORE")
-            .env_remove("TANDEM_TOKEN")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        crate::common::run_tandem(&args)
     })
     .await
     .unwrap()

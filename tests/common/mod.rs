@@ -19,6 +19,28 @@ use tokio::net::TcpStream;
 
 pub const NDJSON: &str = "application/x-ndjson";
 
+/// The `tandem` binary built for these tests.
+pub const TANDEM_BIN: &str = env!("CARGO_BIN_EXE_tandem");
+
+/// Runs `tandem ARGS` with a clean environment (no mDNS, no store, token or
+/// log level from the caller's shell): (success, stdout, stderr).
+pub fn run_tandem(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(TANDEM_BIN)
+        .args(args)
+        .env("TANDEM_NO_MDNS", "1")
+        .env_remove("TANDEM_STORE")
+        .env_remove("TANDEM_TOKEN")
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A valid first sync line carrying one change (`key` = `value`).
 pub fn line_with_change(key: &str, value: &str) -> String {
     let mut doc = automerge::Automerge::new();
