@@ -1,8 +1,21 @@
 //! Tests of the sync session: against automerge's own receive, splits, limits.
 
 use super::*;
-use crate::testing::doc_with_changes;
 use automerge::transaction::Transactable;
+
+/// `tandem::testing::doc_with_changes`, which this layer may not import (the
+/// testing kit sits above every layer; `tests/architecture.rs`).
+fn doc_with_changes(n: usize) -> Automerge {
+    let mut doc = Automerge::new();
+    for i in 0..n {
+        doc.transact::<_, _, AutomergeError>(|tx| {
+            tx.put(automerge::ROOT, format!("k{}", i % 97), i as i64)?;
+            Ok(())
+        })
+        .unwrap();
+    }
+    doc
+}
 
 fn doc_with(key: &str, value: &str) -> Automerge {
     let mut doc = Automerge::new();
