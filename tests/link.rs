@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use automerge::transaction::Transactable;
 use bytes::Bytes;
 use tandem::hub::{Document, Hub};
-use tandem::link::{Ending, Input, Link, Output, Role, PACE_WINDOW};
+use tandem::link::{Ending, Input, Link, Output, Role, BURST_QUIET, PACE_WINDOW};
 use tandem::protocol::{Event, SyncSession, Until};
 use tandem::store::MemoryStore;
 use tandem::DocId;
@@ -461,6 +461,66 @@ fn during_a_burst_on_both_sides_each_link_sends_once_per_gap() {
     put(&served, "lone", 1);
     let out = s.handle(quiet, Input::DocChanged, &served);
     assert_eq!(payloads(&out).len(), 1, "a lone change goes out at once");
+}
+
+#[test]
+fn the_end_of_a_burst_goes_out_once_the_document_is_quiet_not_a_whole_gap_later() {
+    let t0 = Instant::now();
+    let (_h1, served) = doc("burst-end");
+    let (_h2, bob) = doc("burst-end");
+    let mut s = server(t0, true);
+    let mut b = client(t0, None, None);
+    settle(t0, &mut s, &served, &mut b, &bob);
+    // Others change the served document every 100 µs for 33 ms: the link to
+    // bob paces him by a gap that has doubled to its longest by the end.
+    // Each message takes 300 µs to reach bob, and his answer as long back.
+    const STEP: Duration = Duration::from_micros(100);
+    const CHANGES: u32 = 330;
+    let mut to_b: Vec<(Instant, Vec<Vec<u8>>)> = Vec::new();
+    let mut to_s: Vec<(Instant, Vec<Vec<u8>>)> = Vec::new();
+    let mut last_sent = t0;
+    for i in 1..=CHANGES + 400 {
+        let now = t0 + STEP * i;
+        let mut out = Vec::new();
+        if i <= CHANGES {
+            put(&served, &format!("k{i}"), i64::from(i));
+            out.extend(payloads(&s.handle(now, Input::DocChanged, &served)));
+        }
+        if s.deadline().is_some_and(|d| d <= now) {
+            out.extend(payloads(&s.handle(now, Input::Timer, &served)));
+        }
+        for (at, lines) in std::mem::take(&mut to_s) {
+            if at <= now {
+                out.extend(payloads(&s.handle(now, Input::Received(lines), &served)));
+            } else {
+                to_s.push((at, lines));
+            }
+        }
+        if !out.is_empty() {
+            last_sent = now;
+            to_b.push((now + 3 * STEP, out));
+        }
+        for (at, lines) in std::mem::take(&mut to_b) {
+            if at <= now {
+                let answer = payloads(&b.handle(now, Input::Received(lines), &bob));
+                if !answer.is_empty() {
+                    to_s.push((now + 3 * STEP, answer));
+                }
+            } else {
+                to_b.push((at, lines));
+            }
+        }
+    }
+    assert_eq!(served.heads(), bob.heads(), "bob got the whole burst");
+    // The last message left within the quiet time (plus one round trip for
+    // the answer it waited for) of the last change, not up to the longest
+    // burst gap (20 ms) later.
+    let last_change = t0 + STEP * CHANGES;
+    let late = last_sent.saturating_duration_since(last_change);
+    assert!(
+        late <= BURST_QUIET + 6 * STEP,
+        "the last message left {late:?} after the last change"
+    );
 }
 
 #[test]

@@ -76,6 +76,7 @@ pub(crate) async fn crowd_round(
     spawn_holder_waiter(&mut waiters, Arc::clone(&server_doc), hash_rx.clone());
     tokio::task::yield_now().await;
 
+    let cpu0 = crate::history::cpu_time();
     let t0 = Instant::now();
     let mut writers = JoinSet::new();
     let made_so_far = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -131,9 +132,10 @@ pub(crate) async fn crowd_round(
     .await;
     if std::env::var_os("TANDEM_BENCH_C_PHASES").is_some() {
         eprintln!(
-            "   phases: every change made after {}, the first holder complete after {}",
+            "   phases: every change made after {}, the first holder complete after {}, cpu {}",
             fmt_ms(written),
-            first_done.map_or_else(|| "–".into(), |f| fmt_ms(f - t0))
+            first_done.map_or_else(|| "–".into(), |f| fmt_ms(f - t0)),
+            fmt_ms(crate::history::cpu_time() - cpu0)
         );
     }
     let server_writes = *server_doc.subscribe().borrow() - server_v0;

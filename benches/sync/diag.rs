@@ -97,3 +97,97 @@ pub(crate) fn diag_receive() -> Vec<Row> {
     }
     rows
 }
+
+/// The floor that Automerge alone puts under (c): the changes of `n` writers
+/// making `m` changes each (the bench's change: one character spliced into a
+/// shared text and one key put), then one replica applying all of them in
+/// batches of different sizes. Every client of (c) must apply about that
+/// many changes, so `n ×` the replica's time is the least CPU a round costs
+/// with Automerge documents at the clients, whatever the server does.
+///
+/// Two shapes of history: writers that see nobody else until the end (each
+/// change depends on one change), and writers in lockstep (every change
+/// depends on all `n` changes of the step before — a busy live document).
+pub(crate) fn diag_crowd() -> Vec<Row> {
+    let mut rows = Vec::new();
+    for (n, m) in [(10usize, 10usize), (100, 10)] {
+        for lockstep in [false, true] {
+            let mut base = Automerge::new();
+            let text = base
+                .transact::<_, _, AutomergeError>(|tx| tx.put_object(ROOT, "text", ObjType::Text))
+                .expect("text")
+                .result;
+            let mut writers: Vec<Automerge> = (0..n).map(|_| base.fork()).collect();
+            let mut changes: Vec<automerge::Change> = Vec::with_capacity(n * m);
+            let mut make = Duration::ZERO;
+            for j in 0..m {
+                let step_start = changes.len();
+                let t_step = Instant::now();
+                for (i, w) in writers.iter_mut().enumerate() {
+                    w.transact::<_, _, AutomergeError>(|tx| {
+                        tx.splice_text(&text, 0, 0, "x")?;
+                        tx.put(ROOT, format!("client{i}"), j as i64)
+                    })
+                    .expect("change");
+                    changes.push(w.get_last_local_change().expect("made").clone());
+                }
+                make += t_step.elapsed();
+                if lockstep {
+                    let step = changes[step_start..].to_vec();
+                    for w in writers.iter_mut() {
+                        w.apply_changes(step.iter().cloned()).expect("apply step");
+                    }
+                }
+            }
+            if !lockstep {
+                // Causal order for the replica: writer by writer.
+                changes.sort_by_key(|c| (c.actor_id().clone(), c.seq()));
+            }
+            let mut per_batch = Vec::new();
+            for batch in [n * m, 27, 1] {
+                let mut replica = base.clone();
+                let t = Instant::now();
+                for part in changes.chunks(batch) {
+                    replica
+                        .apply_changes(part.iter().cloned())
+                        .expect("apply batch");
+                }
+                per_batch.push((batch, t.elapsed()));
+                assert_eq!(replica.get_changes(&[]).len(), n * m + 1, "all applied");
+            }
+            let shape = if lockstep {
+                "in lockstep"
+            } else {
+                "unaware of each other"
+            };
+            rows.push(Row::new(
+                format!(
+                    "diag: (c) {n}×{m}, writers {shape}: making the changes / one replica applying all {} in batches of {}",
+                    n * m,
+                    per_batch
+                        .iter()
+                        .map(|(b, _)| b.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" · ")
+                ),
+                format!(
+                    "{} / {} (× {n} clients: {})",
+                    fmt_ms(make),
+                    per_batch
+                        .iter()
+                        .map(|(_, d)| fmt_ms(*d))
+                        .collect::<Vec<_>>()
+                        .join(" · "),
+                    per_batch
+                        .iter()
+                        .map(|(_, d)| fmt_ms(*d * n as u32))
+                        .collect::<Vec<_>>()
+                        .join(" · ")
+                ),
+                "",
+                None,
+            ));
+        }
+    }
+    rows
+}

@@ -57,7 +57,7 @@ const SCENARIOS: &[&str] = &[
 ];
 
 /// Opt-in diagnostics (`diag.rs`, `history.rs`).
-const DIAGNOSTICS: &[&str] = &["diag-cold", "diag-receive", "diag-history"];
+const DIAGNOSTICS: &[&str] = &["diag-cold", "diag-receive", "diag-history", "diag-crowd"];
 
 fn main() {
     if let Ok(scenario) = std::env::var(CHILD_ENV) {
@@ -178,6 +178,7 @@ fn child_main(scenario: &str) {
             "diag-cold" => diag_cold(),
             "diag-receive" => diag_receive(),
             "diag-history" => diag_history(),
+            "diag-crowd" => diag_crowd(),
             other => panic!("unknown scenario {other}"),
         }
     });
