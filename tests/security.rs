@@ -527,29 +527,7 @@ async fn the_browser_ui_signs_in_with_a_token_and_keeps_a_strict_cookie() {
     .await;
     assert_eq!(status, 401);
     assert!(page.contains("not valid"));
-    let body = "token=team-secret-0123456789";
-    let (status, response) = raw(
-        &server,
-        &request("POST", "/_signin", form, body.len()),
-        body.as_bytes(),
-    )
-    .await;
-    assert_eq!(status, 303);
-    let cookie_line = response
-        .lines()
-        .find(|l| l.to_lowercase().starts_with("set-cookie:"))
-        .expect("a session cookie")
-        .to_owned();
-    assert!(
-        cookie_line.contains("HttpOnly") && cookie_line.contains("SameSite=Strict"),
-        "{cookie_line}"
-    );
-    let cookie = cookie_line["set-cookie:".len()..]
-        .split(';')
-        .next()
-        .unwrap()
-        .trim()
-        .to_owned();
+    let cookie = sign_in(&server, "team-secret-0123456789").await;
     let with_cookie = format!("Cookie: {cookie}\r\n");
     let (status, _) = raw(&server, &request("GET", "/_ui/", &with_cookie, 0), b"").await;
     assert_eq!(status, 200, "the UI itself");
@@ -563,6 +541,85 @@ async fn the_browser_ui_signs_in_with_a_token_and_keeps_a_strict_cookie() {
     assert_eq!(status, 303);
     let (status, _) = raw(&server, &request("GET", "/_docs", &with_cookie, 0), b"").await;
     assert_eq!(status, 401);
+    server.shutdown().await;
+}
+
+/// Signs in at `/_signin` with `token`; returns the session cookie
+/// (`name=value`), checking that it is `HttpOnly` and `SameSite=Strict`.
+async fn sign_in(server: &Node, token: &str) -> String {
+    let form = "Content-Type: application/x-www-form-urlencoded\r\n";
+    let body = format!("token={token}");
+    let (status, response) = raw(
+        server,
+        &request("POST", "/_signin", form, body.len()),
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 303, "{response}");
+    let cookie_line = response
+        .lines()
+        .find(|l| l.to_lowercase().starts_with("set-cookie:"))
+        .expect("a session cookie")
+        .to_owned();
+    assert!(
+        cookie_line.contains("HttpOnly") && cookie_line.contains("SameSite=Strict"),
+        "{cookie_line}"
+    );
+    cookie_line["set-cookie:".len()..]
+        .split(';')
+        .next()
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn one_token_signing_in_again_and_again_signs_nobody_else_out() {
+    let server = start_server_with(
+        Hub::new(Arc::new(MemoryStore::new())),
+        None,
+        ServerOptions {
+            tokens: vec![
+                "team-secret-0123456789".into(),
+                TokenGrant::new("guest", Role::Read, "guest-secret-0123456789"),
+            ],
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let owner = format!(
+        "Cookie: {}\r\n",
+        sign_in(&server, "team-secret-0123456789").await
+    );
+    let first_guest = format!(
+        "Cookie: {}\r\n",
+        sign_in(&server, "guest-secret-0123456789").await
+    );
+    // More sign-ins with one token than the server keeps sessions.
+    let mut last_guest = String::new();
+    for _ in 0..1_040 {
+        last_guest = sign_in(&server, "guest-secret-0123456789").await;
+    }
+    let last_guest = format!("Cookie: {last_guest}\r\n");
+    let status = |cookie: String| {
+        let server = &server;
+        async move {
+            raw(server, &request("GET", "/_docs", &cookie, 0), b"")
+                .await
+                .0
+        }
+    };
+    assert_eq!(status(owner).await, 200, "the owner is still signed in");
+    assert_eq!(
+        status(last_guest).await,
+        200,
+        "the guest's newest session works"
+    );
+    assert_eq!(
+        status(first_guest).await,
+        401,
+        "the guest's oldest session ended"
+    );
     server.shutdown().await;
 }
 

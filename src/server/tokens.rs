@@ -288,11 +288,38 @@ pub struct Credentials {
     gated: bool,
     /// The team's tokens in a shared database (a cluster), if any.
     team: Option<super::team_tokens::TeamTokens>,
-    sessions: Mutex<HashMap<String, Arc<TokenGrant>>>,
+    sessions: Mutex<Sessions>,
 }
 
 /// The most browser sessions kept at once; the oldest is dropped past it.
 const MAX_SESSIONS: usize = 1024;
+
+/// The most browser sessions one token may have at once; its own oldest is
+/// dropped past it, so signing in over and over with one token cannot push
+/// anyone else's session out.
+pub const MAX_SESSIONS_PER_TOKEN: usize = 16;
+
+/// Browser sessions by id, each with the order it started in.
+#[derive(Debug, Default)]
+struct Sessions {
+    by_id: HashMap<String, (u64, Arc<TokenGrant>)>,
+    started: u64,
+}
+
+impl Sessions {
+    /// Drops the oldest session among those `which` picks, if any.
+    fn drop_oldest(&mut self, which: impl Fn(&TokenGrant) -> bool) {
+        let oldest = self
+            .by_id
+            .iter()
+            .filter(|(_, (_, grant))| which(grant))
+            .min_by_key(|(_, (started, _))| *started)
+            .map(|(id, _)| id.clone());
+        if let Some(id) = oldest {
+            self.by_id.remove(&id);
+        }
+    }
+}
 
 impl Credentials {
     /// The owner's token plus the configured `tokens`. With any configured
@@ -305,7 +332,7 @@ impl Credentials {
             grants,
             gated,
             team: None,
-            sessions: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(Sessions::default()),
         }
     }
 
@@ -370,28 +397,44 @@ impl Credentials {
         found
     }
 
-    /// Starts a browser session for `grant`; returns its id (the cookie value).
+    /// Starts a browser session for `grant`; returns its id (the cookie
+    /// value). Past [`MAX_SESSIONS_PER_TOKEN`] sessions of the same token,
+    /// that token's oldest session ends; past the server's limit, the
+    /// oldest of all.
     pub fn start_session(&self, grant: Arc<TokenGrant>) -> String {
         let id = random_secret();
-        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        if sessions.len() >= MAX_SESSIONS {
-            if let Some(key) = sessions.keys().next().cloned() {
-                sessions.remove(&key);
-            }
+        let mut sessions = self.sessions();
+        let of_this_token = sessions
+            .by_id
+            .values()
+            .filter(|(_, g)| **g == *grant)
+            .count();
+        if of_this_token >= MAX_SESSIONS_PER_TOKEN {
+            sessions.drop_oldest(|g| *g == *grant);
         }
-        sessions.insert(id.clone(), grant);
+        if sessions.by_id.len() >= MAX_SESSIONS {
+            sessions.drop_oldest(|_| true);
+        }
+        sessions.started += 1;
+        let started = sessions.started;
+        sessions.by_id.insert(id.clone(), (started, grant));
         id
+    }
+
+    fn sessions(&self) -> std::sync::MutexGuard<'_, Sessions> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The grant behind a session cookie, while its token is still
     /// accepted (a session signed in with a revoked team token ends too).
     pub fn session(&self, id: &str) -> Option<Arc<TokenGrant>> {
         let grant = {
-            let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+            let sessions = self.sessions();
             sessions
+                .by_id
                 .iter()
                 .find(|(key, _)| constant_time_eq(key.as_bytes(), id.as_bytes()))
-                .map(|(_, grant)| grant.clone())?
+                .map(|(_, (_, grant))| grant.clone())?
         };
         // Sessions are started only with grants `check` returned: a
         // configured one, or a team one.
@@ -402,8 +445,7 @@ impl Credentials {
 
     /// Ends a browser session.
     pub fn end_session(&self, id: &str) {
-        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        sessions.remove(id);
+        self.sessions().by_id.remove(id);
     }
 }
 
@@ -464,6 +506,25 @@ mod tests {
         assert_eq!(creds.session(&session).unwrap().name, "r");
         creds.end_session(&session);
         assert!(creds.session(&session).is_none());
+    }
+
+    #[test]
+    fn signing_in_again_and_again_with_one_token_ends_only_its_own_oldest_sessions() {
+        let creds = Credentials::new(
+            "owner-secret-0123456789",
+            vec![TokenGrant::new("r", Role::Read, "read-secret-0123456789")],
+        );
+        let owner = creds.start_session(creds.check("owner-secret-0123456789").unwrap());
+        let reader = || creds.start_session(creds.check("read-secret-0123456789").unwrap());
+        let first = reader();
+        let later: Vec<String> = (0..MAX_SESSIONS + 10).map(|_| reader()).collect();
+        assert!(creds.session(&owner).is_some(), "the owner stays signed in");
+        assert!(creds.session(&first).is_none(), "the reader's oldest ended");
+        let kept = later.iter().filter(|s| creds.session(s).is_some()).count();
+        assert_eq!(kept, MAX_SESSIONS_PER_TOKEN, "the reader keeps its newest");
+        assert!(later[later.len() - MAX_SESSIONS_PER_TOKEN..]
+            .iter()
+            .all(|s| creds.session(s).is_some()));
     }
 
     #[test]
