@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use automerge::transaction::Transactable;
 use bytes::Bytes;
 use tandem::hub::{Document, Hub};
-use tandem::link::{Ending, Input, Link, Output, Role, BURST_QUIET, PACE_WINDOW};
+use tandem::link::{
+    Ending, Input, Link, Output, Role, BURST_QUIET, IDLE_LOG_AFTER, IDLE_LOG_KEEP, PACE_WINDOW,
+};
 use tandem::protocol::{Event, SyncSession, Until};
 use tandem::store::MemoryStore;
 use tandem::DocId;
@@ -351,7 +353,8 @@ fn a_raw_link_sends_bare_messages_no_pings_and_no_error_lines() {
         .collect();
     assert_eq!(sent.len(), 1);
     automerge::sync::Message::decode(sent[0]).expect("a bare sync message, not a line");
-    assert_eq!(link.deadline(), None, "no ping is scheduled");
+    // No ping is scheduled: the only wake-up is the idle log's.
+    assert_eq!(link.deadline(), Some(t0 + IDLE_LOG_AFTER));
     let idle = link.handle(t0 + Duration::from_secs(60), Input::Timer, &ours_doc);
     assert!(
         idle.iter().all(|o| !matches!(o, Output::Send(_))),
@@ -521,6 +524,53 @@ fn the_end_of_a_burst_goes_out_once_the_document_is_quiet_not_a_whole_gap_later(
         late <= BURST_QUIET + 6 * STEP,
         "the last message left {late:?} after the last change"
     );
+}
+
+#[test]
+fn an_idle_document_lets_its_log_of_recent_changes_shrink_and_its_peers_stay_served_from_it() {
+    let t0 = Instant::now();
+    let (_h1, served) = doc("idle-log");
+    let (_h2, bob) = doc("idle-log");
+    let mut s = server(t0, true);
+    let mut b = client(t0, None, None);
+    settle(t0, &mut s, &served, &mut b, &bob);
+    for i in 0..500 {
+        put(&served, &format!("k{i}"), i);
+    }
+    settle(t0, &mut s, &served, &mut b, &bob);
+    let (kept, bytes) = served.recent_changes_kept();
+    // (The first change made the document and was stored as a snapshot.)
+    assert!(kept >= 499, "the log holds the session's changes: {kept}");
+    // Idle: the link asks to be woken once the document has been still for
+    // a while, and then lets the log shrink.
+    let wake = s.deadline().expect("a deadline");
+    assert!(
+        wake <= t0 + IDLE_LOG_AFTER,
+        "wakes for the idle log: {wake:?}"
+    );
+    let later = t0 + IDLE_LOG_AFTER;
+    let out = s.handle(later, Input::Timer, &served);
+    assert!(ending(&out).is_none());
+    let (kept_idle, bytes_idle) = served.recent_changes_kept();
+    assert!(kept_idle <= IDLE_LOG_KEEP, "{kept_idle} changes kept");
+    assert!(bytes_idle * 4 < bytes, "{bytes_idle} of {bytes} bytes kept");
+    // Once idle, the deadline is the ping only (the log is not trimmed again
+    // until the document moves).
+    assert!(s.deadline().unwrap() > later);
+    // A peer in step is still served from the log.
+    let from_log = s.session().messages_from_log();
+    put(&served, "after", 1);
+    let sent = payloads(&s.handle(later, Input::DocChanged, &served));
+    assert_eq!(sent.len(), 1, "a lone change goes out at once");
+    assert_eq!(
+        s.session().messages_from_log(),
+        from_log + 1,
+        "built from the log"
+    );
+    settle(later, &mut s, &served, &mut b, &bob);
+    let out = b.handle(later, Input::Received(sent), &bob);
+    assert!(ending(&out).is_none());
+    assert_eq!(served.heads(), bob.heads());
 }
 
 #[test]

@@ -222,6 +222,20 @@ impl Document {
         self.lock().get_heads()
     }
 
+    /// How many recent changes the document keeps for its live peers, and
+    /// the memory they take (see [`RecentChanges`]).
+    pub fn recent_changes_kept(&self) -> (usize, usize) {
+        let recent = self.recent();
+        (recent.len(), recent.footprint())
+    }
+
+    /// Lets the log of recent changes shrink to its newest `keep` changes:
+    /// called once the document has been idle a while, so an open document
+    /// nobody edits holds a few kilobytes for its peers, not megabytes.
+    pub fn trim_recent_changes(&self, keep: usize) {
+        self.recent().keep_newest(keep);
+    }
+
     /// The whole document, saved (compressed `.automerge` bytes).
     pub fn save(&self) -> Vec<u8> {
         self.lock().save()

@@ -15,6 +15,9 @@
 //!   document travels in few messages, each carrying everything the peer lacks,
 //!   and what a burst left goes out as soon as the document is quiet.
 //! - **Pings** on an idle server stream, so proxies keep it open.
+//! - **The idle log**: once the document has been still for
+//!   [`IDLE_LOG_AFTER`], its log of recent changes shrinks to what peers in
+//!   step need.
 //! - **Termination** of a one-shot client (`heads-equal`/`has-remote-heads`),
 //!   a **stall** (no line for a while although the check has not passed),
 //!   and `?follow=false` on the server.
@@ -70,6 +73,14 @@ pub const MIN_BURST_GAP: Duration = Duration::from_millis(1);
 /// the document's moves only once per window, and a shorter quiet would end
 /// every burst between two wake-ups (measured: 10 × 100 slower).
 pub const BURST_QUIET: Duration = crate::hub::BURST_WINDOW.saturating_add(Duration::from_millis(1));
+
+/// A document that has not moved for this long lets its log of recent
+/// changes shrink to [`IDLE_LOG_KEEP`] changes (the places of peers in step
+/// stay; a peer that is further behind is served by automerge's own sync).
+pub const IDLE_LOG_AFTER: Duration = Duration::from_secs(30);
+
+/// How many of the newest changes an idle document keeps in its log.
+pub const IDLE_LOG_KEEP: usize = 64;
 
 /// Which end of a connection the link is, and what ends it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +192,9 @@ pub struct Link {
     others_changed: bool,
     /// When this link last saw the document move (see [`BURST_QUIET`]).
     moved_at: Instant,
+    /// The document's log was trimmed since it last moved (see
+    /// [`IDLE_LOG_AFTER`]).
+    log_trimmed: bool,
     /// When the last line came in.
     last_heard: Instant,
     /// The peer has sent at least one sync message.
@@ -213,6 +227,7 @@ impl Link {
             seen_heads: None,
             others_changed: false,
             moved_at: now,
+            log_trimmed: false,
             last_heard: now,
             heard_from: false,
             behind: None,
@@ -286,6 +301,9 @@ impl Link {
         if let (Role::Server { .. }, Some((since, _))) = (self.role, &self.behind) {
             consider(*since + self.lag_limit);
         }
+        if !self.log_trimmed {
+            consider(self.moved_at + IDLE_LOG_AFTER);
+        }
         match self.role {
             Role::Server { .. } if self.raw => {}
             Role::Server { ping_interval, .. } => consider(self.last_sent + ping_interval),
@@ -308,6 +326,7 @@ impl Link {
         if self.seen_heads.as_ref().is_some_and(|seen| *seen != heads) {
             self.others_changed = true;
             self.moved_at = now;
+            self.log_trimmed = false;
         }
         let out = self.decide(now, input, doc, out);
         self.seen_heads = Some(doc.heads());
@@ -372,6 +391,10 @@ impl Link {
         }
         if let Some(ending) = self.check_lag(now) {
             return self.end(ending, out);
+        }
+        if !self.log_trimmed && now >= self.moved_at + IDLE_LOG_AFTER {
+            doc.trim_recent_changes(IDLE_LOG_KEEP);
+            self.log_trimmed = true;
         }
         if let Some(until) = self.until() {
             if self.satisfied(doc, until) {

@@ -174,6 +174,19 @@ impl RecentChanges {
         self.bytes = 0;
     }
 
+    /// Lets all but the newest `keep` changes go (an idle document's log
+    /// need only hold the places of peers that are in step).
+    pub fn keep_newest(&mut self, keep: usize) {
+        while self.entries.len() > keep {
+            self.drop_oldest();
+        }
+    }
+
+    /// The memory the kept changes take (their bytes and bookkeeping).
+    pub fn footprint(&self) -> usize {
+        self.bytes
+    }
+
     fn drop_oldest(&mut self) {
         if let Some(old) = self.entries.pop_front() {
             self.index.remove(&old.hash);
