@@ -36,12 +36,13 @@ pub fn id(s: &str) -> DocId {
 
 /// A server over an in-memory store on a free loopback port.
 pub async fn start_server() -> Node {
-    start_server_with(
-        Hub::new(Arc::new(MemoryStore::new())),
-        None,
-        ServerOptions::default(),
-    )
-    .await
+    start_server_with_options(ServerOptions::default()).await
+}
+
+/// A server over an in-memory store with `options`, without TLS, on a free
+/// loopback port.
+pub async fn start_server_with_options(options: ServerOptions) -> Node {
+    start_server_with(Hub::new(Arc::new(MemoryStore::new())), None, options).await
 }
 
 /// A server over `hub`, with optional TLS and options, on a free loopback port.

@@ -15,7 +15,6 @@ use tandem::client::{Compression, ConnectionStatus, HttpVersion};
 use tandem::hub::{Document, Hub};
 use tandem::protocol::Until;
 use tandem::server::ServerOptions;
-use tandem::store::MemoryStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -338,7 +337,7 @@ async fn a_compressed_body_that_inflates_past_the_line_limit_is_refused() {
         max_line: 1 << 20,
         ..ServerOptions::default()
     };
-    let server = start_server_with(Hub::new(Arc::new(MemoryStore::new())), None, options).await;
+    let server = start_server_with_options(options).await;
     // 256 MiB of one line, a few KiB on the wire.
     let bomb = zstd::bulk::compress(&vec![b'x'; 256 << 20], 3).unwrap();
     assert!(bomb.len() < 64 * 1024);

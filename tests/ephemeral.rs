@@ -6,17 +6,15 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use common::peer::*;
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use tandem::hub::{ephemeral::next_source, Ephemeral, Hub};
+use tandem::hub::{ephemeral::next_source, Ephemeral};
 use tandem::server::tokens::{Role, TokenGrant};
 use tandem::server::ServerOptions;
-use tandem::store::MemoryStore;
 
 async fn relay_among(n: usize) {
     let server = start_server().await;
@@ -177,14 +175,10 @@ async fn oversized_and_malformed_ephemeral_lines_are_dropped_and_the_stream_goes
 
 #[tokio::test]
 async fn a_named_token_names_the_sender() {
-    let server = start_server_with(
-        Hub::new(Arc::new(MemoryStore::new())),
-        None,
-        ServerOptions {
-            tokens: vec![TokenGrant::new("ada", Role::Write, "ada-secret-0123456789")],
-            ..ServerOptions::default()
-        },
-    )
+    let server = start_server_with_options(ServerOptions {
+        tokens: vec![TokenGrant::new("ada", Role::Write, "ada-secret-0123456789")],
+        ..ServerOptions::default()
+    })
     .await;
     let ada = format!("{FEATURE}Authorization: Bearer ada-secret-0123456789\r\n");
     let owner = format!("{FEATURE}Authorization: Bearer {OWNER_TOKEN}\r\n");

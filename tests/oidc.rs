@@ -100,14 +100,10 @@ async fn start_issuer(keys: &[&Key]) -> Issuer {
 async fn server_for(issuer: &Issuer) -> Node {
     let mut config = OidcConfig::new(issuer.url.parse().unwrap(), AUDIENCE);
     config.min_refetch = Duration::ZERO;
-    start_server_with(
-        Hub::new(Arc::new(MemoryStore::new())),
-        None,
-        ServerOptions {
-            oidc: Some(config),
-            ..ServerOptions::default()
-        },
-    )
+    start_server_with_options(ServerOptions {
+        oidc: Some(config),
+        ..ServerOptions::default()
+    })
     .await
 }
 

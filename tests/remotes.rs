@@ -109,12 +109,7 @@ async fn an_untrusted_certificate_is_reported_with_its_fingerprint_and_trusting_
 
 #[tokio::test]
 async fn a_wrong_token_a_missing_document_and_an_unreachable_server_say_so_and_are_not_kept() {
-    let server = start_server_with(
-        Hub::new(Arc::new(MemoryStore::new())),
-        None,
-        team("alice-secret-0123456789"),
-    )
-    .await;
+    let server = start_server_with_options(team("alice-secret-0123456789")).await;
     let service = local();
 
     let wrong = service

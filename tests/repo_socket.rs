@@ -4,18 +4,15 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use automerge::sync::SyncDoc;
 use automerge::{AutoCommit, ReadDoc};
 use common::{put, OWNER_TOKEN};
 use futures_util::{SinkExt, StreamExt};
-use tandem::hub::Hub;
 use tandem::node::Node;
 use tandem::protocol::repo::RepoMessage;
 use tandem::server::ServerOptions;
-use tandem::store::MemoryStore;
 use tandem::DocId;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
@@ -31,8 +28,7 @@ async fn server_with_doc() -> (Node, DocId) {
         max_line: LIMIT,
         ..Default::default()
     };
-    let server =
-        common::start_server_with(Hub::new(Arc::new(MemoryStore::new())), None, options).await;
+    let server = common::start_server_with_options(options).await;
     let id = DocId::random();
     let doc = server.hub().open(&id).unwrap();
     put(&doc, "title", "kept");

@@ -89,14 +89,10 @@ async fn a_rebinding_host_name_reaches_nothing_even_with_a_token() {
 
 #[tokio::test]
 async fn a_public_host_name_is_answered_when_given() {
-    let server = start_server_with(
-        Hub::new(Arc::new(MemoryStore::new())),
-        None,
-        ServerOptions {
-            public_hosts: vec!["sync.example.com".into()],
-            ..ServerOptions::default()
-        },
-    )
+    let server = start_server_with_options(ServerOptions {
+        public_hosts: vec!["sync.example.com".into()],
+        ..ServerOptions::default()
+    })
     .await;
     let (status, _) = raw(
         &server,
@@ -357,18 +353,14 @@ async fn stalled_tls_handshakes_are_dropped_and_the_server_keeps_serving() {
 
 /// A team server with a read token, a write token scoped to `notes`, and an owner token.
 async fn token_server() -> Node {
-    start_server_with(
-        Hub::new(Arc::new(MemoryStore::new())),
-        None,
-        ServerOptions {
-            tokens: vec![
-                TokenGrant::new("reader", Role::Read, "reader-secret-0123456789"),
-                TokenGrant::new("writer", Role::Write, "writer-secret-0123456789")
-                    .scoped(vec![id("notes")]),
-            ],
-            ..ServerOptions::default()
-        },
-    )
+    start_server_with_options(ServerOptions {
+        tokens: vec![
+            TokenGrant::new("reader", Role::Read, "reader-secret-0123456789"),
+            TokenGrant::new("writer", Role::Write, "writer-secret-0123456789")
+                .scoped(vec![id("notes")]),
+        ],
+        ..ServerOptions::default()
+    })
     .await
 }
 
@@ -502,15 +494,11 @@ async fn the_browser_ui_signs_in_with_a_token_and_keeps_a_strict_cookie() {
         "<!doctype html><title>Tandem UI</title>",
     )
     .unwrap();
-    let server = start_server_with(
-        Hub::new(Arc::new(MemoryStore::new())),
-        None,
-        ServerOptions {
-            tokens: vec!["team-secret-0123456789".into()],
-            ui_dir: Some(ui.path().to_owned()),
-            ..ServerOptions::default()
-        },
-    )
+    let server = start_server_with_options(ServerOptions {
+        tokens: vec!["team-secret-0123456789".into()],
+        ui_dir: Some(ui.path().to_owned()),
+        ..ServerOptions::default()
+    })
     .await;
     let (status, response) = raw(&server, &request("GET", "/_ui/", "", 0), b"").await;
     assert_eq!(status, 303, "{response}");
@@ -575,17 +563,13 @@ async fn sign_in(server: &Node, token: &str) -> String {
 
 #[tokio::test]
 async fn one_token_signing_in_again_and_again_signs_nobody_else_out() {
-    let server = start_server_with(
-        Hub::new(Arc::new(MemoryStore::new())),
-        None,
-        ServerOptions {
-            tokens: vec![
-                "team-secret-0123456789".into(),
-                TokenGrant::new("guest", Role::Read, "guest-secret-0123456789"),
-            ],
-            ..ServerOptions::default()
-        },
-    )
+    let server = start_server_with_options(ServerOptions {
+        tokens: vec![
+            "team-secret-0123456789".into(),
+            TokenGrant::new("guest", Role::Read, "guest-secret-0123456789"),
+        ],
+        ..ServerOptions::default()
+    })
     .await;
     let owner = format!(
         "Cookie: {}\r\n",
@@ -774,26 +758,11 @@ async fn delete_everywhere_deletes_the_copy_on_the_server_too() {
     upstream.shutdown().await;
 }
 
-/// Runs the real binary; (success, stderr).
-fn tandem(args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
-        .args(args)
-        .env("TANDEM_NO_MDNS", "1")
-        .env_remove("TANDEM_TOKEN")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn tokens_over_plain_http_off_loopback_need_an_explicit_flag() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    let (ok, stderr) = tandem(&[
+    let (ok, _, stderr) = run_tandem(&[
         "serve",
         "--listen",
         "0.0.0.0:0",
@@ -811,7 +780,7 @@ fn tokens_over_plain_http_off_loopback_need_an_explicit_flag() {
     std::fs::write(&file, "alice write team-secret-0123456789\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let (ok, stderr) = tandem(&[
+    let (ok, _, stderr) = run_tandem(&[
         "serve",
         "--listen",
         "127.0.0.1:0",

@@ -458,14 +458,10 @@ async fn bad_remote_specs_are_refused() {
 #[tokio::test]
 async fn health_shows_the_data_folder_to_the_owner_only() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start_server_with(
-        Hub::new(Arc::new(MemoryStore::new())),
-        None,
-        ServerOptions {
-            data_dir: Some(dir.path().to_owned()),
-            ..ServerOptions::default()
-        },
-    )
+    let server = start_server_with_options(ServerOptions {
+        data_dir: Some(dir.path().to_owned()),
+        ..ServerOptions::default()
+    })
     .await;
     let owner = json(
         http()
