@@ -15,9 +15,15 @@
 //!   carry `Origin`, so a foreign page cannot open `/_ws` or `/_events`.
 //! - Programs (the Go library, `curl`, Tandem's own client) send neither
 //!   header and are unaffected.
+//!
+//! A refused request's body, if small, is read before the refusal goes out:
+//! a browser posting a form sends the body right behind the head, and a
+//! connection closed with it unread is reset by the kernel, so the browser
+//! could see a reset instead of the `403`.
 
 use std::collections::HashSet;
 use std::net::IpAddr;
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method};
@@ -27,6 +33,13 @@ use axum::response::{IntoResponse, Response};
 use super::error::ApiError;
 use super::listener::ConnectionInfo;
 use super::state::AppState;
+
+/// The largest body a refused request may have for it to be read (and
+/// dropped) before the refusal; a bigger one is refused unread.
+const REFUSED_BODY_READ_LIMIT: usize = 64 * 1024;
+
+/// How long reading a refused request's body may take.
+const REFUSED_BODY_READ_WAIT: Duration = Duration::from_secs(1);
 
 /// Origins of the desktop app's own webview (Tauri 2 on each platform).
 const WEBVIEW_ORIGINS: [&str; 3] = [
@@ -199,9 +212,29 @@ pub(crate) async fn check_request(
                 origin = request.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("-"),
                 "refused: {error}"
             );
+            read_and_drop_small_body(request).await;
             error.into_response()
         }
     }
+}
+
+/// Reads a refused request's body, when it is small and already on its way,
+/// so the refusal does not close a connection with unread data in it.
+/// Bounded in size and time; a client waiting for `100 Continue` has sent
+/// nothing and is not asked for its body.
+async fn read_and_drop_small_body(request: Request) {
+    let headers = request.headers();
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if super::h2::expects_continue(headers)
+        || declared.is_some_and(|len| len == 0 || len > REFUSED_BODY_READ_LIMIT)
+    {
+        return;
+    }
+    let body = axum::body::to_bytes(request.into_body(), REFUSED_BODY_READ_LIMIT);
+    let _ = tokio::time::timeout(REFUSED_BODY_READ_WAIT, body).await;
 }
 
 #[cfg(test)]

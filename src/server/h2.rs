@@ -188,7 +188,7 @@ async fn serve_stream(
 }
 
 /// Whether the request carries `Expect: 100-continue` (RFC 9110 §10.1.1).
-fn expects_continue(headers: &HeaderMap) -> bool {
+pub(crate) fn expects_continue(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::EXPECT)
         .iter()
