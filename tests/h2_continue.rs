@@ -3,6 +3,7 @@
 //! (or a second passes). A raw HTTP/2 client (the `h2` crate) checks the
 //! frames themselves: the `100` comes before the body is sent, over h2c and
 //! over TLS, and a request refused from its headers gets no `100`.
+//! Responses also carry the `Date` header that hyper adds on HTTP/1.1.
 
 mod common;
 
@@ -172,5 +173,31 @@ async fn a_bad_first_line_after_the_100_is_a_plain_400() {
     }
     let json: serde_json::Value = serde_json::from_slice(&text).unwrap();
     assert!(json["error"].as_str().is_some(), "{json}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn responses_over_http2_carry_a_date_as_over_http1() {
+    let server = start_server().await;
+    for path in ["/_docs", "/no-such-doc"] {
+        let mut client = h2c(&server).await.ready().await.unwrap();
+        let request = Request::get(format!("http://127.0.0.1{path}"))
+            .body(())
+            .unwrap();
+        let (response, _) = client.send_request(request, true).unwrap();
+        let response = tokio::time::timeout(WAIT, response)
+            .await
+            .expect("a response")
+            .unwrap();
+        let date = response
+            .headers()
+            .get(http::header::DATE)
+            .unwrap_or_else(|| panic!("no Date on {path} ({})", response.status()));
+        let when = httpdate::parse_http_date(date.to_str().unwrap()).expect("an HTTP date");
+        let skew = std::time::SystemTime::now()
+            .duration_since(when)
+            .unwrap_or_default();
+        assert!(skew.as_secs() < 60, "Date {date:?} is not now");
+    }
     server.shutdown().await;
 }

@@ -170,6 +170,7 @@ async fn serve_stream(
     };
     let (mut head, body) = response.into_parts();
     strip_connection_headers(&mut head.headers);
+    add_date(&mut head.headers);
     let head = Response::from_parts(head, ());
     if body.is_end_stream() {
         if let Err(e) = respond.send_response(head, true) {
@@ -193,6 +194,18 @@ pub(crate) fn expects_continue(headers: &HeaderMap) -> bool {
         .get_all(header::EXPECT)
         .iter()
         .any(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+}
+
+/// Adds the `Date` header an origin server with a clock must send (RFC 9110
+/// §6.6.1); hyper does it on HTTP/1.1, `h2` does not.
+fn add_date(headers: &mut HeaderMap) {
+    if headers.contains_key(header::DATE) {
+        return;
+    }
+    let now = httpdate::fmt_http_date(std::time::SystemTime::now());
+    if let Ok(value) = header::HeaderValue::from_str(&now) {
+        headers.insert(header::DATE, value);
+    }
 }
 
 /// Removes headers that HTTP/2 forbids (RFC 9113 §8.2.2); `h2` refuses a
