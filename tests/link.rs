@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use automerge::transaction::Transactable;
+use automerge::ReadDoc;
 use bytes::Bytes;
 use tandem::hub::{Document, Hub};
 use tandem::link::{
@@ -621,4 +622,76 @@ fn a_peer_that_stays_behind_is_dropped_and_one_that_makes_progress_is_not() {
         }
     }
     assert!(carol.heads().len() == 1, "carol kept up, a step behind");
+}
+
+/// Types one character at the end of `doc`'s `text`.
+fn type_char(doc: &Document) {
+    doc.change(|tx| {
+        let text = match tx.get(automerge::ROOT, "text")? {
+            Some((_, id)) => id,
+            None => tx.put_object(automerge::ROOT, "text", automerge::ObjType::Text)?,
+        };
+        let end = tx.length(&text);
+        tx.splice_text(&text, end, 0, "x")
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_document_slow_to_change_is_worked_on_off_the_runtime() {
+    // With automerge 0.12 a received change walks the whole text it
+    // touches: on a long text that takes milliseconds, and done in place it
+    // would stall every other task of the runtime meanwhile.
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let t0 = Instant::now();
+        let (_h1, served) = doc("long-text");
+        let (_h2, bob) = doc("long-text");
+        type_char(&served);
+        served
+            .change(|tx| {
+                let (_, text) = tx.get(automerge::ROOT, "text")?.unwrap();
+                tx.splice_text(&text, 0, 0, &"a".repeat(200_000))
+            })
+            .unwrap();
+        let mut s = server(t0, true);
+        let mut b = client(t0, None, None);
+        settle(t0, &mut s, &served, &mut b, &bob);
+        assert!(
+            served.is_slow_to_change(),
+            "writing a 200,000-character text takes ≥ {:?}",
+            tandem::hub::SLOW_WRITE
+        );
+
+        // Bob types; the server applies his change off the runtime: another
+        // task runs meanwhile.
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let ticker = tokio::spawn({
+            let ticks = Arc::clone(&ticks);
+            async move {
+                loop {
+                    ticks.fetch_add(1, Ordering::Relaxed);
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+        tokio::task::yield_now().await;
+        settle(t0, &mut s, &served, &mut b, &bob);
+        type_char(&bob);
+        let sent = payloads(&b.handle(t0, Input::DocChanged, &bob));
+        let before = ticks.load(Ordering::Relaxed);
+        let out = s.handle_now(Input::Received(sent), &served).await;
+        let during = ticks.load(Ordering::Relaxed) - before;
+        ticker.abort();
+        assert!(ending(&out).is_none());
+        assert_eq!(served.heads(), bob.heads(), "the change was applied");
+        assert!(
+            during > 0,
+            "the runtime ran nothing else while the slow document applied a change"
+        );
+    });
 }

@@ -24,8 +24,39 @@ pub(crate) async fn scenario_a(label: &str, http: HttpVersion, sqlite: bool) -> 
     a.wait_in_sync().await;
     b.wait_in_sync().await;
 
-    let mut samples = Vec::with_capacity(A_SAMPLES);
-    for i in 0..(A_WARMUP + A_SAMPLES) {
+    let mut samples = edit_to_peer_samples(&a, &b, &server_doc, A_WARMUP, A_SAMPLES).await;
+    samples.sort();
+    let p50 = percentile(&samples, 0.50);
+    let p99 = percentile(&samples, 0.99);
+    let max = *samples.last().unwrap();
+    let rows = vec![Row::new(
+        format!("(a) edit→peer latency, {label} ({A_SAMPLES} samples)"),
+        format!(
+            "p50 {} · p99 {} · max {}",
+            fmt_ms(p50),
+            fmt_ms(p99),
+            fmt_ms(max)
+        ),
+        "p50 ≤ 1 ms",
+        Some(ms(p50) <= 1.0),
+    )];
+    stop_peers(vec![a, b], cancel).await;
+    drop(server_doc);
+    server.shutdown().await;
+    rows
+}
+
+/// Times `warmup + n` edits at `a` until `b` holds each (one at a time, the
+/// server's acknowledgements drained between them) and returns the last `n`.
+pub(crate) async fn edit_to_peer_samples(
+    a: &Peer,
+    b: &Peer,
+    server_doc: &Document,
+    warmup: usize,
+    n: usize,
+) -> Vec<Duration> {
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..(warmup + n) {
         let mut rx = b.doc.subscribe();
         rx.borrow_and_update();
         let t0 = Instant::now();
@@ -49,30 +80,12 @@ pub(crate) async fn scenario_a(label: &str, http: HttpVersion, sqlite: bool) -> 
             matches!(arrived, Ok(true)),
             "change {i} did not reach B within 10 s"
         );
-        if i >= A_WARMUP {
+        if i >= warmup {
             samples.push(dt);
         }
         // Let the acknowledgements drain so samples do not overlap.
-        assert!(wait_heads(&server_doc, &target, Duration::from_secs(10)).await);
+        assert!(wait_heads(server_doc, &target, Duration::from_secs(10)).await);
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    samples.sort();
-    let p50 = percentile(&samples, 0.50);
-    let p99 = percentile(&samples, 0.99);
-    let max = *samples.last().unwrap();
-    let rows = vec![Row::new(
-        format!("(a) edit→peer latency, {label} ({A_SAMPLES} samples)"),
-        format!(
-            "p50 {} · p99 {} · max {}",
-            fmt_ms(p50),
-            fmt_ms(p99),
-            fmt_ms(max)
-        ),
-        "p50 ≤ 1 ms",
-        Some(ms(p50) <= 1.0),
-    )];
-    stop_peers(vec![a, b], cancel).await;
-    drop(server_doc);
-    server.shutdown().await;
-    rows
+    samples
 }

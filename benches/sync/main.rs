@@ -13,6 +13,7 @@
 //! - `c-*`: many clients editing one document concurrently until convergence.
 //! - `d-*`: one change fanned out to 1,000 live clients; memory per idle connection.
 //! - `h-*`: edit→peer latency and CPU per edit on long histories (50k changes, the editing trace).
+//! - `n-neighbours`: a small document's edit→peer latency while a long one on the same server is typed into.
 //! - `reconnect`: an in-sync live client reconnecting on the editing trace.
 //! - `typing`: 20 live clients typing into a 50k-change text; server CPU, latency, backlog.
 //! - `diag-*` (only when named): Automerge-only timings that explain the misses.
@@ -24,6 +25,7 @@ mod diag;
 mod fanout;
 mod history;
 mod latency;
+mod neighbours;
 mod reconnect;
 mod typing;
 
@@ -34,6 +36,7 @@ pub(crate) use diag::*;
 pub(crate) use fanout::*;
 pub(crate) use history::*;
 pub(crate) use latency::*;
+pub(crate) use neighbours::*;
 pub(crate) use reconnect::*;
 pub(crate) use typing::*;
 
@@ -52,6 +55,7 @@ const SCENARIOS: &[&str] = &[
     "d-mem-split",
     "h-50k",
     "h-trace",
+    "n-neighbours",
     "reconnect",
     "typing",
 ];
@@ -173,6 +177,7 @@ fn child_main(scenario: &str) {
             "d-mem-split" => scenario_d_mem_split().await,
             "h-50k" => scenario_h(0).await,
             "h-trace" => scenario_h(1).await,
+            "n-neighbours" => scenario_neighbours().await,
             "reconnect" => scenario_reconnect().await,
             "typing" => scenario_typing().await,
             "diag-cold" => diag_cold(),

@@ -86,6 +86,8 @@ pub struct Document {
     /// The newest changes with their bytes, from which live peers are sent
     /// what they lack (`protocol::recent`). Locked only while `doc` is.
     recent: Mutex<RecentChanges>,
+    /// When a write last took long (see `hub::cost`).
+    write_cost: super::cost::WriteCost,
 }
 
 /// Changes one peer offered to the inbox.
@@ -138,6 +140,7 @@ impl Document {
             activity: super::activity::Activity::default(),
             inbox: Mutex::new(Vec::new()),
             recent: Mutex::new(RecentChanges::new()),
+            write_cost: super::cost::WriteCost::default(),
         })
     }
 
@@ -199,6 +202,13 @@ impl Document {
     /// Whether the document was deleted; connections end when it is.
     pub fn is_deleted(&self) -> bool {
         self.deleted.load(Ordering::Acquire)
+    }
+
+    /// Whether a write to this document took [`super::SLOW_WRITE`] or more
+    /// lately: then its drivers work on the blocking pool, not the runtime
+    /// (see `hub::cost`).
+    pub fn is_slow_to_change(&self) -> bool {
+        self.write_cost.is_slow()
     }
 
     pub(crate) fn mark_deleted(&self) {
@@ -507,7 +517,9 @@ impl Document {
         let before = doc.get_heads();
         let count_before = doc.stats().num_changes;
         arrived.retain(|c| !holds(&doc, &c.hash()));
+        let applying = std::time::Instant::now();
         let result = f(&mut doc, &mut arrived);
+        self.write_cost.wrote(applying.elapsed());
         let after = doc.get_heads();
         if after == before {
             return result.map(|t| (false, t));
@@ -840,11 +852,12 @@ pub async fn apply_sync(
     payloads: Vec<Vec<u8>>,
 ) -> Result<bool, SyncError> {
     let total: usize = payloads.iter().map(Vec::len).sum();
-    if total < BIG_MESSAGE {
+    if total < BIG_MESSAGE && !doc.is_slow_to_change() {
         return doc.apply_payloads(session, payloads);
     }
     // Checking a big message can mean inflating hundreds of MiB to measure
-    // it: do that off the runtime too.
+    // it, and a document slow to change takes long for any message: do
+    // that off the runtime.
     let doc = Arc::clone(doc);
     let mut owned = std::mem::take(session);
     let (owned, result) = tokio::task::spawn_blocking(move || {

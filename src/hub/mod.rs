@@ -10,6 +10,7 @@
 
 pub(crate) mod activity;
 pub(crate) mod connections;
+mod cost;
 mod document;
 pub mod ephemeral;
 mod load;
@@ -17,6 +18,7 @@ pub mod presence;
 mod wake;
 
 pub use connections::{ConnectionInfo, ConnectionMeta, ConnectionStats, Connections};
+pub use cost::{SLOW_FOR, SLOW_WRITE};
 pub use document::{apply_sync, doc_info, title_of, DocError, Document, SyncError};
 pub use ephemeral::{Ephemeral, EphemeralBus};
 pub use load::{check, Rejected};

@@ -541,14 +541,15 @@ impl Link {
 
     /// [`Link::handle`] at the runtime's current time, on a blocking thread
     /// when the input is big (a huge first sync must not stall the other
-    /// connections of the runtime).
+    /// connections of the runtime) or the document is slow to change
+    /// ([`Document::is_slow_to_change`]: every step may wait for its lock).
     pub async fn handle_now(
         &mut self,
         input: Input,
         doc: &std::sync::Arc<Document>,
     ) -> Vec<Output> {
         let now = tokio::time::Instant::now().into_std();
-        if !Self::is_big(&input) {
+        if !Self::is_big(&input) && !doc.is_slow_to_change() {
             return self.handle(now, input, doc);
         }
         let doc = std::sync::Arc::clone(doc);
