@@ -112,6 +112,15 @@ async fn sessions_behind_a_link_that_ends_are_gone_on_both_sides() {
     );
     let mut bob = Peer::open(&server, "room", FEATURE).await;
     wait_listening(&server, "room", 2).await;
+    // The local side's link listens to its page once it is live.
+    let mut status = live.status.clone();
+    tokio::time::timeout(
+        WAIT,
+        status.wait_for(|s| matches!(s, tandem::client::ConnectionStatus::Live { .. })),
+    )
+    .await
+    .expect("the local side goes live")
+    .unwrap();
     // Ada's page on the local side.
     doc.publish_ephemeral(Ephemeral {
         source: next_source(),

@@ -574,3 +574,88 @@ async fn a_sync_counts_what_it_moves_for_a_progress_display() {
     );
     server.shutdown().await;
 }
+
+/// A server whose store holds `long`, a 400,000-character text not loaded yet.
+async fn server_with_a_long_document_on_disk(long: &tandem::DocId) -> tandem::node::Node {
+    use automerge::transaction::Transactable as _;
+    let hub = Hub::new(Arc::new(MemoryStore::new()));
+    {
+        let doc = hub.open(long).unwrap();
+        doc.change(|tx| {
+            let text = tx.put_object(automerge::ROOT, "text", automerge::ObjType::Text)?;
+            tx.splice_text(&text, 0, 0, &"a".repeat(400_000))
+        })
+        .unwrap();
+    } // no longer open: the next request loads it from the store
+    assert!(hub.get_open(long).is_none());
+    start_server_with(hub, None, ServerOptions::default()).await
+}
+
+/// Sends `first` (which loads the long document), and 20 ms later a listing;
+/// the order in which the first's answer began and the listing ended.
+async fn answering_order(
+    server: &tandem::node::Node,
+    first: String,
+    body: Vec<u8>,
+) -> Vec<(&'static str, u16)> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let auth = format!("Authorization: Bearer {OWNER_TOKEN}\r\n");
+    let answered = std::sync::Mutex::new(Vec::new());
+    let load = async {
+        let mut s = tokio::net::TcpStream::connect(server.local_addr().unwrap())
+            .await
+            .unwrap();
+        s.write_all(first.as_bytes()).await.unwrap();
+        s.write_all(&body).await.unwrap();
+        let mut head = [0u8; 64];
+        let n = tokio::time::timeout(WAIT, s.read(&mut head))
+            .await
+            .expect("an answer")
+            .unwrap();
+        let status = String::from_utf8_lossy(&head[..n])
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        answered.lock().unwrap().push(("load", status));
+    };
+    let list = async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let (status, _) = raw(server, &request("GET", "/_docs", &auth, 0), b"").await;
+        answered.lock().unwrap().push(("list", status));
+    };
+    tokio::join!(load, list);
+    answered.into_inner().unwrap()
+}
+
+#[tokio::test]
+async fn loading_a_long_document_does_not_hold_up_other_requests() {
+    // The test's runtime has one thread, as if every worker were busy: a
+    // load done in place would hold up everything until it ended.
+    let long = id("long-history");
+    let auth = format!("Authorization: Bearer {OWNER_TOKEN}\r\n");
+    // Reading it as JSON …
+    let server = server_with_a_long_document_on_disk(&long).await;
+    let read = request("GET", &format!("/{long}"), &auth, 0);
+    assert_eq!(
+        answering_order(&server, read, Vec::new()).await,
+        [("list", 200), ("load", 200)],
+        "the listing waited for the long document to load for GET"
+    );
+    server.shutdown().await;
+    // … or a peer starting to sync it.
+    let server = server_with_a_long_document_on_disk(&long).await;
+    let line = line_with_change("peer", "was here");
+    let sync = request(
+        "PUT",
+        &format!("/{long}?follow=false"),
+        &format!("{auth}Content-Type: application/x-ndjson\r\n"),
+        line.len(),
+    );
+    assert_eq!(
+        answering_order(&server, sync, line.into_bytes()).await,
+        [("list", 200), ("load", 200)],
+        "the listing waited for the long document to load for a sync"
+    );
+    server.shutdown().await;
+}

@@ -17,6 +17,7 @@ pub(crate) mod extras;
 pub(crate) mod gate;
 mod h2;
 pub mod listener;
+pub(crate) mod offload;
 pub mod oidc;
 pub mod placement;
 pub(crate) mod repo_socket;

@@ -84,7 +84,7 @@ pub(crate) async fn sync_doc(
         return Err(ApiError::ShuttingDown);
     }
     let ephemeral = wants_ephemeral(request.headers());
-    let doc = state.hub.open(&id)?;
+    let doc = super::offload::open(&state.hub, &id).await?;
     let stats = doc
         .connections()
         .register(connection_meta(&request, &caller));

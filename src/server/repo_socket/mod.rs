@@ -318,6 +318,17 @@ impl RepoPeer {
         }
         let id = DocId::parse(&document_id).map_err(|e| Close::new(code::POLICY, e.to_string()))?;
         if !self.links.contains_key(&id) {
+            // Loading from the store can take long: done off the runtime
+            // (for callers who may see it) and held here so `open` finds it
+            // in memory. `open` decides what the caller is told.
+            let _loaded = if self.caller.access_to(&self.state.shares, &id).is_ok() {
+                crate::server::offload::open_existing(&self.state.hub, &id)
+                    .await
+                    .ok()
+                    .flatten()
+            } else {
+                None
+            };
             match self.open(&id, request)? {
                 Some(link) => {
                     let changes = WatchStream::from_changes(link.doc.subscribe());

@@ -10,6 +10,7 @@ use axum::{Extension, Json};
 
 use crate::doc_id::DocId;
 use crate::server::access::Caller;
+use crate::server::offload::{self, off_runtime};
 use crate::server::{ApiError, AppState};
 use crate::service::Service;
 
@@ -48,19 +49,19 @@ pub(crate) async fn get_doc(
 ) -> Result<Response, ApiError> {
     let id = DocId::parse(&raw_id)?;
     caller.check_doc(&state, &id)?;
-    if let Some(at) = &query.at {
-        return Ok(Json(service.doc_at(&id, at)?).into_response());
+    if let Some(at) = query.at {
+        let at_heads = off_runtime(move || service.doc_at(&id, &at)).await?;
+        return Ok(Json(at_heads).into_response());
     }
-    let doc = state
-        .hub
-        .open_existing(&id)?
+    let doc = offload::open_existing(&state.hub, &id)
+        .await?
         .ok_or_else(|| ApiError::NotFound(format!("no document {id}")))?;
     let wants_bytes = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/octet-stream"));
     if wants_bytes {
-        let bytes = doc.save();
+        let bytes = off_runtime(move || Ok::<_, ApiError>(doc.save())).await?;
         let disposition = format!("attachment; filename=\"{id}.automerge\"");
         Ok((
             [
@@ -78,7 +79,8 @@ pub(crate) async fn get_doc(
         )
             .into_response())
     } else {
-        Ok(Json(doc.to_json()).into_response())
+        let json = off_runtime(move || Ok::<_, ApiError>(doc.to_json())).await?;
+        Ok(Json(json).into_response())
     }
 }
 

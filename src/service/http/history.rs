@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::server::access::{Caller, DocAccess};
 use crate::server::extract::JsonBody;
+use crate::server::offload::off_runtime;
 use crate::server::ApiError;
 use crate::server::AppState;
 use std::sync::Arc;
@@ -47,7 +48,8 @@ pub(crate) async fn history(
     Path(raw_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = readable(&state, &caller, &raw_id)?;
-    Ok(Json(service.history(&id)?).into_response())
+    let timeline = off_runtime(move || service.history(&id)).await?;
+    Ok(Json(timeline).into_response())
 }
 
 /// Query of `GET /_docs/{doc}/diff`.
@@ -69,7 +71,7 @@ pub(crate) async fn diff(
     Query(query): Query<DiffQuery>,
 ) -> Result<Response, ApiError> {
     let id = readable(&state, &caller, &raw_id)?;
-    let entries = service.diff(&id, &query.from, query.to.as_deref())?;
+    let entries = off_runtime(move || service.diff(&id, &query.from, query.to.as_deref())).await?;
     Ok(Json(entries).into_response())
 }
 
@@ -81,7 +83,8 @@ pub(crate) async fn conflicts(
     Path(raw_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = readable(&state, &caller, &raw_id)?;
-    Ok(Json(service.conflicts(&id)?).into_response())
+    let conflicts = off_runtime(move || service.conflicts(&id)).await?;
+    Ok(Json(conflicts).into_response())
 }
 
 /// Body of `POST /_docs/{doc}/restore`.
@@ -108,7 +111,8 @@ pub(crate) async fn restore(
         Some(p) => path_from_json(p).map_err(bad_path)?,
         None => Vec::new(),
     };
-    Ok(Json(service.restore(&id, &request.heads, &path)?).into_response())
+    let edit = off_runtime(move || service.restore(&id, &request.heads, &path)).await?;
+    Ok(Json(edit).into_response())
 }
 
 /// Body of `POST /_docs/{doc}/resolve`.
@@ -130,5 +134,6 @@ pub(crate) async fn resolve(
 ) -> Result<Response, ApiError> {
     let id = writable(&state, &caller, &raw_id)?;
     let path = path_from_json(&request.path).map_err(bad_path)?;
-    Ok(Json(service.resolve(&id, &path, &request.choice)?).into_response())
+    let edit = off_runtime(move || service.resolve(&id, &path, &request.choice)).await?;
+    Ok(Json(edit).into_response())
 }

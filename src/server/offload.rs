@@ -1,0 +1,53 @@
+//! Request work that can take long runs on the blocking pool: loading a
+//! document from the store (0.6 s for the editing trace), reading a long
+//! history, a document at past heads, a big document as JSON. Done in place,
+//! it would stall every connection the runtime worker serves (a 2-core
+//! machine has two workers). Streams of a document already open and cheap to
+//! change stay on the runtime (see `hub::cost` for the costly ones).
+
+use std::sync::Arc;
+
+use super::ApiError;
+use crate::doc_id::DocId;
+use crate::hub::{Document, Hub};
+
+/// Runs `work` on the blocking pool and gives back its result. A panic in
+/// `work` carries on in the caller, as if it had run in place.
+pub(crate) async fn off_runtime<T, E>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result.map_err(Into::into),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(ApiError::Internal(format!(
+            "work on the blocking pool did not finish: {e}"
+        ))),
+    }
+}
+
+/// Opens `id` (creating it if new, as [`Hub::open`]); a document not in
+/// memory yet is loaded off the runtime.
+pub(crate) async fn open(hub: &Arc<Hub>, id: &DocId) -> Result<Arc<Document>, ApiError> {
+    if let Some(doc) = hub.get_open(id) {
+        return Ok(doc);
+    }
+    let (hub, id) = (Arc::clone(hub), id.clone());
+    off_runtime(move || hub.open(&id)).await
+}
+
+/// Opens `id` if it exists (as [`Hub::open_existing`]), loading it off the
+/// runtime.
+pub(crate) async fn open_existing(
+    hub: &Arc<Hub>,
+    id: &DocId,
+) -> Result<Option<Arc<Document>>, ApiError> {
+    if let Some(doc) = hub.get_open(id) {
+        return Ok(Some(doc));
+    }
+    let (hub, id) = (Arc::clone(hub), id.clone());
+    off_runtime(move || hub.open_existing(&id)).await
+}
