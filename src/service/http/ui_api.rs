@@ -164,6 +164,9 @@ async fn bridge(
             }
         })
         .boxed();
+    // Loaded off the runtime if it is not in memory, and held until
+    // attached (on failure, attaching says why).
+    let _loaded = crate::server::offload::open(service.hub(), &id).await.ok();
     let mut outgoing = service.attach_peer_as(&id, incoming, rights, peer)?;
     while let Some(bytes) = outgoing.recv().await {
         let text =
