@@ -1,6 +1,7 @@
 //! Request work that can take long runs on the blocking pool: loading a
 //! document from the store (0.6 s for the editing trace), reading a long
-//! history, a document at past heads, a big document as JSON. Done in place,
+//! history, a document at past heads, a big document as JSON, an imported
+//! file. Done in place,
 //! it would stall every connection the runtime worker serves (a 2-core
 //! machine has two workers). Streams of a document already open and cheap to
 //! change stay on the runtime (see `hub::cost` for the costly ones).

@@ -53,7 +53,8 @@ pub(crate) async fn import_doc(
             state.options.max_upload
         )));
     }
-    let id = service.import_doc(&body)?;
+    // Loading and checking a big file takes long: off the runtime.
+    let id = crate::server::offload::off_runtime(move || service.import_doc(&body)).await?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response())
 }
 
