@@ -231,35 +231,36 @@ impl Store for SqliteStore {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(self.err("append a change"))?;
         let now = now_ms();
-        tx.execute(
-            "INSERT INTO docs (id, title, heads, created_ms, updated_ms, chunk_count, chunk_size)
-             VALUES (?1, ?2, ?3, ?4, ?4, 1, ?5)
-             ON CONFLICT(id) DO UPDATE SET title = ?2, heads = ?3, updated_ms = ?4,
-                chunk_count = chunk_count + 1, chunk_size = chunk_size + ?5",
-            params![
-                id.as_str(),
-                info.title,
-                heads_json(info),
-                now,
-                chunk.len() as i64
-            ],
-        )
-        .map_err(self.err("append a change"))?;
+        // One cached statement updates the listing and answers the backlog.
+        let backlog = tx
+            .prepare_cached(
+                "INSERT INTO docs (id, title, heads, created_ms, updated_ms, chunk_count, chunk_size)
+                 VALUES (?1, ?2, ?3, ?4, ?4, 1, ?5)
+                 ON CONFLICT(id) DO UPDATE SET title = ?2, heads = ?3, updated_ms = ?4,
+                    chunk_count = chunk_count + 1, chunk_size = chunk_size + ?5
+                 RETURNING chunk_count, chunk_size, snapshot_size",
+            )
+            .and_then(|mut s| {
+                s.query_row(
+                    params![
+                        id.as_str(),
+                        info.title,
+                        heads_json(info),
+                        now,
+                        chunk.len() as i64
+                    ],
+                    |r| {
+                        Ok(Backlog {
+                            chunks: r.get::<_, i64>(0)? as u64,
+                            chunk_bytes: r.get::<_, i64>(1)? as u64,
+                            snapshot_bytes: r.get::<_, i64>(2)? as u64,
+                        })
+                    },
+                )
+            })
+            .map_err(self.err("append a change"))?;
         tx.prepare_cached("INSERT INTO chunks (doc_id, data) VALUES (?1, ?2)")
             .and_then(|mut s| s.execute(params![id.as_str(), chunk]))
-            .map_err(self.err("append a change"))?;
-        let backlog = tx
-            .query_row(
-                "SELECT chunk_count, chunk_size, snapshot_size FROM docs WHERE id = ?1",
-                [id.as_str()],
-                |r| {
-                    Ok(Backlog {
-                        chunks: r.get::<_, i64>(0)? as u64,
-                        chunk_bytes: r.get::<_, i64>(1)? as u64,
-                        snapshot_bytes: r.get::<_, i64>(2)? as u64,
-                    })
-                },
-            )
             .map_err(self.err("append a change"))?;
         tx.commit().map_err(self.err("commit a change"))?;
         Ok(backlog)
