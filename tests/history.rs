@@ -382,3 +382,44 @@ async fn a_read_token_reads_the_history_but_may_not_restore() {
     assert!(r.status() == 401 || r.status() == 404, "{}", r.status());
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_long_history_is_read_off_the_runtime_by_the_service() {
+    // The desktop app's commands and the HTTP API read histories through
+    // `Service::off_runtime`: on this one-thread runtime, another task must
+    // run while a long timeline is built.
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let server = start_server().await;
+    let id = server.service().create_doc("Long").unwrap();
+    let doc = server.hub().open(&id).unwrap();
+    for i in 0..2_000 {
+        doc.change(|tx| tx.put(automerge::ROOT, "n", i as i64))
+            .unwrap();
+    }
+    let ticks = Arc::new(AtomicUsize::new(0));
+    let ticker = tokio::spawn({
+        let ticks = Arc::clone(&ticks);
+        async move {
+            loop {
+                ticks.fetch_add(1, Ordering::Relaxed);
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    tokio::task::yield_now().await;
+    let before = ticks.load(Ordering::Relaxed);
+    let timeline = server
+        .service()
+        .off_runtime(move |s| s.history(&id))
+        .await
+        .unwrap();
+    let during = ticks.load(Ordering::Relaxed) - before;
+    ticker.abort();
+    assert!(timeline.changes > 2_000, "{} changes", timeline.changes);
+    assert!(
+        during > 0,
+        "the runtime ran nothing else while the history was read"
+    );
+    server.shutdown().await;
+}

@@ -1,6 +1,9 @@
 //! The commands the UI invokes (see `ui/src/backend/tauri.ts`). Each one
 //! parses its arguments and delegates to the core; errors reach the UI as
 //! [`CommandError`]s. Tauri maps the snake_case arguments to camelCase keys.
+//! What can take long on a big document (loading it, its history, a past
+//! version, import and export) runs through `Service::off_runtime`, so the
+//! embedded server on the same runtime keeps serving peers meanwhile.
 
 use tandem::discovery::peers::PeerInfo;
 use tandem::error_code::{Code, ErrorBody as CommandError};
@@ -46,11 +49,13 @@ commands! {
     delete_doc(app: App<'_>, id: String, everywhere: Option<bool>) -> Vec<RemoteDeletion> =
         app.delete_doc(&DocId::parse(&id)?, everywhere.unwrap_or(false)).await?;
     /// The document as `.automerge` bytes (an `ArrayBuffer` in the UI).
-    export_doc(app: App<'_>, id: String) -> Response =
-        Response::new(app.service.export_doc(&DocId::parse(&id)?)?);
+    export_doc(app: App<'_>, id: String) -> Response = {
+        let id = DocId::parse(&id)?;
+        Response::new(app.service.off_runtime(move |s| s.export_doc(&id)).await?)
+    };
     /// `.automerge` bytes become a new document.
     import_doc(app: App<'_>, bytes: Vec<u8>) -> Created = Created {
-        id: app.service.import_doc(&bytes)?,
+        id: app.service.off_runtime(move |s| s.import_doc(&bytes)).await?,
     };
     /// Searches the text of every document.
     search_docs(app: App<'_>, query: String) -> SearchResults =
@@ -93,20 +98,30 @@ commands! {
     /// Opens the data folder in the system's file manager.
     open_data_folder(app: App<'_>) -> () = files::open_with_system(&app.data_dir)?;
     /// The timeline of a document (edit bursts, authors, times, paths).
-    doc_history(app: App<'_>, id: String) -> Timeline =
-        app.service.history(&DocId::parse(&id)?)?;
+    doc_history(app: App<'_>, id: String) -> Timeline = {
+        let id = DocId::parse(&id)?;
+        app.service.off_runtime(move |s| s.history(&id)).await?
+    };
     /// The keys of a document holding concurrent values.
-    doc_conflicts(app: App<'_>, id: String) -> Vec<Conflict> =
-        app.service.conflicts(&DocId::parse(&id)?)?;
+    doc_conflicts(app: App<'_>, id: String) -> Vec<Conflict> = {
+        let id = DocId::parse(&id)?;
+        app.service.off_runtime(move |s| s.conflicts(&id)).await?
+    };
     /// Keeps one value of the conflict at `path` (its operation id `choice`), as a new change.
-    resolve_conflict(app: App<'_>, id: String, path: Json, choice: String) -> HistoryEdit =
-        app.service.resolve(&DocId::parse(&id)?, &history::path_from_json(&path)?, &choice)?;
+    resolve_conflict(app: App<'_>, id: String, path: Json, choice: String) -> HistoryEdit = {
+        let (id, path) = (DocId::parse(&id)?, history::path_from_json(&path)?);
+        app.service.off_runtime(move |s| s.resolve(&id, &path, &choice)).await?
+    };
     /// The document as JSON as it was at `heads` (comma-separated change hashes).
-    doc_at(app: App<'_>, id: String, heads: String) -> Json =
-        app.service.doc_at(&DocId::parse(&id)?, &heads)?;
+    doc_at(app: App<'_>, id: String, heads: String) -> Json = {
+        let id = DocId::parse(&id)?;
+        app.service.off_runtime(move |s| s.doc_at(&id, &heads)).await?
+    };
     /// What changed between two versions (Automerge's patches).
-    doc_diff(app: App<'_>, id: String, from: String, to: String) -> Vec<DiffEntry> =
-        app.service.diff(&DocId::parse(&id)?, &from, Some(&to))?;
+    doc_diff(app: App<'_>, id: String, from: String, to: String) -> Vec<DiffEntry> = {
+        let id = DocId::parse(&id)?;
+        app.service.off_runtime(move |s| s.diff(&id, &from, Some(&to))).await?
+    };
 }
 
 fn lan_off() -> CommandError {
@@ -134,9 +149,15 @@ pub async fn open_doc_channel(
     channel: Channel<String>,
 ) -> Result<Handle> {
     let deliver = move |line| channel.send(line).map_err(|e| e.to_string());
-    Ok(app
-        .sessions
-        .open(&app.service, DocId::parse(&id)?, deliver)?)
+    let id = DocId::parse(&id)?;
+    // A long document loads off the runtime; held until the session has it.
+    let _loaded = {
+        let id = id.clone();
+        app.service
+            .off_runtime(move |s| Ok(s.hub().open(&id)?))
+            .await
+    };
+    Ok(app.sessions.open(&app.service, id, deliver)?)
 }
 
 /// One of the UI peer's protocol lines, for the document's open session.
@@ -193,5 +214,9 @@ pub async fn restore_version(
         Some(path) => history::path_from_json(&path)?,
         None => Vec::new(),
     };
-    Ok(app.service.restore(&DocId::parse(&id)?, &heads, &path)?)
+    let id = DocId::parse(&id)?;
+    Ok(app
+        .service
+        .off_runtime(move |s| s.restore(&id, &heads, &path))
+        .await?)
 }

@@ -166,6 +166,25 @@ impl Service {
         &self.hub
     }
 
+    /// Runs `work` on the blocking pool: for operations that can take long
+    /// on a big document (loading it, its history, a past version, an
+    /// import or export), so the caller's runtime keeps serving the
+    /// connections of every other document meanwhile. A panic in `work`
+    /// carries on in the caller.
+    pub async fn off_runtime<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&Service) -> Result<T, ServiceError> + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        let service = Arc::clone(self);
+        match tokio::task::spawn_blocking(move || work(&service)).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(ServiceError::Unreachable(format!(
+                "the operation was stopped (shutting down): {e}"
+            ))),
+        }
+    }
+
     /// Listens for [`ServiceEvent`]s.
     pub fn subscribe(&self) -> broadcast::Receiver<ServiceEvent> {
         self.events.subscribe()

@@ -46,9 +46,7 @@ pub async fn search_blocking(
     service: Arc<Service>,
     query: String,
 ) -> Result<SearchResults, ServiceError> {
-    tokio::task::spawn_blocking(move || service.search(&query))
-        .await
-        .map_err(|e| ServiceError::Unreachable(format!("the search stopped: {e}")))?
+    service.off_runtime(move |s| s.search(&query)).await
 }
 
 /// Searches every stored document of `hub` for `query` (trimmed; empty
