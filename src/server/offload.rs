@@ -1,10 +1,9 @@
-//! Request work that can take long runs on the blocking pool: loading a
-//! document from the store (0.6 s for the editing trace), reading a long
-//! history, a document at past heads, a big document as JSON, an imported
-//! file. Done in place,
-//! it would stall every connection the runtime worker serves (a 2-core
-//! machine has two workers). Streams of a document already open and cheap to
-//! change stay on the runtime (see `hub::cost` for the costly ones).
+//! Loading a document from the store can take long (0.6 s for the editing
+//! trace): the server's handlers open documents here, on the blocking pool,
+//! so a load does not stall every connection the runtime worker serves (a
+//! 2-core machine has two workers). The service's own long operations go
+//! through `Service::off_runtime`; streams of a document already open and
+//! cheap to change stay on the runtime (see `hub::cost` for the costly ones).
 
 use std::sync::Arc;
 
@@ -14,7 +13,7 @@ use crate::hub::{Document, Hub};
 
 /// Runs `work` on the blocking pool and gives back its result. A panic in
 /// `work` carries on in the caller, as if it had run in place.
-pub(crate) async fn off_runtime<T, E>(
+async fn off_runtime<T, E>(
     work: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<T, ApiError>
 where

@@ -10,7 +10,7 @@ use axum::{Extension, Json};
 
 use crate::doc_id::DocId;
 use crate::server::access::Caller;
-use crate::server::offload::{self, off_runtime};
+use crate::server::offload;
 use crate::server::{ApiError, AppState};
 use crate::service::Service;
 
@@ -50,7 +50,7 @@ pub(crate) async fn get_doc(
     let id = DocId::parse(&raw_id)?;
     caller.check_doc(&state, &id)?;
     if let Some(at) = query.at {
-        let at_heads = off_runtime(move || service.doc_at(&id, &at)).await?;
+        let at_heads = service.off_runtime(move |s| s.doc_at(&id, &at)).await?;
         return Ok(Json(at_heads).into_response());
     }
     let doc = offload::open_existing(&state.hub, &id)
@@ -61,7 +61,7 @@ pub(crate) async fn get_doc(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/octet-stream"));
     if wants_bytes {
-        let bytes = off_runtime(move || Ok::<_, ApiError>(doc.save())).await?;
+        let bytes = service.off_runtime(move |_| Ok(doc.save())).await?;
         let disposition = format!("attachment; filename=\"{id}.automerge\"");
         Ok((
             [
@@ -79,7 +79,7 @@ pub(crate) async fn get_doc(
         )
             .into_response())
     } else {
-        let json = off_runtime(move || Ok::<_, ApiError>(doc.to_json())).await?;
+        let json = service.off_runtime(move |_| Ok(doc.to_json())).await?;
         Ok(Json(json).into_response())
     }
 }

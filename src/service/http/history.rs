@@ -9,7 +9,6 @@ use serde::Deserialize;
 
 use crate::server::access::{Caller, DocAccess};
 use crate::server::extract::JsonBody;
-use crate::server::offload::off_runtime;
 use crate::server::ApiError;
 use crate::server::AppState;
 use std::sync::Arc;
@@ -48,7 +47,7 @@ pub(crate) async fn history(
     Path(raw_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = readable(&state, &caller, &raw_id)?;
-    let timeline = off_runtime(move || service.history(&id)).await?;
+    let timeline = service.off_runtime(move |s| s.history(&id)).await?;
     Ok(Json(timeline).into_response())
 }
 
@@ -71,7 +70,9 @@ pub(crate) async fn diff(
     Query(query): Query<DiffQuery>,
 ) -> Result<Response, ApiError> {
     let id = readable(&state, &caller, &raw_id)?;
-    let entries = off_runtime(move || service.diff(&id, &query.from, query.to.as_deref())).await?;
+    let entries = service
+        .off_runtime(move |s| s.diff(&id, &query.from, query.to.as_deref()))
+        .await?;
     Ok(Json(entries).into_response())
 }
 
@@ -83,7 +84,7 @@ pub(crate) async fn conflicts(
     Path(raw_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = readable(&state, &caller, &raw_id)?;
-    let conflicts = off_runtime(move || service.conflicts(&id)).await?;
+    let conflicts = service.off_runtime(move |s| s.conflicts(&id)).await?;
     Ok(Json(conflicts).into_response())
 }
 
@@ -111,7 +112,9 @@ pub(crate) async fn restore(
         Some(p) => path_from_json(p).map_err(bad_path)?,
         None => Vec::new(),
     };
-    let edit = off_runtime(move || service.restore(&id, &request.heads, &path)).await?;
+    let edit = service
+        .off_runtime(move |s| s.restore(&id, &request.heads, &path))
+        .await?;
     Ok(Json(edit).into_response())
 }
 
@@ -134,6 +137,8 @@ pub(crate) async fn resolve(
 ) -> Result<Response, ApiError> {
     let id = writable(&state, &caller, &raw_id)?;
     let path = path_from_json(&request.path).map_err(bad_path)?;
-    let edit = off_runtime(move || service.resolve(&id, &path, &request.choice)).await?;
+    let edit = service
+        .off_runtime(move |s| s.resolve(&id, &path, &request.choice))
+        .await?;
     Ok(Json(edit).into_response())
 }

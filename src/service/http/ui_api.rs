@@ -54,7 +54,7 @@ pub(crate) async fn import_doc(
         )));
     }
     // Loading and checking a big file takes long: off the runtime.
-    let id = crate::server::offload::off_runtime(move || service.import_doc(&body)).await?;
+    let id = service.off_runtime(move |s| s.import_doc(&body)).await?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response())
 }
 
