@@ -575,7 +575,7 @@ async fn a_sync_counts_what_it_moves_for_a_progress_display() {
     server.shutdown().await;
 }
 
-/// A server whose store holds `long`, a 400,000-character text not loaded yet.
+/// A server whose store holds `long`, a 100,000-character text not loaded yet.
 async fn server_with_a_long_document_on_disk(long: &tandem::DocId) -> tandem::node::Node {
     use automerge::transaction::Transactable as _;
     let hub = Hub::new(Arc::new(MemoryStore::new()));
@@ -583,7 +583,7 @@ async fn server_with_a_long_document_on_disk(long: &tandem::DocId) -> tandem::no
         let doc = hub.open(long).unwrap();
         doc.change(|tx| {
             let text = tx.put_object(automerge::ROOT, "text", automerge::ObjType::Text)?;
-            tx.splice_text(&text, 0, 0, &"a".repeat(400_000))
+            tx.splice_text(&text, 0, 0, &"a".repeat(100_000))
         })
         .unwrap();
     } // no longer open: the next request loads it from the store
