@@ -5,10 +5,11 @@
 //! object it touches (automerge #1042): 12 ms on a 50,000-change text, 35–50
 //! ms on the editing trace. Done on a runtime worker, that stalls every other
 //! connection and document the worker serves (a 2-core machine has two).
-//! A document remembers when a write last took [`SLOW_WRITE`] or more; for
-//! [`SLOW_FOR`] after that, the drivers of its links hand their work to the
-//! blocking pool (`spawn_blocking`) instead of doing it in place. Cheap
-//! documents keep the in-place path, which is a few microseconds faster.
+//! A document remembers when a write (or its load) last took [`SLOW_WRITE`]
+//! or more; for [`SLOW_FOR`] after that, the drivers of its links hand their
+//! work to the blocking pool (`spawn_blocking`) instead of doing it in
+//! place. Cheap documents keep the in-place path, which is a few
+//! microseconds faster.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};

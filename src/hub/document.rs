@@ -204,11 +204,17 @@ impl Document {
         self.deleted.load(Ordering::Acquire)
     }
 
-    /// Whether a write to this document took [`super::SLOW_WRITE`] or more
-    /// lately: then its drivers work on the blocking pool, not the runtime
-    /// (see `hub::cost`).
+    /// Whether a write to this document (or its load) took
+    /// [`super::SLOW_WRITE`] or more lately: then its drivers work on the
+    /// blocking pool, not the runtime (see `hub::cost`).
     pub fn is_slow_to_change(&self) -> bool {
         self.write_cost.is_slow()
+    }
+
+    /// Notes work on this document that took `took` outside a write (its
+    /// load), for [`Document::is_slow_to_change`].
+    pub(crate) fn note_work(&self, took: std::time::Duration) {
+        self.write_cost.wrote(took);
     }
 
     pub(crate) fn mark_deleted(&self) {

@@ -123,25 +123,30 @@ impl Hub {
         }
         // Load outside the map lock: a big document takes a while, and other
         // documents should not wait for it.
-        let (loaded, stored) = match self.store.load_parts(id)? {
+        let (loaded, stored, load_took) = match self.store.load_parts(id)? {
             Some(parts) => {
                 guard::check_saved(&parts.snapshot, &self.limits)?;
                 for chunk in &parts.chunks {
                     guard::check_saved(&chunk.data, &self.limits)?;
                 }
+                let loading = std::time::Instant::now();
                 let loaded = load::load(&parts)?;
                 if !loaded.rejected.is_empty() {
                     return self.open_repairing(id);
                 }
-                (loaded.doc, true)
+                (loaded.doc, true, loading.elapsed())
             }
-            None => (Automerge::new(), false),
+            None => (Automerge::new(), false, std::time::Duration::ZERO),
         };
         let mut open = self.open_map();
         if let Some(doc) = open.get(id).and_then(Weak::upgrade) {
             return Ok(doc); // someone else won the race; use theirs
         }
-        Ok(self.insert(&mut open, id, loaded, stored))
+        let doc = self.insert(&mut open, id, loaded, stored);
+        // A document slow to load is slow to change: its first received
+        // change already goes off the runtime (`hub::cost`).
+        doc.note_work(load_took);
+        Ok(doc)
     }
 
     fn insert(
@@ -430,5 +435,26 @@ mod tests {
             SqliteStore::open_dir(dir.path(), Durability::Process).unwrap(),
         ));
         assert_eq!(keys(&hub.open(&notes).unwrap()), ["a", "b"]);
+    }
+
+    #[test]
+    fn a_document_slow_to_load_counts_as_slow_to_change_from_the_start() {
+        let hub = Hub::new(Arc::new(MemoryStore::new()));
+        let long = id("long");
+        {
+            let doc = hub.open(&long).unwrap();
+            doc.change(|tx| {
+                let text = tx.put_object(automerge::ROOT, "text", automerge::ObjType::Text)?;
+                tx.splice_text(&text, 0, 0, &"a".repeat(100_000))
+            })
+            .unwrap();
+        } // closed: the next open loads it from the store
+        assert!(hub.get_open(&long).is_none());
+        let doc = hub.open(&long).unwrap();
+        assert!(
+            doc.is_slow_to_change(),
+            "loading 100,000 characters took over {SLOW_WRITE:?}: the first received change \
+             must already go off the runtime"
+        );
     }
 }
