@@ -167,6 +167,29 @@ pub async fn wait_converged(docs: &[Arc<Document>]) {
     }
 }
 
+/// Awaits `work` while another task counts its own turns on the runtime;
+/// returns `work`'s output and how many turns the other task got meanwhile.
+/// On a one-thread runtime, 0 means `work` held the thread the whole time.
+pub async fn others_ran_during<T>(work: impl Future<Output = T>) -> (T, usize) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let ticks = Arc::new(AtomicUsize::new(0));
+    let ticker = tokio::spawn({
+        let ticks = Arc::clone(&ticks);
+        async move {
+            loop {
+                ticks.fetch_add(1, Ordering::Relaxed);
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    tokio::task::yield_now().await;
+    let before = ticks.load(Ordering::Relaxed);
+    let output = work.await;
+    let during = ticks.load(Ordering::Relaxed) - before;
+    ticker.abort();
+    (output, during)
+}
+
 /// Polls an async condition until it holds (bounded by [`WAIT`]).
 pub async fn eventually<F, Fut>(what: &str, mut f: F)
 where

@@ -388,8 +388,6 @@ async fn a_long_history_is_read_off_the_runtime_by_the_service() {
     // The desktop app's commands and the HTTP API read histories through
     // `Service::off_runtime`: on this one-thread runtime, another task must
     // run while a long timeline is built.
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
     let server = start_server().await;
     let id = server.service().create_doc("Long").unwrap();
     let doc = server.hub().open(&id).unwrap();
@@ -397,25 +395,10 @@ async fn a_long_history_is_read_off_the_runtime_by_the_service() {
         doc.change(|tx| tx.put(automerge::ROOT, "n", i as i64))
             .unwrap();
     }
-    let ticks = Arc::new(AtomicUsize::new(0));
-    let ticker = tokio::spawn({
-        let ticks = Arc::clone(&ticks);
-        async move {
-            loop {
-                ticks.fetch_add(1, Ordering::Relaxed);
-                tokio::task::yield_now().await;
-            }
-        }
-    });
-    tokio::task::yield_now().await;
-    let before = ticks.load(Ordering::Relaxed);
-    let timeline = server
-        .service()
-        .off_runtime(move |s| s.history(&id))
-        .await
-        .unwrap();
-    let during = ticks.load(Ordering::Relaxed) - before;
-    ticker.abort();
+    let (timeline, during) =
+        tandem::testing::others_ran_during(server.service().off_runtime(move |s| s.history(&id)))
+            .await;
+    let timeline = timeline.unwrap();
     assert!(timeline.changes > 2_000, "{} changes", timeline.changes);
     assert!(
         during > 0,

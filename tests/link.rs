@@ -642,7 +642,6 @@ fn a_document_slow_to_change_is_worked_on_off_the_runtime() {
     // With automerge 0.12 a received change walks the whole text it
     // touches: on a long text that takes milliseconds, and done in place it
     // would stall every other task of the runtime meanwhile.
-    use std::sync::atomic::{AtomicUsize, Ordering};
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -669,24 +668,11 @@ fn a_document_slow_to_change_is_worked_on_off_the_runtime() {
 
         // Bob types; the server applies his change off the runtime: another
         // task runs meanwhile.
-        let ticks = Arc::new(AtomicUsize::new(0));
-        let ticker = tokio::spawn({
-            let ticks = Arc::clone(&ticks);
-            async move {
-                loop {
-                    ticks.fetch_add(1, Ordering::Relaxed);
-                    tokio::task::yield_now().await;
-                }
-            }
-        });
-        tokio::task::yield_now().await;
         settle(t0, &mut s, &served, &mut b, &bob);
         type_char(&bob);
         let sent = payloads(&b.handle(t0, Input::DocChanged, &bob));
-        let before = ticks.load(Ordering::Relaxed);
-        let out = s.handle_now(Input::Received(sent), &served).await;
-        let during = ticks.load(Ordering::Relaxed) - before;
-        ticker.abort();
+        let (out, during) =
+            tandem::testing::others_ran_during(s.handle_now(Input::Received(sent), &served)).await;
         assert!(ending(&out).is_none());
         assert_eq!(served.heads(), bob.heads(), "the change was applied");
         assert!(

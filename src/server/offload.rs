@@ -9,19 +9,15 @@ use std::sync::Arc;
 
 use super::ApiError;
 use crate::doc_id::DocId;
-use crate::hub::{Document, Hub};
+use crate::hub::{DocError, Document, Hub};
 
-/// Runs `work` on the blocking pool and gives back its result. A panic in
-/// `work` carries on in the caller, as if it had run in place.
-async fn off_runtime<T, E>(
-    work: impl FnOnce() -> Result<T, E> + Send + 'static,
-) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    E: Into<ApiError> + Send + 'static,
-{
+/// Runs `work` (a load) on the blocking pool and gives back its result. A
+/// panic in `work` carries on in the caller, as if it had run in place.
+async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, DocError> + Send + 'static,
+) -> Result<T, ApiError> {
     match tokio::task::spawn_blocking(work).await {
-        Ok(result) => result.map_err(Into::into),
+        Ok(result) => Ok(result?),
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(e) => Err(ApiError::Internal(format!(
             "work on the blocking pool did not finish: {e}"
