@@ -45,6 +45,7 @@ pub mod history;
 pub mod host;
 pub mod hub;
 pub mod link;
+pub mod logging;
 pub mod node;
 pub mod protocol;
 pub mod server;

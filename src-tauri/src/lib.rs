@@ -120,12 +120,11 @@ fn shutdown<R: Runtime>(app: &AppHandle<R>) {
     }
 }
 
-/// Logs to stderr; `RUST_LOG` overrides the default `info`.
+/// Logs to stderr; `RUST_LOG` overrides the default `info`
+/// ([`tandem::logging`]).
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(tandem::logging::filter_from_env("info"))
         .with_writer(std::io::stderr)
         .try_init();
 }

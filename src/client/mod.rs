@@ -597,7 +597,9 @@ mod tests {
         merged.merge(&mut server).unwrap();
         let merged = merged.document().clone();
 
-        let cases: [(&str, Vec<ChangeHash>, Option<Vec<ChangeHash>>); 6] = [
+        // (shape, our heads before the sync, the server's first heads)
+        type Case = (&'static str, Vec<ChangeHash>, Option<Vec<ChangeHash>>);
+        let cases: [Case; 6] = [
             (
                 "both sides had changes",
                 our_heads.clone(),

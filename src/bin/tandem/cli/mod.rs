@@ -70,10 +70,8 @@ pub(crate) fn main() -> ExitCode {
         Command::Serve(_) => "info",
         _ => "warn",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(tandem::logging::filter_from_env(default_level))
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
