@@ -131,6 +131,86 @@ pub(crate) async fn cold_sync_rows(label: &str, saved: &[u8], changes: usize) ->
     ]
 }
 
+/// (b) the other way: a client holding the document pushes it to an empty
+/// server document (a fresh one each run), against the same in-process
+/// limit (an empty document synced from a full one).
+pub(crate) async fn cold_push_rows(label: &str, saved: &[u8], changes: usize) -> Vec<Row> {
+    let mut limit_doc = Automerge::load(saved).expect("load document");
+    let mut limit = Vec::new();
+    for _ in 0..B_RUNS {
+        limit.push(inproc_sync(&mut limit_doc));
+    }
+    drop(limit_doc);
+
+    let (server, hub) = start_server(Arc::new(MemoryStore::new())).await;
+    let base = server.url();
+    let mut tandem = Vec::new();
+    for run in 0..B_RUNS {
+        let id = doc_id(&format!("push-{run}"));
+        let client_hub = Hub::new(Arc::new(MemoryStore::new()));
+        let doc = client_hub.open(&id).expect("open client doc");
+        doc.load_bytes(saved).expect("load into client");
+        let target = doc.heads();
+        let client =
+            SyncClient::new(client_config(&base, &id, HttpVersion::Http1)).expect("client");
+        let t0 = Instant::now();
+        client
+            .sync_once(&doc, Until::HeadsEqual, Duration::from_secs(120))
+            .await
+            .expect("cold push succeeds");
+        tandem.push(t0.elapsed());
+        let on_server = hub.open(&id).expect("open server doc");
+        assert_eq!(on_server.heads(), target, "server converged");
+    }
+    server.shutdown().await;
+
+    let all = |v: &[Duration]| v.iter().map(|d| fmt_ms(*d)).collect::<Vec<_>>().join(", ");
+    eprintln!("   {label} push: tandem runs [{}]", all(&tandem));
+    eprintln!("   {label} push: in-process runs [{}]", all(&limit));
+    let t = median(tandem);
+    let l = median(limit);
+    let ratio = t.as_secs_f64() / l.as_secs_f64();
+    vec![
+        Row::new(
+            format!("(b) cold push {label} ({changes} changes) to an empty server document, Tandem HTTP/1.1, median of {B_RUNS}"),
+            fmt_ms(t),
+            "",
+            None,
+        ),
+        Row::new(
+            format!("(b) same, in-process automerge::sync (the limit), median of {B_RUNS}"),
+            fmt_ms(l),
+            "",
+            None,
+        ),
+        Row::new(
+            format!("(b) ratio Tandem / limit, push, {label}"),
+            format!("{ratio:.2}×"),
+            "≤ 1.3×",
+            Some(ratio <= 1.3),
+        ),
+    ]
+}
+
+/// `b-push-10k`: [`cold_push_rows`] for the 10,000-change document.
+pub(crate) async fn scenario_b_push_10k() -> Vec<Row> {
+    let saved = build_10k().save();
+    cold_push_rows("10k-change doc", &saved, 10_000).await
+}
+
+/// `b-push-trace`: [`cold_push_rows`] for the editing trace.
+pub(crate) async fn scenario_b_push_trace() -> Vec<Row> {
+    let Ok(saved) = std::fs::read(editing_trace_path()) else {
+        return vec![Row::new(
+            "(b) cold push, editing trace",
+            "skipped: data file absent",
+            "≤ 1.3×",
+            None,
+        )];
+    };
+    cold_push_rows("editing trace", &saved, 259_779).await
+}
+
 pub(crate) async fn scenario_b_10k() -> Vec<Row> {
     let t = Instant::now();
     let doc = build_10k();

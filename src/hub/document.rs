@@ -90,13 +90,9 @@ pub struct Document {
     write_cost: super::cost::WriteCost,
 }
 
-/// Changes one peer offered to the inbox.
+/// Changes one peer offered to the inbox, parsed.
 struct Offer {
-    /// Their chunks, joined (what `load_incremental` takes).
-    bytes: Vec<u8>,
-    /// The same changes, parsed; `None` when some did not parse as a change
-    /// (then the bytes go to `load_incremental`, which says why).
-    changes: Option<Vec<automerge::Change>>,
+    changes: Vec<automerge::Change>,
 }
 
 impl std::fmt::Debug for Document {
@@ -348,27 +344,19 @@ impl Document {
         // offered so far in one batch (one pass of automerge over the
         // document, one store write, one wake-up). Each session's own receive
         // then finds its changes present.
+        // Only what parsed as changes is offered. A message that carries a
+        // whole saved document (automerge's answer to a peer that has
+        // nothing) goes to this session's own receive, which loads it once;
+        // offered, it was loaded twice (by the inbox, then by the receive,
+        // which could not tell it was present).
         if bytes > 0 && bytes < BIG_MESSAGE {
-            let plain: Vec<usize> = (0..messages.len())
+            let offered = (0..messages.len())
                 .filter(|i| session.applies_plainly(&messages[*i]))
-                .collect();
-            let mut offered = Vec::with_capacity(bytes);
-            for i in &plain {
-                messages[*i]
-                    .changes
-                    .iter()
-                    .for_each(|c| offered.extend_from_slice(c));
-            }
-            if !offered.is_empty() {
-                let changes = plain
-                    .iter()
-                    .map(|i| parsed[*i].clone())
-                    .collect::<Option<Vec<_>>>()
-                    .map(|runs| runs.concat());
-                self.inbox().push(Offer {
-                    bytes: offered,
-                    changes,
-                });
+                .map(|i| parsed[i].clone())
+                .collect::<Option<Vec<_>>>()
+                .map(|runs| runs.concat());
+            if let Some(changes) = offered.filter(|changes| !changes.is_empty()) {
+                self.inbox().push(Offer { changes });
             }
         }
         let hashes: Vec<Option<Vec<ChangeHash>>> = parsed
@@ -407,20 +395,20 @@ impl Document {
         self.inbox.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Applies every change offered to the inbox in one batch. A batch that
-    /// fails is applied offer by offer; an offer that fails is left out (its
-    /// owner applies it again in its own receive and gets the error).
-    /// Returns the parsed changes of the offers that were applied.
+    /// Applies every change offered to the inbox in one batch. When a batch
+    /// of several offers fails, none is applied: each owner applies its own
+    /// again in its own receive, and the one at fault gets the error.
+    /// Returns the changes that were applied.
     fn apply_inbox(&self, doc: &mut Automerge) -> Vec<automerge::Change> {
         let mut offered = std::mem::take(&mut *self.inbox());
         // Only changes new to the document count as added by this write.
-        for changes in offered.iter_mut().filter_map(|o| o.changes.as_mut()) {
-            changes.retain(|c| !holds(doc, &c.hash()));
+        for offer in offered.iter_mut() {
+            offer.changes.retain(|c| !holds(doc, &c.hash()));
         }
-        if offered.len() > 1 && offered.iter().all(|o| o.changes.is_some()) {
+        if offered.len() > 1 {
             let all: Vec<automerge::Change> = offered
                 .iter_mut()
-                .flat_map(|o| o.changes.take().unwrap_or_default())
+                .flat_map(|o| std::mem::take(&mut o.changes))
                 .collect();
             if doc.apply_changes(all.iter().cloned()).is_ok() {
                 return all;
@@ -429,13 +417,8 @@ impl Document {
         }
         let mut applied = Vec::new();
         for offer in offered {
-            match offer.changes {
-                Some(changes) => {
-                    if doc.apply_changes(changes.iter().cloned()).is_ok() {
-                        applied.extend(changes);
-                    }
-                }
-                None => drop(doc.load_incremental(&offer.bytes)),
+            if doc.apply_changes(offer.changes.iter().cloned()).is_ok() {
+                applied.extend(offer.changes);
             }
         }
         applied
