@@ -68,12 +68,7 @@ pub(crate) fn inproc_sync(server: &mut Automerge) -> Duration {
 
 pub(crate) async fn cold_sync_rows(label: &str, saved: &[u8], changes: usize) -> Vec<Row> {
     // The limit first, so the server's copy is not warmed by anything of ours.
-    let mut limit_doc = Automerge::load(saved).expect("load document");
-    let mut limit = Vec::new();
-    for _ in 0..B_RUNS {
-        limit.push(inproc_sync(&mut limit_doc));
-    }
-    drop(limit_doc);
+    let limit = limit_runs(saved);
 
     let (server, hub) = start_server(Arc::new(MemoryStore::new())).await;
     let id = doc_id("cold");
@@ -100,34 +95,52 @@ pub(crate) async fn cold_sync_rows(label: &str, saved: &[u8], changes: usize) ->
     drop(server_doc);
     server.shutdown().await;
 
-    let all = |v: &[Duration]| v.iter().map(|d| fmt_ms(*d)).collect::<Vec<_>>().join(", ");
     eprintln!(
         "   {label}: tandem runs [{}], attempts {attempts:?}",
-        all(&tandem)
+        list(&tandem)
     );
-    eprintln!("   {label}: in-process runs [{}]", all(&limit));
+    eprintln!("   {label}: in-process runs [{}]", list(&limit));
+    let what = format!(
+        "(b) cold sync {label} ({changes} changes, {} KiB saved), Tandem HTTP/1.1, median of {B_RUNS}",
+        saved.len() / 1024
+    );
+    cold_rows(
+        what,
+        format!("(b) ratio Tandem / limit, {label}"),
+        tandem,
+        limit,
+    )
+}
+
+/// The in-process limit: [`B_RUNS`] syncs of an empty document from `saved`.
+fn limit_runs(saved: &[u8]) -> Vec<Duration> {
+    let mut full = Automerge::load(saved).expect("load document");
+    (0..B_RUNS).map(|_| inproc_sync(&mut full)).collect()
+}
+
+/// Durations as a list for stderr.
+fn list(runs: &[Duration]) -> String {
+    runs.iter()
+        .map(|d| fmt_ms(*d))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The rows of a (b) scenario: Tandem's median (`what`), the limit's, and
+/// their ratio against the 1.3× target.
+fn cold_rows(what: String, ratio: String, tandem: Vec<Duration>, limit: Vec<Duration>) -> Vec<Row> {
     let t = median(tandem);
     let l = median(limit);
-    let ratio = t.as_secs_f64() / l.as_secs_f64();
+    let r = t.as_secs_f64() / l.as_secs_f64();
     vec![
-        Row::new(
-            format!("(b) cold sync {label} ({changes} changes, {} KiB saved), Tandem HTTP/1.1, median of {B_RUNS}", saved.len() / 1024),
-            fmt_ms(t),
-            "",
-            None,
-        ),
+        Row::new(what, fmt_ms(t), "", None),
         Row::new(
             format!("(b) same, in-process automerge::sync (the limit), median of {B_RUNS}"),
             fmt_ms(l),
             "",
             None,
         ),
-        Row::new(
-            format!("(b) ratio Tandem / limit, {label}"),
-            format!("{ratio:.2}×"),
-            "≤ 1.3×",
-            Some(ratio <= 1.3),
-        ),
+        Row::new(ratio, format!("{r:.2}×"), "≤ 1.3×", Some(r <= 1.3)),
     ]
 }
 
@@ -135,12 +148,7 @@ pub(crate) async fn cold_sync_rows(label: &str, saved: &[u8], changes: usize) ->
 /// server document (a fresh one each run), against the same in-process
 /// limit (an empty document synced from a full one).
 pub(crate) async fn cold_push_rows(label: &str, saved: &[u8], changes: usize) -> Vec<Row> {
-    let mut limit_doc = Automerge::load(saved).expect("load document");
-    let mut limit = Vec::new();
-    for _ in 0..B_RUNS {
-        limit.push(inproc_sync(&mut limit_doc));
-    }
-    drop(limit_doc);
+    let limit = limit_runs(saved);
 
     let (server, hub) = start_server(Arc::new(MemoryStore::new())).await;
     let base = server.url();
@@ -164,32 +172,17 @@ pub(crate) async fn cold_push_rows(label: &str, saved: &[u8], changes: usize) ->
     }
     server.shutdown().await;
 
-    let all = |v: &[Duration]| v.iter().map(|d| fmt_ms(*d)).collect::<Vec<_>>().join(", ");
-    eprintln!("   {label} push: tandem runs [{}]", all(&tandem));
-    eprintln!("   {label} push: in-process runs [{}]", all(&limit));
-    let t = median(tandem);
-    let l = median(limit);
-    let ratio = t.as_secs_f64() / l.as_secs_f64();
-    vec![
-        Row::new(
-            format!("(b) cold push {label} ({changes} changes) to an empty server document, Tandem HTTP/1.1, median of {B_RUNS}"),
-            fmt_ms(t),
-            "",
-            None,
-        ),
-        Row::new(
-            format!("(b) same, in-process automerge::sync (the limit), median of {B_RUNS}"),
-            fmt_ms(l),
-            "",
-            None,
-        ),
-        Row::new(
-            format!("(b) ratio Tandem / limit, push, {label}"),
-            format!("{ratio:.2}×"),
-            "≤ 1.3×",
-            Some(ratio <= 1.3),
-        ),
-    ]
+    eprintln!("   {label} push: tandem runs [{}]", list(&tandem));
+    eprintln!("   {label} push: in-process runs [{}]", list(&limit));
+    let what = format!(
+        "(b) cold push {label} ({changes} changes) to an empty server document, Tandem HTTP/1.1, median of {B_RUNS}"
+    );
+    cold_rows(
+        what,
+        format!("(b) ratio Tandem / limit, push, {label}"),
+        tandem,
+        limit,
+    )
 }
 
 /// `b-push-10k`: [`cold_push_rows`] for the 10,000-change document.
@@ -200,15 +193,10 @@ pub(crate) async fn scenario_b_push_10k() -> Vec<Row> {
 
 /// `b-push-trace`: [`cold_push_rows`] for the editing trace.
 pub(crate) async fn scenario_b_push_trace() -> Vec<Row> {
-    let Ok(saved) = std::fs::read(editing_trace_path()) else {
-        return vec![Row::new(
-            "(b) cold push, editing trace",
-            "skipped: data file absent",
-            "≤ 1.3×",
-            None,
-        )];
-    };
-    cold_push_rows("editing trace", &saved, 259_779).await
+    match read_trace("(b) cold push, editing trace") {
+        Ok(saved) => cold_push_rows("editing trace", &saved, 259_779).await,
+        Err(skipped) => skipped,
+    }
 }
 
 pub(crate) async fn scenario_b_10k() -> Vec<Row> {
@@ -229,18 +217,18 @@ pub(crate) fn editing_trace_path() -> PathBuf {
 }
 
 pub(crate) async fn scenario_b_trace() -> Vec<Row> {
+    match read_trace("(b) cold sync, editing trace") {
+        Ok(saved) => cold_sync_rows("editing trace", &saved, 259_779).await,
+        Err(skipped) => skipped,
+    }
+}
+
+/// The editing trace's bytes, or the row that says `what` was skipped
+/// because the file is absent.
+fn read_trace(what: &str) -> Result<Vec<u8>, Vec<Row>> {
     let path = editing_trace_path();
-    let Ok(saved) = std::fs::read(&path) else {
-        eprintln!(
-            "   NOTE: {} is absent; skipping the editing-trace cold sync",
-            path.display()
-        );
-        return vec![Row::new(
-            "(b) cold sync, editing trace",
-            "skipped: data file absent",
-            "≤ 1.3×",
-            None,
-        )];
-    };
-    cold_sync_rows("editing trace", &saved, 259_779).await
+    std::fs::read(&path).map_err(|_| {
+        eprintln!("   NOTE: {} is absent; skipping {what}", path.display());
+        vec![Row::new(what, "skipped: data file absent", "≤ 1.3×", None)]
+    })
 }
