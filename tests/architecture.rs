@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 /// Anything may use the crate root itself (`crate::VERSION`).
 const LAYERS: &[(&str, &[&str])] = &[
     ("error_code", &[]),
+    ("logging", &[]),
     ("doc_id", &[]),
     ("host", &[]),
     ("history", &[]),
