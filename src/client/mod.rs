@@ -144,17 +144,16 @@ pub struct SyncReport {
 /// `before` that were not ancestors of `server_began_with`), and how many the
 /// document holds.
 ///
-/// Listing changes costs time in proportion to how many are listed (about
-/// 0.1 s per 100,000), so the cases where a set is the whole history are
-/// answered from the count: a cold pull (`before` empty) pulled everything
-/// and pushed nothing; a push to an empty server pushed all it did not pull.
+/// The cases where a set is the whole history are answered from the count
+/// ([`crate::hub::count_changes_after`]): a cold pull (`before` empty)
+/// pulled everything and pushed nothing; a push to an empty server pushed
+/// all it did not pull.
 fn change_counts(
     doc: &automerge::Automerge,
     before: &[automerge::ChangeHash],
     server_began_with: Option<&[automerge::ChangeHash]>,
 ) -> (usize, Option<usize>, usize) {
-    use automerge::ReadDoc as _;
-    let total = usize::try_from(doc.stats().num_changes).unwrap_or(usize::MAX);
+    let total = crate::hub::count_changes_after(doc, &[]);
     if before.is_empty() {
         return (total, server_began_with.map(|_| 0), total);
     }

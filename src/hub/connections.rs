@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use automerge::{Automerge, ChangeHash, ReadDoc};
+use automerge::{Automerge, ChangeHash};
 use serde::Serialize;
 
 use crate::store::now_ms;
@@ -95,7 +95,7 @@ impl ConnectionStats {
         let known: Vec<ChangeHash> = heads
             .iter()
             .copied()
-            .filter(|h| doc.get_change_meta_by_hash(h).is_some())
+            .filter(|h| super::holds(doc, h))
             .collect();
         let last = self.last_message_ms.load(Ordering::Relaxed);
         ConnectionInfo {
@@ -107,21 +107,10 @@ impl ConnectionStats {
             bytes_in: self.bytes_in.load(Ordering::Relaxed),
             bytes_out: self.bytes_out.load(Ordering::Relaxed),
             heads: heads.iter().map(ToString::to_string).collect(),
-            lag_changes: lag_behind(doc, &known),
+            lag_changes: super::count_changes_after(doc, &known),
             last_message_ms: (last > 0).then_some(last),
             ephemeral: self.ephemeral.load(Ordering::Relaxed),
         }
-    }
-}
-
-/// How many changes `doc` holds that are not ancestors of `known`. Listing
-/// changes takes time in proportion to how many are listed, so a peer with
-/// nothing yet (everything is its lag) is answered from the count.
-fn lag_behind(doc: &Automerge, known: &[ChangeHash]) -> usize {
-    if known.is_empty() {
-        usize::try_from(doc.stats().num_changes).unwrap_or(usize::MAX)
-    } else {
-        doc.get_changes_meta(known).len()
     }
 }
 

@@ -20,6 +20,7 @@ mod wake;
 pub use connections::{ConnectionInfo, ConnectionMeta, ConnectionStats, Connections};
 pub use cost::{SLOW_FOR, SLOW_WRITE};
 pub use document::{apply_sync, doc_info, title_of, DocError, Document, SyncError};
+pub(crate) use document::{count_changes_after, holds};
 pub use ephemeral::{Ephemeral, EphemeralBus};
 pub use load::{check, Rejected};
 pub use wake::{BURST_WINDOW, QUIET};
