@@ -9,6 +9,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export TANDEM_NO_MDNS=1 CARGO_TERM_COLOR=never
 
+# A clean run writes several GB of build output; a disk that fills up mid-link
+# shows only as the linker's "Bus error" or "No space left on device".
+target_dir="${CARGO_TARGET_DIR:-target}"
+mkdir -p "$target_dir"
+free_gib=$(( $(df -Pk "$target_dir" | awk 'NR==2 {print $4}') / 1048576 ))
+if [ "$free_gib" -lt "${TANDEM_TEST_MIN_FREE_GIB:-10}" ]; then
+  echo "warning: only ${free_gib} GiB free under $target_dir; a clean test run writes about 10 GiB." >&2
+  echo "warning: if a build then fails with 'Bus error' or 'No space left on device', free space (cargo clean) and re-run." >&2
+fi
+
 apt_install() {
   local sudo=""
   if [ "$(id -u)" != 0 ]; then
