@@ -14,8 +14,8 @@ export TANDEM_NO_MDNS=1 CARGO_TERM_COLOR=never
 target_dir="${CARGO_TARGET_DIR:-target}"
 mkdir -p "$target_dir"
 free_gib=$(( $(df -Pk "$target_dir" | awk 'NR==2 {print $4}') / 1048576 ))
-if [ "$free_gib" -lt "${TANDEM_TEST_MIN_FREE_GIB:-10}" ]; then
-  echo "warning: only ${free_gib} GiB free under $target_dir; a clean test run writes about 10 GiB." >&2
+if [ "$free_gib" -lt "${TANDEM_TEST_MIN_FREE_GIB:-8}" ]; then
+  echo "warning: only ${free_gib} GiB free under $target_dir; a clean test run writes about 5 GiB (4.2 GiB measured on 2026-12-01)." >&2
   echo "warning: if a build then fails with 'Bus error' or 'No space left on device', free space (cargo clean) and re-run." >&2
 fi
 
